@@ -1,0 +1,157 @@
+"""Shared CLI pieces: the app, options defined once, error handling, progress."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import QAError
+from ..store import Workspace, default_workspace
+
+app = typer.Typer(
+    name="qa",
+    help=(
+        "Offline call quality assurance for sales teams: transcribe recordings, score them "
+        "against sales scripts and objection rubrics, coach managers, mine the best calls.\n\n"
+        "Example: qa score samples/ --script scripts_library/real_estate_inbound.en.yaml "
+        "--rubric rubrics/objections.en.yaml"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+#: Progress, logs and summaries go to stderr; data goes to stdout or --output.
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ---- options defined once --------------------------------------------------------------
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help="Workspace folder (SQLite database of calls, transcripts, scores). "
+        "Default: $QA_WORKSPACE, else ./qa_workspace.",
+        show_default=False,
+    ),
+]
+OutputDirOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Folder to write result files into.", show_default=False),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Output format: table, csv, json, md, xlsx, parquet (per command)."),
+]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Speech model: 'embedded' (bundled multilingual Whisper base), a faster-whisper "
+        "size name (tiny, base, small, medium, large-v3; needs internet once) or a local "
+        "CTranslate2 model folder.",
+    ),
+]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", help="Where to run the speech model: auto, cpu or cuda.")
+]
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest",
+        help="CSV exported from the PBX/CRM with one row per call "
+        "(file, call_id, manager, started_at, direction, outcome, ...).",
+        show_default=False,
+    ),
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs on stderr.")]
+
+
+def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:
+    return Workspace(path if path is not None else default_workspace(), create=create)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print ``Error: message`` on stderr and exit."""
+    err_console.print(f"[red]Error:[/red] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one line on stderr and exit code 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QAError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            err_console.print("Interrupted; finished calls are saved. Run the same command to resume.")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_enabled() -> bool:
+    """Progress bars on an interactive stderr, unless QA_NO_PROGRESS is set."""
+    return not os.environ.get("QA_NO_PROGRESS")
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields ``advance(n=1, description=None)``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    if not progress_enabled():
+        yield lambda *a, **k: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(n: float = 1, description: str | None = None) -> None:
+            if description is not None:
+                progress.update(task, advance=n, description=description)
+            else:
+                progress.advance(task, n)
+
+        yield advance
+
+
+def main() -> None:
+    app()

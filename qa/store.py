@@ -1,0 +1,436 @@
+"""The workspace: a folder with one SQLite database that keeps everything across days.
+
+Tables (one owner each, all written only through this module):
+
+``transcripts``  transcript JSON by cache key (audio content + model + options), so a call
+                 already transcribed is never transcribed again;
+``calls``        one row per call: metadata, which transcript it uses, quality flags;
+``failures``     files that could not be processed, with a one-line reason;
+``configs``      every script / rubric version ever used, by content hash;
+``scores``       one row per call and (script, rubric) version: score, metrics, flags;
+``items``        one row per call, version and checked item (stage, objection, forbidden)
+                 with the evidence: quote, timestamp, similarity;
+``plans``        saved coaching plans.
+
+Every write is one transaction, so a killed run leaves either the whole call or nothing:
+nothing half-written is ever read back as valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkspaceError
+from .transcripts import CallMeta, Transcript
+
+SCHEMA_VERSION = 1
+DB_NAME = "qa.sqlite"
+DEFAULT_WORKSPACE = "qa_workspace"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transcripts (
+    cache_key TEXT PRIMARY KEY,
+    json TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    source TEXT,
+    audio_sha256 TEXT,
+    cache_key TEXT REFERENCES transcripts(cache_key),
+    manager TEXT,
+    started_at TEXT,
+    day TEXT,
+    direction TEXT,
+    client_phone TEXT,
+    duration REAL,
+    outcome TEXT,
+    language TEXT,
+    model TEXT,
+    quality_json TEXT NOT NULL DEFAULT '{}',
+    extra_json TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_manager_day ON calls(manager, day);
+CREATE INDEX IF NOT EXISTS calls_day ON calls(day);
+CREATE TABLE IF NOT EXISTS failures (
+    source TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS configs (
+    hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    name TEXT,
+    path TEXT,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scores (
+    call_id TEXT NOT NULL,
+    script_hash TEXT NOT NULL,
+    rubric_hash TEXT NOT NULL,
+    score REAL NOT NULL,
+    points REAL,
+    max_points REAL,
+    critical INTEGER NOT NULL DEFAULT 0,
+    critical_reason TEXT,
+    next_step INTEGER,
+    metrics_json TEXT NOT NULL DEFAULT '{}',
+    summary_json TEXT NOT NULL DEFAULT '{}',
+    scored_at REAL NOT NULL,
+    PRIMARY KEY (call_id, script_hash, rubric_hash)
+);
+CREATE INDEX IF NOT EXISTS scores_version ON scores(script_hash, rubric_hash);
+CREATE TABLE IF NOT EXISTS items (
+    call_id TEXT NOT NULL,
+    script_hash TEXT NOT NULL,
+    rubric_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    title TEXT,
+    status TEXT NOT NULL,
+    score REAL,
+    max_score REAL,
+    start REAL,
+    end REAL,
+    role TEXT,
+    text TEXT,
+    matched TEXT,
+    phrase TEXT,
+    similarity REAL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS items_call ON items(call_id, script_hash, rubric_hash);
+CREATE INDEX IF NOT EXISTS items_version ON items(script_hash, rubric_hash, kind, item_id);
+CREATE TABLE IF NOT EXISTS plans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    manager TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    period_from TEXT,
+    period_to TEXT,
+    script_hash TEXT,
+    rubric_hash TEXT,
+    plan_json TEXT NOT NULL
+);
+"""
+
+#: Columns of ``items`` in insert order (the dicts passed to :meth:`Workspace.save_score`).
+ITEM_COLUMNS = (
+    "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
+    "role", "text", "matched", "phrase", "similarity", "detail",
+)
+
+
+def default_workspace() -> Path:
+    """``$QA_WORKSPACE`` if set, else ``./qa_workspace``."""
+    return Path(os.environ.get("QA_WORKSPACE") or DEFAULT_WORKSPACE)
+
+
+def _day(started_at: str | None) -> str | None:
+    if not started_at:
+        return None
+    return str(started_at)[:10]
+
+
+class Workspace:
+    """A folder holding ``qa.sqlite``. Create with ``Workspace(path)``; safe to reopen."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
+        self.path = Path(path) if path is not None else default_workspace()
+        self.db_path = self.path / DB_NAME
+        if not self.db_path.exists() and not create:
+            raise WorkspaceError(
+                f"{self.path}: no workspace here; run 'qa transcribe' or 'qa score' first, "
+                "or pass --workspace DIR"
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=OFF")
+            self.conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise WorkspaceError(f"{self.db_path}: cannot open workspace database: {e}") from e
+        self._check_version()
+
+    # -- housekeeping ---------------------------------------------------------
+    def _check_version(self) -> None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{self.db_path}: made by a newer version of call-qa (schema {row[0]}); "
+                "upgrade with 'pip install -U call-qa'"
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: all of it lands, or none of it."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- transcripts and calls --------------------------------------------------
+    def cached_transcript(self, cache_key: str) -> Transcript | None:
+        row = self.conn.execute(
+            "SELECT json FROM transcripts WHERE cache_key=?", (cache_key,)
+        ).fetchone()
+        return Transcript.from_json(row[0]) if row else None
+
+    def has_transcript(self, cache_key: str) -> bool:
+        return (
+            self.conn.execute("SELECT 1 FROM transcripts WHERE cache_key=?", (cache_key,)).fetchone()
+            is not None
+        )
+
+    def save_call(
+        self,
+        transcript: Transcript,
+        *,
+        cache_key: str,
+        audio_sha256: str | None = None,
+    ) -> None:
+        """Store a transcript and its call row in one transaction."""
+        meta = transcript.meta
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO transcripts(cache_key, json, created_at) VALUES (?,?,?)",
+                (cache_key, transcript.to_json(), time.time()),
+            )
+            c.execute(
+                """INSERT OR REPLACE INTO calls(call_id, source, audio_sha256, cache_key, manager,
+                started_at, day, direction, client_phone, duration, outcome, language, model,
+                quality_json, extra_json, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    meta.call_id, meta.source, audio_sha256, cache_key, meta.manager,
+                    meta.started_at, _day(meta.started_at), meta.direction, meta.client_phone,
+                    meta.duration if meta.duration is not None else transcript.duration,
+                    meta.outcome, transcript.language, transcript.model,
+                    json.dumps(transcript.quality, ensure_ascii=False),
+                    json.dumps(meta.extra, ensure_ascii=False), time.time(),
+                ),
+            )
+            if meta.source:
+                c.execute("DELETE FROM failures WHERE source=?", (meta.source,))
+
+    def update_meta(self, meta: CallMeta) -> None:
+        """Refresh a stored call's metadata (e.g. a manifest that arrived later)."""
+        with self.transaction() as c:
+            c.execute(
+                """UPDATE calls SET manager=?, started_at=?, day=?, direction=?, client_phone=?,
+                outcome=?, extra_json=?, updated_at=? WHERE call_id=?""",
+                (
+                    meta.manager, meta.started_at, _day(meta.started_at), meta.direction,
+                    meta.client_phone, meta.outcome, json.dumps(meta.extra, ensure_ascii=False),
+                    time.time(), meta.call_id,
+                ),
+            )
+            row = c.execute(
+                "SELECT t.cache_key, t.json FROM calls JOIN transcripts t USING(cache_key) WHERE call_id=?",
+                (meta.call_id,),
+            ).fetchone()
+            if row:
+                data = json.loads(row[1])
+                data["meta"] = {**data.get("meta", {}), **asdict(meta)}
+                c.execute(
+                    "UPDATE transcripts SET json=? WHERE cache_key=?",
+                    (json.dumps(data, ensure_ascii=False), row[0]),
+                )
+
+    def transcript(self, call_id: str) -> Transcript | None:
+        row = self.conn.execute(
+            "SELECT t.json FROM calls JOIN transcripts t USING(cache_key) WHERE call_id=?",
+            (call_id,),
+        ).fetchone()
+        return Transcript.from_json(row[0]) if row else None
+
+    def transcripts(self, call_ids: Iterable[str] | None = None) -> Iterator[Transcript]:
+        if call_ids is None:
+            rows = self.conn.execute(
+                "SELECT t.json FROM calls JOIN transcripts t USING(cache_key) ORDER BY call_id"
+            )
+            for (text,) in rows:
+                yield Transcript.from_json(text)
+        else:
+            for cid in call_ids:
+                t = self.transcript(cid)
+                if t is not None:
+                    yield t
+
+    def call_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT call_id FROM calls ORDER BY call_id")]
+
+    def managers(self) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT manager FROM calls WHERE manager IS NOT NULL ORDER BY manager"
+            )
+        ]
+
+    # -- failures -----------------------------------------------------------
+    def record_failure(self, source: str, reason: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO failures(source, reason, at) VALUES (?,?,?)",
+                (source, reason, time.time()),
+            )
+
+    def failures(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in self.conn.execute("SELECT source, reason FROM failures ORDER BY source")]  # type: ignore[misc]
+
+    # -- configs and scores --------------------------------------------------
+    def save_config(self, *, hash: str, kind: str, name: str | None, path: str | None, text: str) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO configs(hash, kind, name, path, text, created_at) VALUES (?,?,?,?,?,?)",
+                (hash, kind, name, path, text, time.time()),
+            )
+
+    def config(self, hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT hash, kind, name, path, text, created_at FROM configs WHERE hash=?", (hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("hash", "kind", "name", "path", "text", "created_at"), row))
+
+    def save_score(
+        self,
+        call_id: str,
+        *,
+        script_hash: str,
+        rubric_hash: str,
+        summary: Mapping[str, Any],
+        items: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Replace the score of one call under one (script, rubric) version.
+
+        ``summary`` needs ``score``; may carry ``points, max_points, critical,
+        critical_reason, next_step, metrics`` (dict) and anything else (kept as JSON).
+        ``items`` are dicts with the keys of :data:`ITEM_COLUMNS`.
+        """
+        self.save_scores([(call_id, script_hash, rubric_hash, summary, items)])
+
+    def save_scores(
+        self,
+        rows: Iterable[tuple[str, str, str, Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+    ) -> int:
+        """Batch form of :meth:`save_score`, one transaction for all rows."""
+        n = 0
+        now = time.time()
+        with self.transaction() as c:
+            for call_id, script_hash, rubric_hash, summary, items in rows:
+                key = (call_id, script_hash, rubric_hash)
+                c.execute("DELETE FROM items WHERE call_id=? AND script_hash=? AND rubric_hash=?", key)
+                rest = {
+                    k: v for k, v in summary.items()
+                    if k not in ("score", "points", "max_points", "critical", "critical_reason", "next_step", "metrics")
+                }
+                c.execute(
+                    """INSERT OR REPLACE INTO scores(call_id, script_hash, rubric_hash, score, points,
+                    max_points, critical, critical_reason, next_step, metrics_json, summary_json, scored_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        *key, float(summary["score"]), summary.get("points"), summary.get("max_points"),
+                        int(bool(summary.get("critical"))), summary.get("critical_reason"),
+                        None if summary.get("next_step") is None else int(bool(summary["next_step"])),
+                        json.dumps(summary.get("metrics") or {}, ensure_ascii=False),
+                        json.dumps(rest, ensure_ascii=False, default=str), now,
+                    ),
+                )
+                c.executemany(
+                    f"INSERT INTO items(call_id, script_hash, rubric_hash, {', '.join(ITEM_COLUMNS)}) "
+                    f"VALUES (?,?,?,{','.join('?' * len(ITEM_COLUMNS))})",
+                    [(*key, *(it.get(col) for col in ITEM_COLUMNS)) for it in items],
+                )
+                n += 1
+        return n
+
+    def scored_call_ids(self, script_hash: str, rubric_hash: str) -> set[str]:
+        return {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT call_id FROM scores WHERE script_hash=? AND rubric_hash=?",
+                (script_hash, rubric_hash),
+            )
+        }
+
+    def latest_version(self) -> tuple[str, str] | None:
+        """The (script_hash, rubric_hash) most recently scored with."""
+        row = self.conn.execute(
+            "SELECT script_hash, rubric_hash FROM scores ORDER BY scored_at DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # -- plans ----------------------------------------------------------------
+    def save_plan(
+        self,
+        manager: str,
+        plan: Mapping[str, Any],
+        *,
+        period_from: str | None,
+        period_to: str | None,
+        script_hash: str | None = None,
+        rubric_hash: str | None = None,
+    ) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                """INSERT INTO plans(manager, created_at, period_from, period_to, script_hash,
+                rubric_hash, plan_json) VALUES (?,?,?,?,?,?,?)""",
+                (manager, time.time(), period_from, period_to, script_hash, rubric_hash,
+                 json.dumps(plan, ensure_ascii=False, default=str)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def plans(self, manager: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, created_at, period_from, period_to, script_hash, rubric_hash, plan_json "
+            "FROM plans WHERE manager=? ORDER BY id",
+            (manager,),
+        ).fetchall()
+        return [
+            {
+                "id": r[0], "created_at": r[1], "period_from": r[2], "period_to": r[3],
+                "script_hash": r[4], "rubric_hash": r[5], "plan": json.loads(r[6]),
+            }
+            for r in rows
+        ]
+
+    # -- tables for pandas -------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def frame(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run a SELECT and return a pandas DataFrame (pandas imported lazily)."""
+        import pandas as pd
+
+        return pd.read_sql_query(sql, self.conn, params=list(params))
