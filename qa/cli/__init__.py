@@ -16,6 +16,7 @@ from .common import app, main
 COMMAND_MODULES = (
     "transcribe",
     "score",
+    "validate",
     "supervisor",
     "trainer",
     "report",
