@@ -1,0 +1,234 @@
+"""Table writers, looked up by name: one class per output format.
+
+Every command that produces tables hands a ``{name: DataFrame}`` mapping to a writer:
+
+- ``table``: rich tables on the terminal (stdout);
+- ``md``: Markdown tables (stdout, or ``<stem>.md``);
+- ``csv``: one ``<stem>_<table>.csv`` per table (a single table may go to stdout);
+- ``json``: one JSON document ``{table: [rows...]}`` (stdout, or ``<stem>.json``);
+- ``xlsx``: one workbook, one sheet per table, frozen header row, fitted column widths;
+- ``parquet``: one ``<stem>_<table>.parquet`` per table (needs ``pyarrow``).
+
+``get_writer(name)`` raises :class:`~qa.errors.QAError` listing the known formats.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from .errors import QAError
+
+Tables = Mapping[str, Any]  # name -> pandas.DataFrame
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def frame_records(df: Any) -> list[dict[str, Any]]:
+    """DataFrame -> list of plain-JSON dicts (NaN -> null, numpy -> Python)."""
+    return [{str(k): _jsonable(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+class Writer:
+    """Base class. ``write`` returns the files written (empty when it wrote to ``stream``)."""
+
+    name: ClassVar[str] = ""
+    extension: ClassVar[str] = ""
+    #: True when the format can go to stdout.
+    streams: ClassVar[bool] = True
+
+    def write(
+        self,
+        tables: Tables,
+        output: Path | None = None,
+        *,
+        stem: str = "qa",
+        stream: TextIO | None = None,
+    ) -> list[Path]:
+        if output is None:
+            if not self.streams:
+                raise QAError(f"--format {self.name} writes files; add --output DIR")
+            self.write_stream(tables, stream or sys.stdout)
+            return []
+        output.mkdir(parents=True, exist_ok=True)
+        return self.write_files(tables, output, stem)
+
+    def write_stream(self, tables: Tables, stream: TextIO) -> None:
+        raise NotImplementedError
+
+    def write_files(self, tables: Tables, output: Path, stem: str) -> list[Path]:
+        path = output / f"{stem}{self.extension}"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            self.write_stream(tables, f)
+        return [path]
+
+
+class TableWriter(Writer):
+    """Rich tables for people at a terminal."""
+
+    name = "table"
+    extension = ".txt"
+
+    def write_stream(self, tables: Tables, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=stream, highlight=False, width=max(100, Console().width))
+        for title, df in tables.items():
+            table = Table(title=title.replace("_", " "), title_justify="left")
+            for col in df.columns:
+                numeric = str(df[col].dtype).startswith(("int", "float", "Int", "Float"))
+                table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
+            for row in df.itertuples(index=False):
+                table.add_row(*(_cell(v) for v in row))
+            console.print(table)
+
+
+def _cell(value: Any) -> str:
+    value = _jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+class MarkdownWriter(Writer):
+    name = "md"
+    extension = ".md"
+
+    def write_stream(self, tables: Tables, stream: TextIO) -> None:
+        for title, df in tables.items():
+            stream.write(f"### {title.replace('_', ' ')}\n\n")
+            stream.write(markdown_table(df))
+            stream.write("\n")
+
+
+def markdown_table(df: Any) -> str:
+    """A GitHub-flavoured Markdown table (no tabulate dependency)."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        cells = [_cell(v).replace("|", "\\|").replace("\n", " ") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+class CsvWriter(Writer):
+    name = "csv"
+    extension = ".csv"
+
+    def write_stream(self, tables: Tables, stream: TextIO) -> None:
+        for i, (title, df) in enumerate(tables.items()):
+            if len(tables) > 1:
+                stream.write(("\n" if i else "") + f"# {title}\n")
+            df.to_csv(stream, index=False)
+
+    def write_files(self, tables: Tables, output: Path, stem: str) -> list[Path]:
+        paths = []
+        for title, df in tables.items():
+            path = output / f"{stem}_{title}.csv" if stem else output / f"{title}.csv"
+            df.to_csv(path, index=False, encoding="utf-8")
+            paths.append(path)
+        return paths
+
+
+class JsonWriter(Writer):
+    name = "json"
+    extension = ".json"
+
+    def write_stream(self, tables: Tables, stream: TextIO) -> None:
+        doc = {title: frame_records(df) for title, df in tables.items()}
+        json.dump(doc, stream, ensure_ascii=False, indent=2, default=str)
+        stream.write("\n")
+
+
+class XlsxWriter(Writer):
+    """One workbook, one sheet per table, frozen header, fitted widths."""
+
+    name = "xlsx"
+    extension = ".xlsx"
+    streams = False
+
+    def write_files(self, tables: Tables, output: Path, stem: str) -> list[Path]:
+        path = output / f"{stem}.xlsx"
+        write_xlsx(tables, path)
+        return [path]
+
+
+def write_xlsx(tables: Tables, path: Path) -> None:
+    import pandas as pd
+    from openpyxl.utils import get_column_letter
+
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for title, df in tables.items():
+            sheet = _sheet_name(title)
+            df.to_excel(xl, sheet_name=sheet, index=False)
+            ws = xl.sheets[sheet]
+            ws.freeze_panes = "A2"
+            for i, col in enumerate(df.columns, start=1):
+                sample = [str(col)] + [str(v) for v in df[col].head(200).tolist()]
+                width = min(60, max(8, max(len(s) for s in sample) + 2))
+                ws.column_dimensions[get_column_letter(i)].width = width
+            if len(df.columns):
+                ws.auto_filter.ref = ws.dimensions
+
+
+def _sheet_name(title: str) -> str:
+    bad = '[]:*?/\\'
+    name = "".join("_" if ch in bad else ch for ch in title)
+    return name[:31] or "sheet"
+
+
+class ParquetWriter(Writer):
+    name = "parquet"
+    extension = ".parquet"
+    streams = False
+
+    def write_files(self, tables: Tables, output: Path, stem: str) -> list[Path]:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as e:
+            raise QAError("--format parquet needs pyarrow: pip install 'call-qa[parquet]'") from e
+        paths = []
+        for title, df in tables.items():
+            path = output / f"{stem}_{title}.parquet"
+            df.to_parquet(path, index=False)
+            paths.append(path)
+        return paths
+
+
+WRITERS: dict[str, type[Writer]] = {
+    w.name: w for w in (TableWriter, MarkdownWriter, CsvWriter, JsonWriter, XlsxWriter, ParquetWriter)
+}
+
+
+def get_writer(name: str) -> Writer:
+    try:
+        return WRITERS[name.lower()]()
+    except KeyError:
+        raise QAError(
+            f"unknown format {name!r}; choose one of: {', '.join(WRITERS)}"
+        ) from None
+
+
+def render(tables: Tables, fmt: str) -> str:
+    """Render to a string (for tests and for embedding in other outputs)."""
+    buf = io.StringIO()
+    get_writer(fmt).write(tables, None, stream=buf)
+    return buf.getvalue()
