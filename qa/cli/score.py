@@ -1,0 +1,136 @@
+"""``qa score``: transcribe what is not cached, score against a script and rubric, write tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import (
+    DeviceOpt,
+    ManifestOpt,
+    ModelOpt,
+    OutputDirOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    app,
+    err_console,
+    handle_errors,
+    open_workspace,
+    out_console,
+    setup_logging,
+)
+from .transcribe import (
+    BatchedOpt,
+    ComputeTypeOpt,
+    LanguageOpt,
+    ManagerChannelOpt,
+    PathsArg,
+    TemplateOpt,
+    WorkersOpt,
+    build_options,
+    intake_progress,
+    print_batch_summary,
+)
+
+ScriptOpt = Annotated[
+    Path,
+    typer.Option("--script", "-s", help="Sales script YAML (see scripts_library/).", show_default=False),
+]
+RubricOpt = Annotated[
+    Path | None,
+    typer.Option("--rubric", "-r", help="Objection-handling rubric YAML (see rubrics/).", show_default=False),
+]
+ScoreFormatOpt = Annotated[
+    str,
+    typer.Option("--format", "-f", help="Format of the calls/items tables written to --output: csv, parquet, xlsx, json."),
+]
+
+
+@app.command()
+@handle_errors
+def score(
+    paths: PathsArg,
+    script: ScriptOpt,
+    rubric: RubricOpt = None,
+    workspace: WorkspaceOpt = None,
+    output: OutputDirOpt = None,
+    fmt: ScoreFormatOpt = "csv",
+    manifest: ManifestOpt = None,
+    template: TemplateOpt = None,
+    model: ModelOpt = "embedded",
+    device: DeviceOpt = "auto",
+    compute_type: ComputeTypeOpt = "auto",
+    language: LanguageOpt = "auto",
+    manager_channel: ManagerChannelOpt = "left",
+    workers: WorkersOpt = 1,
+    batched: BatchedOpt = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score calls against a sales script and an objection rubric, with evidence.
+
+    PATH holds recordings and/or transcripts; recordings not yet in the cache are
+    transcribed first. Every stage is found, missed or not applicable, with the quote,
+    timestamp and similarity that prove it. Results are stored in the workspace under the
+    script's and rubric's content hash (rescoring with an edited script never
+    re-transcribes) and, with --output, written as two tables: calls (one row per call)
+    and items (one row per call and checked item).
+
+    Example: qa score samples/ -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml -o out/
+    """
+    from ..pipeline import score_paths
+    from ..scripts import load_rubric, load_script
+    from ..writers import get_writer
+
+    setup_logging(verbose)
+    script_obj = load_script(script)
+    rubric_obj = load_rubric(rubric) if rubric is not None else None
+    writer = get_writer(fmt) if output is not None else None
+    options = build_options(model, device, compute_type, language, manager_channel, batched)
+    with open_workspace(workspace) as ws, intake_progress() as progress:
+        result = score_paths(
+            paths, ws, script_obj, rubric_obj, options, template=template, manifest=manifest,
+            workers=workers, progress=progress,
+        )
+    print_batch_summary(result.batch)
+    if writer is not None and output is not None:
+        files = writer.write({"calls": result.calls, "items": result.items}, output, stem="")
+        for f in files:
+            err_console.print(f"Wrote {f}")
+    print_score_summary(result.calls, result.items)
+    if not len(result.calls):
+        raise typer.Exit(1)
+
+
+def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
+    """Calls, mean score, worst calls, most-missed stages — on stdout."""
+    if not len(calls):
+        err_console.print("No calls were scored.")
+        return
+    out_console.print(
+        f"Scored {len(calls)} calls: mean score {calls['score'].mean():.1f}, "
+        f"median {calls['score'].median():.1f}, critical failures {int(calls['critical'].sum())}."
+    )
+    worst = calls.sort_values("score").head(5)
+    out_console.print("Worst calls:")
+    for row in worst.itertuples():
+        reason = f" — {row.critical_reason}" if row.critical_reason else ""
+        out_console.print(f"  {row.score:5.1f}  {row.call_id} ({row.manager or 'no manager'}){reason}")
+    stages = items[items["kind"] == "stage"]
+    applicable = stages[stages["status"] != "na"]
+    if len(applicable):
+        missed = (
+            applicable.assign(missed=applicable["status"].eq("missed"))
+            .groupby(["item_id", "title"], dropna=False)["missed"]
+            .agg(["sum", "count"])
+            .sort_values("sum", ascending=False)
+        )
+        missed = missed[missed["sum"] > 0].head(5)
+        if len(missed):
+            out_console.print("Most-missed stages:")
+            for (item_id, title), row in missed.iterrows():
+                out_console.print(
+                    f"  {item_id:<16} missed in {int(row['sum'])} of {int(row['count'])} calls"
+                    + (f" ({title})" if isinstance(title, str) and title != item_id else "")
+                )

@@ -1,0 +1,434 @@
+"""The batch runs behind ``qa transcribe`` and ``qa score`` (and notebooks).
+
+``transcribe_paths`` takes files and folders, works out which are recordings and which are
+transcripts made elsewhere, attaches call metadata (file-name template and/or manifest),
+and stores one transcript per call in the workspace. A recording already transcribed with
+the same model and options (cache key: audio content + model + options) is never
+transcribed again, and every call is saved in its own transaction as soon as it is done,
+so a killed run resumes where it stopped. One bad file is recorded as failed with a
+one-line reason; the rest of the batch completes.
+
+``score_paths`` runs the same intake, then scores every call of the batch against a
+script and rubric and stores the results under their content hashes, so rescoring with an
+edited script reuses the cached transcripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import QAError
+from .store import Workspace
+from .transcripts import CallMeta, Transcript
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .scripts import Rubric, Script
+    from .transcribe import TranscribeOptions
+
+log = logging.getLogger("qa")
+
+# Extensions are duplicated from qa.audio / qa.importers lazily (see _kinds) so that
+# discovery does not import the decoder.
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Sent to the ``progress`` callback after each file."""
+
+    done: int
+    total: int
+    path: str
+    status: str  # transcribed | cached | imported | failed
+    audio_seconds: float  # audio processed so far in this run (transcribed files)
+    elapsed: float
+
+
+@dataclass
+class BatchResult:
+    """What a transcription run did, file by file."""
+
+    transcribed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    call_ids: list[str] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return len(self.transcribed) + len(self.cached) + len(self.imported) + len(self.failed)
+
+
+def _kinds() -> tuple[frozenset[str], frozenset[str]]:
+    from .audio import AUDIO_EXTENSIONS
+    from .importers import TRANSCRIPT_EXTENSIONS
+
+    return frozenset(AUDIO_EXTENSIONS), frozenset(TRANSCRIPT_EXTENSIONS)
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
+    """Split ``paths`` (files or folders, recursive) into recordings and transcripts.
+
+    Files named explicitly with an unsupported type, and paths that do not exist, come back
+    as failures; unsupported files found inside folders (manifests, notes) are ignored.
+    """
+    audio_ext, transcript_ext = _kinds()
+    audio: list[Path] = []
+    transcripts: list[Path] = []
+    failed: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def add(p: Path, explicit: bool) -> None:
+        key = p.resolve()
+        if key in seen:
+            return
+        seen.add(key)
+        ext = p.suffix.lower()
+        if ext in audio_ext:
+            audio.append(p)
+        elif ext in transcript_ext:
+            transcripts.append(p)
+        elif explicit:
+            failed.append(
+                (str(p), f"unsupported file type '{ext or p.name}'; give audio "
+                 f"({', '.join(sorted(audio_ext))}) or a transcript ({', '.join(sorted(transcript_ext))})")
+            )
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(p).parts):
+                    add(child, explicit=False)
+        elif p.is_file():
+            add(p, explicit=True)
+        else:
+            failed.append((str(p), "no such file or folder; check the path"))
+    return audio, transcripts, failed
+
+
+def sha256_bytes_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_json(transcript: Transcript, output_dir: Path) -> None:
+    """Write ``<call_id>.json`` atomically (never a half-written file)."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / f"{transcript.call_id}.json"
+    tmp = target.with_suffix(".json.tmp")
+    import json
+
+    tmp.write_text(json.dumps(transcript.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+# ---- worker processes ---------------------------------------------------------------
+_worker_transcriber: Any = None
+
+
+def _worker_init(options: TranscribeOptions) -> None:
+    global _worker_transcriber
+    from .transcribe import Transcriber
+
+    _worker_transcriber = Transcriber(options)
+
+
+def _worker_transcribe(path: str, meta: CallMeta) -> Transcript:
+    assert _worker_transcriber is not None
+    return _worker_transcriber.transcribe(Path(path), meta)
+
+
+def _split_threads(options: TranscribeOptions, workers: int) -> TranscribeOptions:
+    """Give each worker process its share of the cores (CTranslate2 threads)."""
+    from dataclasses import replace
+
+    if workers <= 1 or getattr(options, "cpu_threads", 0):
+        return options
+    cores = os.cpu_count() or 1
+    return replace(options, cpu_threads=max(1, cores // workers))
+
+
+def transcribe_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    ws: Workspace,
+    options: TranscribeOptions | None = None,
+    *,
+    template: str | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> BatchResult:
+    """Transcribe or import every call under ``paths`` into ``ws``. See module docstring."""
+    from .metadata import load_manifest, resolve_meta
+
+    started = time.monotonic()
+    result = BatchResult()
+    out = Path(output_dir) if output_dir is not None else None
+    audio, transcript_files, failed = discover(paths)
+    result.failed.extend(failed)
+    for path, reason in failed:
+        ws.record_failure(path, reason)
+    total = len(audio) + len(transcript_files) + len(failed)
+    done = len(failed)
+    man = load_manifest(manifest) if manifest is not None else None
+    ids_seen: dict[str, str] = {}
+
+    def emit(path: str, status: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(ProgressEvent(done, total, path, status, result.audio_seconds,
+                                   time.monotonic() - started))
+
+    def fail(path: Path, reason: str) -> None:
+        log.warning("%s: %s", path, reason)
+        result.failed.append((str(path), reason))
+        ws.record_failure(str(path), reason)
+        emit(str(path), "failed")
+
+    def claim(meta: CallMeta, path: Path) -> bool:
+        other = ids_seen.get(meta.call_id)
+        if other is not None and other != str(path):
+            fail(path, f"call_id '{meta.call_id}' is also used by {other}; give calls unique "
+                       "names or a manifest with a call_id column")
+            return False
+        ids_seen[meta.call_id] = str(path)
+        return True
+
+    def saved(t: Transcript, key: str, sha: str | None, path: Path, status: str) -> None:
+        ws.save_call(t, cache_key=key, audio_sha256=sha)
+        if out is not None:
+            _write_json(t, out)
+        result.call_ids.append(t.call_id)
+        getattr(result, status).append(str(path))
+        emit(str(path), status)
+
+    def meta_for(path: Path) -> CallMeta | None:
+        try:
+            meta, warnings = resolve_meta(path, template=template, manifest=man)
+        except QAError as e:
+            fail(path, str(e))
+            return None
+        for w in warnings:
+            result.warnings.append(f"{path}: {w}")
+        if meta.source is None:
+            meta.source = str(path)
+        return meta if claim(meta, path) else None
+
+    # -- transcripts made elsewhere --------------------------------------------------
+    from .importers import load_transcript
+
+    for path in transcript_files:
+        meta = meta_for(path)
+        if meta is None:
+            continue
+        try:
+            t = load_transcript(path, meta)
+            t.meta = t.meta.merged(meta) if t.meta.call_id == meta.call_id else meta
+            key = "import:" + sha256_bytes_of(path)
+        except (QAError, OSError, UnicodeDecodeError) as e:
+            fail(path, str(e) if isinstance(e, QAError) else f"{path}: cannot read: {e}")
+            continue
+        saved(t, key, None, path, "imported")
+
+    # -- recordings ----------------------------------------------------------------
+    if not audio:
+        result.wall_seconds = time.monotonic() - started
+        return result
+
+    from .speech_model import resolve_model
+    from .transcribe import TranscribeOptions, cache_key
+
+    options = options or TranscribeOptions()
+    model_label = resolve_model(options.model).label
+    todo: list[tuple[Path, CallMeta, str, str]] = []
+    for path in audio:
+        meta = meta_for(path)
+        if meta is None:
+            continue
+        try:
+            if path.stat().st_size == 0:
+                raise QAError(f"{path}: file is empty (0 bytes); re-export it from the PBX")
+            sha = sha256_bytes_of(path)
+        except (OSError, QAError) as e:
+            fail(path, str(e))
+            continue
+        key = cache_key(sha, options, model_label)
+        cached = None if force else ws.cached_transcript(key)
+        if cached is not None:
+            cached.meta = cached.meta.merged(meta)
+            cached.meta.call_id = meta.call_id
+            saved(cached, key, sha, path, "cached")
+        else:
+            todo.append((path, meta, sha, key))
+
+    def finished(path: Path, key: str, sha: str, t: Transcript) -> None:
+        result.audio_seconds += float(t.duration or 0.0)
+        saved(t, key, sha, path, "transcribed")
+
+    if workers <= 1 or len(todo) <= 1:
+        from .transcribe import Transcriber
+
+        transcriber = Transcriber(options) if todo else None
+        for path, meta, sha, key in todo:
+            try:
+                assert transcriber is not None
+                t = transcriber.transcribe(path, meta)
+            except QAError as e:
+                fail(path, str(e))
+                continue
+            finished(path, key, sha, t)
+    else:
+        worker_options = _split_threads(options, workers)
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)), initializer=_worker_init, initargs=(worker_options,)
+        ) as pool:
+            pending: dict[Future[Transcript], tuple[Path, str, str]] = {
+                pool.submit(_worker_transcribe, str(path), meta): (path, sha, key)
+                for path, meta, sha, key in todo
+            }
+            try:
+                while pending:
+                    ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for fut in ready:
+                        path, sha, key = pending.pop(fut)
+                        try:
+                            t = fut.result()
+                        except QAError as e:
+                            fail(path, str(e))
+                            continue
+                        except Exception as e:  # a crash in one worker must not stop the batch
+                            fail(path, f"{path}: transcription failed: {type(e).__name__}: {e}")
+                            continue
+                        finished(path, key, sha, t)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    result.wall_seconds = time.monotonic() - started
+    return result
+
+
+# ---- scoring ------------------------------------------------------------------------
+@dataclass
+class ScoreResult:
+    """A scored batch: the intake result plus the ``calls`` and ``items`` tables."""
+
+    batch: BatchResult
+    calls: pd.DataFrame
+    items: pd.DataFrame
+    script_hash: str
+    rubric_hash: str
+
+
+def register_configs(ws: Workspace, script: Script, rubric: Rubric | None) -> tuple[str, str]:
+    """Keep the exact YAML texts in the workspace so every score names its version."""
+    for kind, cfg in (("script", script), ("rubric", rubric)):
+        if cfg is None:
+            continue
+        path = Path(cfg.path) if cfg.path else None
+        text = path.read_text(encoding="utf-8") if path and path.exists() else ""
+        ws.save_config(hash=cfg.hash, kind=kind, name=cfg.name, path=str(path) if path else None, text=text)
+    return script.hash, (rubric.hash if rubric is not None else "none")
+
+
+def score_calls(
+    ws: Workspace,
+    call_ids: Sequence[str],
+    script: Script,
+    rubric: Rubric | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score stored calls and save the results; returns the ``calls`` and ``items`` tables."""
+    import pandas as pd
+
+    from .scoring import score_call
+
+    script_hash, rubric_hash = register_configs(ws, script, rubric)
+    call_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
+    batch: list[tuple[str, str, str, Any, Any]] = []
+    ids = list(dict.fromkeys(call_ids))
+    for n, transcript in enumerate(ws.transcripts(ids), start=1):
+        cs = score_call(transcript, script, rubric)
+        summary, items = cs.to_store()
+        batch.append((transcript.call_id, script_hash, rubric_hash, summary, items))
+        if len(batch) >= 200:
+            ws.save_scores(batch)
+            batch.clear()
+        call_rows.append(_call_row(transcript, summary, cs))
+        item_rows.extend({"call_id": transcript.call_id, **it} for it in items)
+        if progress is not None:
+            progress(n, len(ids))
+    if batch:
+        ws.save_scores(batch)
+    from .store import ITEM_COLUMNS
+
+    calls = pd.DataFrame(call_rows)
+    items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
+    return calls, items
+
+
+def _call_row(t: Transcript, summary: dict[str, Any], cs: Any) -> dict[str, Any]:
+    m = t.meta
+    row: dict[str, Any] = {
+        "call_id": m.call_id,
+        "manager": m.manager,
+        "started_at": m.started_at,
+        "direction": m.direction,
+        "client_phone": m.client_phone,
+        "duration": t.duration if t.duration is not None else m.duration,
+        "outcome": m.outcome,
+        "language": t.language,
+        "source": m.source,
+        "score": summary["score"],
+        "critical": bool(summary.get("critical")),
+        "critical_reason": summary.get("critical_reason"),
+        "next_step": summary.get("next_step"),
+        "quality_flags": ",".join(t.quality.get("flags", [])) if t.quality else "",
+    }
+    for stage_id, flag in cs.stage_flags().items():
+        row[f"stage_{stage_id}"] = flag
+    for key, value in (summary.get("metrics") or {}).items():
+        row[f"m_{key}"] = value
+    return row
+
+
+def score_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    ws: Workspace,
+    script: Script,
+    rubric: Rubric | None = None,
+    options: TranscribeOptions | None = None,
+    *,
+    template: str | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    progress: Callable[[ProgressEvent], None] | None = None,
+) -> ScoreResult:
+    """Intake (transcribe what is not cached, import transcripts), then score the batch."""
+    batch = transcribe_paths(
+        paths, ws, options, template=template, manifest=manifest, workers=workers,
+        progress=progress, output_dir=None,
+    )
+    calls, items = score_calls(ws, batch.call_ids, script, rubric)
+    script_hash, rubric_hash = script.hash, (rubric.hash if rubric is not None else "none")
+    return ScoreResult(batch, calls, items, script_hash, rubric_hash)
