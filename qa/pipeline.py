@@ -334,11 +334,9 @@ class ScoreResult:
     batch: BatchResult
     calls: pd.DataFrame
     items: pd.DataFrame
-    script_hash: str
-    rubric_hash: str
 
 
-def register_configs(ws: Workspace, script: Script, rubric: Rubric | None) -> tuple[str, str]:
+def register_configs(ws: Workspace, script: Script | None, rubric: Rubric | None) -> None:
     """Keep the exact YAML texts in the workspace so every score names its version."""
     for kind, cfg in (("script", script), ("rubric", rubric)):
         if cfg is None:
@@ -346,48 +344,93 @@ def register_configs(ws: Workspace, script: Script, rubric: Rubric | None) -> tu
         path = Path(cfg.path) if cfg.path else None
         text = path.read_text(encoding="utf-8") if path and path.exists() else ""
         ws.save_config(hash=cfg.hash, kind=kind, name=cfg.name, path=str(path) if path else None, text=text)
-    return script.hash, (rubric.hash if rubric is not None else "none")
+
+
+def pick_config(configs: Sequence[Any], transcript: Transcript) -> Any:
+    """The script (or rubric) for this call: same language as the call, else the best guess.
+
+    Calls imported without a language are matched by alphabet: the config whose phrases
+    share the most letters with the transcript (Cyrillic vs Latin, ...), so nothing
+    language-specific is hard-coded here.
+    """
+    if len(configs) == 1:
+        return configs[0]
+    if transcript.language:
+        for cfg in configs:
+            if cfg.language == transcript.language:
+                return cfg
+    letters = {ch for ch in transcript.text().lower() if ch.isalpha()}
+    return max(configs, key=lambda cfg: len(letters & _alphabet(cfg)))
+
+
+def _alphabet(cfg: Any) -> set[str]:
+    cached = getattr(cfg, "_qa_alphabet", None)
+    if cached is None:
+        import dataclasses
+        import json
+
+        text = json.dumps(dataclasses.asdict(cfg), ensure_ascii=False, default=str).lower()
+        cached = {ch for ch in text if ch.isalpha()}
+        try:
+            object.__setattr__(cfg, "_qa_alphabet", cached)
+        except (AttributeError, TypeError):
+            pass
+    return cached
 
 
 def score_calls(
     ws: Workspace,
     call_ids: Sequence[str],
-    script: Script,
-    rubric: Rubric | None = None,
+    scripts: Script | Sequence[Script],
+    rubrics: Rubric | Sequence[Rubric] | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score stored calls and save the results; returns the ``calls`` and ``items`` tables."""
+    """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
+
+    With several scripts (or rubrics), each call gets the one in its language
+    (see :func:`pick_config`).
+    """
     import pandas as pd
 
     from .scoring import score_call
+    from .store import ITEM_COLUMNS
 
-    script_hash, rubric_hash = register_configs(ws, script, rubric)
+    script_list = [scripts] if not isinstance(scripts, Sequence) else list(scripts)
+    rubric_list: list[Any] = (
+        [] if rubrics is None else [rubrics] if not isinstance(rubrics, Sequence) else list(rubrics)
+    )
+    if not script_list:
+        raise QAError("no script given; pass --script FILE (see scripts_library/)")
+    for cfg in script_list:
+        register_configs(ws, cfg, None)
+    for cfg in rubric_list:
+        register_configs(ws, None, cfg)
     call_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
     for n, transcript in enumerate(ws.transcripts(ids), start=1):
+        script = pick_config(script_list, transcript)
+        rubric = pick_config(rubric_list, transcript) if rubric_list else None
         cs = score_call(transcript, script, rubric)
         summary, items = cs.to_store()
-        batch.append((transcript.call_id, script_hash, rubric_hash, summary, items))
+        batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
         if len(batch) >= 200:
             ws.save_scores(batch)
             batch.clear()
-        call_rows.append(_call_row(transcript, summary, cs))
+        call_rows.append(_call_row(transcript, summary, cs, script))
         item_rows.extend({"call_id": transcript.call_id, **it} for it in items)
         if progress is not None:
             progress(n, len(ids))
     if batch:
         ws.save_scores(batch)
-    from .store import ITEM_COLUMNS
-
     calls = pd.DataFrame(call_rows)
     items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
     return calls, items
 
 
-def _call_row(t: Transcript, summary: dict[str, Any], cs: Any) -> dict[str, Any]:
+def _call_row(t: Transcript, summary: dict[str, Any], cs: Any, script: Any) -> dict[str, Any]:
     m = t.meta
     row: dict[str, Any] = {
         "call_id": m.call_id,
@@ -399,6 +442,7 @@ def _call_row(t: Transcript, summary: dict[str, Any], cs: Any) -> dict[str, Any]
         "outcome": m.outcome,
         "language": t.language,
         "source": m.source,
+        "script": script.name,
         "score": summary["score"],
         "critical": bool(summary.get("critical")),
         "critical_reason": summary.get("critical_reason"),
@@ -415,8 +459,8 @@ def _call_row(t: Transcript, summary: dict[str, Any], cs: Any) -> dict[str, Any]
 def score_paths(
     paths: Sequence[str | os.PathLike[str]],
     ws: Workspace,
-    script: Script,
-    rubric: Rubric | None = None,
+    scripts: Script | Sequence[Script],
+    rubrics: Rubric | Sequence[Rubric] | None = None,
     options: TranscribeOptions | None = None,
     *,
     template: str | None = None,
@@ -429,6 +473,5 @@ def score_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
         progress=progress, output_dir=None,
     )
-    calls, items = score_calls(ws, batch.call_ids, script, rubric)
-    script_hash, rubric_hash = script.hash, (rubric.hash if rubric is not None else "none")
-    return ScoreResult(batch, calls, items, script_hash, rubric_hash)
+    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics)
+    return ScoreResult(batch, calls, items)

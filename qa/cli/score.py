@@ -35,12 +35,21 @@ from .transcribe import (
 )
 
 ScriptOpt = Annotated[
-    Path,
-    typer.Option("--script", "-s", help="Sales script YAML (see scripts_library/).", show_default=False),
+    list[Path],
+    typer.Option(
+        "--script", "-s",
+        help="Sales script YAML (see scripts_library/). Repeat for several languages: each "
+        "call is scored with the script in its language.",
+        show_default=False,
+    ),
 ]
 RubricOpt = Annotated[
-    Path | None,
-    typer.Option("--rubric", "-r", help="Objection-handling rubric YAML (see rubrics/).", show_default=False),
+    list[Path] | None,
+    typer.Option(
+        "--rubric", "-r",
+        help="Objection-handling rubric YAML (see rubrics/); repeatable like --script.",
+        show_default=False,
+    ),
 ]
 ScoreFormatOpt = Annotated[
     str,
@@ -84,13 +93,13 @@ def score(
     from ..writers import get_writer
 
     setup_logging(verbose)
-    script_obj = load_script(script)
-    rubric_obj = load_rubric(rubric) if rubric is not None else None
+    script_objs = [load_script(p) for p in script]
+    rubric_objs = [load_rubric(p) for p in rubric or []]
     writer = get_writer(fmt) if output is not None else None
     options = build_options(model, device, compute_type, language, manager_channel, batched)
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
-            paths, ws, script_obj, rubric_obj, options, template=template, manifest=manifest,
+            paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             workers=workers, progress=progress,
         )
     print_batch_summary(result.batch)

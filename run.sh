@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: sets up what is missing, then runs the job.
+#
+#   bash run.sh demo   # install, then score the bundled sample recordings with the embedded model
+#   bash run.sh test   # install, then run the test suite (what CI runs)
+#
+# Set-up is idempotent: a venv in .venv with the package and its extras, and (as root, when
+# missing) the Debian packages the tests use: espeak-ng and sox (fixtures), chromium (reports).
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+
+setup_python() {
+  if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+  fi
+  # Reinstall only when pyproject.toml changed since the last install.
+  local stamp=.venv/.call-qa-installed
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[all]"
+    touch "$stamp"
+  fi
+}
+
+setup_system() {
+  local missing=()
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v sox >/dev/null || missing+=(sox libsox-fmt-all)
+  command -v chromium >/dev/null || missing+=(chromium chromium-driver)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "Installing ${missing[*]} ..." >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "Note: ${missing[*]} not installed (needs root); tests that need them are skipped." >&2
+    fi
+  fi
+}
+
+cmd=${1:-demo}
+shift || true
+case "$cmd" in
+  demo)
+    setup_python
+    export QA_WORKSPACE=${QA_WORKSPACE:-qa_workspace}
+    .venv/bin/qa score samples/ --manifest samples/manifest.csv \
+      -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
+      -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml \
+      -o out/ "$@"
+    ;;
+  test)
+    setup_python
+    setup_system
+    .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: bash run.sh demo|test [extra args]" >&2
+    exit 2
+    ;;
+esac
