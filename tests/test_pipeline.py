@@ -1,0 +1,273 @@
+"""The batch intake: discovery, metadata, cache, failures, resume, JSON output.
+
+Unit tests swap the speech model for a fake that still decodes the audio for real (so
+corrupt files fail the way they do in production); ``test_pipeline_real_*`` run the real
+embedded model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qa import pipeline
+from qa.errors import QAError
+from qa.store import Workspace
+from qa.transcripts import CLIENT, MANAGER, Transcript, Utterance
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SAMPLE_WAVS = sorted(SAMPLES.glob("*.wav"))
+
+
+class FakeTranscriber:
+    """Decodes for real, 'recognises' a fixed line per channel; counts calls."""
+
+    calls: list[str] = []
+    fail_on: str | None = None
+    interrupt_after: int | None = None
+
+    def __init__(self, options) -> None:
+        self.options = options
+
+    def transcribe(self, path, meta=None, decoded=None):
+        from qa.audio import decode
+
+        path = Path(path)
+        if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
+            raise KeyboardInterrupt
+        audio = decode(path)
+        type(self).calls.append(path.name)
+        return Transcript(
+            meta=meta,
+            utterances=[
+                Utterance(MANAGER, 0.0, 1.0, f"hello from {path.stem}"),
+                Utterance(CLIENT, 1.2, 2.0, "hi"),
+            ],
+            language="en",
+            duration=audio.duration,
+            model="fake",
+        )
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    import qa.speech_model
+    import qa.transcribe
+
+    FakeTranscriber.calls = []
+    FakeTranscriber.interrupt_after = None
+    monkeypatch.setattr(qa.transcribe, "Transcriber", FakeTranscriber)
+
+    class Ref:
+        label = "fake-model"
+
+    monkeypatch.setattr(qa.speech_model, "resolve_model", lambda name: Ref())
+    return FakeTranscriber
+
+
+@pytest.fixture
+def day(tmp_path: Path) -> Path:
+    """A day's folder: three sample recordings, a corrupt one, an empty one, a note."""
+    folder = tmp_path / "day"
+    folder.mkdir()
+    for wav in SAMPLE_WAVS[:3]:
+        shutil.copy(wav, folder / wav.name)
+    (folder / "2026-11-21_09-00-00_ivanov_79160000000_in.wav").write_bytes(b"RIFF\x00\x01garbage" * 50)
+    (folder / "2026-11-21_09-05-00_ivanov_79160000001_in.mp3").write_bytes(b"")
+    (folder / "notes.docx").write_text("not a call")
+    return folder
+
+
+def test_discover_splits_audio_transcripts_and_ignores_other_files(day: Path, tmp_path: Path) -> None:
+    (day / "sub").mkdir()
+    (day / "sub" / "call_x.txt").write_text("Manager: hello\nClient: hi\n")
+    audio, transcripts, failed = pipeline.discover([day, tmp_path / "missing.wav", day / "notes.docx"])
+    assert len(audio) == 5
+    assert [p.name for p in transcripts] == ["call_x.txt"]
+    reasons = dict(failed)
+    assert "no such file" in reasons[str(tmp_path / "missing.wav")]
+    assert "unsupported file type '.docx'" in reasons[str(day / "notes.docx")]
+
+
+def test_bad_files_fail_alone_and_the_batch_completes(fake_model, day: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([day], ws)
+        failed = dict(result.failed)
+        assert len(result.transcribed) == 3
+        assert len(failed) == 2
+        empty = next(p for p in failed if p.endswith(".mp3"))
+        corrupt = next(p for p in failed if p.endswith("09-00-00_ivanov_79160000000_in.wav"))
+        assert "empty" in failed[empty]
+        assert Path(corrupt).name in failed[corrupt]  # the one-line reason names the file
+        assert "\n" not in failed[corrupt]
+        assert sorted(ws.failures()) == sorted(result.failed)
+        assert len(ws.call_ids()) == 3
+
+
+def test_metadata_from_file_name_template(fake_model, day: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        pipeline.transcribe_paths([day / SAMPLE_WAVS[0].name], ws)
+        (call_id,) = ws.call_ids()
+        row = ws.query("SELECT manager, started_at, day, direction, client_phone FROM calls")[0]
+    parts = SAMPLE_WAVS[0].stem.split("_")
+    assert call_id == SAMPLE_WAVS[0].stem
+    assert row[0] == parts[2]
+    assert row[1].startswith(parts[0]) and row[2] == parts[0]
+    assert row[3] == parts[4]
+    assert row[4] == parts[3]
+
+
+def test_second_run_hits_the_cache(fake_model, day: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        first = pipeline.transcribe_paths([day], ws)
+        n_calls = len(fake_model.calls)
+        second = pipeline.transcribe_paths([day], ws)
+    assert n_calls == 3 and len(first.transcribed) == 3
+    assert len(fake_model.calls) == 3, "cached calls must not be transcribed again"
+    assert len(second.cached) == 3 and not second.transcribed
+    # Same content under another name is a cache hit too (cache is keyed on content).
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    shutil.copy(day / SAMPLE_WAVS[0].name, renamed / "another_name.wav")
+    with Workspace(tmp_path / "ws") as ws:
+        third = pipeline.transcribe_paths([renamed], ws)
+        assert ws.transcript("another_name") is not None
+    assert third.cached == [str(renamed / "another_name.wav")]
+
+
+def test_force_transcribes_again(fake_model, day: Path, tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        pipeline.transcribe_paths([day / SAMPLE_WAVS[0].name], ws)
+        again = pipeline.transcribe_paths([day / SAMPLE_WAVS[0].name], ws, force=True)
+    assert again.transcribed and len(fake_model.calls) == 2
+
+
+def test_interrupted_run_resumes_without_redoing_finished_calls(fake_model, day: Path, tmp_path: Path) -> None:
+    fake_model.interrupt_after = 2
+    with Workspace(tmp_path / "ws") as ws, pytest.raises(KeyboardInterrupt):
+        pipeline.transcribe_paths([day], ws)
+    assert len(fake_model.calls) == 2
+    fake_model.interrupt_after = None
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([day], ws)
+    assert len(result.cached) == 2
+    assert len(result.transcribed) == 1
+    assert len(fake_model.calls) == 3
+
+
+def test_output_dir_gets_one_json_per_call(fake_model, day: Path, tmp_path: Path) -> None:
+    out = tmp_path / "json"
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([day], ws, output_dir=out)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(f"{cid}.json" for cid in result.call_ids)
+    data = json.loads((out / files[0]).read_text(encoding="utf-8"))
+    assert {"role", "start", "end", "text"} <= set(data["utterances"][0])
+    assert not list(out.glob("*.tmp"))
+
+
+def test_imported_transcripts_need_no_model(tmp_path: Path, monkeypatch) -> None:
+    import qa.speech_model
+
+    def no_model(name):  # importing text transcripts must never touch the speech model
+        raise AssertionError("speech model resolved for a transcript-only batch")
+
+    monkeypatch.setattr(qa.speech_model, "resolve_model", no_model)
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "2026-11-20_10-00-00_petrova_79990000000_out.txt").write_text(
+        "[00:01] Менеджер: Добрый день!\n[00:04] Клиент: Здравствуйте.\n", encoding="utf-8"
+    )
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([folder], ws)
+        t = ws.transcript("2026-11-20_10-00-00_petrova_79990000000_out")
+    assert len(result.imported) == 1
+    assert t is not None and t.meta.manager == "petrova"
+    assert [u.role for u in t.utterances] == [MANAGER, CLIENT]
+
+
+def test_duplicate_call_ids_in_one_batch_fail_clearly(tmp_path: Path) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "call1.txt").write_text("Manager: hello\n", encoding="utf-8")
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([tmp_path / "a", tmp_path / "b"], ws)
+    assert len(result.imported) == 1
+    ((path, reason),) = result.failed
+    assert "call_id 'call1' is also used by" in reason
+
+
+def test_pick_config_by_language_then_alphabet() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class C:
+        language: str
+        phrases: list[str]
+
+    ru, en = C("ru", ["добрый день"]), C("en", ["good afternoon"])
+    t_en = Transcript(meta=_meta("x"), utterances=[Utterance(MANAGER, 0, 1, "hello")], language="en")
+    t_unknown_ru = Transcript(meta=_meta("y"), utterances=[Utterance(MANAGER, 0, 1, "здравствуйте, меня зовут")])
+    assert pipeline.pick_config([ru, en], t_en) is en
+    assert pipeline.pick_config([en, ru], t_unknown_ru) is ru
+    assert pipeline.pick_config([en], t_unknown_ru) is en
+
+
+def _meta(call_id: str):
+    from qa.transcripts import CallMeta
+
+    return CallMeta(call_id=call_id)
+
+
+def test_workspace_refuses_newer_schema(tmp_path: Path) -> None:
+    Workspace(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / "qa.sqlite")
+    conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(QAError, match="newer version"):
+        Workspace(tmp_path)
+
+
+# ---- real model ---------------------------------------------------------------------
+@pytest.mark.model
+def test_pipeline_real_kill_and_resume(tmp_path: Path) -> None:
+    """Kill a real `qa transcribe` mid-batch; the rerun keeps finished calls and does the rest."""
+    day = tmp_path / "day"
+    day.mkdir()
+    for wav in SAMPLE_WAVS[:3]:
+        shutil.copy(wav, day / wav.name)
+    ws = tmp_path / "ws"
+    cmd = [sys.executable, "-m", "qa", "transcribe", str(day), "-w", str(ws)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        if (ws / "qa.sqlite").exists():
+            try:
+                con = sqlite3.connect(ws / "qa.sqlite", timeout=1)
+                done = con.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+                con.close()
+            except sqlite3.Error:
+                continue
+            if done >= 1:
+                proc.kill()
+                break
+    proc.wait()
+    assert 1 <= done <= 3
+    with Workspace(ws) as w:
+        before = set(w.call_ids())
+        result = pipeline.transcribe_paths([day], w)
+        after = set(w.call_ids())
+    assert before <= after and len(after) == 3
+    assert len(result.cached) >= len(before)
+    assert len(result.transcribed) == 3 - len(result.cached)
