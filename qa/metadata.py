@@ -559,7 +559,8 @@ def resolve_meta(
 
     ``template`` is a :class:`NameTemplate` or its pattern; None means
     :data:`DEFAULT_TEMPLATE`. Returns the merged :class:`CallMeta` (``source`` is ``path``)
-    and warnings worth showing the user, such as a call without a manager.
+    and warnings worth showing the user, such as a call without a manager (without the
+    file name: the caller says which file they are about).
     """
     path = _as_path(path)
     explicit = template is not None
@@ -570,7 +571,7 @@ def resolve_meta(
     if from_name is None:
         from_name = CallMeta(call_id=path.stem, source=str(path))
         if explicit:
-            warnings.append(f"{path.name}: file name does not match template {template.pattern!r}")
+            warnings.append(f"file name does not match template {template.pattern!r}")
     meta = from_name
     if manifest is not None:
         row = manifest.lookup(path)
@@ -578,10 +579,10 @@ def resolve_meta(
             # The template took the call id out of the name: the manifest may key on it.
             row = manifest.lookup(from_name.call_id)
         if row is None:
-            warnings.append(f"{path.name}: not in manifest {manifest.path.name}")
+            warnings.append(f"not in manifest {manifest.path.name}")
         else:
             meta = from_name.merged(row)
     meta.source = str(path)
     if not meta.manager:
-        warnings.append(f"{path.name}: no manager in file name or manifest")
+        warnings.append("no manager in file name or manifest")
     return meta, warnings

@@ -373,13 +373,13 @@ def test_resolve_meta_warnings(tmp_path: Path) -> None:
     meta, warnings = resolve_meta("calls/call7.wav", template="{manager}-{call_id}", manifest=manifest)
     assert meta == CallMeta(call_id="call7", source="calls/call7.wav")
     assert warnings == [
-        "call7.wav: file name does not match template '{manager}-{call_id}'",
-        "call7.wav: not in manifest manifest.csv",
-        "call7.wav: no manager in file name or manifest",
+        "file name does not match template '{manager}-{call_id}'",
+        "not in manifest manifest.csv",
+        "no manager in file name or manifest",
     ]
     # With the default template a non-matching name is normal: only the missing manager is said.
     meta, warnings = resolve_meta("call7.wav")
-    assert warnings == ["call7.wav: no manager in file name or manifest"]
+    assert warnings == ["no manager in file name or manifest"]
 
 
 def test_resolve_meta_template_object_and_manifest_manager(tmp_path: Path) -> None:
