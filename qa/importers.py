@@ -556,6 +556,8 @@ def _parse_text(text: str, where: str, speakers: _Speakers, options: ImportOptio
         if m is None:
             m = _BARE_TIME.match(line)
             bare = m is not None
+        if m is not None and bare and _ts_seconds(m.group(1, 2, 3, 4)) is None:
+            m, bare = None, False  # "10:75 ..." is text; only bracketed times must be valid
         if m is not None:
             start = _ts_seconds(m.group(1, 2, 3, 4))
             end = _ts_seconds(m.group(5, 6, 7, 8)) if len(m.groups()) > 4 else None

@@ -250,6 +250,13 @@ def test_text_label_variants(tmp_path: Path, line: str, role: str, text: str) ->
     assert (u.role, u.text) == (role, text)
 
 
+def test_number_at_line_start_is_text_in_a_continuation(tmp_path: Path) -> None:
+    path = tmp_path / "call.txt"
+    path.write_text("Client: Call me at\n10:75 or 11:30 tomorrow.\n", encoding="utf-8")
+    [u] = load_transcript(path).utterances
+    assert (u.role, u.start, u.text) == (C, 0.0, "Call me at 10:75 or 11:30 tomorrow.")
+
+
 def test_time_after_label_is_read(tmp_path: Path) -> None:
     path = tmp_path / "call.txt"
     path.write_text("Manager: [00:07] Hello\nClient: (1:02:03) Hi\n", encoding="utf-8")
