@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -444,3 +445,24 @@ def test_every_fixture_is_found_and_loads() -> None:
     assert sorted(p.name for p in found) == sorted(FILE_CASES)
     for path in found:
         assert load_transcript(path).utterances
+
+
+def test_segments_dumped_from_faster_whisper_dataclasses(tmp_path: Path) -> None:
+    # What a user gets with json.dump([asdict(s) for s in model.transcribe(...)[0]]).
+    fw = pytest.importorskip("faster_whisper.transcribe")
+    from dataclasses import asdict
+
+    segments = [
+        fw.Segment(id=1, seek=0, start=0.0, end=1.2, text=" Добрый день.", tokens=[1, 2],
+                   avg_logprob=-0.1, compression_ratio=1.1, no_speech_prob=0.02,
+                   words=[fw.Word(0.0, 0.5, " Добрый", 0.9), fw.Word(0.5, 1.2, " день.", 0.8)],
+                   temperature=0.0),
+        fw.Segment(id=2, seek=0, start=1.5, end=2.0, text=" Да.", tokens=[3], avg_logprob=-0.3,
+                   compression_ratio=1.0, no_speech_prob=0.1, words=None, temperature=0.0),
+    ]
+    path = tmp_path / "fw.json"
+    path.write_text(json.dumps([asdict(s) for s in segments], ensure_ascii=False), encoding="utf-8")
+    t = load_transcript(path)
+    assert rows(t) == [(U, 0.0, 1.2, "Добрый день."), (U, 1.5, 2.0, "Да.")]
+    assert t.utterances[0].words == (Word(0.0, 0.5, "Добрый", 0.9), Word(0.5, 1.2, "день.", 0.8))
+    assert t.options == {"import_format": "faster-whisper"}
