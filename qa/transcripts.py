@@ -223,10 +223,12 @@ def _utterance_from_dict(u: dict[str, Any]) -> Utterance:
             )
         else:
             words.append(Word(float(w[0]), float(w[1]), str(w[2]), float(w[3]) if len(w) > 3 else 1.0))
+    start = float(u.get("start") or 0.0)
+    end_raw = u.get("end")
     return Utterance(
         role=str(u.get("role") or UNKNOWN).lower(),
-        start=float(u.get("start") or 0.0),
-        end=float(u.get("end") if u.get("end") is not None else u.get("start") or 0.0),
+        start=start,
+        end=float(end_raw) if end_raw is not None else start,
         text=str(u.get("text") or "").strip(),
         words=tuple(words),
         channel=u.get("channel"),
