@@ -218,7 +218,7 @@ def _utterance_from_dict(u: dict[str, Any]) -> Utterance:
                     float(w["start"]),
                     float(w["end"]),
                     str(w.get("word", w.get("text", ""))),
-                    float(w.get("probability", w.get("score", 1.0))),
+                    float(w.get("probability") or w.get("score") or 1.0),
                 )
             )
         else:
