@@ -213,12 +213,13 @@ def _utterance_from_dict(u: dict[str, Any]) -> Utterance:
     words: list[Word] = []
     for w in u.get("words") or ():
         if isinstance(w, dict):
+            prob = w.get("probability", w.get("score"))
             words.append(
                 Word(
                     float(w["start"]),
                     float(w["end"]),
                     str(w.get("word", w.get("text", ""))),
-                    float(w.get("probability") or w.get("score") or 1.0),
+                    float(prob) if prob is not None else 1.0,
                 )
             )
         else:
