@@ -1,0 +1,522 @@
+"""Finding script phrases in what was said, with the evidence that proves each find.
+
+This is the only module that uses ``rapidfuzz``. It hands :mod:`qa.scoring` a list of
+:class:`Match` es per phrase: which utterance, when, who spoke, the quote, the matched span and
+the similarity (0-100).
+
+How a phrase is found in an utterance:
+
+1. Both are normalised and stemmed by :mod:`qa.normalize` (case, ё/е, punctuation, numbers,
+   fillers, inflection) -- once per phrase (:class:`PhraseSet` compiles) and once per utterance
+   (:func:`prepare`).
+2. Prefilter: an utterance is only scored against phrases that share a similar word with it
+   (word similarity >= ``token_cutoff``; common words from the language's ``stop_words`` do not
+   count unless a phrase has nothing else). Word lookups are cached, so a call costs a few
+   dictionary lookups per word.
+3. Score: the phrase's stems are compared with every run of ``n - window_slack`` ..
+   ``n + window_slack`` consecutive stems of the utterance (``n`` = words in the phrase) with
+   ``rapidfuzz.fuzz.ratio``; the best run is the similarity. The run must reach the phrase's
+   threshold. Runs of one or two extra/missing words absorb merged or split recognised words.
+4. A phrase may also span two adjacent utterances of the same speaker (the recogniser cut a
+   sentence): the second must follow the first within ``join_gap_s``; only runs crossing the
+   boundary are tried.
+5. Alphabets: when phrase and utterance use different alphabets ("гуд афтернун" vs
+   "good afternoon"), both sides are compared through :func:`qa.normalize.sound_key`.
+6. Roles: a phrase may be limited to roles (manager phrases in manager speech, objection
+   triggers in client speech). Utterances whose role is ``unknown`` (mono recordings) are
+   searched for every phrase: the role-agnostic fallback.
+
+Time windows and turn windows are filters on the returned matches (:func:`find_phrase` takes
+them; :mod:`qa.scoring` applies the script's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
+from .transcripts import UNKNOWN, Transcript, Utterance
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """How tolerant phrase search is (the per-phrase threshold is set by the script)."""
+
+    #: Prefilter: an utterance word must be at least this similar (0-100) to a phrase word for
+    #: the phrase to be scored on that utterance. Lower finds more garbled words, costs time.
+    token_cutoff: float = 70.0
+    #: Words this short must match a phrase word exactly in the prefilter.
+    short_token_len: int = 3
+    #: Compare a phrase of n words with runs of n-slack .. n+slack utterance words.
+    window_slack: int = 1
+    #: Largest gap (seconds) between two utterances of one speaker that a phrase may span.
+    join_gap_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.token_cutoff <= 100:
+            raise ValueError(f"token_cutoff must be in 0..100, got {self.token_cutoff}")
+        if self.window_slack < 0:
+            raise ValueError(f"window_slack must be >= 0, got {self.window_slack}")
+        if self.join_gap_s < 0:
+            raise ValueError(f"join_gap_s must be >= 0, got {self.join_gap_s}")
+
+
+@dataclass(frozen=True)
+class PhraseQuery:
+    """One phrase to look for: its text, the similarity it needs and who may say it."""
+
+    text: str
+    threshold: float = 85.0
+    roles: frozenset[str] | None = None  # None: said by anyone
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.threshold <= 100:
+            raise ValueError(f"threshold must be in 0..100, got {self.threshold}")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One place where a phrase was said, with its evidence."""
+
+    phrase: str
+    similarity: float  # 0-100
+    utterance_index: int  # the (first) utterance
+    start: float  # seconds; word-level when word timings line up, else the utterance's
+    end: float
+    role: str
+    text: str  # the utterance quote (both utterances when the phrase spans two)
+    matched: str  # the matched words as recognised
+    utterance_indices: tuple[int, ...] = ()
+    query: int = -1  # index of the phrase in its PhraseSet
+
+    def evidence(self) -> dict[str, Any]:
+        """The evidence columns of an ``items`` row."""
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "role": self.role,
+            "text": self.text,
+            "matched": self.matched,
+            "phrase": self.phrase,
+            "similarity": round(self.similarity, 1),
+        }
+
+
+# ---- prepared transcript ----------------------------------------------------------------------
+@dataclass
+class PreparedUtterance:
+    """An utterance normalised once per call; window strings are built lazily."""
+
+    index: int
+    utterance: Utterance
+    analysis: Analysis
+    toks: list[str]
+    alphas: frozenset[str]
+    _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
+    _sounds: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def role(self) -> str:
+        return self.utterance.role
+
+    def sounds(self) -> list[str]:
+        if self._sounds is None:
+            self._sounds = [sound_key(t) for t in self.toks]
+        return self._sounds
+
+    def windows(self, size: int, sound: bool) -> list[str]:
+        key = (size, sound)
+        w = self._windows.get(key)
+        if w is None:
+            src = self.sounds() if sound else self.toks
+            w = [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
+            self._windows[key] = w
+        return w
+
+    def span(self, first: int, last: int) -> tuple[float, float, str]:
+        """Start, end and original words of tokens ``first..last``."""
+        u = self.utterance
+        a, b = self.analysis.tokens[first][1], self.analysis.tokens[last][2]
+        words = self.analysis.words
+        text = " ".join(words[a : b + 1])
+        if u.words and len(u.words) == len(words):
+            return u.words[a].start, u.words[b].end, text
+        return u.start, u.end, text
+
+
+@dataclass
+class PreparedTranscript:
+    """A transcript normalised for matching (one per call and language)."""
+
+    utterances: list[PreparedUtterance]
+    language: str
+    end_time: float
+    mono: bool
+    #: index of the next utterance of the same speaker a phrase may continue into, or -1
+    continues: list[int]
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+
+def prepare(
+    transcript: Transcript | Sequence[Utterance],
+    language: str | None,
+    options: MatchOptions | None = None,
+) -> PreparedTranscript:
+    """Normalise every utterance once (reuse the result for all phrases of a call)."""
+    opts = options or MatchOptions()
+    if isinstance(transcript, Transcript):
+        utts = transcript.utterances
+        end_time = transcript.end_time
+        mono = transcript.is_mono
+    else:
+        utts = sorted(transcript, key=lambda u: (u.start, u.end))
+        end_time = max((u.end for u in utts), default=0.0)
+        mono = bool(utts) and all(u.role == UNKNOWN for u in utts)
+    norm = _normalizer(language)
+    prepared = []
+    for i, u in enumerate(utts):
+        an = norm.analyze(u.text)
+        toks = [t[0] for t in an.tokens]
+        alphas = frozenset(a for a in map(alphabet, toks) if a)
+        prepared.append(PreparedUtterance(i, u, an, toks, alphas))
+    continues = [-1] * len(utts)
+    for i in range(len(utts) - 1):
+        a, b = utts[i], utts[i + 1]
+        if a.role == b.role and b.start - a.end <= opts.join_gap_s:
+            continues[i] = i + 1
+    return PreparedTranscript(prepared, language_code(language), end_time, mono, continues)
+
+
+_NORMALIZERS: dict[str, Normalizer] = {}
+
+
+def _normalizer(language: str | None) -> Normalizer:
+    code = language_code(language)
+    n = _NORMALIZERS.get(code)
+    if n is None:
+        n = _NORMALIZERS[code] = Normalizer(code, "stems")
+    return n
+
+
+# ---- compiled phrases ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Compiled:
+    query: PhraseQuery
+    toks: tuple[str, ...]
+    native: str
+    sound: str
+    alphas: frozenset[str]
+
+
+class PhraseSet:
+    """Phrases compiled once (per script and rubric); :meth:`scan` finds them all in a call."""
+
+    def __init__(
+        self,
+        queries: Sequence[PhraseQuery],
+        language: str | None,
+        options: MatchOptions | None = None,
+    ):
+        self.options = options or MatchOptions()
+        self.language = language_code(language)
+        self.queries = tuple(queries)
+        norm = _normalizer(language)
+        lang = load_language(language)
+        stop_stems = {norm.stem(w) for w in lang.stop_words} | set(lang.stop_words)
+        self._compiled: list[_Compiled] = []
+        # vocabulary: phrase word -> phrases it activates
+        activates: dict[str, set[int]] = {}
+        for qi, q in enumerate(self.queries):
+            toks = tuple(norm.tokens(q.text))
+            alphas = frozenset(a for a in map(alphabet, toks) if a)
+            self._compiled.append(
+                _Compiled(q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas)
+            )
+            content = [t for t in toks if t not in stop_stems] or list(toks)
+            for t in content:
+                activates.setdefault(t, set()).add(qi)
+        self._vocab = list(activates)
+        self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
+        self._vocab_alpha = [alphabet(t) for t in self._vocab]
+        self._vocab_sound = [sound_key(t) for t in self._vocab]
+        self._by_alpha: dict[tuple[str, bool], tuple[list[str], list[frozenset[int]]]] = {}
+        self._token_cache: dict[str, frozenset[int]] = {}
+        roles = ("manager", "client")
+        self._allowed: dict[str, frozenset[int]] = {
+            r: frozenset(i for i, q in enumerate(self.queries) if q.roles is None or r in q.roles)
+            for r in roles
+        }
+        self._allowed[UNKNOWN] = frozenset(range(len(self.queries)))
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    # -- prefilter -----------------------------------------------------------------------------
+    def _vocab_for(self, alpha: str, same: bool) -> tuple[list[str], list[frozenset[int]]]:
+        key = (alpha, same)
+        got = self._by_alpha.get(key)
+        if got is None:
+            if same:
+                idx = [i for i, a in enumerate(self._vocab_alpha) if a == alpha]
+                got = ([self._vocab[i] for i in idx], [self._vocab_sets[i] for i in idx])
+            else:
+                idx = [i for i, a in enumerate(self._vocab_alpha) if a and a != alpha]
+                got = ([self._vocab_sound[i] for i in idx], [self._vocab_sets[i] for i in idx])
+            self._by_alpha[key] = got
+        return got
+
+    def _activated(self, tok: str) -> frozenset[int]:
+        cached = self._token_cache.get(tok)
+        if cached is not None:
+            return cached
+        opts = self.options
+        alpha = alphabet(tok)
+        found: set[int] = set()
+        if not alpha:  # digits: exact only
+            for i, t in enumerate(self._vocab):
+                if t == tok:
+                    found |= self._vocab_sets[i]
+        else:
+            cutoff = 100.0 if len(tok) <= opts.short_token_len else opts.token_cutoff
+            words, sets = self._vocab_for(alpha, True)
+            if words:
+                for _, _, i in process.extract(tok, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+                    found |= sets[i]
+            words, sets = self._vocab_for(alpha, False)
+            if words:
+                key = sound_key(tok)
+                cutoff = 100.0 if len(key) <= opts.short_token_len else opts.token_cutoff
+                for _, _, i in process.extract(key, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+                    found |= sets[i]
+        result = frozenset(found)
+        if len(self._token_cache) > 500_000:  # unbounded vocabularies: start over, stay small
+            self._token_cache.clear()
+        self._token_cache[tok] = result
+        return result
+
+    def candidates(self, pu: PreparedUtterance) -> set[int]:
+        """Phrases worth scoring on this utterance (prefilter and role)."""
+        cand: set[int] = set()
+        for t in pu.toks:
+            got = self._activated(t)
+            if got:
+                cand |= got
+        if cand:
+            cand &= self._allowed.get(pu.role, self._allowed[UNKNOWN])
+        return cand
+
+    # -- scoring -------------------------------------------------------------------------------
+    def _sizes(self, n: int, length: int) -> range:
+        s = self.options.window_slack
+        lo, hi = max(1, n - s), min(length, n + s)
+        if lo > hi:  # utterance shorter than the phrase allows: compare with all of it
+            return range(length, length + 1)
+        return range(lo, hi + 1)
+
+    def _best(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
+        sound = len(c.alphas | pu.alphas) > 1
+        target = c.sound if sound else c.native
+        best: tuple[float, int, int] | None = None
+        cutoff = c.query.threshold
+        for size in self._sizes(len(c.toks), len(pu.toks)):
+            got = process.extractOne(target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff)
+            if got is not None and (best is None or got[1] > best[0]):
+                best = (got[1], got[2], got[2] + size - 1)
+                cutoff = got[1]
+        return best
+
+    def _best_across(
+        self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
+    ) -> tuple[float, int, int] | None:
+        sound = len(c.alphas | a.alphas | b.alphas) > 1
+        target = c.sound if sound else c.native
+        src = (a.sounds() + b.sounds()) if sound else (a.toks + b.toks)
+        split = len(a.toks)
+        best: tuple[float, int, int] | None = None
+        cutoff = c.query.threshold
+        for size in self._sizes(len(c.toks), len(src)):
+            starts = range(max(0, split - size + 1), min(split, len(src) - size + 1))
+            windows = [" ".join(src[i : i + size]) for i in starts]
+            if not windows:
+                continue
+            got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff)
+            if got is not None and (best is None or got[1] > best[0]):
+                first = starts[got[2]]
+                best = (got[1], first, first + size - 1)
+                cutoff = got[1]
+        return best
+
+    def scan(self, prepared: PreparedTranscript, only: Iterable[int] | None = None) -> list[list[Match]]:
+        """Every place each phrase was said: ``result[i]`` lists matches of ``queries[i]``.
+
+        One match per utterance (its best run), or per pair of utterances when the phrase
+        spans them; in time order. ``only`` limits the search to some phrase indexes.
+        """
+        found: list[list[Match]] = [[] for _ in self.queries]
+        wanted = None if only is None else frozenset(only)
+        utts = prepared.utterances
+        cands: list[set[int]] = []
+        for pu in utts:
+            cand = self.candidates(pu)
+            if wanted is not None:
+                cand &= wanted
+            cands.append(cand)
+            for qi in cand:
+                c = self._compiled[qi]
+                if not c.toks:
+                    continue
+                best = self._best(c, pu)
+                if best is not None:
+                    sim, i, j = best
+                    start, end, matched = pu.span(i, j)
+                    u = pu.utterance
+                    found[qi].append(
+                        Match(c.query.text, float(sim), pu.index, start, end, u.role, u.text, matched, (pu.index,), qi)
+                    )
+        # phrases cut in two by the recogniser (only runs that cross the cut are tried)
+        for ai, bi in enumerate(prepared.continues):
+            if bi < 0:
+                continue
+            # the prefilter may see the phrase's distinctive word on one side only
+            shared = cands[ai] | cands[bi]
+            if not shared:
+                continue
+            a, b = utts[ai], utts[bi]
+            for qi in shared:
+                c = self._compiled[qi]
+                if len(c.toks) < 2:
+                    continue
+                prior = [m.similarity for m in found[qi][-2:] if m.utterance_index in (ai, bi)]
+                best = self._best_across(c, a, b)
+                if best is None or (prior and max(prior) >= best[0]):
+                    continue
+                sim, i, j = best
+                split = len(a.toks)
+                start, _, left = a.span(i, split - 1)
+                _, end, right = b.span(0, j - split)
+                found[qi].append(
+                    Match(
+                        c.query.text, float(sim), ai, start, end, a.role,
+                        f"{a.utterance.text} {b.utterance.text}", f"{left} {right}", (ai, bi), qi,
+                    )
+                )
+        for lst in found:
+            if len(lst) > 1:
+                lst.sort(key=lambda m: (m.start, m.utterance_index))
+        return found
+
+
+# ---- convenience ---------------------------------------------------------------------------------
+def filter_matches(
+    matches: Iterable[Match],
+    *,
+    start_before: float | None = None,
+    end_after: float | None = None,
+    utterances: Iterable[int] | None = None,
+) -> list[Match]:
+    """Matches that start by ``start_before``, end after ``end_after``, in some utterances."""
+    allowed = None if utterances is None else set(utterances)
+    out = []
+    for m in matches:
+        if start_before is not None and m.start > start_before:
+            continue
+        if end_after is not None and m.end < end_after:
+            continue
+        if allowed is not None and not allowed.intersection(m.utterance_indices or (m.utterance_index,)):
+            continue
+        out.append(m)
+    return out
+
+
+def find_phrase(
+    transcript: Transcript | Sequence[Utterance] | PreparedTranscript,
+    phrase: str,
+    language: str | None,
+    *,
+    threshold: float = 85.0,
+    roles: Iterable[str] | None = None,
+    within_first_seconds: float | None = None,
+    within_last_seconds: float | None = None,
+    options: MatchOptions | None = None,
+) -> list[Match]:
+    """Every place ``phrase`` was said (by ``roles``, within the time windows), in time order.
+
+    >>> from qa.transcripts import Utterance
+    >>> [m.matched for m in find_phrase([Utterance("manager", 0, 2, "Ну, добрый дэнь!")], "добрый день", "ru")]
+    ['добрый дэнь!']
+    """
+    prepared = transcript if isinstance(transcript, PreparedTranscript) else prepare(transcript, language, options)
+    q = PhraseQuery(phrase, threshold, frozenset(roles) if roles is not None else None)
+    matches = PhraseSet([q], language, options).scan(prepared)[0]
+    end_after = None
+    if within_last_seconds is not None:
+        end_after = prepared.end_time - within_last_seconds
+    return filter_matches(matches, start_before=within_first_seconds, end_after=end_after)
+
+
+def similarity(a: str, b: str, language: str | None = None) -> float:
+    """How alike two texts are (0-100) after normalisation and stemming.
+
+    Same-alphabet texts compare their stems; mixed alphabets compare sound keys.
+
+    >>> similarity("Какой у вас бюджет?", "какой бюджет у вас", "ru") > 60
+    True
+    """
+    norm = _normalizer(language)
+    ta, tb = norm.tokens(a), norm.tokens(b)
+    if not ta or not tb:
+        return 100.0 if not ta and not tb else 0.0
+    alphas = {x for x in map(alphabet, ta + tb) if x}
+    if len(alphas) > 1:
+        return float(fuzz.ratio(" ".join(map(sound_key, ta)), " ".join(map(sound_key, tb))))
+    return float(fuzz.ratio(" ".join(ta), " ".join(tb)))
+
+
+def group_similar(
+    texts: Sequence[str], threshold: float = 85.0, language: str | None = None, *, chunk: int = 2000
+) -> list[list[int]]:
+    """Group near-duplicate texts: indexes of texts whose similarity reaches ``threshold``.
+
+    Groups are connected components (a ~ b and b ~ c puts a, b, c together), each sorted,
+    ordered by their first index; every text is in exactly one group.
+
+    >>> group_similar(["Добрый день!", "добрый дэнь", "До свидания"], 85, "ru")
+    [[0, 1], [2]]
+    """
+    norm = _normalizer(language)
+    keys = [" ".join(norm.tokens(t)) for t in texts]
+    n = len(keys)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # rows per block: bounded so the similarity block stays under ~80 MB
+    rows = max(1, min(chunk, 20_000_000 // max(n, 1)))
+    for lo in range(0, n, rows):
+        block = process.cdist(
+            keys[lo : lo + rows], keys, scorer=fuzz.ratio, score_cutoff=threshold, dtype="float32"
+        )
+        for r, row in enumerate(block):
+            i = lo + r
+            if not keys[i]:
+                continue
+            for j in row.nonzero()[0]:
+                j = int(j)
+                if j > i and keys[j] and row[j] >= threshold:
+                    ri, rj = find(i), find(j)
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return sorted(groups.values(), key=lambda g: g[0])

@@ -1,0 +1,472 @@
+"""What counts as "the same phrase": text normalisation before matching.
+
+This module is the one place that decides when two pieces of text say the same thing. A
+script phrase and a recognised utterance go through the same steps, in this order:
+
+1. ``lowercase``    -- case never matters ("Добрый день" == "добрый день").
+2. ``chars``        -- per-language character folding from the language file (ru: ё -> е).
+3. ``punctuation``  -- punctuation and symbols separate words and are dropped; apostrophes
+                       inside words are removed ("don't" == "dont"); hyphens split words
+                       ("как-то" == "как то"); decimal commas become points ("1,5" == "1.5").
+4. ``numbers``      -- number words become digits using the language file, including inflected
+                       forms ("десяти лет" == "10 лет", "twenty five" == "25",
+                       "два миллиона" == "2000000"); digit groups are joined ("1 500" == "1500").
+5. ``fillers``      -- hesitations and discourse fillers from the language file are dropped
+                       ("добрый, э-э, день" == "добрый день", "um, good morning" == "good morning").
+6. ``stem``         -- each word is reduced to its Snowball stem for the language, so Russian
+                       cases and English tenses match ("бюджета" == "бюджетом" == "бюджет",
+                       "called" == "calling" == "call"). Irregular forms ("spoke"/"speak") do not.
+                       Unknown language: no stemming.
+
+Presets name useful prefixes of that chain (:data:`PRESETS`): ``plain`` (1-3, for display and
+grouping), ``match`` (1-5, what :func:`normalize` returns) and ``stems`` (1-6, what
+:func:`tokens` returns and what :mod:`qa.matching` compares with fuzzy similarity on top).
+
+Recognition errors ("здраствуйте", "good afternon") are not normalised away here: they are
+tolerated by the fuzzy similarity threshold in :mod:`qa.matching`. Text written in another
+alphabet ("гуд афтернун" for "good afternoon") is compared through :func:`sound_key`.
+
+Word lists (fillers, question words, stop words, number words, stemmer name) live in
+``qa/data/language/<lang>.yaml``; nothing language-specific is written in Python. Every token
+remembers which original whitespace-separated word(s) it came from, so a match can quote the
+original text (:func:`analyze`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+#: The normalisation steps in the order they are applied.
+STEPS: tuple[str, ...] = ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem")
+
+#: Named presets: each is a subset of :data:`STEPS` (always applied in :data:`STEPS` order).
+PRESETS: dict[str, tuple[str, ...]] = {
+    "plain": ("lowercase", "chars", "punctuation"),
+    "match": ("lowercase", "chars", "punctuation", "numbers", "fillers"),
+    "stems": ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem"),
+}
+
+# Words: a number with a decimal separator, or letters/digits with inner apostrophes.
+_WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’`ʼ]\w+)*")
+_APOSTROPHES = str.maketrans("", "", "'’`ʼ")
+_DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
+_PAUSES = frozenset(",.;:!?…")
+
+
+# ---- language data ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NumberWords:
+    """Number words of one language, by class (see ``numbers:`` in a language file)."""
+
+    units: dict[str, int] = field(default_factory=dict)
+    teens: dict[str, int] = field(default_factory=dict)
+    tens: dict[str, int] = field(default_factory=dict)
+    hundreds: dict[str, int] = field(default_factory=dict)
+    hundreds_multiplier: dict[str, int] = field(default_factory=dict)
+    multipliers: dict[str, int] = field(default_factory=dict)
+    joiners: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # one lookup table: word -> (class, value); class order is used by the parser
+        table: dict[str, tuple[str, int]] = {}
+        for cls in ("units", "teens", "tens", "hundreds", "hundreds_multiplier", "multipliers"):
+            for word, value in getattr(self, cls).items():
+                table[word] = (cls, int(value))
+        object.__setattr__(self, "_table", table)
+
+    def lookup(self, word: str) -> tuple[str, int] | None:
+        return self._table.get(word)  # type: ignore[attr-defined, no-any-return]
+
+    def __bool__(self) -> bool:
+        return bool(self._table)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Language:
+    """The word lists of one language (``qa/data/language/<code>.yaml``).
+
+    ``code`` is ``""`` for an unknown language: then nothing is stemmed or dropped as a filler.
+    """
+
+    code: str
+    stemmer: str | None = None
+    chars: dict[str, str] = field(default_factory=dict)
+    fillers: frozenset[str] = frozenset()
+    filler_phrases: tuple[tuple[str, ...], ...] = ()
+    question_words: frozenset[str] = frozenset()
+    stop_words: frozenset[str] = frozenset()
+    numbers: NumberWords = field(default_factory=NumberWords)
+
+    @property
+    def known(self) -> bool:
+        return bool(self.code)
+
+
+def language_code(language: str | None) -> str:
+    """``"ru-RU"`` -> ``"ru"``; ``None`` -> ``""``."""
+    if not language:
+        return ""
+    return re.split(r"[-_]", str(language).strip().lower(), maxsplit=1)[0]
+
+
+def available_languages() -> list[str]:
+    """Language codes that have a data file."""
+    folder = resources.files("qa") / "data" / "language"
+    return sorted(
+        p.name[: -len(".yaml")]
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml") and p.name != "transliteration.yaml"
+    )
+
+
+def _read_data(name: str) -> dict[str, Any]:
+    path = resources.files("qa") / "data" / "language" / name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"qa/data/language/{name}: cannot read language data: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"qa/data/language/{name}: expected a mapping of word lists")
+    return data
+
+
+@lru_cache(maxsize=32)
+def load_language(language: str | None) -> Language:
+    """The :class:`Language` for a code (``ru``, ``en-US``...); unknown codes give an empty one."""
+    code = language_code(language)
+    if not code or code not in available_languages():
+        return Language(code="")
+    data = _read_data(f"{code}.yaml")
+    fillers = [str(f).lower() for f in data.get("fillers") or ()]
+    nums = data.get("numbers") or {}
+    return Language(
+        code=code,
+        stemmer=data.get("stemmer"),
+        chars={str(k): str(v) for k, v in (data.get("chars") or {}).items()},
+        fillers=frozenset(f for f in fillers if " " not in f),
+        filler_phrases=tuple(
+            sorted((tuple(f.split()) for f in fillers if " " in f), key=len, reverse=True)
+        ),
+        question_words=frozenset(str(w).lower() for w in data.get("question_words") or ()),
+        stop_words=frozenset(str(w).lower() for w in data.get("stop_words") or ()),
+        numbers=NumberWords(
+            units=dict(nums.get("units") or {}),
+            teens=dict(nums.get("teens") or {}),
+            tens=dict(nums.get("tens") or {}),
+            hundreds=dict(nums.get("hundreds") or {}),
+            hundreds_multiplier=dict(nums.get("hundreds_multiplier") or {}),
+            multipliers=dict(nums.get("multipliers") or {}),
+            joiners=frozenset(str(w) for w in nums.get("joiners") or ()),
+        ),
+    )
+
+
+# ---- tokens with provenance -----------------------------------------------------------------
+#: A token: (text, first source word index, last source word index).
+Token = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A text split into original words and normalised tokens that point back at them."""
+
+    words: tuple[str, ...]
+    tokens: tuple[Token, ...]
+
+    @property
+    def texts(self) -> list[str]:
+        return [t[0] for t in self.tokens]
+
+    def source(self, first_token: int, last_token: int) -> str:
+        """The original words behind tokens ``first_token..last_token`` (inclusive)."""
+        a = self.tokens[first_token][1]
+        b = self.tokens[last_token][2]
+        return " ".join(self.words[a : b + 1])
+
+
+class Normalizer:
+    """A compiled preset for one language, with per-word caches (reuse it for many texts)."""
+
+    def __init__(self, language: str | None = None, preset: str | Sequence[str] = "stems"):
+        steps = PRESETS.get(preset) if isinstance(preset, str) else tuple(preset)
+        if steps is None:
+            raise ValueError(f"unknown normalisation preset {preset!r}; use one of {sorted(PRESETS)}")
+        unknown = [s for s in steps if s not in STEPS]
+        if unknown:
+            raise ValueError(f"unknown normalisation step {unknown[0]!r}; steps are {STEPS}")
+        self.steps = frozenset(steps)
+        self.language = load_language(language)
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._stem_cache: dict[str, str] = {}
+        self._stem: Callable[[str], str] | None = None
+        if "stem" in self.steps and self.language.stemmer:
+            import snowballstemmer
+
+            try:
+                self._stem = snowballstemmer.stemmer(self.language.stemmer).stemWord
+            except KeyError as e:
+                raise ConfigError(
+                    f"qa/data/language/{self.language.code}.yaml: unknown stemmer "
+                    f"{self.language.stemmer!r}; use one of snowballstemmer.algorithms()"
+                ) from e
+
+    # -- per-word steps (cached) -----------------------------------------------------------
+    def _word(self, word: str) -> tuple[str, ...]:
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        w = word
+        if "lowercase" in self.steps:
+            w = w.lower()
+        if "chars" in self.steps and self.language.chars:
+            for a, b in self.language.chars.items():
+                w = w.replace(a, b)
+        if "punctuation" in self.steps:
+            pieces = tuple(
+                p.replace(",", ".") if p[0].isdigit() else p.translate(_APOSTROPHES)
+                for p in _WORD_RE.findall(w)
+            )
+            # "_" is a word character for regexes but never part of a spoken word
+            pieces = tuple(q for p in pieces for q in p.split("_") if q)
+        else:
+            pieces = (w,) if w else ()
+        if len(self._word_cache) > 200_000:  # unbounded vocabularies: start over, stay small
+            self._word_cache.clear()
+        self._word_cache[word] = pieces
+        return pieces
+
+    def stem(self, token: str) -> str:
+        if self._stem is None or token[:1].isdigit():
+            return token
+        s = self._stem_cache.get(token)
+        if s is None:
+            s = self._stem(token)
+            if len(self._stem_cache) > 200_000:
+                self._stem_cache.clear()
+            self._stem_cache[token] = s
+        return s
+
+    # -- whole text ----------------------------------------------------------------------------
+    def analyze(self, text: str) -> Analysis:
+        words = tuple(text.split())
+        toks: list[Token] = []
+        for i, w in enumerate(words):
+            for p in self._word(w):
+                toks.append((p, i, i))
+        if "numbers" in self.steps:
+            # a number never continues past punctuation: "2 миллиона, 300 ..." is two numbers
+            stops = {i for i, w in enumerate(words) if w[-1] in _PAUSES}
+            toks = _join_digit_groups(toks, stops)
+            if self.language.numbers:
+                toks = _merge_numbers(toks, self.language.numbers, stops)
+        if "fillers" in self.steps and (self.language.fillers or self.language.filler_phrases):
+            toks = _drop_fillers(toks, self.language)
+        if self._stem is not None:
+            toks = [(self.stem(t), a, b) for t, a, b in toks]
+        return Analysis(words, tuple(toks))
+
+    def tokens(self, text: str) -> list[str]:
+        return [t[0] for t in self.analyze(text).tokens]
+
+    def normalize(self, text: str) -> str:
+        return " ".join(self.tokens(text))
+
+
+@lru_cache(maxsize=64)
+def normalizer(language: str | None, preset: str = "stems") -> Normalizer:
+    """A shared :class:`Normalizer` for a language code and preset name."""
+    return Normalizer(language_code(language), preset)
+
+
+def normalize(text: str, language: str | None, preset: str = "match") -> str:
+    """Normalised text (preset ``match``: no stemming), words separated by single spaces.
+
+    >>> normalize("Добрый, э-э, ДЕНЬ! Ещё десять минут?", "ru")
+    'добрый день еще 10 минут'
+    """
+    return normalizer(language, preset).normalize(text)
+
+
+def tokens(text: str, language: str | None, preset: str = "stems") -> list[str]:
+    """Normalised, stemmed tokens: what matching compares.
+
+    >>> tokens("Какой у вас бюджет? А бюджетом кто распоряжается?", "ru")
+    ['как', 'у', 'вас', 'бюджет', 'а', 'бюджет', 'кто', 'распоряжа']
+    """
+    return normalizer(language, preset).tokens(text)
+
+
+def analyze(text: str, language: str | None, preset: str = "stems") -> Analysis:
+    """Tokens with the original words they came from (for quoting matched spans)."""
+    return normalizer(language, preset).analyze(text)
+
+
+# ---- numbers ------------------------------------------------------------------------------
+def _join_digit_groups(toks: list[Token], stops: set[int]) -> list[Token]:
+    """"1 500 000" -> "1500000": a group of 1-3 digits followed by exact 3-digit groups."""
+    if len(toks) < 2:
+        return toks
+    out: list[Token] = []
+    joinable = False  # whether out[-1] may take another 3-digit group
+    for tok in toks:
+        t = tok[0]
+        if joinable and len(t) == 3 and t.isdigit() and out[-1][2] == tok[1] - 1:
+            prev = out[-1]
+            out[-1] = (prev[0] + t, prev[1], tok[2])
+            joinable = tok[2] not in stops
+            continue
+        out.append(tok)
+        joinable = t.isdigit() and len(t) <= 3 and tok[2] not in stops
+    return out
+
+
+def _fmt_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+# class -> "rank": a number group is built from larger to smaller parts
+_RANK = {"hundreds": 3, "tens": 2, "teens": 1, "units": 0}
+
+
+def _merge_numbers(toks: list[Token], nums: NumberWords, stops: set[int]) -> list[Token]:
+    """Number words (and digits before multipliers) -> one digit token."""
+    out: list[Token] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i][0]
+        starts = nums.lookup(t) is not None or _DIGITS_RE.fullmatch(t) is not None
+        if not starts:
+            out.append(toks[i])
+            i += 1
+            continue
+        total = 0.0  # finished parts (thousands, millions...)
+        group = 0.0  # the part below the last multiplier
+        slot = 4  # the smallest rank used in the group; a new part must be smaller
+        last_mult = float("inf")
+        j = i
+        used = 0
+        while j < n:
+            w = toks[j][0]
+            info = nums.lookup(w)
+            if info is None and _DIGITS_RE.fullmatch(w):
+                if slot != 4:
+                    break
+                group, slot = float(w), -1
+            elif info is None:
+                if w in nums.joiners and used and j + 1 < n and nums.lookup(toks[j + 1][0]):
+                    j += 1
+                    continue
+                break
+            else:
+                cls, value = info
+                if cls in _RANK:
+                    rank = _RANK[cls]
+                    if rank >= slot or (cls == "teens" and slot <= 2):
+                        break
+                    group += value
+                    slot = 0 if cls == "teens" else rank  # teens fill tens and units
+                elif cls == "hundreds_multiplier":
+                    if group >= 100:
+                        break
+                    group = (group or 1) * value
+                    slot = 3
+                else:  # multipliers
+                    if value >= last_mult or (group == 0 and total > 0):
+                        break
+                    total += (group or 1) * value
+                    group, slot, last_mult = 0.0, 4, value
+            used += 1
+            j += 1
+            if toks[j - 1][2] in stops:
+                break
+        if used == 1 and nums.lookup(t) is None:
+            out.append(toks[i])  # a lone digit token stays as written
+            i += 1
+            continue
+        if used == 0:
+            out.append(toks[i])
+            i += 1
+            continue
+        last = j - 1
+        while toks[last][0] in nums.joiners:  # a trailing "and" belongs to the next words
+            last -= 1
+        out.append((_fmt_number(total + group), toks[i][1], toks[last][2]))
+        i = last + 1
+    return out
+
+
+# ---- fillers ------------------------------------------------------------------------------
+def _drop_fillers(toks: list[Token], lang: Language) -> list[Token]:
+    out: list[Token] = []
+    i, n = 0, len(toks)
+    phrases = lang.filler_phrases
+    while i < n:
+        t = toks[i][0]
+        if t in lang.fillers:
+            i += 1
+            continue
+        skip = 0
+        for ph in phrases:
+            k = len(ph)
+            if t == ph[0] and i + k <= n and all(toks[i + m][0] == ph[m] for m in range(1, k)):
+                skip = k
+                break
+        if skip:
+            i += skip
+            continue
+        out.append(toks[i])
+        i += 1
+    return out
+
+
+# ---- alphabets and cross-alphabet sound keys ------------------------------------------------
+@lru_cache(maxsize=1)
+def _transliteration() -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    data = _read_data("transliteration.yaml")
+    to_latin = {str(k): str(v or "") for k, v in (data.get("to_latin") or {}).items()}
+    rules = tuple((str(a), str(b)) for a, b in data.get("sound_key") or ())
+    return to_latin, rules
+
+
+@lru_cache(maxsize=100_000)
+def alphabet(token: str) -> str:
+    """The alphabet of a token's letters: ``LATIN``, ``CYRILLIC``, ... ``""`` for digits only.
+
+    Mixed tokens report the alphabet of their first letter.
+    """
+    for ch in token:
+        if ch.isalpha():
+            if ch < "\u0080":
+                return "LATIN"
+            name = unicodedata.name(ch, "")
+            return name.split(" ", 1)[0] if name else ""
+    return ""
+
+
+_DOUBLE_RE = re.compile(r"(\w)\1+")
+
+
+@lru_cache(maxsize=100_000)
+def sound_key(token: str) -> str:
+    """A rough Latin spelling of how a token sounds, for comparing across alphabets.
+
+    Letters of other alphabets are transliterated (``qa/data/language/transliteration.yaml``),
+    then spelling rewrites are applied and doubled letters collapsed, so
+    ``sound_key("афтернун") == sound_key("afternoon") == "afternun"``.
+    """
+    to_latin, rules = _transliteration()
+    s = "".join(to_latin.get(ch, ch) for ch in token)
+    for a, b in rules:
+        if a in s:
+            s = s.replace(a, b)
+    return _DOUBLE_RE.sub(r"\1", s)

@@ -1,0 +1,1167 @@
+"""Sales scripts and objection rubrics: YAML files -> validated, frozen dataclasses.
+
+A QA specialist edits these files; this module turns them into :class:`Script` and
+:class:`Rubric` values that :mod:`qa.scoring` scores against, and explains every mistake
+with the file, the LINE and the fix (``qa validate``). The YAML shapes are fixed in
+ARCHITECTURE.md ("Script YAML", "Rubric YAML").
+
+- :func:`load_script` / :func:`load_rubric` raise :class:`qa.errors.ConfigError` on the first
+  error (``file:line: message``), with a count of further errors.
+- :func:`validate_file` returns every :class:`Issue` (errors and warnings) of one file, and
+  detects whether it is a script (has ``stages``) or a rubric (has ``objections``).
+- ``hash`` is the first 16 hex digits of the sha256 of the file bytes: a score always says which
+  version of the script produced it.
+
+Warnings are things that load but will probably score badly: phrases too short or too common
+to match reliably, near-duplicate phrases in different stages (one utterance would count for
+both), very low thresholds, a script without a next-step stage, a language without word lists,
+``applies_if`` naming objections that no rubric given defines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+#: Default fuzzy similarity (0-100) a phrase needs when the file sets no threshold.
+DEFAULT_THRESHOLD = 85.0
+#: Thresholds below this load, with a warning: they match unrelated speech.
+LOW_THRESHOLD = 60.0
+#: ``applies_if: objection`` means "any objection of the rubric was raised".
+ANY_OBJECTION = "objection"
+#: Stage ids that mark the closing stage (``next_step`` flag) when ``next_step_stage`` is unset.
+NEXT_STEP_IDS = ("next_step", "closing")
+
+ROLES = ("manager", "client", "any")
+_ID_RE = re.compile(r"^[a-z0-9_]+$")
+_LANG_RE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]+)?$")
+
+
+class FieldError(ValueError):
+    """A value of one field is invalid (``key`` names the YAML key)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+# ---- rules shared by the dataclasses and the loader -------------------------------------------
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _threshold_problem(v: Any) -> str | None:
+    if v is None:
+        return None
+    if not _is_number(v) or not 0 < v <= 100:
+        return f"threshold must be a number in 1..100 (fuzzy similarity), got {v!r}"
+    return None
+
+
+def _positive_problem(key: str, v: Any, *, allow_none: bool = False) -> str | None:
+    if v is None and allow_none:
+        return None
+    if not _is_number(v) or v <= 0:
+        return f"{key} must be a positive number, got {v!r}"
+    return None
+
+
+def _id_problem(v: Any) -> str | None:
+    if not isinstance(v, str) or not _ID_RE.match(v):
+        return f"id must be lower-case letters, digits and '_' (e.g. 'needs_discovery'), got {v!r}"
+    return None
+
+
+def _raise_first(problems: Iterable[tuple[str, str]]) -> None:
+    for key, message in problems:
+        raise FieldError(key, message)
+
+
+# ---- values ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Phrase:
+    """One phrase to look for; ``threshold`` overrides the stage's / script's when set."""
+
+    text: str
+    threshold: float | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _raise_first(self.problems(self.text, self.threshold))
+
+    @staticmethod
+    def problems(text: Any, threshold: Any) -> list[tuple[str, str]]:
+        out = []
+        if not isinstance(text, str) or not text.strip():
+            out.append(("text", f"a phrase must be non-empty text, got {text!r}"))
+        t = _threshold_problem(threshold)
+        if t:
+            out.append(("threshold", t))
+        return out
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a sales call (see ARCHITECTURE.md "Script YAML")."""
+
+    id: str
+    title: str
+    weight: float
+    phrases: tuple[Phrase, ...]
+    required: bool = True
+    role: str = "manager"
+    within_first_seconds: float | None = None
+    within_last_seconds: float | None = None
+    min_matches: int = 1
+    threshold: float | None = None
+    after: tuple[str, ...] = ()
+    applies_if: tuple[str, ...] = ()
+    description: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _raise_first(self.problems(self.__dict__))
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+
+        def add(key: str, msg: str | None) -> None:
+            if msg:
+                out.append((key, msg))
+
+        add("id", _id_problem(v.get("id")))
+        add("weight", _positive_problem("weight", v.get("weight")))
+        if not isinstance(v.get("required", True), bool):
+            add("required", f"required must be true or false, got {v.get('required')!r}")
+        if v.get("role", "manager") not in ROLES:
+            add("role", f"role must be one of {', '.join(ROLES)}, got {v.get('role')!r}")
+        for key in ("within_first_seconds", "within_last_seconds"):
+            add(key, _positive_problem(key, v.get(key), allow_none=True))
+        add("threshold", _threshold_problem(v.get("threshold")))
+        phrases = v.get("phrases") or ()
+        if not phrases:
+            add("phrases", "phrases must list at least one phrase")
+        mm = v.get("min_matches", 1)
+        if not isinstance(mm, int) or isinstance(mm, bool) or mm < 1:
+            add("min_matches", f"min_matches must be a whole number >= 1, got {mm!r}")
+        elif phrases and mm > len(phrases):
+            add(
+                "min_matches",
+                f"min_matches is {mm} but only {len(phrases)} phrase(s) are listed; "
+                f"add phrases or lower min_matches",
+            )
+        if v.get("id") in (v.get("after") or ()):
+            add("after", "a stage cannot come after itself; remove its own id from after")
+        return out
+
+    @property
+    def optional(self) -> bool:
+        return not self.required
+
+
+@dataclass(frozen=True)
+class ForbiddenPhrase:
+    """A phrase the manager must not say: a penalty in points, or ``critical`` (score 0)."""
+
+    id: str
+    phrase: Phrase
+    penalty: float = 0.0
+    critical: bool = False
+    role: str = "manager"
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _raise_first(self.problems(self.__dict__))
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        penalty, critical = v.get("penalty", 0), v.get("critical", False)
+        if not _is_number(penalty) or penalty < 0:
+            out.append(("penalty", f"penalty must be a number of points >= 0, got {penalty!r}"))
+        elif not isinstance(critical, bool):
+            out.append(("critical", f"critical must be true or false, got {critical!r}"))
+        elif penalty == 0 and not critical:
+            out.append(
+                ("penalty", "a forbidden phrase needs a penalty > 0 or critical: true")
+            )
+        if v.get("role", "manager") not in ROLES:
+            out.append(("role", f"role must be one of {', '.join(ROLES)}, got {v.get('role')!r}"))
+        return out
+
+
+@dataclass(frozen=True)
+class Script:
+    """A sales script: ordered stages with weights and phrases, plus forbidden phrases."""
+
+    name: str
+    language: str
+    stages: tuple[Stage, ...]
+    forbidden: tuple[ForbiddenPhrase, ...] = ()
+    threshold: float = DEFAULT_THRESHOLD
+    next_step_stage: str | None = None
+    description: str | None = None
+    hash: str = ""
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not str(self.name).strip():
+            raise FieldError("name", "name must be non-empty text")
+        t = _threshold_problem(self.threshold)
+        if t:
+            raise FieldError("threshold", t)
+        if not self.stages:
+            raise FieldError("stages", "stages must list at least one stage")
+        ids = [s.id for s in self.stages]
+        dup = next((i for i in ids if ids.count(i) > 1), None)
+        if dup:
+            raise FieldError("stages", f"stage id {dup!r} is used twice; ids must be unique")
+        if self.next_step_stage is None:
+            found = next((i for i in NEXT_STEP_IDS if i in ids), None)
+            object.__setattr__(self, "next_step_stage", found)
+        elif self.next_step_stage not in ids:
+            raise FieldError(
+                "next_step_stage", f"next_step_stage names unknown stage {self.next_step_stage!r}"
+            )
+
+    def stage(self, stage_id: str) -> Stage:
+        for s in self.stages:
+            if s.id == stage_id:
+                return s
+        raise KeyError(stage_id)
+
+    def threshold_for(self, stage: Stage, phrase: Phrase) -> float:
+        """The similarity a phrase of a stage needs: phrase, else stage, else script."""
+        if phrase.threshold is not None:
+            return float(phrase.threshold)
+        if stage.threshold is not None:
+            return float(stage.threshold)
+        return float(self.threshold)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of handling an objection (acknowledge, clarify, argue...)."""
+
+    id: str
+    weight: float
+    phrases: tuple[Phrase, ...]
+    title: str | None = None
+    threshold: float | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _raise_first(self.problems(self.__dict__))
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for key, msg in (
+            ("id", _id_problem(v.get("id"))),
+            ("weight", _positive_problem("weight", v.get("weight"))),
+            ("threshold", _threshold_problem(v.get("threshold"))),
+        ):
+            if msg:
+                out.append((key, msg))
+        if not v.get("phrases"):
+            out.append(("phrases", "phrases must list at least one phrase"))
+        return out
+
+
+@dataclass(frozen=True)
+class Objection:
+    """A client objection: triggers said by the client, handling steps said by the manager."""
+
+    id: str
+    title: str
+    triggers: tuple[Phrase, ...]
+    steps: tuple[Step, ...]
+    respond_within_turns: int = 2
+    threshold: float | None = None
+    description: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _raise_first(self.problems(self.__dict__))
+
+    @staticmethod
+    def problems(v: Mapping[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for key, msg in (
+            ("id", _id_problem(v.get("id"))),
+            ("threshold", _threshold_problem(v.get("threshold"))),
+        ):
+            if msg:
+                out.append((key, msg))
+        if v.get("id") == ANY_OBJECTION:
+            out.append(
+                ("id", f"id {ANY_OBJECTION!r} is reserved (applies_if: {ANY_OBJECTION} means any "
+                       "objection); choose another id")
+            )
+        if not v.get("triggers"):
+            out.append(("triggers", "triggers must list at least one phrase the client says"))
+        steps = v.get("steps") or ()
+        if not steps:
+            out.append(("steps", "steps must list at least one handling step"))
+        rt = v.get("respond_within_turns", 2)
+        if not isinstance(rt, int) or isinstance(rt, bool) or rt < 1:
+            out.append(
+                ("respond_within_turns", f"respond_within_turns must be a whole number >= 1, got {rt!r}")
+            )
+        ids = [getattr(s, "id", None) for s in steps]
+        dup = next((i for i in ids if i is not None and ids.count(i) > 1), None)
+        if dup:
+            out.append(("steps", f"step id {dup!r} is used twice; ids must be unique"))
+        return out
+
+    @property
+    def max_points(self) -> float:
+        return float(sum(s.weight for s in self.steps))
+
+    def threshold_for(self, rubric: Rubric, phrase: Phrase, step: Step | None = None) -> float:
+        """The similarity a trigger / step phrase needs: phrase, step, objection, rubric."""
+        for t in (phrase.threshold, step.threshold if step else None, self.threshold):
+            if t is not None:
+                return float(t)
+        return float(rubric.threshold)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """An objection-handling rubric."""
+
+    name: str
+    language: str
+    objections: tuple[Objection, ...]
+    threshold: float = DEFAULT_THRESHOLD
+    description: str | None = None
+    hash: str = ""
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not str(self.name).strip():
+            raise FieldError("name", "name must be non-empty text")
+        t = _threshold_problem(self.threshold)
+        if t:
+            raise FieldError("threshold", t)
+        if not self.objections:
+            raise FieldError("objections", "objections must list at least one objection")
+        ids = [o.id for o in self.objections]
+        dup = next((i for i in ids if ids.count(i) > 1), None)
+        if dup:
+            raise FieldError("objections", f"objection id {dup!r} is used twice; ids must be unique")
+
+    def objection(self, objection_id: str) -> Objection:
+        for o in self.objections:
+            if o.id == objection_id:
+                return o
+        raise KeyError(objection_id)
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset(o.id for o in self.objections)
+
+
+# ---- issues ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Issue:
+    """One finding of ``qa validate``: ``file:line: level: message``."""
+
+    path: str
+    line: int | None
+    level: Literal["error", "warning"]
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.level not in ("error", "warning"):
+            raise ValueError(f"level must be 'error' or 'warning', got {self.level!r}")
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.level}: {self.message}"
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+# ---- YAML with line numbers --------------------------------------------------------------------
+class _Map(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers its line and the line of each key."""
+
+    line: int
+    key_lines: dict[str, int]
+
+
+class _List(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers its line and the line of each item."""
+
+    line: int
+    item_lines: list[int]
+
+
+class _YamlError(Exception):
+    def __init__(self, line: int | None, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _parse_yaml(text: str) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            line = mark.line + 1 if mark else None
+            raise _YamlError(line, f"not valid YAML: {e.problem or e}; check indentation and quotes") from e
+        except yaml.YAMLError as e:
+            raise _YamlError(None, f"not valid YAML: {e}") from e
+        if node is None:
+            return None
+        return _convert(loader, node)
+    finally:
+        loader.dispose()
+
+
+def _convert(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        m = _Map()
+        m.line, m.key_lines = line, {}
+        loader.flatten_mapping(node)
+        for k_node, v_node in node.value:
+            key = loader.construct_object(k_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in m:
+                raise _YamlError(
+                    k_node.start_mark.line + 1,
+                    f"key {key!r} appears twice in one mapping (first on line {m.key_lines[key]}); "
+                    "keep one",
+                )
+            m[key] = _convert(loader, v_node)
+            # a scalar value is reported at its key; a nested block at its first line
+            m.key_lines[key] = k_node.start_mark.line + 1
+        return m
+    if isinstance(node, yaml.SequenceNode):
+        seq = _List()
+        seq.line, seq.item_lines = line, []
+        for item in node.value:
+            seq.append(_convert(loader, item))
+            seq.item_lines.append(item.start_mark.line + 1)
+        return seq
+    return loader.construct_object(node, deep=True)
+
+
+# ---- loading -----------------------------------------------------------------------------------
+SCRIPT_KEYS = ("name", "language", "threshold", "description", "next_step_stage", "stages", "forbidden")
+STAGE_KEYS = (
+    "id", "title", "description", "weight", "required", "role", "within_first_seconds",
+    "within_last_seconds", "min_matches", "threshold", "after", "applies_if", "phrases",
+)
+PHRASE_KEYS = ("text", "threshold")
+FORBIDDEN_KEYS = ("id", "phrase", "penalty", "critical", "threshold", "role")
+RUBRIC_KEYS = ("name", "language", "threshold", "description", "objections")
+OBJECTION_KEYS = ("id", "title", "description", "triggers", "respond_within_turns", "threshold", "steps")
+STEP_KEYS = ("id", "title", "weight", "threshold", "phrases")
+
+
+class _Checker:
+    """Collects issues while turning one parsed YAML document into dataclasses."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.issues: list[Issue] = []
+
+    def error(self, line: int | None, message: str) -> None:
+        self.issues.append(Issue(self.path, line, "error", message))
+
+    def warn(self, line: int | None, message: str) -> None:
+        self.issues.append(Issue(self.path, line, "warning", message))
+
+    @property
+    def failed(self) -> bool:
+        return any(i.level == "error" for i in self.issues)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def mapping(self, value: Any, line: int | None, what: str) -> _Map | None:
+        if isinstance(value, _Map):
+            return value
+        self.error(line, f"{what} must be a mapping of key: value, got {_kind(value)}")
+        return None
+
+    def keys(self, m: _Map, allowed: Sequence[str], what: str) -> None:
+        for key in m:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(allowed)}"
+                self.error(m.key_lines[key], f"{what}: unknown key {key!r}; {hint}")
+
+    def line_of(self, m: _Map, key: str) -> int:
+        return m.key_lines.get(key, m.line)
+
+    def required(self, m: _Map, key: str, what: str, example: str) -> bool:
+        if key not in m or m[key] is None:
+            self.error(m.line, f"{what}: missing key {key!r} (e.g. {example})")
+            return False
+        return True
+
+    def text(self, m: _Map, key: str, what: str, *, default: str | None = None) -> str | None:
+        v = m.get(key, default)
+        if v is None:
+            return default
+        if isinstance(v, (_Map, _List)) or isinstance(v, bool):
+            self.error(self.line_of(m, key), f"{what}: {key} must be text, got {_kind(v)}")
+            return default
+        return str(v)
+
+    def id_list(self, m: _Map, key: str, what: str) -> tuple[str, ...]:
+        v = m.get(key)
+        if v is None:
+            return ()
+        items = v if isinstance(v, _List) else [v]
+        out = []
+        for item in items:
+            if isinstance(item, (_Map, _List)) or item is None:
+                self.error(self.line_of(m, key), f"{what}: {key} must be an id or a list of ids, got {_kind(item)}")
+                continue
+            out.append(str(item))
+        return tuple(out)
+
+    def apply(self, what: str, m: _Map, problems: list[tuple[str, str]]) -> None:
+        for key, message in problems:
+            self.error(self.line_of(m, key), f"{what}: {message}")
+
+    def phrases(self, m: _Map, key: str, what: str) -> tuple[Phrase, ...]:
+        v = m.get(key)
+        if v is None:
+            return ()
+        if not isinstance(v, _List):
+            self.error(self.line_of(m, key), f"{what}: {key} must be a list of phrases, got {_kind(v)}")
+            return ()
+        out = []
+        for item, line in zip(v, v.item_lines):
+            ph = self.phrase(item, line, what)
+            if ph is not None:
+                out.append(ph)
+        return tuple(out)
+
+    def phrase(self, item: Any, line: int, what: str) -> Phrase | None:
+        if isinstance(item, _Map):
+            self.keys(item, PHRASE_KEYS, f"{what}: phrase")
+            if "text" not in item:
+                self.error(line, f'{what}: phrase: missing key \'text\' (e.g. {{text: "good afternoon", threshold: 80}})')
+                return None
+            text, threshold = item.get("text"), item.get("threshold")
+        elif isinstance(item, _List) or isinstance(item, bool) or item is None:
+            self.error(line, f"{what}: a phrase must be text or {{text: ..., threshold: ...}}, got {_kind(item)}")
+            return None
+        else:
+            text, threshold = str(item), None
+        problems = Phrase.problems(text, threshold)
+        for key, message in problems:
+            label = f"{what}: phrase {text!r}" if key == "threshold" else what
+            self.error(line, f"{label}: {message}")
+        if problems:
+            return None
+        if isinstance(threshold, (int, float)) and threshold < LOW_THRESHOLD:
+            self.warn(line, f"{what}: phrase {text!r}: threshold {threshold} is low; phrases will match unrelated speech (use >= {LOW_THRESHOLD:g})")
+        return Phrase(str(text), None if threshold is None else float(threshold), line=line)
+
+    def threshold(self, m: _Map, what: str) -> Any:
+        t = m.get("threshold")
+        if isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < LOW_THRESHOLD:
+            self.warn(self.line_of(m, "threshold"), f"{what}: threshold {t} is low; phrases will match unrelated speech (use >= {LOW_THRESHOLD:g})")
+        return t
+
+    def language(self, m: _Map, what: str) -> str:
+        lang = self.text(m, "language", what) or ""
+        if lang and not _LANG_RE.match(lang):
+            self.error(self.line_of(m, "language"), f"{what}: language must be a code like ru or en, got {lang!r}")
+        elif lang:
+            from .normalize import available_languages, language_code
+
+            if language_code(lang) not in available_languages():
+                self.warn(
+                    self.line_of(m, "language"),
+                    f"{what}: no word lists for language {lang!r} (have: {', '.join(available_languages())}); "
+                    "matching will not stem words or drop fillers",
+                )
+        return lang
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, _Map):
+        return "a mapping"
+    if isinstance(v, _List):
+        return "a list"
+    if v is None:
+        return "nothing"
+    return repr(v)
+
+
+def _ids_hint(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
+
+
+def _build_script(doc: _Map, c: _Checker) -> Script | None:
+    c.keys(doc, SCRIPT_KEYS, "script")
+    ok = c.required(doc, "name", "script", "name: Inbound call")
+    ok = c.required(doc, "language", "script", "language: ru") and ok
+    ok = c.required(doc, "stages", "script", "stages: [...]") and ok
+    name = c.text(doc, "name", "script") or ""
+    language = c.language(doc, "script")
+    threshold = c.threshold(doc, "script")
+    t_problem = _threshold_problem(threshold)
+    if t_problem:
+        c.error(c.line_of(doc, "threshold"), f"script: {t_problem}")
+    raw_stages = doc.get("stages")
+    stages: list[Stage] = []
+    if raw_stages is not None and not isinstance(raw_stages, _List):
+        c.error(c.line_of(doc, "stages"), f"script: stages must be a list of stages, got {_kind(raw_stages)}")
+    elif isinstance(raw_stages, _List):
+        if not raw_stages:
+            c.error(c.line_of(doc, "stages"), "script: stages must list at least one stage")
+        for item, line in zip(raw_stages, raw_stages.item_lines):
+            m = c.mapping(item, line, "stage")
+            if m is None:
+                continue
+            st = _build_stage(m, c)
+            if st is not None:
+                stages.append(st)
+    # ids, order and references between stages: checked on every stage with a usable id,
+    # even one that failed above, so one mistake does not hide the next
+    raw_maps = [m for m in (raw_stages if isinstance(raw_stages, _List) else ()) if isinstance(m, _Map)]
+    seen: dict[str, int] = {}
+    afters: dict[str, tuple[str, ...]] = {}
+    after_lines: dict[str, int] = {}
+    for m in raw_maps:
+        sid = m.get("id")
+        if not isinstance(sid, str) or _id_problem(sid):
+            continue
+        if sid in seen:
+            c.error(c.line_of(m, "id"), f"stage '{sid}': id is used twice (first on line {seen[sid]}); ids must be unique")
+            continue
+        seen[sid] = c.line_of(m, "id")
+        raw_after = m.get("after")
+        after_items = list(raw_after) if isinstance(raw_after, _List) else [raw_after]
+        afters[sid] = tuple(str(a) for a in after_items if a is not None and not isinstance(a, (_Map, _List)))
+        after_lines[sid] = c.line_of(m, "after")
+    ids = set(seen)
+    for sid, after in afters.items():
+        for other in after:
+            if other not in ids:
+                c.error(after_lines[sid], f"stage '{sid}': after names unknown stage {other!r}{_ids_hint(other, ids - {sid})}")
+    cycle = _find_cycle(afters)
+    if cycle:
+        c.error(after_lines[cycle[0]], f"stage '{cycle[0]}': after creates a cycle ({' -> '.join(cycle)}); one of them must not wait for the other")
+    next_step = c.text(doc, "next_step_stage", "script")
+    if next_step is not None and next_step not in ids:
+        c.error(c.line_of(doc, "next_step_stage"), f"script: next_step_stage names unknown stage {next_step!r}{_ids_hint(next_step, ids)}")
+        next_step = None
+    if next_step is None and not any(i in ids for i in NEXT_STEP_IDS) and ids:
+        c.warn(doc.line, f"script: no stage with id {' or '.join(NEXT_STEP_IDS)} and no next_step_stage; calls will have no next-step flag")
+    forbidden = _build_forbidden(doc, c)
+    if not ok or c.failed:
+        return None
+    try:
+        return Script(
+            name=name,
+            language=language,
+            stages=tuple(stages),
+            forbidden=forbidden,
+            threshold=float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
+            next_step_stage=next_step,
+            description=c.text(doc, "description", "script"),
+        )
+    except FieldError as e:  # rules checked above; kept as a safety net
+        c.error(c.line_of(doc, e.key), f"script: {e.message}")
+        return None
+
+
+def _find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, ()):
+            if m not in graph or m == n:
+                continue
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        state[n] = 2
+        stack.pop()
+        return None
+
+    for n in graph:
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
+def _build_stage(m: _Map, c: _Checker) -> Stage | None:
+    sid = m.get("id")
+    what = f"stage '{sid}'" if isinstance(sid, str) else f"stage on line {m.line}"
+    c.keys(m, STAGE_KEYS, what)
+    ok = c.required(m, "id", what, "id: greeting")
+    ok = c.required(m, "weight", what, "weight: 10") and ok
+    ok = c.required(m, "phrases", what, 'phrases: ["good afternoon"]') and ok
+    c.threshold(m, what)
+    values: dict[str, Any] = {
+        "id": sid,
+        "title": c.text(m, "title", what, default=str(sid)),
+        "description": c.text(m, "description", what),
+        "weight": m.get("weight"),
+        "required": m.get("required", True),
+        "role": m.get("role", "manager"),
+        "within_first_seconds": m.get("within_first_seconds"),
+        "within_last_seconds": m.get("within_last_seconds"),
+        "min_matches": m.get("min_matches", 1),
+        "threshold": m.get("threshold"),
+        "after": c.id_list(m, "after", what),
+        "applies_if": c.id_list(m, "applies_if", what),
+        "phrases": c.phrases(m, "phrases", what),
+    }
+    raw_phrases = m.get("phrases")
+    if isinstance(raw_phrases, _List) and len(values["phrases"]) < len(raw_phrases):
+        ok = False  # a phrase had an error; reported already
+    # rules run on the phrases as written, so a bad phrase does not also break min_matches;
+    # missing keys were reported above
+    checked = dict(values, phrases=raw_phrases if isinstance(raw_phrases, _List) else values["phrases"])
+    problems = [(k, msg) for k, msg in Stage.problems(checked) if k in m]
+    c.apply(what, m, problems)
+    if not ok or problems:
+        return None
+    values["weight"] = float(values["weight"])
+    for key in ("within_first_seconds", "within_last_seconds", "threshold"):
+        if values[key] is not None:
+            values[key] = float(values[key])
+    return Stage(**values, line=m.line)
+
+
+def _build_forbidden(doc: _Map, c: _Checker) -> tuple[ForbiddenPhrase, ...]:
+    raw = doc.get("forbidden")
+    if raw is None:
+        return ()
+    if not isinstance(raw, _List):
+        c.error(c.line_of(doc, "forbidden"), f"script: forbidden must be a list of {{phrase: ..., penalty: ...}}, got {_kind(raw)}")
+        return ()
+    out: list[ForbiddenPhrase] = []
+    seen: dict[str, int] = {}
+    for n, (item, line) in enumerate(zip(raw, raw.item_lines), start=1):
+        if isinstance(item, str):
+            c.error(line, f"forbidden phrase {item!r}: write it as {{phrase: {item!r}, penalty: 5}} or {{phrase: {item!r}, critical: true}}")
+            continue
+        m = c.mapping(item, line, "forbidden phrase")
+        if m is None:
+            continue
+        fid = m.get("id", f"forbidden_{n}")
+        what = f"forbidden phrase {n}" if not isinstance(m.get("phrase"), str) else f"forbidden phrase {m['phrase']!r}"
+        c.keys(m, FORBIDDEN_KEYS, what)
+        if not c.required(m, "phrase", what, 'phrase: "not my problem"'):
+            continue
+        id_problem = _id_problem(fid)
+        if id_problem:
+            c.error(c.line_of(m, "id"), f"{what}: {id_problem}")
+            continue
+        if fid in seen:
+            c.error(c.line_of(m, "id"), f"{what}: id {fid!r} is used twice (first on line {seen[fid]}); ids must be unique")
+            continue
+        seen[fid] = c.line_of(m, "id")
+        phrase = c.phrase(_phrase_map(m), c.line_of(m, "phrase"), what)
+        values = {"penalty": m.get("penalty", 0), "critical": m.get("critical", False), "role": m.get("role", "manager")}
+        problems = ForbiddenPhrase.problems(values)
+        c.apply(what, m, problems)
+        if phrase is None or problems:
+            continue
+        out.append(
+            ForbiddenPhrase(
+                id=str(fid),
+                phrase=phrase,
+                penalty=float(values["penalty"]),
+                critical=bool(values["critical"]),
+                role=str(values["role"]),
+                line=line,
+            )
+        )
+    return tuple(out)
+
+
+def _phrase_map(m: _Map) -> Any:
+    """The ``phrase`` / ``threshold`` keys of a forbidden entry as a phrase item."""
+    if "threshold" not in m:
+        return m["phrase"]
+    p = _Map({"text": m["phrase"], "threshold": m["threshold"]})
+    p.line, p.key_lines = m.line, {"text": m.key_lines["phrase"], "threshold": m.key_lines["threshold"]}
+    return p
+
+
+def _build_rubric(doc: _Map, c: _Checker) -> Rubric | None:
+    c.keys(doc, RUBRIC_KEYS, "rubric")
+    ok = c.required(doc, "name", "rubric", "name: Objection handling")
+    ok = c.required(doc, "language", "rubric", "language: ru") and ok
+    ok = c.required(doc, "objections", "rubric", "objections: [...]") and ok
+    name = c.text(doc, "name", "rubric") or ""
+    language = c.language(doc, "rubric")
+    threshold = c.threshold(doc, "rubric")
+    t_problem = _threshold_problem(threshold)
+    if t_problem:
+        c.error(c.line_of(doc, "threshold"), f"rubric: {t_problem}")
+    raw = doc.get("objections")
+    objections: list[Objection] = []
+    seen: dict[str, int] = {}
+    if raw is not None and not isinstance(raw, _List):
+        c.error(c.line_of(doc, "objections"), f"rubric: objections must be a list, got {_kind(raw)}")
+    elif isinstance(raw, _List):
+        if not raw:
+            c.error(c.line_of(doc, "objections"), "rubric: objections must list at least one objection")
+        for item, line in zip(raw, raw.item_lines):
+            m = c.mapping(item, line, "objection")
+            if m is None:
+                continue
+            ob = _build_objection(m, c)
+            if ob is None:
+                continue
+            if ob.id in seen:
+                c.error(c.line_of(m, "id"), f"objection '{ob.id}': id is used twice (first on line {seen[ob.id]}); ids must be unique")
+                continue
+            seen[ob.id] = c.line_of(m, "id")
+            objections.append(ob)
+    if not ok or c.failed:
+        return None
+    return Rubric(
+        name=name,
+        language=language,
+        objections=tuple(objections),
+        threshold=float(threshold) if threshold is not None else DEFAULT_THRESHOLD,
+        description=c.text(doc, "description", "rubric"),
+    )
+
+
+def _build_objection(m: _Map, c: _Checker) -> Objection | None:
+    oid = m.get("id")
+    what = f"objection '{oid}'" if isinstance(oid, str) else f"objection on line {m.line}"
+    c.keys(m, OBJECTION_KEYS, what)
+    ok = c.required(m, "id", what, "id: price")
+    ok = c.required(m, "triggers", what, 'triggers: ["too expensive"]') and ok
+    ok = c.required(m, "steps", what, 'steps: [{id: acknowledge, weight: 1, phrases: ["i understand"]}]') and ok
+    c.threshold(m, what)
+    triggers = c.phrases(m, "triggers", f"{what} trigger")
+    steps: list[Step] = []
+    raw_steps = m.get("steps")
+    if raw_steps is not None and not isinstance(raw_steps, _List):
+        c.error(c.line_of(m, "steps"), f"{what}: steps must be a list of {{id, weight, phrases}}, got {_kind(raw_steps)}")
+        ok = False
+    elif isinstance(raw_steps, _List):
+        seen: dict[str, int] = {}
+        for item, line in zip(raw_steps, raw_steps.item_lines):
+            sm = c.mapping(item, line, f"{what} step")
+            if sm is None:
+                ok = False
+                continue
+            st = _build_step(sm, c, what)
+            if st is None:
+                ok = False
+                continue
+            if st.id in seen:
+                c.error(c.line_of(sm, "id"), f"{what}: step id {st.id!r} is used twice (first on line {seen[st.id]}); ids must be unique")
+                ok = False
+                continue
+            seen[st.id] = c.line_of(sm, "id")
+            steps.append(st)
+    values: dict[str, Any] = {
+        "id": oid,
+        "title": c.text(m, "title", what, default=str(oid)),
+        "description": c.text(m, "description", what),
+        "triggers": triggers,
+        "steps": tuple(steps),
+        "respond_within_turns": m.get("respond_within_turns", 2),
+        "threshold": m.get("threshold"),
+    }
+    problems = Objection.problems(values)
+    problems = [(k, msg) for k, msg in problems if k in m or k == "id"] if not ok else problems
+    if isinstance(m.get("triggers"), _List) and len(triggers) < len(m["triggers"]):
+        ok = False
+        problems = [(k, msg) for k, msg in problems if k != "triggers"]
+    c.apply(what, m, problems)
+    if not ok or problems:
+        return None
+    if values["threshold"] is not None:
+        values["threshold"] = float(values["threshold"])
+    return Objection(**values, line=m.line)
+
+
+def _build_step(m: _Map, c: _Checker, parent: str) -> Step | None:
+    sid = m.get("id")
+    what = f"{parent} step '{sid}'" if isinstance(sid, str) else f"{parent} step on line {m.line}"
+    c.keys(m, STEP_KEYS, what)
+    ok = c.required(m, "id", what, "id: acknowledge")
+    ok = c.required(m, "weight", what, "weight: 1") and ok
+    ok = c.required(m, "phrases", what, 'phrases: ["i understand"]') and ok
+    c.threshold(m, what)
+    phrases = c.phrases(m, "phrases", what)
+    if isinstance(m.get("phrases"), _List) and len(phrases) < len(m["phrases"]):
+        ok = False
+    values: dict[str, Any] = {
+        "id": sid,
+        "title": c.text(m, "title", what),
+        "weight": m.get("weight"),
+        "threshold": m.get("threshold"),
+        "phrases": phrases,
+    }
+    problems = [(k, msg) for k, msg in Step.problems(values) if ok or k in m]
+    c.apply(what, m, problems)
+    if not ok or problems:
+        return None
+    values["weight"] = float(values["weight"])
+    if values["threshold"] is not None:
+        values["threshold"] = float(values["threshold"])
+    return Step(**values, line=m.line)
+
+
+# ---- warnings on content -----------------------------------------------------------------------
+def _phrase_warnings(
+    c: _Checker,
+    language: str,
+    groups: Sequence[tuple[str, Sequence[Phrase], float]],
+    *,
+    compare_across: bool = True,
+) -> None:
+    """Short / common-word-only phrases; duplicates inside a group; near-duplicates across groups.
+
+    ``groups`` are (label, phrases, default threshold) -- one per stage, objection or
+    forbidden list.
+    """
+    from .matching import similarity
+    from .normalize import load_language, normalize, tokens
+
+    lang = load_language(language)
+    for label, phrases, _thr in groups:
+        seen: dict[str, Phrase] = {}
+        for ph in phrases:
+            toks = tokens(ph.text, language)
+            words = normalize(ph.text, language).split()
+            if not toks:
+                c.error(ph.line, f"{label}: phrase {ph.text!r} has no words left after normalisation (only fillers or punctuation); write the words to look for")
+                continue
+            if len(words) == 1 and len(words[0]) <= 3 and not words[0].isdigit():
+                c.warn(ph.line, f"{label}: phrase {ph.text!r} is one short word; recognition errors and other words will match it, use a longer phrase")
+            elif lang.stop_words and len(words) <= 2 and all(w in lang.stop_words for w in words):
+                c.warn(ph.line, f"{label}: phrase {ph.text!r} is only common words; it will match in almost any call, add a distinctive word")
+            key = " ".join(toks)
+            if key in seen:
+                c.warn(ph.line, f"{label}: phrase {ph.text!r} is listed twice (same as {seen[key].text!r} on line {seen[key].line}); remove one")
+            else:
+                seen[key] = ph
+    if not compare_across:
+        return
+    # near-duplicates across groups: one utterance would count for both
+    flat = [(label, ph, thr) for label, phrases, thr in groups for ph in phrases]
+    for i in range(len(flat)):
+        la, pa, ta = flat[i]
+        for j in range(i + 1, len(flat)):
+            lb, pb, tb = flat[j]
+            if la == lb:
+                continue
+            need = min(pa.threshold or ta, pb.threshold or tb)
+            sim = similarity(pa.text, pb.text, language)
+            if sim >= need:
+                c.warn(
+                    pb.line,
+                    f"{lb}: phrase {pb.text!r} is nearly the same as {pa.text!r} of {la} "
+                    f"(line {pa.line}, similarity {sim:.0f}); one utterance would count for both, "
+                    "make them distinct",
+                )
+
+
+def _script_warnings(script: Script, c: _Checker, objection_ids: frozenset[str] | None) -> None:
+    groups: list[tuple[str, Sequence[Phrase], float]] = [
+        (f"stage '{s.id}'", s.phrases, float(s.threshold or script.threshold)) for s in script.stages
+    ]
+    forbidden: list[tuple[str, Sequence[Phrase], float]] = [
+        (f"forbidden phrase {f.id!r}", (f.phrase,), script.threshold) for f in script.forbidden
+    ]
+    _phrase_warnings(c, script.language, groups + forbidden)
+    for s in script.stages:
+        for ob in s.applies_if:
+            if ob == ANY_OBJECTION:
+                continue
+            if objection_ids is None:
+                c.warn(s.line, f"stage '{s.id}': applies_if names objection {ob!r}; no rubric given to check it (qa validate SCRIPT RUBRIC)")
+            elif ob not in objection_ids:
+                c.error(s.line, f"stage '{s.id}': applies_if names unknown objection {ob!r}{_ids_hint(ob, objection_ids)}")
+
+
+def _rubric_warnings(rubric: Rubric, c: _Checker) -> None:
+    triggers = [(f"objection '{o.id}' trigger", o.triggers, float(o.threshold or rubric.threshold)) for o in rubric.objections]
+    _phrase_warnings(c, rubric.language, triggers)
+    for o in rubric.objections:
+        steps = [(f"objection '{o.id}' step '{s.id}'", s.phrases, float(s.threshold or o.threshold or rubric.threshold)) for s in o.steps]
+        _phrase_warnings(c, rubric.language, steps, compare_across=False)
+
+
+# ---- public API --------------------------------------------------------------------------------
+def file_hash(data: bytes) -> str:
+    """First 16 hex digits of the sha256 of a file's bytes (``script_hash`` / ``rubric_hash``)."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _read(path: str | Path) -> tuple[str, bytes]:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: file not found; check the path") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    return str(path), data
+
+
+def _decode(path: str, data: bytes, c: _Checker) -> _Map | None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        c.error(None, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
+        return None
+    try:
+        doc = _parse_yaml(text)
+    except _YamlError as e:
+        c.error(e.line, e.message)
+        return None
+    if not isinstance(doc, _Map):
+        c.error(getattr(doc, "line", 1), f"expected a mapping with 'stages' (script) or 'objections' (rubric), got {_kind(doc)}")
+        return None
+    return doc
+
+
+def _kind_of(doc: _Map) -> str | None:
+    if "stages" in doc and "objections" not in doc:
+        return "script"
+    if "objections" in doc and "stages" not in doc:
+        return "rubric"
+    return None
+
+
+def _load(path: str, data: bytes, want: str | None, objection_ids: frozenset[str] | None, warnings: bool) -> tuple[Any, list[Issue], str | None]:
+    c = _Checker(path)
+    doc = _decode(path, data, c)
+    if doc is None:
+        return None, c.issues, None
+    kind = _kind_of(doc)
+    if kind is None:
+        if "stages" in doc:
+            c.error(doc.line, "a file has either 'stages' (a script) or 'objections' (a rubric), not both; split it into two files")
+        else:
+            c.error(doc.line, "not a script or a rubric: a script needs a 'stages' list, a rubric an 'objections' list")
+        return None, c.issues, None
+    if want is not None and kind != want:
+        c.error(doc.line, f"expected a {want} but this is a {kind} (it has '{'stages' if kind == 'script' else 'objections'}'); pass it as --{kind}")
+        return None, c.issues, kind
+    value = _build_script(doc, c) if kind == "script" else _build_rubric(doc, c)
+    if value is not None:
+        value = _with_source(value, path, data)
+        if warnings:
+            if isinstance(value, Script):
+                _script_warnings(value, c, objection_ids)
+            else:
+                _rubric_warnings(value, c)
+    issues = sorted(c.issues, key=lambda i: (i.line or 0, i.level != "error"))
+    return (value if not any(i.level == "error" for i in issues) else None), issues, kind
+
+
+def _with_source(value: Any, path: str, data: bytes) -> Any:
+    from dataclasses import replace
+
+    return replace(value, hash=file_hash(data), path=path)
+
+
+def _raise(path: str, issues: list[Issue]) -> None:
+    errors = [i for i in issues if i.level == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more; run: qa validate {path})" if len(errors) > 1 else ""
+        raise ConfigError(f"{errors[0].location}: {errors[0].message}{more}")
+
+
+def load_script(path: str | Path) -> Script:
+    """Load and validate a script YAML file. Raises :class:`ConfigError` (``file:line: ...``)."""
+    p, data = _read(path)
+    value, issues, _ = _load(p, data, "script", None, warnings=False)
+    _raise(p, issues)
+    return value  # type: ignore[no-any-return]
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Load and validate a rubric YAML file. Raises :class:`ConfigError` (``file:line: ...``)."""
+    p, data = _read(path)
+    value, issues, _ = _load(p, data, "rubric", None, warnings=False)
+    _raise(p, issues)
+    return value  # type: ignore[no-any-return]
+
+
+def parse_script(text: str, path: str = "<script>") -> Script:
+    """A script from YAML text (tests, notebooks); ``hash`` is of the UTF-8 bytes."""
+    value, issues, _ = _load(path, text.encode("utf-8"), "script", None, warnings=False)
+    _raise(path, issues)
+    return value  # type: ignore[no-any-return]
+
+
+def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
+    """A rubric from YAML text (tests, notebooks); ``hash`` is of the UTF-8 bytes."""
+    value, issues, _ = _load(path, text.encode("utf-8"), "rubric", None, warnings=False)
+    _raise(path, issues)
+    return value  # type: ignore[no-any-return]
+
+
+def detect_kind(path: str | Path) -> str | None:
+    """``"script"``, ``"rubric"`` or ``None`` (not readable as either)."""
+    try:
+        p, data = _read(path)
+    except ConfigError:
+        return None
+    c = _Checker(p)
+    doc = _decode(p, data, c)
+    return _kind_of(doc) if doc is not None else None
+
+
+def validate_file(path: str | Path, rubric: Rubric | Iterable[Rubric] | None = None) -> list[Issue]:
+    """Every error and warning of one script or rubric file, sorted by line.
+
+    ``rubric``: rubric(s) whose objection ids a script's ``applies_if`` must name; without it,
+    ``applies_if: <id>`` is only a warning.
+    """
+    try:
+        p, data = _read(path)
+    except ConfigError as e:
+        msg = str(e)
+        prefix = f"{path}: "
+        return [Issue(str(path), None, "error", msg[len(prefix):] if msg.startswith(prefix) else msg)]
+    if rubric is None:
+        ids = None
+    elif isinstance(rubric, Rubric):
+        ids = rubric.ids
+    else:
+        ids = frozenset(i for r in rubric for i in r.ids)
+    _, issues, _ = _load(p, data, None, ids, warnings=True)
+    return issues
