@@ -1,0 +1,199 @@
+"""``qa report`` (static HTML site + Excel) and ``qa serve`` (the same pages on localhost)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import (
+    OutputDirOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    app,
+    err_console,
+    fail,
+    handle_errors,
+    open_workspace,
+    out_console,
+    progress_bar,
+    setup_logging,
+)
+
+DayOpt = Annotated[
+    str | None,
+    typer.Option("--day", "-d", help="One day of calls, YYYY-MM-DD.", show_default=False),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive).", show_default=False),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive).", show_default=False),
+]
+ManagerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--manager",
+        help="Only this manager's calls and page (compared with the whole team of the period).",
+        show_default=False,
+    ),
+]
+AudioOpt = Annotated[
+    str,
+    typer.Option(
+        "--audio",
+        help="Recordings in the site: copy (self-contained folder), link (symbolic links, "
+        "no extra disk, this machine only) or none.",
+    ),
+]
+LowScoreOpt = Annotated[
+    float,
+    typer.Option("--low-score", help="Calls scoring below this (0-100) are listed for review."),
+]
+LangOpt = Annotated[
+    str,
+    typer.Option(
+        "--lang",
+        help="Interface language of the pages: auto (the language of most calls), en or ru.",
+    ),
+]
+ExcelOpt = Annotated[
+    bool,
+    typer.Option("--excel/--no-excel", help="Also write report.xlsx (one sheet per table)."),
+]
+
+
+def _build(
+    workspace: Path | None,
+    output: Path,
+    day: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    manager: str | None,
+    audio: str,
+    low_score: float,
+    lang: str,
+    excel: bool,
+):  # type: ignore[no-untyped-def]
+    from ..reports import ReportOptions, build_site
+
+    options = ReportOptions(low_score=low_score, lang=lang, excel=excel)
+    with open_workspace(workspace, create=False) as ws, ExitStack() as stack:
+        bar: list[Callable[..., None]] = []
+
+        def on_page(done: int, total: int, page: str) -> None:
+            # The bar starts with the first page, once the period is known to have calls.
+            if not bar:
+                bar.append(stack.enter_context(progress_bar("Writing pages", total)))
+            bar[0](1)
+
+        result = build_site(
+            ws, output, day=day, date_from=date_from, date_to=date_to, manager=manager,
+            audio=audio, options=options, progress=on_page,
+        )
+    if result.missing_audio:
+        shown = ", ".join(result.missing_audio[:5]) + (" ..." if len(result.missing_audio) > 5 else "")
+        err_console.print(
+            f"Warning: {len(result.missing_audio)} recording(s) not found, their pages have no "
+            f"player: {shown}. Run the report where the recordings are, or re-score from their new place.",
+            soft_wrap=True,
+        )
+    return result
+
+
+@app.command()
+@handle_errors
+def report(
+    output: OutputDirOpt = None,
+    day: DayOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    manager: ManagerOpt = None,
+    workspace: WorkspaceOpt = None,
+    audio: AudioOpt = "copy",
+    low_score: LowScoreOpt = 50.0,
+    lang: LangOpt = "auto",
+    excel: ExcelOpt = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write the HTML report of a day or period: a folder that opens from the file system.
+
+    index.html shows the period: score distribution, managers, most-missed stages and the
+    calls to review (critical failures, audio problems, low scores). Each manager has a
+    page (score trend, stages against the team, objection handling, coaching plan), and
+    each call a page with the conversation, the evidence of every stage and the
+    recording: clicking a time stamp plays it from there. report.xlsx holds the same
+    tables, one sheet each. Without --day/--from/--to every call in the workspace is in.
+
+    Example: qa report --day 2026-11-21 -o report/
+    """
+    setup_logging(verbose)
+    if output is None:
+        fail("add --output DIR: the folder to write the report into", code=2)
+        return
+    result = _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, excel)
+    err_console.print(
+        f"Wrote {len(result.pages)} pages ({result.calls} calls, {len(result.managers)} managers, "
+        f"{result.audio_files} recordings) to {result.out_dir}"
+        + (f" and {result.excel.name}" if result.excel else ""),
+        soft_wrap=True,
+    )
+    out_console.print(str(result.index), soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def serve(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (0 picks a free one).")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; 0.0.0.0 lets others on the network in."),
+    ] = "127.0.0.1",
+    output: OutputDirOpt = None,
+    day: DayOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    manager: ManagerOpt = None,
+    workspace: WorkspaceOpt = None,
+    audio: AudioOpt = "link",
+    low_score: LowScoreOpt = 50.0,
+    lang: LangOpt = "auto",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Build the report and serve it on this machine until Ctrl+C.
+
+    The same pages as 'qa report', for a team sharing one machine: open the printed
+    address in a browser. Seeking in recordings works (the server answers HTTP Range
+    requests). Without --output the pages go to a temporary folder removed at exit.
+
+    Example: qa serve --day 2026-11-21 --port 8000
+    """
+    from ..reports import make_server
+
+    setup_logging(verbose)
+    temp = None
+    if output is None:
+        temp = Path(tempfile.mkdtemp(prefix="qa-report-"))
+        output = temp
+    try:
+        _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, True)
+        server = make_server(output, host, port)
+        url = f"http://{host}:{server.server_address[1]}/"
+        err_console.print(f"Serving {output} at {url} (Ctrl+C to stop)", soft_wrap=True)
+        out_console.print(url)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            err_console.print("Stopped.")
+        finally:
+            server.server_close()
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
