@@ -1,0 +1,92 @@
+"""``qa validate``: check script and rubric YAML files before scoring with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+from ..scripts import Issue, Rubric, detect_kind, load_rubric, load_script, validate_file
+from .common import app, err_console, handle_errors, out_console
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    """Files as given; folders -> their YAML files (sorted), each path once."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in _YAML_SUFFIXES and q.is_file()))
+        else:
+            out.append(p)
+    seen: set[str] = set()
+    unique = []
+    for p in out:
+        key = str(p.resolve()) if p.exists() else str(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+@app.command("validate")
+@handle_errors
+def validate(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Script and/or rubric YAML files, or folders of them.", show_default=False),
+    ],
+    rubric: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--rubric",
+            "-r",
+            help="Rubric whose objection ids the scripts' applies_if must name (rubrics among "
+            "FILES are used too). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+) -> None:
+    """Check sales scripts and objection rubrics: errors with file, line and the fix; warnings for phrases too short to match reliably, near-duplicates across stages, low thresholds.
+
+    Prints one line per finding (`file:line: level: message`) and `file: ok (...)` for each file without errors. Exit code 1 when any file has an error (or a warning, with --strict), else 0.
+
+    Example: qa validate scripts_library/ rubrics/objections.ru.yaml --strict
+    """
+    paths = _expand(list(files) + list(rubric or []))
+    # rubrics first, so scripts' applies_if can be checked against their objection ids
+    rubrics: list[Rubric] = []
+    for p in paths:
+        if detect_kind(p) == "rubric":
+            try:
+                rubrics.append(load_rubric(p))
+            except ConfigError:
+                pass  # its errors are reported below with the rest
+    errors = warnings = 0
+    for p in paths:
+        issues: list[Issue] = validate_file(p, rubrics if rubrics else None)
+        for issue in issues:
+            out_console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+        n_err = sum(1 for i in issues if i.level == "error")
+        errors += n_err
+        warnings += len(issues) - n_err
+        if not n_err:
+            note = f", {len(issues)} warning(s)" if issues else ""
+            out_console.print(f"{p}: ok ({_describe(p)}{note})", markup=False, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)", highlight=False
+    )
+    if errors or (strict and warnings):
+        raise typer.Exit(1)
+
+
+def _describe(path: Path) -> str:
+    if detect_kind(path) == "script":
+        s = load_script(path)
+        return f"script {s.name!r}, {len(s.stages)} stages, {len(s.forbidden)} forbidden, hash {s.hash}"
+    r = load_rubric(path)
+    return f"rubric {r.name!r}, {len(r.objections)} objections, hash {r.hash}"

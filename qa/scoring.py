@@ -1,0 +1,520 @@
+"""Scoring: one transcript + a sales script (+ an objection rubric) -> an explainable score.
+
+Pure functions over values: :func:`score_call` reads a :class:`~qa.transcripts.Transcript`, a
+:class:`~qa.scripts.Script` and optionally a :class:`~qa.scripts.Rubric`, and returns a
+:class:`CallScore` whose items carry the evidence (quote, time, similarity) for every verdict.
+:meth:`CallScore.to_store` hands ``(summary, items)`` to :meth:`qa.store.Workspace.save_score`
+exactly as ARCHITECTURE.md ("Score items") describes.
+
+What is checked
+---------------
+- Stage: ``found`` when at least ``min_matches`` distinct phrases of the stage were said by the
+  stage's role (any role on mono recordings) inside its time window (``within_first_seconds``:
+  the match starts that early; ``within_last_seconds``: it ends that close to the end of the
+  call); else ``missed``. A stage with ``applies_if`` is ``na`` (not applicable) when the
+  objection(s) it names -- or, for ``applies_if: objection``, any objection -- were not raised
+  (or no rubric was given).
+- Order: a found stage with ``after: [x]`` must first be said after stage ``x`` was first said;
+  each violation is an ``order`` item (``missed``; 0 points). Order is only judged when both
+  stages were found: a missing stage is already counted as missed.
+- Objections: each client turn containing a trigger of an objection raises it once. Its
+  handling steps are searched in the manager's next ``respond_within_turns`` turns (on mono
+  recordings, where turns are unknown: the next ``respond_within_turns x mono_turn_segments``
+  utterances). The objection is ``handled`` when the found steps weigh at least
+  ``handled_share`` (half) of its step weight, else ``unhandled``.
+- Forbidden phrases: every time the role (manager by default) says one, a ``forbidden`` item
+  with ``-penalty`` points; a ``critical`` one forces the score to 0 and says why.
+
+The formula
+-----------
+::
+
+    points     = sum(weight of found stages) + sum(weight of found steps, over every raise)
+    max_points = sum(weight of applicable required stages)
+               + sum(weight of found optional stages)
+               + sum(total step weight of each raised objection)
+    penalty    = sum(penalty of every forbidden phrase said)
+    score      = 0                                            if a critical phrase was said
+               = clip(100 * points / max_points - penalty, 0, 100)   otherwise
+                 (100 * points / max_points is taken as 100 when max_points is 0)
+
+So not-applicable stages leave the maximum (they are neither earned nor owed), objections that
+were not raised contribute nothing, an optional stage (``required: false``) only adds when
+found, and penalties are points off the 0-100 score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTranscript, prepare
+from .metrics import MetricsOptions, call_metrics
+from .normalize import language_code
+from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step
+from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript
+
+#: Columns of an ``items`` row (same order as :data:`qa.store.ITEM_COLUMNS`).
+ITEM_COLUMNS = (
+    "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
+    "role", "text", "matched", "phrase", "similarity", "detail",
+)
+KINDS = ("stage", "objection", "step", "forbidden", "order")
+STATUSES = ("found", "missed", "na", "handled", "unhandled")
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How a call is judged beyond what the script says (documented defaults)."""
+
+    #: An objection is ``handled`` when its found steps weigh at least this share of its total.
+    handled_share: float = 0.5
+    #: Mono recordings have no turns: one response turn counts as this many utterances.
+    mono_turn_segments: int = 2
+    #: True: each time a forbidden phrase is said costs its penalty; False: once per phrase.
+    penalty_per_occurrence: bool = True
+    #: Phrase search tolerance (prefilter, window slack, joining split utterances).
+    match: MatchOptions = field(default_factory=MatchOptions)
+    #: Conversation metric thresholds.
+    metrics: MetricsOptions = field(default_factory=MetricsOptions)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.handled_share <= 1:
+            raise ValueError(f"handled_share must be in (0, 1], got {self.handled_share}")
+        if self.mono_turn_segments < 1:
+            raise ValueError(f"mono_turn_segments must be >= 1, got {self.mono_turn_segments}")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One checked item of a call: a row of table ``items``."""
+
+    kind: str
+    item_id: str
+    title: str
+    status: str
+    score: float
+    max_score: float
+    match: Match | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    def to_row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "kind": self.kind,
+            "item_id": self.item_id,
+            "title": self.title,
+            "status": self.status,
+            "score": round(self.score, 3),
+            "max_score": round(self.max_score, 3),
+            "start": None, "end": None, "role": None, "text": None,
+            "matched": None, "phrase": None, "similarity": None,
+            "detail": self.detail,
+        }
+        if self.match is not None:
+            row.update(self.match.evidence())
+        return row
+
+
+@dataclass(frozen=True)
+class CallScore:
+    """The score of one call with every item that explains it."""
+
+    call_id: str
+    score: float
+    points: float
+    max_points: float
+    penalty: float
+    critical: bool
+    critical_reason: str | None
+    next_step: bool | None
+    items: tuple[Item, ...]
+    metrics: dict[str, Any]
+    script_name: str
+    script_hash: str
+    rubric_name: str | None = None
+    rubric_hash: str = "none"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.score <= 100:
+            raise ValueError(f"score must be in 0..100, got {self.score}")
+
+    def items_of(self, kind: str) -> list[Item]:
+        return [i for i in self.items if i.kind == kind]
+
+    def item(self, kind: str, item_id: str) -> Item:
+        """The first item of a kind and id (``KeyError`` when absent)."""
+        for i in self.items:
+            if i.kind == kind and i.item_id == item_id:
+                return i
+        raise KeyError(f"{kind} {item_id}")
+
+    def stage_flags(self) -> dict[str, bool | None]:
+        """Per stage: True found, False missed, None not applicable (for the calls table)."""
+        return {
+            i.item_id: (True if i.status == "found" else None if i.status == "na" else False)
+            for i in self.items
+            if i.kind == "stage"
+        }
+
+    def to_store(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """``(summary, items)`` for :meth:`qa.store.Workspace.save_score` (ARCHITECTURE.md)."""
+        summary = {
+            "score": self.score,
+            "points": round(self.points, 3),
+            "max_points": round(self.max_points, 3),
+            "penalty": round(self.penalty, 3),
+            "critical": self.critical,
+            "critical_reason": self.critical_reason,
+            "next_step": self.next_step,
+            "metrics": dict(self.metrics),
+            "script_name": self.script_name,
+            "rubric_name": self.rubric_name,
+        }
+        return summary, [i.to_row() for i in self.items]
+
+
+def fmt_time(seconds: float) -> str:
+    """``83.4`` -> ``"01:23"`` (``h:mm:ss`` past an hour)."""
+    s = int(max(0.0, seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def _roles(role: str) -> frozenset[str] | None:
+    return None if role == "any" else frozenset({role})
+
+
+@dataclass
+class _Group:
+    """Phrases of one language compiled together."""
+
+    language: str
+    queries: list[PhraseQuery] = field(default_factory=list)
+    phrases: PhraseSet | None = None
+
+
+class Scorer:
+    """A script and rubric compiled once; :meth:`score` scores one call (reuse it for batches)."""
+
+    def __init__(self, script: Script, rubric: Rubric | None = None, options: ScoringOptions | None = None):
+        self.script = script
+        self.rubric = rubric
+        self.options = options or ScoringOptions()
+        self._groups: dict[str, _Group] = {}
+        # (group language, query index) per phrase of each checked thing
+        self._stage_q: dict[str, list[tuple[str, int]]] = {}
+        self._forbidden_q: list[tuple[str, int]] = []
+        self._trigger_q: dict[str, list[tuple[str, int]]] = {}
+        self._step_q: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for st in script.stages:
+            self._stage_q[st.id] = [
+                self._add(script.language, ph, script.threshold_for(st, ph), _roles(st.role)) for ph in st.phrases
+            ]
+        for fb in script.forbidden:
+            thr = fb.phrase.threshold if fb.phrase.threshold is not None else script.threshold
+            self._forbidden_q.append(self._add(script.language, fb.phrase, thr, _roles(fb.role)))
+        if rubric is not None:
+            for ob in rubric.objections:
+                self._trigger_q[ob.id] = [
+                    self._add(rubric.language, ph, ob.threshold_for(rubric, ph), frozenset({CLIENT}))
+                    for ph in ob.triggers
+                ]
+                for step in ob.steps:
+                    self._step_q[(ob.id, step.id)] = [
+                        self._add(rubric.language, ph, ob.threshold_for(rubric, ph, step), frozenset({MANAGER}))
+                        for ph in step.phrases
+                    ]
+        for g in self._groups.values():
+            g.phrases = PhraseSet(g.queries, g.language, self.options.match)
+
+    def _add(self, language: str, phrase: Phrase, threshold: float, roles: frozenset[str] | None) -> tuple[str, int]:
+        code = language_code(language)
+        g = self._groups.setdefault(code, _Group(code))
+        g.queries.append(PhraseQuery(phrase.text, float(threshold), roles))
+        return code, len(g.queries) - 1
+
+    # -- one call ---------------------------------------------------------------------------
+    def score(self, transcript: Transcript) -> CallScore:
+        """Score one call. Pure: the same inputs always give the same result."""
+        found: dict[str, list[list[Match]]] = {}
+        prepared: PreparedTranscript | None = None
+        for code, g in self._groups.items():
+            prepared = prepare(transcript, code, self.options.match)
+            assert g.phrases is not None
+            found[code] = g.phrases.scan(prepared)
+        if prepared is None:  # a script always has phrases; kept for type checkers
+            prepared = prepare(transcript, self.script.language, self.options.match)
+        end_time = prepared.end_time
+        turns = _turn_ids(transcript)
+
+        def matches(refs: Sequence[tuple[str, int]]) -> list[list[Match]]:
+            return [found[code][qi] for code, qi in refs]
+
+        items: list[Item] = []
+        # objections first: stages with applies_if depend on them
+        objection_items, raised, obj_points, obj_max = self._objections(transcript, turns, matches)
+        stage_items: list[Item] = []
+        first_found: dict[str, Match] = {}
+        points = obj_points
+        max_points = obj_max
+        for st in self.script.stages:
+            item, first = self._stage(st, matches(self._stage_q[st.id]), end_time, raised)
+            stage_items.append(item)
+            points += item.score
+            max_points += item.max_score
+            if first is not None:
+                first_found[st.id] = first
+        items.extend(stage_items)
+        items.extend(self._order(first_found))
+        items.extend(objection_items)
+        forbidden_items, penalty, critical_reason = self._forbidden(matches)
+        items.extend(forbidden_items)
+
+        critical = critical_reason is not None
+        raw = 100.0 * points / max_points if max_points > 0 else 100.0
+        score = 0.0 if critical else min(100.0, max(0.0, raw - penalty))
+        next_step: bool | None = None
+        if self.script.next_step_stage:
+            flag = next(i for i in stage_items if i.item_id == self.script.next_step_stage)
+            next_step = None if flag.status == "na" else flag.status == "found"
+        return CallScore(
+            call_id=transcript.call_id,
+            score=round(score, 2),
+            points=points,
+            max_points=max_points,
+            penalty=penalty,
+            critical=critical,
+            critical_reason=critical_reason,
+            next_step=next_step,
+            items=tuple(items),
+            metrics=call_metrics(transcript, self.script.language, self.options.metrics),
+            script_name=self.script.name,
+            script_hash=self.script.hash,
+            rubric_name=self.rubric.name if self.rubric else None,
+            rubric_hash=self.rubric.hash if self.rubric and self.rubric.hash else "none",
+        )
+
+    # -- stages -------------------------------------------------------------------------------
+    def _stage(
+        self, st: Stage, per_phrase: list[list[Match]], end_time: float, raised: set[str] | None
+    ) -> tuple[Item, Match | None]:
+        weight = float(st.weight)
+        if st.applies_if:
+            reason = _not_applicable(st, raised)
+            if reason:
+                return Item("stage", st.id, st.title, "na", 0.0, 0.0, None, reason), None
+        start_before = st.within_first_seconds
+        end_after = end_time - st.within_last_seconds if st.within_last_seconds is not None else None
+        best: list[Match] = []  # the earliest in-window match of each phrase that was said
+        outside: list[Match] = []
+        for ms in per_phrase:
+            ok = [
+                m for m in ms
+                if (start_before is None or m.start <= start_before)
+                and (end_after is None or m.end >= end_after)
+            ]
+            if ok:
+                best.append(ok[0])
+            elif ms:
+                outside.append(ms[0])
+        best.sort(key=lambda m: (m.start, -m.similarity))
+        if len(best) >= st.min_matches:
+            first = best[0]
+            detail = None
+            if len(best) > 1:
+                detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {fmt_time(m.start)}" for m in best)
+            return Item("stage", st.id, st.title, "found", weight, weight, first, detail), first
+        parts = []
+        if best:
+            parts.append(
+                f"{len(best)} of {st.min_matches} phrases needed: "
+                + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in best)
+            )
+        if outside:
+            window = []
+            if st.within_first_seconds is not None:
+                window.append(f"the first {st.within_first_seconds:g} s")
+            if st.within_last_seconds is not None:
+                window.append(f"the last {st.within_last_seconds:g} s")
+            parts.append(
+                "said outside " + " and ".join(window) + ": "
+                + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in outside)
+            )
+        detail = "; ".join(parts) if parts else "not found"
+        if not st.required:
+            detail = f"optional; {detail}"
+        return Item("stage", st.id, st.title, "missed", 0.0, weight if st.required else 0.0, None, detail), None
+
+    def _order(self, first_found: dict[str, Match]) -> list[Item]:
+        out = []
+        for st in self.script.stages:
+            mine = first_found.get(st.id)
+            if mine is None:
+                continue
+            for before in st.after:
+                theirs = first_found.get(before)
+                if theirs is not None and mine.start < theirs.start:
+                    out.append(
+                        Item(
+                            "order", f"{st.id}.after.{before}", f"{st.title} after {self.script.stage(before).title}",
+                            "missed", 0.0, 0.0, None,
+                            f"{st.id} at {fmt_time(mine.start)} came before {before} at {fmt_time(theirs.start)}",
+                        )
+                    )
+        return out
+
+    # -- objections ---------------------------------------------------------------------------
+    def _objections(self, transcript: Transcript, turns: list[int], matches: Any) -> tuple[list[Item], set[str] | None, float, float]:
+        if self.rubric is None:
+            return [], None, 0.0, 0.0
+        items: list[Item] = []
+        raised: set[str] = set()
+        points = max_points = 0.0
+        utts = transcript.utterances
+        for ob in self.rubric.objections:
+            triggers = sorted(
+                (m for ms in matches(self._trigger_q[ob.id]) for m in ms),
+                key=lambda m: (m.start, -m.similarity),
+            )
+            seen_turns: set[int] = set()
+            for trig in triggers:
+                last = max(trig.utterance_indices or (trig.utterance_index,))
+                turn = turns[trig.utterance_index]
+                if turn in seen_turns:
+                    continue
+                seen_turns.update(turns[i] for i in (trig.utterance_indices or (trig.utterance_index,)))
+                raised.add(ob.id)
+                window = _response_window(utts, turns, last, ob.respond_within_turns, self.options.mono_turn_segments)
+                got, total, step_items = self._steps(ob, window, matches)
+                handled = total > 0 and got >= self.options.handled_share * total
+                detail = (
+                    f"raised at {fmt_time(trig.start)}; {got:g} of {total:g} step points in the next "
+                    f"{ob.respond_within_turns} manager turn(s)"
+                )
+                items.append(
+                    Item("objection", ob.id, ob.title, "handled" if handled else "unhandled", got, total, trig, detail)
+                )
+                items.extend(step_items)
+                points += got
+                max_points += total
+        return items, raised, points, max_points
+
+    def _steps(self, ob: Objection, window: set[int], matches: Any) -> tuple[float, float, list[Item]]:
+        got = 0.0
+        items = []
+        for step in ob.steps:
+            hits = [
+                m for ms in matches(self._step_q[(ob.id, step.id)]) for m in ms
+                if window.intersection(m.utterance_indices or (m.utterance_index,))
+            ]
+            hits.sort(key=lambda m: (m.start, -m.similarity))
+            w = float(step.weight)
+            title = _step_title(ob, step)
+            if hits:
+                got += w
+                items.append(Item("step", f"{ob.id}.{step.id}", title, "found", w, w, hits[0]))
+            else:
+                items.append(Item("step", f"{ob.id}.{step.id}", title, "missed", 0.0, w, None, "not said in the response window"))
+        return got, ob.max_points, items
+
+    # -- forbidden ----------------------------------------------------------------------------
+    def _forbidden(self, matches: Any) -> tuple[list[Item], float, str | None]:
+        items: list[Item] = []
+        penalty = 0.0
+        reason: str | None = None
+        for fb, ref in zip(self.script.forbidden, self._forbidden_q):
+            for n, m in enumerate(matches([ref])[0]):
+                p = float(fb.penalty) if (self.options.penalty_per_occurrence or n == 0) else 0.0
+                penalty += p
+                if fb.critical:
+                    detail = f"critical: {fb.phrase.text!r} at {fmt_time(m.start)}"
+                    if reason is None:
+                        reason = f"forbidden phrase {fb.phrase.text!r} said at {fmt_time(m.start)} ({m.role}): \"{m.text}\""
+                else:
+                    detail = f"penalty {p:g}"
+                items.append(Item("forbidden", fb.id, fb.phrase.text, "found", -p, 0.0, m, detail))
+        return items, penalty, reason
+
+
+def _step_title(ob: Objection, step: Step) -> str:
+    return f"{ob.title}: {step.title or step.id}"
+
+
+def _not_applicable(st: Stage, raised: set[str] | None) -> str | None:
+    if raised is None:
+        return "not applicable: no objection rubric given"
+    if ANY_OBJECTION in st.applies_if:
+        return None if raised else "not applicable: no objection was raised"
+    if raised.intersection(st.applies_if):
+        return None
+    names = ", ".join(st.applies_if)
+    return f"not applicable: objection {names} not raised"
+
+
+def _turn_ids(transcript: Transcript) -> list[int]:
+    """Turn number of each utterance: runs of one side; every utterance on mono."""
+    ids: list[int] = []
+    turn = -1
+    prev: str | None = None
+    for u in transcript.utterances:
+        if u.role != prev or u.role == UNKNOWN:
+            turn += 1
+            prev = u.role
+        ids.append(turn)
+    return ids
+
+
+def _response_window(utts: Sequence[Any], turns: list[int], after: int, n_turns: int, mono_segments: int) -> set[int]:
+    """Utterance indexes where the manager may answer an objection raised in ``after``."""
+    out: set[int] = set()
+    seen_turns: set[int] = set()
+    for i in range(after + 1, len(utts)):
+        role = utts[i].role
+        if role == UNKNOWN:
+            # mono: no sides, so the next utterances stand for the turns
+            if len(out) >= n_turns * mono_segments:
+                break
+            out.add(i)
+            continue
+        if role == MANAGER:
+            if turns[i] not in seen_turns and len(seen_turns) >= n_turns:
+                break
+            seen_turns.add(turns[i])
+            out.add(i)
+    return out
+
+
+# ---- one call, cached compile -------------------------------------------------------------------
+_SCORERS: dict[tuple[int, int, int], tuple[Script, Rubric | None, ScoringOptions, Scorer]] = {}
+
+
+def scorer_for(script: Script, rubric: Rubric | None = None, options: ScoringOptions | None = None) -> Scorer:
+    """A :class:`Scorer` for these exact objects, compiled once and reused (a few kept)."""
+    opts = options or ScoringOptions()
+    key = (id(script), id(rubric), id(opts) if options is not None else 0)
+    got = _SCORERS.get(key)
+    if got is not None and got[0] is script and got[1] is rubric and (options is None or got[2] is opts):
+        return got[3]
+    scorer = Scorer(script, rubric, opts)
+    if len(_SCORERS) >= 8:
+        _SCORERS.pop(next(iter(_SCORERS)))
+    _SCORERS[key] = (script, rubric, opts, scorer)
+    return scorer
+
+
+def score_call(
+    transcript: Transcript,
+    script: Script,
+    rubric: Rubric | None = None,
+    options: ScoringOptions | None = None,
+) -> CallScore:
+    """Score one call against a script (and rubric). See the module docstring for the formula."""
+    return scorer_for(script, rubric, options).score(transcript)
