@@ -17,6 +17,9 @@ How a phrase is found in an utterance:
    ``n + window_slack`` consecutive stems of the utterance (``n`` = words in the phrase) with
    ``rapidfuzz.fuzz.ratio``; the best run is the similarity. The run must reach the phrase's
    threshold. Runs of one or two extra/missing words absorb merged or split recognised words.
+   When no run reaches it, runs with extra function words (the language's ``stop_words``, not
+   in the phrase) are tried with those words skipped: "какой у вас бюджет" says
+   "какой бюджет". The phrase's own words are never skipped.
 4. A phrase may also span two adjacent utterances of the same speaker (the recogniser cut a
    sentence): the second must follow the first within ``join_gap_s``; only runs crossing the
    boundary are tried.
@@ -116,6 +119,7 @@ class PreparedUtterance:
     analysis: Analysis
     toks: list[str]
     alphas: frozenset[str]
+    stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
     _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
 
@@ -179,12 +183,13 @@ def prepare(
         end_time = max((u.end for u in utts), default=0.0)
         mono = bool(utts) and all(u.role == UNKNOWN for u in utts)
     norm = _normalizer(language)
+    stop = _stop_stems(language)
     prepared = []
     for i, u in enumerate(utts):
         an = norm.analyze(u.text)
         toks = [t[0] for t in an.tokens]
         alphas = frozenset(a for a in map(alphabet, toks) if a)
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas))
+        prepared.append(PreparedUtterance(i, u, an, toks, alphas, [t in stop for t in toks]))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -194,6 +199,18 @@ def prepare(
 
 
 _NORMALIZERS: dict[str, Normalizer] = {}
+_STOPS: dict[str, frozenset[str]] = {}
+
+
+def _stop_stems(language: str | None) -> frozenset[str]:
+    """The language's stop words, as written and as stems (tokens are stems)."""
+    code = language_code(language)
+    got = _STOPS.get(code)
+    if got is None:
+        words = load_language(code).stop_words
+        norm = _normalizer(code)
+        got = _STOPS[code] = frozenset(words) | frozenset(norm.stem(w) for w in words)
+    return got
 
 
 def _normalizer(language: str | None) -> Normalizer:
@@ -212,6 +229,8 @@ class _Compiled:
     native: str
     sound: str
     alphas: frozenset[str]
+    tokset: frozenset[str]
+    has_content: bool  # has a word that is not a function word
 
 
 class PhraseSet:
@@ -227,18 +246,21 @@ class PhraseSet:
         self.language = language_code(language)
         self.queries = tuple(queries)
         norm = _normalizer(language)
-        lang = load_language(language)
-        stop_stems = {norm.stem(w) for w in lang.stop_words} | set(lang.stop_words)
+        stop_stems = _stop_stems(language)
         self._compiled: list[_Compiled] = []
         # vocabulary: phrase word -> phrases it activates
         activates: dict[str, set[int]] = {}
         for qi, q in enumerate(self.queries):
             toks = tuple(norm.tokens(q.text))
             alphas = frozenset(a for a in map(alphabet, toks) if a)
+            content = [t for t in toks if t not in stop_stems]
             self._compiled.append(
-                _Compiled(q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas)
+                _Compiled(
+                    q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas,
+                    frozenset(toks), bool(content),
+                )
             )
-            content = [t for t in toks if t not in stop_stems] or list(toks)
+            content = content or list(toks)
             for t in content:
                 activates.setdefault(t, set()).add(qi)
         self._vocab = list(activates)
@@ -329,14 +351,55 @@ class PhraseSet:
             if got is not None and (best is None or got[1] > best[0]):
                 best = (got[1], got[2], got[2] + size - 1)
                 cutoff = got[1]
+        if best is None and c.has_content:
+            best = self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.stops, target, None)
         return best
+
+    def _gapped(
+        self,
+        c: _Compiled,
+        toks: Sequence[str],
+        src: Sequence[str],
+        stops: Sequence[bool],
+        target: str,
+        split: int | None,
+    ) -> tuple[float, int, int] | None:
+        """Second chance: runs with extra function words the phrase does not have.
+
+        "какой у вас бюджет" is "какой бюджет" with "у вас" in between: function words of the
+        language (``stop_words``) that are not in the phrase are skipped inside a run, never at
+        its ends, and never the phrase's own words. Only runs crossing ``split`` when given.
+        """
+        n, length = len(c.toks), len(toks)
+        skip = [stops[k] and toks[k] not in c.tokset for k in range(length)]
+        if not any(skip):
+            return None
+        windows: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for size in range(n + 1, min(length, n + self.options.window_slack + 2) + 1):
+            for i in range(0, length - size + 1):
+                j = i + size - 1
+                if skip[i] or skip[j] or (split is not None and not i < split <= j):
+                    continue
+                kept = [src[k] for k in range(i, j + 1) if not skip[k]]
+                if len(kept) == size:
+                    continue  # nothing skipped: the plain runs covered it
+                windows.append(" ".join(kept))
+                spans.append((i, j))
+        if not windows:
+            return None
+        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=c.query.threshold)
+        if got is None:
+            return None
+        return got[1], spans[got[2]][0], spans[got[2]][1]
 
     def _best_across(
         self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
     ) -> tuple[float, int, int] | None:
         sound = len(c.alphas | a.alphas | b.alphas) > 1
         target = c.sound if sound else c.native
-        src = (a.sounds() + b.sounds()) if sound else (a.toks + b.toks)
+        toks = a.toks + b.toks
+        src = (a.sounds() + b.sounds()) if sound else toks
         split = len(a.toks)
         best: tuple[float, int, int] | None = None
         cutoff = c.query.threshold
@@ -350,6 +413,8 @@ class PhraseSet:
                 first = starts[got[2]]
                 best = (got[1], first, first + size - 1)
                 cutoff = got[1]
+        if best is None and c.has_content:
+            best = self._gapped(c, toks, src, a.stops + b.stops, target, split)
         return best
 
     def scan(self, prepared: PreparedTranscript, only: Iterable[int] | None = None) -> list[list[Match]]:
