@@ -1,0 +1,1124 @@
+"""Mining: what the best calls say, stage by stage and objection by objection.
+
+Reads one scored version of the workspace (calls, transcripts, score items of one script
+and rubric), splits the calls into a best and a worst cohort (the top and bottom share by
+score, or won and lost deals where the manifest has outcomes) and, from the manager's
+speech at each stage and right after each objection, extracts candidate phrases:
+normalised word n-grams inside clauses (punctuation never joins two clauses).
+
+A phrase is counted once per call. It is ranked by how many best calls use it and by its
+lift over the worst calls::
+
+    share = calls with the phrase / calls where the stage (objection) was located
+    lift  = (best share + s) / (worst share + s)            s = options.smoothing
+    weight = best share * log2(lift)
+
+so a phrase every best call says and no worst call says comes first, and wording both
+cohorts use (lift about 1) drops out. Near-duplicate wordings are grouped with
+:func:`qa.matching.group_similar`; one representative per group is shown, with the other
+wordings as variants and examples (call, timestamp, quote).
+
+Where the manager says it: a stage *found* in a call is located by its evidence (the
+matched turn) and covers that turn and ``stage_turns`` more manager turns, up to the next
+found stage. A stage *missed* in a call is located by position when it is the only missed
+stage between two found ones in script order (the manager did the stage in words the
+script does not know yet: exactly where new phrase variants come from). An objection's
+answer is the manager's next ``respond_within_turns`` turns after the client's trigger.
+
+Gaps in the script: recurring client wording that no rubric trigger covers, in lost deals
+(or in the worst calls when no outcomes are known) more than in won ones, becomes a
+candidate objection with the best answers found; frequent manager wording of the best
+calls that no stage phrase matches is listed too.
+
+Hands on a :class:`MiningResult`: tables for :mod:`qa.writers` and the groups that
+:mod:`qa.suggest` turns into script updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError, QAError, WorkspaceError
+from .store import Workspace
+from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, Utterance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .scripts import Rubric, Script
+
+log = logging.getLogger("qa")
+
+BY_CHOICES = ("score", "outcome")
+
+# Clause boundaries: sentence and clause punctuation of any script, dashes between words,
+# brackets and quotes. A phrase never spans one of these.
+_CLAUSE_SPLIT = re.compile(r"[.,!?;:…()\[\]{}\"«»“”„¿¡。，、！？；：]+|\s[-–—]+\s|[–—]+|\n")
+
+
+# ---- options and results -------------------------------------------------------------
+@dataclass(frozen=True)
+class MiningOptions:
+    """How phrases are cut, counted and grouped. Every field is a documented default."""
+
+    #: Shortest and longest phrase, in words (after normalisation).
+    min_words: int = 2
+    max_words: int = 7
+    #: A phrase must occur in at least this many calls of the cohort it is mined from.
+    min_calls: int = 2
+    #: Phrases whose lift is not above this are dropped (1 = no better than the worst calls).
+    min_lift: float = 1.0
+    #: Added to both shares in the lift so one call more or less does not swing it wildly.
+    smoothing: float = 0.1
+    #: Similarity (0-100, :func:`qa.matching.group_similar`) at which wordings are grouped.
+    group_threshold: float = 80.0
+    #: Groups shown per stage / objection / gap table.
+    max_phrases: int = 10
+    #: Candidates grouped per item (grouping is quadratic); the strongest are kept.
+    max_candidates: int = 300
+    #: Examples (distinct calls) kept per group.
+    examples: int = 3
+    #: Longest clause of a best answer proposed as a step phrase of a new objection.
+    max_answer_words: int = 10
+    #: Manager turns after a stage's matched turn that still belong to the stage.
+    stage_turns: int = 1
+    #: Locate a missed stage by position when it is alone between two found stages.
+    infer_missed: bool = True
+    #: A located gap with more manager turns than this is too vague to attribute.
+    max_inferred_turns: int = 6
+    #: Manager turns after a trigger read as the answer when the rubric does not say.
+    respond_turns: int = 2
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_words <= self.max_words:
+            raise ValueError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
+        if self.min_calls < 1:
+            raise ValueError(f"min_calls must be >= 1, got {self.min_calls}")
+        if self.smoothing <= 0:
+            raise ValueError(f"smoothing must be > 0, got {self.smoothing}")
+        if not 0 <= self.group_threshold <= 100:
+            raise ValueError(f"group_threshold must be 0-100, got {self.group_threshold}")
+        for name in ("max_phrases", "max_candidates", "examples", "respond_turns"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.stage_turns < 0 or self.max_inferred_turns < 0:
+            raise ValueError("stage_turns and max_inferred_turns must be >= 0")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One place a phrase was said: the call, the turn's time span and its words."""
+
+    call_id: str
+    manager: str | None
+    start: float
+    end: float
+    quote: str
+    cohort: str  # best | worst | other
+    score: float | None = None
+
+    @property
+    def at(self) -> str:
+        return format_time(self.start)
+
+
+@dataclass(frozen=True)
+class PhraseGroup:
+    """One wording family: the representative, its variants and how the cohorts use it.
+
+    ``kind`` is ``stage`` or ``objection`` (mined at that item), or ``unmatched``
+    (manager wording of the best calls that matches no stage phrase).
+    """
+
+    kind: str
+    item_id: str | None
+    title: str | None
+    phrase: str
+    variants: tuple[str, ...]
+    best_calls: int
+    best_total: int
+    worst_calls: int
+    worst_total: int
+    lift: float
+    weight: float
+    examples: tuple[Example, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.phrase:
+            raise ValueError("phrase must not be empty")
+        if self.best_calls > self.best_total or self.worst_calls > self.worst_total:
+            raise ValueError("calls with the phrase cannot exceed the calls counted")
+
+    @property
+    def best_share(self) -> float:
+        return self.best_calls / self.best_total if self.best_total else 0.0
+
+    @property
+    def worst_share(self) -> float:
+        return self.worst_calls / self.worst_total if self.worst_total else 0.0
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        return (self.phrase, *self.variants)
+
+
+@dataclass(frozen=True)
+class ObjectionCandidate:
+    """Recurring client wording no rubric trigger covers: a candidate new objection.
+
+    ``bad`` calls are lost deals (or the worst calls when no outcomes are known), ``good``
+    calls won deals (or the best calls). ``answers`` are the manager's turns right after
+    the wording in the best-ranked calls where it was said; ``answer_phrases`` their
+    clauses, as step phrases for the rubric.
+    """
+
+    id: str
+    trigger: str
+    variants: tuple[str, ...]
+    bad_calls: int
+    bad_total: int
+    good_calls: int
+    good_total: int
+    lift: float
+    weight: float
+    examples: tuple[Example, ...] = ()
+    answers: tuple[Example, ...] = ()
+    answer_phrases: tuple[str, ...] = ()
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        return (self.trigger, *self.variants)
+
+
+@dataclass(frozen=True)
+class Cohorts:
+    """Which calls are the best and the worst, and how they were chosen."""
+
+    by: str
+    best: tuple[str, ...]
+    worst: tuple[str, ...]
+    total: int
+    description: str
+    #: call id -> position when all calls are ordered best first (examples follow it).
+    order: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MiningResult:
+    """Everything :func:`mine` found; :meth:`tables` gives it to a writer."""
+
+    cohorts: Cohorts
+    script_hash: str
+    rubric_hash: str
+    script_name: str | None
+    language: str | None
+    phrases: list[PhraseGroup] = field(default_factory=list)
+    uncovered: list[ObjectionCandidate] = field(default_factory=list)
+    unmatched: list[PhraseGroup] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def for_item(self, kind: str, item_id: str) -> list[PhraseGroup]:
+        return [g for g in self.phrases if g.kind == kind and g.item_id == item_id]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``phrases``, ``examples``, ``uncovered_objections``, ``unmatched_wording``
+        (the last two only when there is something in them), one row per group."""
+        import pandas as pd
+
+        def first(ex: Sequence[Example]) -> dict[str, Any]:
+            if not ex:
+                return {"call": None, "at": None, "quote": None}
+            return {"call": ex[0].call_id, "at": ex[0].at, "quote": ex[0].quote}
+
+        rank: dict[tuple[str, str | None], int] = {}
+        rows = []
+        for g in self.phrases:
+            key = (g.kind, g.item_id)
+            rank[key] = rank.get(key, 0) + 1
+            rows.append({
+                "kind": g.kind, "item": g.item_id, "rank": rank[key], "phrase": g.phrase,
+                "variants": "; ".join(g.variants),
+                "best": g.best_calls, "best_pct": _pct(g.best_share),
+                "worst": g.worst_calls, "worst_pct": _pct(g.worst_share),
+                "lift": round(g.lift, 2), **first(g.examples),
+            })
+        columns = ["kind", "item", "rank", "phrase", "variants", "best", "best_pct", "worst",
+                   "worst_pct", "lift", "call", "at", "quote"]
+        tables: dict[str, pd.DataFrame] = {"phrases": pd.DataFrame(rows, columns=columns)}
+        ex_rows = [
+            {"kind": g.kind, "item": g.item_id, "phrase": g.phrase, "call": e.call_id,
+             "manager": e.manager, "cohort": e.cohort, "start": round(e.start, 2), "at": e.at,
+             "quote": e.quote}
+            for g in [*self.phrases, *self.unmatched] for e in g.examples
+        ]
+        tables["examples"] = pd.DataFrame(
+            ex_rows, columns=["kind", "item", "phrase", "call", "manager", "cohort", "start", "at", "quote"]
+        )
+        if self.uncovered:
+            tables["uncovered_objections"] = pd.DataFrame([
+                {"candidate": c.id, "trigger": c.trigger, "variants": "; ".join(c.variants),
+                 "bad": c.bad_calls, "bad_pct": _pct(c.bad_calls / c.bad_total if c.bad_total else 0),
+                 "good": c.good_calls, "good_pct": _pct(c.good_calls / c.good_total if c.good_total else 0),
+                 "lift": round(c.lift, 2), **first(c.examples),
+                 "best_answer": c.answers[0].quote if c.answers else None}
+                for c in self.uncovered
+            ])
+        if self.unmatched:
+            tables["unmatched_wording"] = pd.DataFrame([
+                {"phrase": g.phrase, "variants": "; ".join(g.variants), "best": g.best_calls,
+                 "best_pct": _pct(g.best_share), "worst": g.worst_calls,
+                 "worst_pct": _pct(g.worst_share), "lift": round(g.lift, 2), **first(g.examples)}
+                for g in self.unmatched
+            ])
+        return tables
+
+
+def _pct(share: float) -> float:
+    return round(100.0 * share, 1)
+
+
+def format_time(seconds: float) -> str:
+    """``83.4`` -> ``"01:23"`` (hours shown only when needed)."""
+    s = max(0, int(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+# ---- loading one scored version ------------------------------------------------------
+def load_version(
+    ws: Workspace, version: tuple[str, str] | None = None
+) -> tuple[tuple[str, str], Script, Rubric | None]:
+    """The (script_hash, rubric_hash) to read, default the latest scored, and its configs.
+
+    Script and rubric are parsed from the texts the workspace kept (table ``configs``), so
+    mining reads exactly the version that produced the scores, even if the file changed.
+    """
+    version = version or ws.latest_version()
+    if version is None:
+        raise NotFoundError(
+            f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
+        )
+    script_hash, rubric_hash = version
+    script = _config(ws, script_hash, "script")
+    rubric = None if rubric_hash == "none" else _config(ws, rubric_hash, "rubric")
+    return version, script, rubric
+
+
+def _config(ws: Workspace, hash_: str, kind: str) -> Any:
+    from . import scripts
+
+    row = ws.config(hash_)
+    if row is None:
+        raise WorkspaceError(
+            f"{ws.path}: the {kind} version {hash_} used for the scores is not stored; "
+            "rescore with 'qa score PATH --script FILE'"
+        )
+    where = row.get("path") or f"<{kind} {hash_}>"
+    loader = scripts.parse_script if kind == "script" else scripts.parse_rubric
+    return loader(row["text"], where)
+
+
+def scored_calls(
+    ws: Workspace,
+    version: tuple[str, str],
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+) -> pd.DataFrame:
+    """One row per call scored under ``version``: score, manager, day, outcome, source."""
+    sql = (
+        "SELECT s.call_id, s.score, s.critical, c.manager, c.day, c.outcome, c.source, "
+        "c.duration, c.language FROM scores s JOIN calls c USING(call_id) "
+        "WHERE s.script_hash=? AND s.rubric_hash=?"
+    )
+    params: list[Any] = list(version)
+    if date_from is not None:
+        sql += " AND c.day >= ?"
+        params.append(str(date_from))
+    if date_to is not None:
+        sql += " AND c.day <= ?"
+        params.append(str(date_to))
+    return ws.frame(sql + " ORDER BY s.call_id", params)
+
+
+def version_items(ws: Workspace, version: tuple[str, str], call_ids: Iterable[str]) -> pd.DataFrame:
+    """The score items of ``call_ids`` under ``version`` (table ``items``)."""
+    import pandas as pd
+
+    ids = list(call_ids)
+    frames = []
+    # SQLite limits host parameters; chunk long id lists.
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        frames.append(ws.frame(
+            "SELECT * FROM items WHERE script_hash=? AND rubric_hash=? "
+            f"AND call_id IN ({','.join('?' * len(chunk))})",
+            [*version, *chunk],
+        ))
+    if not frames:
+        return ws.frame("SELECT * FROM items WHERE 0")
+    return pd.concat(frames, ignore_index=True)
+
+
+def parse_top(value: str | float) -> float:
+    """``"20%"``, ``"20"`` or ``0.2`` -> 0.2. Raises :class:`QAError` outside (0, 50%]."""
+    text = str(value).strip()
+    try:
+        number = float(text.rstrip("%").strip())
+    except ValueError:
+        raise QAError(f"--top {text!r} is not a share; write it like 20% or 0.2") from None
+    share = number / 100.0 if text.endswith("%") or number > 1 else number
+    if not 0 < share <= 0.5:
+        raise QAError(f"--top {text!r}: the best and worst shares must be above 0 and at most 50%")
+    return share
+
+
+def order_calls(calls: pd.DataFrame, by: str = "score") -> dict[str, int]:
+    """call id -> position when ``calls`` are ordered best first.
+
+    ``by="score"``: highest score first. ``by="outcome"``: won deals, then calls without an
+    outcome, then lost deals, each by score. Ties are broken by call id (reproducible).
+    """
+    from .metadata import outcome_won
+
+    outcome_key = {True: 0, None: 1, False: 2}
+    rows = sorted(
+        zip(calls["call_id"], calls["score"], calls["outcome"]),
+        key=lambda r: (outcome_key[outcome_won(r[2])] if by == "outcome" else 0, -float(r[1]), str(r[0])),
+    )
+    return {str(cid): i for i, (cid, _, _) in enumerate(rows)}
+
+
+def select_cohorts(calls: pd.DataFrame, by: str = "score", top: float = 0.2) -> Cohorts:
+    """Best and worst calls of ``calls`` (columns ``call_id``, ``score``, ``outcome``).
+
+    ``by="score"``: the top and bottom ``top`` share by score (at least one call each,
+    never overlapping; ties broken by call id so the split is reproducible).
+    ``by="outcome"``: won deals vs lost deals (:func:`qa.metadata.outcome_won`).
+    """
+    from .metadata import outcome_won
+
+    if by not in BY_CHOICES:
+        raise QAError(f"--by {by!r}: choose one of {', '.join(BY_CHOICES)}")
+    n = len(calls)
+    won = {cid: outcome_won(o) for cid, o in zip(calls["call_id"], calls["outcome"])}
+    order = order_calls(calls, by)
+    scores = dict(zip(calls["call_id"], calls["score"]))
+    ordered = [(cid, scores[cid]) for cid in sorted(order, key=order.__getitem__)]
+    if by == "score":
+        if n < 2:
+            raise QAError(
+                f"{n} scored call(s) in the period: mining needs at least 2 to compare the best "
+                "with the worst; widen --from/--to or score more calls"
+            )
+        k = min(max(1, math.ceil(n * top)), n // 2)
+        best = tuple(cid for cid, _ in ordered[:k])
+        worst = tuple(cid for cid, _ in ordered[-k:])
+        lo = float(ordered[k - 1][1])
+        hi = float(ordered[n - k][1])
+        desc = (
+            f"best {k} of {n} calls by score (score >= {lo:.1f}), "
+            f"worst {k} (score <= {hi:.1f})"
+        )
+    else:
+        best = tuple(cid for cid, _ in ordered if won[cid] is True)
+        worst = tuple(cid for cid, _ in ordered if won[cid] is False)
+        if not best or not worst:
+            raise QAError(
+                f"--by outcome needs won and lost deals; found {len(best)} won and {len(worst)} "
+                f"lost among {n} calls; import a manifest with an outcome column "
+                "(qa score PATH --manifest FILE) or use --by score"
+            )
+        unknown = n - len(best) - len(worst)
+        desc = f"{len(best)} won vs {len(worst)} lost deals of {n} calls" + (
+            f" ({unknown} without an outcome left out)" if unknown else ""
+        )
+    return Cohorts(by=by, best=best, worst=worst, total=n, description=desc, order=order)
+
+
+# ---- text -> candidate phrases ---------------------------------------------------------
+@lru_cache(maxsize=16)
+def _stop_words(language: str | None) -> frozenset[str]:
+    from .normalize import load_language
+
+    return load_language(language).stop_words
+
+
+Clause = tuple[tuple[str, str], ...]  # (word as said, normalised; its stem) per word
+
+
+@lru_cache(maxsize=65536)
+def _clause_words(text: str, language: str | None) -> tuple[Clause, ...]:
+    """Clauses of ``text`` as (normalised word, stem) pairs.
+
+    Words are normalised with the ``match`` preset (case, punctuation, numbers, fillers)
+    and keyed by their stems, so inflected forms of one phrase are counted together while
+    the phrase is still shown in words people say.
+    """
+    from .normalize import normalizer
+
+    match = normalizer(language, "match")
+    stems = normalizer(language, "stems")
+    out = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        words = match.tokens(clause) if clause.strip() else []
+        if words:
+            out.append(tuple((w, stems.stem(w)) for w in words))
+    return tuple(out)
+
+
+def candidate_phrases(text: str, language: str | None, options: MiningOptions) -> dict[str, str]:
+    """Every n-gram of ``text`` within one clause, ``min_words``-``max_words`` words, not
+    made of stop words only: stem key -> normalised wording."""
+    stop = _stop_words(language)
+    found: dict[str, str] = {}
+    for words in _clause_words(text, language):
+        for n in range(options.min_words, min(options.max_words, len(words)) + 1):
+            for i in range(len(words) - n + 1):
+                gram = words[i:i + n]
+                if all(w in stop for w, _ in gram):
+                    continue
+                found.setdefault(" ".join(s for _, s in gram), " ".join(w for w, _ in gram))
+    return found
+
+
+def clauses(text: str, language: str | None) -> list[str]:
+    """The normalised clauses of ``text`` (what a script phrase can be cut from)."""
+    return [" ".join(w for w, _ in c) for c in _clause_words(text, language)]
+
+
+def stem_key(text: str, language: str | None) -> str:
+    """The stems of ``text`` joined by spaces (how phrases are compared here)."""
+    from .normalize import tokens
+
+    return " ".join(tokens(text, language))
+
+
+# ---- counting and ranking ----------------------------------------------------------
+Docs = Mapping[str, Sequence[Utterance]]  # call id -> the turns where the item was said
+
+
+@dataclass
+class _Candidate:
+    key: str
+    pos: set[str]
+    neg: set[str]
+    weight: float = 0.0
+    lift: float = 0.0
+
+
+def _lift(pos: int, n_pos: int, neg: int, n_neg: int, smoothing: float) -> tuple[float, float]:
+    bs = pos / n_pos if n_pos else 0.0
+    ws_ = neg / n_neg if n_neg else 0.0
+    lift = (bs + smoothing) / (ws_ + smoothing)
+    return lift, bs * math.log2(lift)
+
+
+class _Occurrences:
+    """stem key -> call id -> first turn saying it, and the wordings seen per key."""
+
+    def __init__(self, docs: Docs, language: str | None, options: MiningOptions):
+        self.calls: dict[str, dict[str, Utterance]] = {}
+        self.wordings: dict[str, Counter[str]] = {}
+        for cid, turns in docs.items():
+            for u in turns:
+                for key, wording in candidate_phrases(u.text, language, options).items():
+                    self.calls.setdefault(key, {}).setdefault(cid, u)
+                    self.wordings.setdefault(key, Counter())[wording] += 1
+
+    def wording(self, key: str) -> str:
+        """The most frequent wording of a key (ties: alphabetical, so runs agree)."""
+        return min(self.wordings[key].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+
+
+def rank_phrases(
+    pos_docs: Docs,
+    neg_docs: Docs,
+    language: str | None,
+    options: MiningOptions,
+    *,
+    exclude: Callable[[str], bool] | None = None,
+) -> list[tuple[_Candidate, list[str], dict[str, Utterance]]]:
+    """Grouped phrases of ``pos_docs`` ranked by weight against ``neg_docs``.
+
+    Returns ``(group, wordings, occurrences)`` best first: ``group`` has the union of the
+    members' calls, ``wordings`` the members (representative first), ``occurrences`` call
+    id -> turn for the positive calls. ``exclude(wording)`` drops candidates.
+    """
+
+    n_pos = sum(1 for t in pos_docs.values() if t)
+    n_neg = sum(1 for t in neg_docs.values() if t)
+    pos_occ = _Occurrences(pos_docs, language, options)
+    neg_occ = _Occurrences(neg_docs, language, options)
+    cands: dict[str, _Candidate] = {}
+    for key, calls in pos_occ.calls.items():
+        if len(calls) < options.min_calls:
+            continue
+        in_neg = set(neg_occ.calls.get(key, ()))
+        lift, weight = _lift(len(calls), n_pos, len(in_neg), n_neg, options.smoothing)
+        if lift <= options.min_lift:
+            continue
+        cands[key] = _Candidate(key, set(calls), in_neg, weight, lift)
+    # Keep closed phrases only: a shorter phrase said in exactly the calls where a longer
+    # one containing it is said adds nothing ("matters most to you" inside "what matters
+    # most to you").
+    drop: set[str] = set()
+    for key, c in cands.items():
+        words = key.split()
+        for n in range(options.min_words, len(words)):
+            for i in range(len(words) - n + 1):
+                sub = " ".join(words[i:i + n])
+                s = cands.get(sub)
+                if s is not None and s.pos == c.pos and s.neg == c.neg:
+                    drop.add(sub)
+    ranked = sorted(
+        (c for k, c in cands.items()
+         if k not in drop and not (exclude and exclude(pos_occ.wording(k)))),
+        key=lambda c: (-c.weight, -len(c.pos), -len(c.key.split()), pos_occ.wording(c.key)),
+    )[: options.max_candidates]
+    if not ranked:
+        return []
+    texts = [pos_occ.wording(c.key) for c in ranked]
+    out = []
+    for members in _families(ranked, texts, language, options):
+        idx = _by_typical(members, ranked)
+        pos: set[str] = set().union(*(ranked[i].pos for i in idx))
+        neg: set[str] = set().union(*(ranked[i].neg for i in idx))
+        lift, weight = _lift(len(pos), n_pos, len(neg), n_neg, options.smoothing)
+        occ: dict[str, Utterance] = {}
+        for i in idx:
+            for cid, u in pos_occ.calls[ranked[i].key].items():
+                occ.setdefault(cid, u)
+        group = _Candidate(ranked[idx[0]].key, pos, neg, weight, lift)
+        out.append((group, [texts[i] for i in idx], occ))
+    out.sort(key=lambda g: (-g[0].weight, -len(g[0].pos), g[1][0]))
+    return out
+
+
+def _families(
+    ranked: Sequence[_Candidate], texts: Sequence[str], language: str | None, options: MiningOptions
+) -> list[list[int]]:
+    """Groups of candidate indexes (each sorted): near-duplicates, fragments, overlaps.
+
+    Near-duplicate wordings are grouped by :func:`qa.matching.group_similar`. A fragment
+    (a phrase inside longer candidates) joins them when it is said in no call where one of
+    them is not: "what matters" said only as part of "what matters most to you" and "what
+    matters the most to you" ties the two into one family instead of outranking both.
+    """
+    from .matching import group_similar
+
+    parent = list(range(len(ranked)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for members in group_similar(texts, options.group_threshold, language):
+        for m in members[1:]:
+            union(members[0], m)
+    index = {c.key: i for i, c in enumerate(ranked)}
+    supers: dict[int, list[int]] = {}
+    for i, c in enumerate(ranked):
+        words = c.key.split()
+        for n in range(options.min_words, len(words)):
+            for j in range(len(words) - n + 1):
+                sub = index.get(" ".join(words[j:j + n]))
+                if sub is not None:
+                    supers.setdefault(sub, []).append(i)
+    for sub, sups in supers.items():
+        pos = set().union(*(ranked[i].pos for i in sups))
+        neg = set().union(*(ranked[i].neg for i in sups))
+        if ranked[sub].pos <= pos and ranked[sub].neg <= neg:
+            for i in sups:
+                union(sub, i)
+    # A wording longer than max_words is cut into overlapping windows said in the same
+    # calls ("price includes the finishing and a fitted" / "includes the finishing and a
+    # fitted kitchen"): one family.
+    buckets: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
+    for i, c in enumerate(ranked):
+        buckets.setdefault((frozenset(c.pos), frozenset(c.neg)), []).append(i)
+    for same in buckets.values():
+        for a in same:
+            wa = ranked[a].key.split()
+            for b in same:
+                wb = ranked[b].key.split()
+                if a < b and any(
+                    wa[-j:] == wb[:j] or wb[-j:] == wa[:j]
+                    for j in range(options.min_words, min(len(wa), len(wb)))
+                ):
+                    union(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(ranked)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _by_typical(idx: list[int], ranked: Sequence[_Candidate]) -> list[int]:
+    """Members of a group, the most typical full wording first.
+
+    In each call the longest member said stands for what was said in full; the member that
+    does so in the most calls represents the group (ties: the stronger one). Fragments
+    ("what matters") are in more calls than the whole question, but say less.
+    """
+    longest: dict[str, int] = {}
+    for i in idx:  # idx is in ranked order, so ties go to the stronger member
+        n = len(ranked[i].key.split())
+        for cid in ranked[i].pos:
+            j = longest.get(cid)
+            if j is None or n > len(ranked[j].key.split()):
+                longest[cid] = i
+    votes = Counter(longest.values())
+    return sorted(idx, key=lambda i: (-votes.get(i, 0), idx.index(i)))
+
+
+# ---- where each item was said ------------------------------------------------------------
+def speaker_roles(t: Transcript) -> frozenset[str]:
+    """The manager's turns; in a mono call without roles, every turn (marked unknown)."""
+    return frozenset({UNKNOWN}) if t.is_mono else frozenset({MANAGER})
+
+
+def _turn_at(turns: Sequence[Utterance], t: float, eps: float = 0.05) -> int | None:
+    """Index of the turn containing time ``t``, else the first starting after it."""
+    for i, u in enumerate(turns):
+        if u.start - eps <= t <= u.end + eps:
+            return i
+    for i, u in enumerate(turns):
+        if u.start >= t:
+            return i
+    return None
+
+
+def stage_regions(
+    t: Transcript,
+    stage_items: pd.DataFrame,
+    stage_order: Sequence[str],
+    options: MiningOptions,
+    *,
+    stops: Iterable[float] = (),
+    busy: Collection[int] = (),
+) -> dict[str, tuple[list[Utterance], bool]]:
+    """stage id -> (manager turns at that stage, located by position?) for one call.
+
+    ``stage_items`` are the call's ``kind == "stage"`` rows. A found stage is its matched
+    turn (the manager turn holding the evidence, or the first one after a client's) plus up
+    to ``stage_turns`` following manager turns before the next found stage or ``stops``
+    (times the client objected). A missed stage alone between two found ones in script
+    order (or before the first / after the last) takes the manager turns between their
+    matched turns; those turns are its, not the preceding stage's. Turns in ``busy``
+    (``id()`` of utterances answering an objection) are never located by position.
+    """
+    speaker = speaker_roles(t)
+    mgr = [u for u in t.utterances if u.role in speaker]
+    anchors: dict[str, float] = {}
+    missed: set[str] = set()
+    for row in stage_items.itertuples(index=False):
+        start = row.start
+        if row.status == "found" and start is not None and not math.isnan(start):
+            anchors[row.item_id] = min(float(start), anchors.get(row.item_id, math.inf))
+        elif row.status == "missed":
+            missed.add(row.item_id)
+    matched: dict[str, int] = {}
+    for sid, a in anchors.items():
+        i = _turn_at(mgr, a)
+        if i is not None:
+            matched[sid] = i
+    regions: dict[str, tuple[list[Utterance], bool]] = {}
+    claimed: set[int] = set(matched.values())
+    if options.infer_missed:
+        index = {sid: k for k, sid in enumerate(stage_order)}
+        for sid in sorted(missed, key=lambda s: index.get(s, len(index))):
+            k = index.get(sid)
+            if k is None:
+                continue
+            prev = [s for s in stage_order[:k] if s in matched]
+            nxt = [s for s in stage_order[k + 1:] if s in matched]
+            lo_k = index[prev[-1]] if prev else -1
+            hi_k = index[nxt[0]] if nxt else len(stage_order)
+            # Only when this stage is the one missing between its neighbours: otherwise the
+            # words in the gap could belong to any of the missed stages.
+            if any(s in missed for s in stage_order[lo_k + 1:hi_k] if s != sid):
+                continue
+            first = matched[prev[-1]] + 1 if prev else 0
+            last = matched[nxt[0]] if nxt else len(mgr)  # exclusive
+            turns = [i for i in range(first, last) if i not in claimed and id(mgr[i]) not in busy]
+            if turns and len(turns) <= options.max_inferred_turns:
+                regions[sid] = ([mgr[i] for i in turns], True)
+                claimed.update(turns)
+    for sid, i0 in matched.items():
+        nxt_start = min(
+            (b for b in [*anchors.values(), *stops] if b > anchors[sid] + 1e-6), default=math.inf
+        )
+        picked = [i0]
+        for i in range(i0 + 1, min(len(mgr), i0 + 1 + options.stage_turns)):
+            if i in claimed or mgr[i].start >= nxt_start:
+                break
+            picked.append(i)
+        regions[sid] = ([mgr[i] for i in picked], False)
+    return regions
+
+
+def answer_turns(t: Transcript, trigger_start: float, turns: int, mono_segments: int = 2) -> list[Utterance]:
+    """The manager's utterances in the next ``turns`` turns after the client turn at
+    ``trigger_start`` -- the window :mod:`qa.scoring` searches for the handling steps.
+
+    A turn is a run of one side's utterances; on mono (no sides) each turn stands for
+    ``mono_segments`` utterances, as in scoring.
+    """
+    utts = t.utterances
+    i = _turn_at(utts, trigger_start)
+    if i is None:
+        return []
+    out: list[Utterance] = []
+    runs = 0
+    prev: str | None = None
+    for u in utts[i + 1:]:
+        if u.role == UNKNOWN:
+            if len(out) >= turns * mono_segments:
+                break
+            out.append(u)
+            continue
+        if u.role == MANAGER:
+            if prev != MANAGER:
+                if runs >= turns:
+                    break
+                runs += 1
+            out.append(u)
+        prev = u.role
+    return out
+
+
+# ---- the public entry point --------------------------------------------------------------
+def mine(
+    ws: Workspace,
+    stage: str | None = None,
+    objection: str | None = None,
+    top: float | str = 0.2,
+    by: str = "score",
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    options: MiningOptions | None = None,
+    version: tuple[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MiningResult:
+    """Mine the phrases of the best calls of one scored version (default: the latest).
+
+    ``stage`` / ``objection`` limit the mining to one item (and skip the gap search);
+    ``top`` is the share of calls in each cohort when ``by="score"``; ``date_from`` /
+    ``date_to`` bound the call day (inclusive, ``YYYY-MM-DD``). ``progress(done, total)``
+    is called after each transcript read. Raises :class:`NotFoundError` for an unknown
+    stage / objection id and :class:`QAError` when the cohorts cannot be formed.
+    """
+    opts = options or MiningOptions()
+    if stage is not None and objection is not None:
+        raise QAError("give --stage or --objection, not both")
+    version, script, rubric = load_version(ws, version)
+    stage_ids = [s.id for s in script.stages]
+    objections = list(rubric.objections) if rubric is not None else []
+    if stage is not None and stage not in stage_ids:
+        raise NotFoundError(
+            f"stage {stage!r} is not in script {script.name!r}; stages: {', '.join(stage_ids)}"
+        )
+    if objection is not None and objection not in [o.id for o in objections]:
+        known = ", ".join(o.id for o in objections) or "none (scored without a rubric)"
+        raise NotFoundError(f"objection {objection!r} is not in the rubric; objections: {known}")
+
+    calls = scored_calls(ws, version, date_from, date_to)
+    if not len(calls):
+        period = f" between {date_from or 'the start'} and {date_to or 'now'}" if (date_from or date_to) else ""
+        raise NotFoundError(f"{ws.path}: no calls scored with this script version{period}")
+    cohorts = select_cohorts(calls, by, parse_top(top))
+    language = script.language
+    result = MiningResult(
+        cohorts=cohorts, script_hash=version[0], rubric_hash=version[1],
+        script_name=script.name, language=language,
+    )
+    info = {r.call_id: r for r in calls.itertuples(index=False)}
+    won = _won_map(calls)
+    has_outcomes = any(v is True for v in won.values()) and any(v is False for v in won.values())
+    gaps = stage is None and objection is None
+    needed = set(cohorts.best) | set(cohorts.worst)
+    if gaps and has_outcomes:
+        needed |= {cid for cid, v in won.items() if v is not None}
+    items = version_items(ws, version, needed)
+    by_call = {cid: g for cid, g in items.groupby("call_id")}
+    transcripts: dict[str, Transcript] = {}
+    ordered = sorted(needed, key=lambda c: cohorts.order.get(c, 0))
+    for n, cid in enumerate(ordered, 1):
+        t = ws.transcript(cid)
+        if t is None:
+            result.notes.append(f"{cid}: scored but its transcript is missing; skipped")
+        else:
+            transcripts[cid] = t
+        if progress is not None:
+            progress(n, len(ordered))
+
+    def example(cid: str, u: Utterance) -> Example:
+        row = info.get(cid)
+        cohort = "best" if cid in best_set else "worst" if cid in worst_set else "other"
+        return Example(cid, getattr(row, "manager", None), u.start, u.end, u.text, cohort,
+                       float(row.score) if row is not None else None)
+
+    best_set, worst_set = set(cohorts.best), set(cohorts.worst)
+
+    def examples(occ: Mapping[str, Utterance]) -> tuple[Example, ...]:
+        cids = sorted(occ, key=lambda c: cohorts.order.get(c, 0))[: opts.examples]
+        return tuple(example(c, occ[c]) for c in cids)
+
+    def empty() -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(columns=items.columns)
+
+    # Objections first: the manager's answer right after each trigger belongs to the
+    # objection, and a stage's turns stop where the client objects.
+    windows = {o.id: int(o.respond_within_turns or opts.respond_turns) for o in objections}
+    answers: dict[str, dict[str, list[Utterance]]] = {}  # objection id -> call -> turns
+    raised_at: dict[str, list[float]] = {}
+    for cid in [*cohorts.best, *cohorts.worst]:
+        t = transcripts.get(cid)
+        rows = by_call.get(cid)
+        if t is None or rows is None:
+            continue
+        raised = rows[(rows["kind"] == "objection") & rows["start"].notna()]
+        for oid, start in zip(raised["item_id"], raised["start"]):
+            turns = answer_turns(t, float(start), windows.get(oid, opts.respond_turns))
+            raised_at.setdefault(cid, []).append(float(start))
+            if turns:
+                answers.setdefault(oid, {}).setdefault(cid, []).extend(turns)
+
+    # Stages.
+    located: dict[str, dict[str, list[Utterance]]] = {}
+    inferred = 0
+    for cid in [*cohorts.best, *cohorts.worst]:
+        t = transcripts.get(cid)
+        if t is None:
+            continue
+        rows = by_call.get(cid, empty())
+        busy = {id(u) for per_call in answers.values() for u in per_call.get(cid, ())}
+        regs = stage_regions(
+            t, rows[rows["kind"] == "stage"], stage_ids, opts,
+            stops=raised_at.get(cid, ()), busy=busy,
+        )
+        for sid, (turns, guessed) in regs.items():
+            located.setdefault(sid, {})[cid] = turns
+            inferred += guessed
+    if inferred:
+        result.notes.append(
+            f"{inferred} time(s) a stage the script missed was located by its position in the call"
+        )
+    titles = {s.id: s.title for s in script.stages}
+    for sid in ([stage] if stage else [] if objection else stage_ids):
+        docs = located.get(sid, {})
+        pos = {c: docs[c] for c in cohorts.best if c in docs}
+        neg = {c: docs[c] for c in cohorts.worst if c in docs}
+        if not pos:
+            result.notes.append(f"stage {sid}: not located in any best call")
+            continue
+        for g, members, occ in rank_phrases(pos, neg, language, opts)[: opts.max_phrases]:
+            result.phrases.append(_group("stage", sid, titles.get(sid), g, members, len(pos), len(neg), examples(occ)))
+
+    for obj in objections:
+        if stage is not None or (objection is not None and obj.id != objection):
+            continue
+        docs = answers.get(obj.id, {})
+        pos_o = {c: docs[c] for c in cohorts.best if c in docs}
+        neg_o = {c: docs[c] for c in cohorts.worst if c in docs}
+        if not pos_o:
+            result.notes.append(f"objection {obj.id}: not raised (or not answered) in any best call")
+            continue
+        for g, members, occ in rank_phrases(pos_o, neg_o, language, opts)[: opts.max_phrases]:
+            result.phrases.append(_group("objection", obj.id, obj.title, g, members, len(pos_o), len(neg_o), examples(occ)))
+
+    if gaps:
+        result.uncovered = _uncovered(
+            transcripts, by_call, cohorts, won if has_outcomes else None, rubric, language,
+            opts, example,
+        )
+        result.unmatched = _unmatched(transcripts, cohorts, script, rubric, language, opts, examples)
+    return result
+
+
+def _won_map(calls: pd.DataFrame) -> dict[str, bool | None]:
+    from .metadata import outcome_won
+
+    return {cid: outcome_won(o) for cid, o in zip(calls["call_id"], calls["outcome"])}
+
+
+def _group(
+    kind: str, item_id: str | None, title: str | None, g: _Candidate, members: list[str],
+    n_pos: int, n_neg: int, ex: tuple[Example, ...],
+) -> PhraseGroup:
+    return PhraseGroup(
+        kind=kind, item_id=item_id, title=title, phrase=members[0], variants=tuple(members[1:]),
+        best_calls=len(g.pos), best_total=n_pos, worst_calls=len(g.neg), worst_total=n_neg,
+        lift=g.lift, weight=g.weight, examples=ex,
+    )
+
+
+def _phrase_texts(phrases: Iterable[Any]) -> list[str]:
+    return [p if isinstance(p, str) else p.text for p in phrases]
+
+
+def _covered_by(language: str | None, phrases: Iterable[str], threshold: float) -> Callable[[str], bool]:
+    """A test: does a mined wording match (contain, sit inside, or resemble) any phrase?"""
+    from .matching import similarity
+
+    known = [(p, k) for p, k in ((p, stem_key(p, language)) for p in phrases) if k]
+
+    def covered(candidate: str) -> bool:
+        key = stem_key(candidate, language)
+        padded = f" {key} "
+        for phrase, k in known:
+            if f" {k} " in padded or padded in f" {k} ":
+                return True
+            if similarity(candidate, phrase, language) >= threshold:
+                return True
+        return False
+
+    return covered
+
+
+def _uncovered(
+    transcripts: Mapping[str, Transcript],
+    by_call: Mapping[str, pd.DataFrame],
+    cohorts: Cohorts,
+    won: Mapping[str, bool | None] | None,
+    rubric: Rubric | None,
+    language: str | None,
+    opts: MiningOptions,
+    example: Callable[[str, Utterance], Example],
+) -> list[ObjectionCandidate]:
+    """Recurring client wording that no trigger covers, in bad calls more than good ones."""
+    if won is not None:
+        bad_ids = [c for c, v in won.items() if v is False and c in transcripts]
+        good_ids = [c for c, v in won.items() if v is True and c in transcripts]
+    else:
+        bad_ids = [c for c in cohorts.worst if c in transcripts]
+        good_ids = [c for c in cohorts.best if c in transcripts]
+    triggers: list[str] = []
+    windows: list[int] = []
+    threshold = 85.0
+    if rubric is not None:
+        threshold = float(getattr(rubric, "threshold", None) or threshold)
+        for o in rubric.objections:
+            triggers.extend(_phrase_texts(o.triggers))
+            windows.append(int(getattr(o, "respond_within_turns", None) or opts.respond_turns))
+    window = max(windows, default=opts.respond_turns)
+    covered = _covered_by(language, triggers, threshold)
+
+    def client_turns(cid: str) -> list[Utterance]:
+        t = transcripts[cid]
+        rows = by_call.get(cid)
+        # Turns where the scorer already saw an objection are covered by definition.
+        raised = set()
+        if rows is not None:
+            raised = {round(float(s), 2) for s in rows[rows["kind"] == "objection"]["start"].dropna()}
+        if t.is_mono:
+            return []
+        return [u for u in t.utterances if u.role == CLIENT and round(u.start, 2) not in raised]
+
+    bad = {c: client_turns(c) for c in bad_ids}
+    good = {c: client_turns(c) for c in good_ids}
+    ranked = rank_phrases(bad, good, language, opts, exclude=covered)[: opts.max_phrases]
+    n_bad = sum(1 for v in bad.values() if v)
+    n_good = sum(1 for v in good.values() if v)
+    out = []
+    for k, (g, members, occ) in enumerate(ranked, 1):
+        # Where else was it said (good calls too), and what did the manager answer there?
+        keys = {stem_key(m, language) for m in members}
+        said: dict[str, Utterance] = dict(occ)
+        for cid, turns in good.items():
+            for u in turns:
+                if cid not in said and keys & candidate_phrases(u.text, language, opts).keys():
+                    said[cid] = u
+        answers: list[Example] = []
+        first_turns: list[str] = []  # the direct answer: the first manager turn, good calls
+        good_set = set(good_ids)
+        for cid in sorted(said, key=lambda c: cohorts.order.get(c, 0)):
+            turns = answer_turns(transcripts[cid], said[cid].start, window)
+            if not turns:
+                continue
+            ex = example(cid, turns[0])
+            answers.append(Example(
+                cid, ex.manager, turns[0].start, turns[-1].end, " ".join(u.text for u in turns),
+                ex.cohort, ex.score,
+            ))
+            if cid in good_set:
+                first_turns.append(turns[0].text)
+            if len(answers) >= opts.examples:
+                break
+        if not first_turns and answers:
+            first_turns.append(answers[0].quote)
+        client_examples = tuple(
+            example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0))[: opts.examples]
+        )
+        out.append(ObjectionCandidate(
+            id=f"new_objection_{k}", trigger=members[0], variants=tuple(members[1:]),
+            bad_calls=len(g.pos), bad_total=n_bad, good_calls=len(g.neg), good_total=n_good,
+            lift=g.lift, weight=g.weight, examples=client_examples, answers=tuple(answers),
+            answer_phrases=_answer_phrases(first_turns, language, opts),
+        ))
+    return out
+
+
+def _answer_phrases(texts: Sequence[str], language: str | None, opts: MiningOptions) -> tuple[str, ...]:
+    """Clauses of the best answers, deduplicated, as step phrases for a new objection."""
+    from .matching import group_similar
+
+    stop = _stop_words(language)
+    seen: list[str] = []
+    for text in texts:
+        for c in clauses(text, language):
+            words = c.split()
+            if opts.min_words <= len(words) <= opts.max_answer_words and not all(w in stop for w in words):
+                if c not in seen:
+                    seen.append(c)
+    if not seen:
+        return ()
+    return tuple(seen[min(g)] for g in group_similar(seen, opts.group_threshold, language))[:5]
+
+
+def _unmatched(
+    transcripts: Mapping[str, Transcript],
+    cohorts: Cohorts,
+    script: Script,
+    rubric: Rubric | None,
+    language: str | None,
+    opts: MiningOptions,
+    examples: Callable[[Mapping[str, Utterance]], tuple[Example, ...]],
+) -> list[PhraseGroup]:
+    """Manager wording frequent in the best calls that matches no stage (or step) phrase."""
+    known = [p for s in script.stages for p in _phrase_texts(s.phrases)]
+    if rubric is not None:
+        known += [p for o in rubric.objections for st in o.steps for p in _phrase_texts(st.phrases)]
+    covered = _covered_by(language, known, float(getattr(script, "threshold", None) or 85.0))
+
+    def speech(cid: str) -> list[Utterance]:
+        t = transcripts[cid]
+        roles = speaker_roles(t)
+        return [u for u in t.utterances if u.role in roles]
+
+    pos = {c: speech(c) for c in cohorts.best if c in transcripts}
+    neg = {c: speech(c) for c in cohorts.worst if c in transcripts}
+    n_pos = sum(1 for v in pos.values() if v)
+    n_neg = sum(1 for v in neg.values() if v)
+    return [
+        _group("unmatched", None, None, g, members, n_pos, n_neg, examples(occ))
+        for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered)[: opts.max_phrases]
+    ]

@@ -1,0 +1,368 @@
+"""Mining: phrases of the best calls, ranked against the worst, grouped, with gaps.
+
+Unit parts use hand-built inputs with hand-computed numbers; the corpus tests run the real
+path (transcripts scored by qa.scoring, stored, mined) on tests/trainer_corpus.py, where
+phrases are planted in the best calls only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import trainer_corpus as tc
+
+from qa.errors import NotFoundError, QAError
+from qa.mining import (
+    MiningOptions,
+    answer_turns,
+    candidate_phrases,
+    format_time,
+    mine,
+    parse_top,
+    rank_phrases,
+    select_cohorts,
+    stage_regions,
+)
+from qa.store import Workspace
+from qa.transcripts import CallMeta, Transcript, Utterance
+
+
+@pytest.fixture(scope="module", params=["en", "ru"])
+def corpus(request, tmp_path_factory):
+    return tc.build(tmp_path_factory.mktemp(f"mining_{request.param}"), request.param)
+
+
+# ---- small pieces ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value, share",
+    [("20%", 0.2), ("20", 0.2), ("0.2", 0.2), (0.5, 0.5), ("50%", 0.5), (" 10 % ", 0.1)],
+)
+def test_parse_top(value, share):
+    assert parse_top(value) == pytest.approx(share)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("abc", "--top 'abc' is not a share; write it like 20% or 0.2"),
+        ("0", "--top '0': the best and worst shares must be above 0 and at most 50%"),
+        ("60%", "--top '60%': the best and worst shares must be above 0 and at most 50%"),
+    ],
+)
+def test_parse_top_rejects(value, message):
+    with pytest.raises(QAError) as e:
+        parse_top(value)
+    assert str(e.value) == message
+
+
+def _calls(scores, outcomes=None):
+    ids = [f"c{i:02d}" for i in range(1, len(scores) + 1)]
+    return pd.DataFrame({"call_id": ids, "score": scores, "outcome": outcomes or [None] * len(scores)})
+
+
+@pytest.mark.parametrize(
+    "scores, top, best, worst",
+    [
+        # 10 calls, 20%: 2 best, 2 worst
+        ([50, 90, 10, 70, 30, 80, 20, 60, 40, 100], 0.2, ("c10", "c02"), ("c07", "c03")),
+        # ceil(5 * 0.2) = 1
+        ([1, 5, 3, 4, 2], 0.2, ("c02",), ("c01",)),
+        # 3 calls at 50%: ceil(1.5) = 2 would overlap, so at most n // 2 = 1
+        ([10, 30, 20], 0.5, ("c02",), ("c01",)),
+        # ties broken by call id, so the split is reproducible
+        ([50, 50, 50, 50], 0.5, ("c01", "c02"), ("c03", "c04")),
+    ],
+)
+def test_select_cohorts_by_score(scores, top, best, worst):
+    c = select_cohorts(_calls(scores), "score", top)
+    assert (c.best, c.worst) == (best, worst)
+    assert set(c.best).isdisjoint(c.worst)
+
+
+def test_select_cohorts_by_outcome():
+    calls = _calls([10, 90, 50, 70, 30], ["won", "lost", None, "сделка", "отказ"])
+    c = select_cohorts(calls, "outcome")
+    assert c.best == ("c04", "c01")  # won deals, higher score first
+    assert c.worst == ("c02", "c05")
+    assert c.description == "2 won vs 2 lost deals of 5 calls (1 without an outcome left out)"
+    assert c.order == {"c04": 0, "c01": 1, "c03": 2, "c02": 3, "c05": 4}
+
+
+@pytest.mark.parametrize(
+    "calls, by, message",
+    [
+        (_calls([50]), "score", "1 scored call(s) in the period: mining needs at least 2 to compare the "
+         "best with the worst; widen --from/--to or score more calls"),
+        (_calls([50, 60], ["won", None]), "outcome", "--by outcome needs won and lost deals; found 1 won "
+         "and 0 lost among 2 calls; import a manifest with an outcome column (qa score PATH --manifest "
+         "FILE) or use --by score"),
+        (_calls([50, 60]), "deal", "--by 'deal': choose one of score, outcome"),
+    ],
+)
+def test_select_cohorts_errors(calls, by, message):
+    with pytest.raises(QAError) as e:
+        select_cohorts(calls, by)
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize(
+    "text, language, expected",
+    [
+        # clauses never join: "afternoon thanks" is not a phrase
+        ("Good afternoon, thanks for calling.", "en",
+         {"good afternoon", "thanks for", "for calling", "thanks for calling"}),
+        # stop words only: nothing
+        ("And it is.", "en", set()),
+        ("Добрый день! Чем могу помочь?", "ru", {"добрый день", "чем могу", "могу помочь", "чем могу помочь"}),
+    ],
+)
+def test_candidate_phrases(text, language, expected):
+    assert set(candidate_phrases(text, language, MiningOptions(min_words=2, max_words=3)).values()) == expected
+
+
+def test_candidate_phrases_key_inflections_together():
+    opts = MiningOptions()
+    assert candidate_phrases("Какой бюджет?", "ru", opts).keys() == candidate_phrases("Какого бюджета?", "ru", opts).keys()
+
+
+def test_format_time():
+    assert [format_time(x) for x in (0, 7.9, 83.4, 3725)] == ["00:00", "00:07", "01:23", "1:02:05"]
+
+
+def _u(role, start, text):
+    return Utterance(role, start, start + 2.0, text)
+
+
+def test_rank_phrases_lift_and_weight():
+    # "monthly payment" in 3 of 4 best calls and 1 of 4 worst; "thank you" everywhere.
+    best = {f"b{i}": [_u("manager", 0, "Thank you. " + ("Here is the monthly payment." if i < 3 else "Here it is."))]
+            for i in range(4)}
+    worst = {f"w{i}": [_u("manager", 0, "Thank you. " + ("The monthly payment." if i == 0 else "Nothing."))]
+             for i in range(4)}
+    ranked = rank_phrases(best, worst, "en", MiningOptions())
+    # "monthly payment" is said exactly where "the monthly payment" is: only the longer is
+    # kept; the best calls' "here is the monthly payment" is a near-duplicate of it and
+    # represents the family (the longest wording said in full in most calls); "here is",
+    # "thank you" are in all calls or below the lift.
+    assert [members for _, members, _ in ranked] == [["here is the monthly payment", "the monthly payment"]]
+    g, _, occ = ranked[0]
+    assert (len(g.pos), len(g.neg)) == (3, 1)
+    # lift = (0.75 + 0.1) / (0.25 + 0.1); weight = 0.75 * log2(lift)
+    assert g.lift == pytest.approx(0.85 / 0.35)
+    assert g.weight == pytest.approx(0.75 * math.log2(0.85 / 0.35))
+    assert sorted(occ) == ["b0", "b1", "b2"]
+
+
+def test_rank_phrases_min_calls_and_lift_filter():
+    best = {"b0": [_u("manager", 0, "A rare phrase here.")], "b1": [_u("manager", 0, "Nothing.")]}
+    worst = {"w0": [_u("manager", 0, "Nothing.")]}
+    assert rank_phrases(best, worst, "en", MiningOptions()) == []  # said in 1 best call only
+    assert len(rank_phrases(best, worst, "en", MiningOptions(min_calls=1))) == 1
+
+
+def _t(*turns):
+    return Transcript(CallMeta("x"), [Utterance(r, s, s + 2.0, text) for r, s, text in turns])
+
+
+def _items(*rows):
+    return pd.DataFrame(
+        [{"item_id": i, "status": st, "start": s} for i, st, s in rows], columns=["item_id", "status", "start"]
+    )
+
+
+T = _t(
+    ("manager", 0, "Good afternoon."), ("client", 3, "Hi."),
+    ("manager", 6, "What matters most to you?"), ("client", 9, "A garden."),
+    ("manager", 12, "Tell me more."), ("client", 15, "Quiet."),
+    ("manager", 18, "I can offer a flat."), ("client", 21, "Too expensive."),
+    ("manager", 24, "I understand."), ("manager", 26.5, "It includes parking."),
+    ("client", 29, "Ok."), ("manager", 32, "Book a viewing?"),
+)
+ORDER = ["greeting", "needs", "presentation", "next_step"]
+
+
+def _texts(regions):
+    return {sid: ([u.text for u in turns], guessed) for sid, (turns, guessed) in regions.items()}
+
+
+def test_stage_regions_found_and_located():
+    items = _items(("greeting", "found", 0.5), ("needs", "missed", None),
+                   ("presentation", "found", 18.2), ("next_step", "found", 32.0))
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(stage_turns=1), stops=[21.0]))
+    assert got == {
+        # the missed stage alone between two found ones takes the turns between them
+        "needs": (["What matters most to you?", "Tell me more."], True),
+        "greeting": (["Good afternoon."], False),
+        # stops at the client's objection: the answer is the objection's
+        "presentation": (["I can offer a flat."], False),
+        "next_step": (["Book a viewing?"], False),
+    }
+
+
+def test_stage_regions_found_extends_and_ambiguous_gap_is_left():
+    items = _items(("greeting", "found", 0.0), ("needs", "missed", None),
+                   ("presentation", "missed", None), ("next_step", "found", 32.0))
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(stage_turns=1)))
+    # two stages missed in a row: the gap could be either, so neither is located
+    assert got == {"greeting": (["Good afternoon.", "What matters most to you?"], False),
+                   "next_step": (["Book a viewing?"], False)}
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(stage_turns=0)))
+    assert got["greeting"] == (["Good afternoon."], False)
+
+
+def test_stage_regions_busy_turns_and_limits():
+    items = _items(("greeting", "found", 0.0), ("needs", "found", 6.0),
+                   ("presentation", "found", 18.0), ("next_step", "missed", None))
+    busy = {id(u) for u in T.utterances if u.start in (24, 26.5)}
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(stage_turns=0), busy=busy))
+    assert got["next_step"] == (["Book a viewing?"], True)
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(stage_turns=0, max_inferred_turns=2)))
+    assert "next_step" not in got  # 3 turns after the offer: too vague to attribute
+    got = _texts(stage_regions(T, items, ORDER, MiningOptions(infer_missed=False)))
+    assert "next_step" not in got
+
+
+@pytest.mark.parametrize(
+    "start, turns, expected",
+    [
+        (21.5, 1, ["I understand.", "It includes parking."]),  # one turn = one run of the manager
+        (21.5, 2, ["I understand.", "It includes parking.", "Book a viewing?"]),
+        (3.0, 1, ["What matters most to you?"]),
+        (40.0, 1, []),
+    ],
+)
+def test_answer_turns(start, turns, expected):
+    assert [u.text for u in answer_turns(T, start, turns)] == expected
+
+
+# ---- the constructed corpus, for real ------------------------------------------------------
+def _contains(wordings, planted):
+    return any(planted in w for w in wordings)
+
+
+def test_planted_phrases_found_and_ranked_first(corpus):
+    planted = tc.PLANTED[corpus.language]
+    with corpus.open() as ws:
+        r = mine(ws, top=0.4)
+    assert r.cohorts.best == ("c01", "c02", "c03", "c04")
+    assert r.cohorts.worst == ("c07", "c08", "c09", "c10")
+    needs = r.for_item("stage", "needs")
+    # near-duplicate wordings are one group, ranked first, said in all 4 best calls, no worst
+    assert all(_contains(needs[0].wordings, p) for p in planted["needs"])
+    assert (needs[0].best_calls, needs[0].best_total, needs[0].worst_calls) == (4, 4, 0)
+    assert needs[0].lift == pytest.approx(11.0)  # (1 + 0.1) / (0 + 0.1)
+    # ...and no other group of the stage carries either wording
+    assert not any(_contains(g.wordings, p) for g in needs[1:] for p in planted["needs"])
+    assert planted["presentation"] in r.for_item("stage", "presentation")[0].phrase
+    price = r.for_item("objection", "price")
+    assert price[0].phrase == planted["price"].replace("ё", "е")
+    assert (price[0].best_calls, price[0].worst_calls, price[0].worst_total) == (4, 0, 4)
+    # wording both cohorts use ("I understand", the script phrase) has no lift: not listed
+    assert all(g.lift > 1 for g in r.phrases)
+
+
+def test_examples_point_at_the_calls_and_times(corpus):
+    with corpus.open() as ws:
+        r = mine(ws, top=0.4)
+    ex = r.for_item("stage", "needs")[0].examples
+    assert [(e.call_id, e.start, e.cohort) for e in ex] == [
+        ("c01", 7.5, "best"), ("c02", 7.5, "best"), ("c03", 7.5, "best")
+    ]
+    assert ex[0].quote == corpus.utterances["c01"][2].text
+    assert ex[0].manager == "ann" and ex[0].at == "00:07"
+    assert any("located by its position" in n for n in r.notes)
+
+
+def test_uncovered_objection_proposed(corpus):
+    planted = tc.PLANTED[corpus.language]["uncovered"]
+    with corpus.open() as ws:
+        r = mine(ws, top=0.4)
+    assert len(r.uncovered) == 1
+    c = r.uncovered[0]
+    assert c.id == "new_objection_1"
+    assert all(p in c.triggers for p in planted)
+    # every lost call says it; one of the five won calls too (outcomes are known)
+    assert (c.bad_calls, c.bad_total, c.good_calls, c.good_total) == (4, 4, 1, 5)
+    assert c.lift == pytest.approx(1.1 / 0.3)
+    assert [e.call_id for e in c.examples] == ["c07", "c08", "c09"]
+    # the best answer found is the won call's
+    assert c.answers[0].call_id == "c02"
+    first_answer = tc._TEXTS[corpus.language]["agency_answer"]
+    assert c.answers[0].quote.startswith(first_answer)
+    assert len(c.answer_phrases) == 2 and all(p in first_answer.lower() for p in c.answer_phrases)
+
+
+def test_unmatched_wording_lists_planted_not_script(corpus):
+    planted = tc.PLANTED[corpus.language]
+    with corpus.open() as ws:
+        r = mine(ws, top=0.4)
+    wordings = [w for g in r.unmatched for w in g.wordings]
+    assert _contains(wordings, planted["presentation"])
+    assert _contains(wordings, planted["needs"][0])
+    # nothing the script already has
+    script_phrases = ["good afternoon", "what budget do you have", "i can offer", "book a viewing",
+                      "добрый день", "какой у вас бюджет", "могу предложить"]
+    assert not any(p in w for w in wordings for p in script_phrases)
+
+
+def test_by_outcome_and_filters(corpus):
+    with corpus.open() as ws:
+        r = mine(ws, by="outcome")
+        assert r.cohorts.best == ("c01", "c02", "c03", "c04", "c05")
+        assert r.cohorts.description == "5 won vs 4 lost deals of 10 calls (1 without an outcome left out)"
+        needs = r.for_item("stage", "needs")[0]
+        assert (needs.best_calls, needs.best_total) == (4, 5)  # c05 never asks it
+        only = mine(ws, stage="presentation", top=0.4)
+        assert {g.item_id for g in only.phrases} == {"presentation"}
+        assert only.uncovered == [] and only.unmatched == []
+        only = mine(ws, objection="price", top=0.4)
+        assert {(g.kind, g.item_id) for g in only.phrases} == {("objection", "price")}
+        # the period: c01, c02 and c07 were on 2026-03-02
+        day = mine(ws, top=0.5, date_from="2026-03-02", date_to="2026-03-02")
+        assert (day.cohorts.best, day.cohorts.worst, day.cohorts.total) == (("c01",), ("c07",), 3)
+
+
+def test_tables_for_writers(corpus):
+    with corpus.open() as ws:
+        tables = mine(ws, top=0.4).tables()
+    assert list(tables) == ["phrases", "examples", "uncovered_objections", "unmatched_wording"]
+    assert list(tables["phrases"].columns) == [
+        "kind", "item", "rank", "phrase", "variants", "best", "best_pct", "worst", "worst_pct",
+        "lift", "call", "at", "quote",
+    ]
+    first = tables["phrases"].iloc[0]
+    assert (first["kind"], first["item"], first["rank"], first["best_pct"], first["call"]) == (
+        "stage", "needs", 1, 100.0, "c01"
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"stage": "closing"}, NotFoundError, "stage 'closing' is not in script"),
+        ({"objection": "time"}, NotFoundError, "objection 'time' is not in the rubric; objections: price"),
+        ({"stage": "needs", "objection": "price"}, QAError, "give --stage or --objection, not both"),
+        ({"date_from": "2027-01-01"}, NotFoundError, "no calls scored with this script version between 2027-01-01 and now"),
+    ],
+)
+def test_mine_errors(corpus, kwargs, error, message):
+    with corpus.open() as ws, pytest.raises(error) as e:
+        mine(ws, **kwargs)
+    assert message in str(e.value)
+
+
+def test_mine_empty_workspace(tmp_path):
+    with Workspace(tmp_path / "ws") as ws, pytest.raises(NotFoundError) as e:
+        mine(ws)
+    assert str(e.value) == (
+        f"{tmp_path / 'ws'}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
+    )
+
+
+def test_progress_callback(corpus):
+    seen = []
+    with corpus.open() as ws:
+        mine(ws, top=0.4, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (9, 9)  # best, worst and every call with an outcome: all but c06
