@@ -198,6 +198,9 @@ def prepare(
     return PreparedTranscript(prepared, language_code(language), end_time, mono, continues)
 
 
+#: A similarity equal to the threshold passes (rapidfuzz's cutoff check is not exact near equality).
+_EPS = 1e-3
+
 _NORMALIZERS: dict[str, Normalizer] = {}
 _STOPS: dict[str, frozenset[str]] = {}
 
@@ -345,7 +348,7 @@ class PhraseSet:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
         best: tuple[float, int, int] | None = None
-        cutoff = c.query.threshold
+        cutoff = c.query.threshold - _EPS
         for size in self._sizes(len(c.toks), len(pu.toks)):
             got = process.extractOne(target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff)
             if got is not None and (best is None or got[1] > best[0]):
@@ -388,7 +391,7 @@ class PhraseSet:
                 spans.append((i, j))
         if not windows:
             return None
-        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=c.query.threshold)
+        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=c.query.threshold - _EPS)
         if got is None:
             return None
         return got[1], spans[got[2]][0], spans[got[2]][1]
@@ -402,7 +405,7 @@ class PhraseSet:
         src = (a.sounds() + b.sounds()) if sound else toks
         split = len(a.toks)
         best: tuple[float, int, int] | None = None
-        cutoff = c.query.threshold
+        cutoff = c.query.threshold - _EPS
         for size in self._sizes(len(c.toks), len(src)):
             starts = range(max(0, split - size + 1), min(split, len(src) - size + 1))
             windows = [" ".join(src[i : i + size]) for i in starts]
