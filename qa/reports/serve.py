@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections.abc import Callable
 from email.utils import formatdate
 from functools import partial
@@ -129,19 +128,18 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             raise
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
-        if self._range is None:
-            shutil.copyfileobj(source, outputfile)
-            return
-        remaining = self._range[1] - self._range[0] + 1
-        while remaining > 0:
-            chunk = source.read(min(64 * 1024, remaining))
+        first, last = self._range if self._range is not None else (0, None)
+        remaining = None if last is None else last - first + 1
+        while remaining is None or remaining > 0:
+            chunk = source.read(64 * 1024 if remaining is None else min(64 * 1024, remaining))
             if not chunk:
                 break
             try:
                 outputfile.write(chunk)
             except (BrokenPipeError, ConnectionResetError):
-                return  # the player moved on (seeked again); nothing to report
-            remaining -= len(chunk)
+                return  # the player moved on (it seeks with a new request): not an error
+            if remaining is not None:
+                remaining -= len(chunk)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("serve: %s - %s", self.address_string(), format % args)
