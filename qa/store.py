@@ -112,6 +112,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_call ON items(call_id, script_hash, rubric_hash);
 CREATE INDEX IF NOT EXISTS items_version ON items(script_hash, rubric_hash, kind, item_id);
+-- Covering index for the supervisor views (qa.scorecards): they count items per call,
+-- version, kind and status with GROUP BY, which then never touches the table rows.
+CREATE INDEX IF NOT EXISTS items_status ON items(call_id, script_hash, rubric_hash, kind, item_id, status);
 CREATE TABLE IF NOT EXISTS plans (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     manager TEXT NOT NULL,
@@ -434,3 +437,32 @@ class Workspace:
         import pandas as pd
 
         return pd.read_sql_query(sql, self.conn, params=list(params))
+
+    def frames(self, queries: Sequence[tuple[str, Sequence[Any]]], *, workers: int = 2) -> list[Any]:
+        """Run several SELECTs at once and return their DataFrames, in order.
+
+        Each query runs on its own read-only connection in a thread: SQLite releases the GIL
+        while it works, so independent aggregates over a large workspace take about as long
+        as the slowest one (the supervisor views use this). ``workers=1`` runs them in turn
+        on this connection.
+        """
+        import pandas as pd
+
+        if workers <= 1 or len(queries) <= 1:
+            return [self.frame(sql, params) for sql, params in queries]
+        from concurrent.futures import ThreadPoolExecutor
+
+        uri = self.db_path.resolve().as_uri() + "?mode=ro"
+
+        def run(query: tuple[str, Sequence[Any]]) -> Any:
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=30)
+            except sqlite3.Error as e:
+                raise WorkspaceError(f"{self.db_path}: cannot open a reader: {e}") from e
+            try:
+                return pd.read_sql_query(query[0], conn, params=list(query[1]))
+            finally:
+                conn.close()
+
+        with ThreadPoolExecutor(max_workers=min(workers, len(queries))) as pool:
+            return list(pool.map(run, queries))

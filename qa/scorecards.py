@@ -1,0 +1,1140 @@
+"""Scorecards: one manager's numbers against the team, the team leaderboard, the outcome link.
+
+This step reads the workspace (tables ``calls``, ``scores``, ``items``, ``configs``; never the
+transcripts) and hands pandas DataFrames on to :mod:`qa.coaching`, the reports and the CLI:
+
+- :func:`scorecard` -> :class:`Scorecard`: calls scored, mean and median score, trend by day
+  or week, per-stage completion against the team median and the team's best quartile,
+  objection handling per objection type, forbidden phrases with examples, talk metrics
+  against the team, rank in the team, the worst calls with their evidence moments and the
+  best calls;
+- :func:`team`: the leaderboard, one row per manager with the same columns;
+- :func:`outcome_link`: where calls carry a deal outcome, the won rate when each stage (or
+  objection handling) was done vs not done, with counts.
+
+Conventions. Rates are percentages (0-100). A stage's rate counts only the calls where it
+applied (``na`` is left out); an objection's rate is handled / raised. Team benchmarks are
+taken over managers, not pooled calls: the team median is the median of the managers'
+rates and the best quartile their 75th percentile (linear interpolation), so one busy
+manager does not set the bar alone. Calls without a manager are counted in notes, never
+ranked and never part of the team benchmarks.
+
+Versions. A score belongs to one (script_hash, rubric_hash) version. By default the views
+use the most recent version (:meth:`Workspace.latest_version`) plus, when that run scored
+each call with the script in its language, the latest version of each other language whose
+script has the same stage ids (a translation, not an edit). Calls in the period scored only
+under other versions are kept apart and reported in ``notes``; ``version=`` picks another
+version by hash prefix. Within the chosen versions each call counts once (its latest score).
+
+Speed. Counting is done in SQLite with GROUP BY over the ``items`` covering index, and only
+the per-call columns needed are read, so 100,000 stored calls take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError, QAError
+from .store import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger("qa")
+
+STAGE, OBJECTION, STEP, FORBIDDEN, ORDER = "stage", "objection", "step", "forbidden", "order"
+#: Trend buckets.
+PERIODS = ("day", "week")
+#: Prefixes of the wide leaderboard columns (``stage:needs``, ``objection:price``, ``talk:questions``).
+STAGE_COL, OBJECTION_COL, TALK_COL = "stage:", "objection:", "talk:"
+#: Rows of metrics JSON sampled to discover the talk-metric names of a version.
+_METRIC_SAMPLE = 200
+
+__all__ = [
+    "PERIODS",
+    "Scope",
+    "Scorecard",
+    "ScorecardOptions",
+    "TeamData",
+    "Version",
+    "clock",
+    "evidence",
+    "load_team",
+    "outcome_link",
+    "parse_day",
+    "resolve_manager",
+    "resolve_versions",
+    "scorecard",
+    "team",
+    "versions",
+]
+
+
+# ---- small helpers ------------------------------------------------------------------------
+def clock(seconds: float | None) -> str:
+    """``725.3`` -> ``"12:05"``; an hour or more -> ``"1:02:05"``; ``None`` -> ``""``."""
+    if seconds is None or seconds != seconds:  # NaN
+        return ""
+    s = int(max(0.0, float(seconds)))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def evidence(seconds: float | None, quote: str | None, call_id: str | None = None, width: int = 70) -> str:
+    """One evidence moment as a supervisor reads it: ``12:05 "quote…" (call_id)``."""
+    text = " ".join(str(quote or "").split())
+    if len(text) > width:
+        text = text[: width - 1].rstrip() + "…"
+    parts = [p for p in (clock(seconds), f'"{text}"' if text else "") if p]
+    if call_id:
+        parts.append(f"({call_id})")
+    return " ".join(parts)
+
+
+def parse_day(value: str | date | None, what: str = "date") -> str | None:
+    """``"2024-05-01"`` / a ``date`` -> ``"2024-05-01"``; raises :class:`QAError` otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value).strip()[:10]).isoformat()
+    except ValueError:
+        raise QAError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01") from None
+
+
+def _period_bounds(date_from: str | date | None, date_to: str | date | None) -> tuple[str | None, str | None]:
+    lo, hi = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    if lo and hi and lo > hi:
+        raise QAError(f"--from {lo} is after --to {hi}; swap them")
+    return lo, hi
+
+
+def _pct(num: Any, den: Any) -> Any:
+    """num / den * 100 with NaN where den is 0 (works on scalars and Series)."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(den) > 0, np.asarray(num, dtype=float) * 100.0 / np.asarray(den, dtype=float), np.nan)
+
+
+def _json_path(key: str) -> str:
+    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in key.split("."))
+
+
+# ---- versions ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Version:
+    """One (script, rubric) version scores were made with; names come from ``configs``."""
+
+    script_hash: str
+    rubric_hash: str
+    script_name: str | None = None
+    rubric_name: str | None = None
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.script_hash or not self.rubric_hash:
+            raise ValueError("script_hash and rubric_hash must not be empty")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.script_hash, self.rubric_hash)
+
+    @property
+    def label(self) -> str:
+        script = f"{self.script_name or 'script'} ({self.script_hash[:8]})"
+        if self.rubric_hash == "none":
+            return script
+        return f"{script} + {self.rubric_name or 'rubric'} ({self.rubric_hash[:8]})"
+
+
+def _config_text(ws: Workspace, hash_: str) -> tuple[str | None, str]:
+    cfg = ws.config(hash_)
+    if cfg is None:
+        return None, ""
+    return cfg.get("name"), cfg.get("text") or ""
+
+
+def _parsed_script(ws: Workspace, hash_: str) -> Any | None:
+    """The script of a version, parsed with :mod:`qa.scripts`; None when not stored/parsable."""
+    _, text = _config_text(ws, hash_)
+    if not text.strip():
+        return None
+    try:
+        from .scripts import parse_script
+
+        return parse_script(text, f"<configs {hash_}>")
+    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
+        log.debug("script %s not parsable (%s); using item titles and max scores", hash_, e)
+        return None
+
+
+def _parsed_rubric(ws: Workspace, hash_: str) -> Any | None:
+    if hash_ == "none":
+        return None
+    _, text = _config_text(ws, hash_)
+    if not text.strip():
+        return None
+    try:
+        from .scripts import parse_rubric
+
+        return parse_rubric(text, f"<configs {hash_}>")
+    except (QAError, ValueError, ImportError) as e:
+        log.debug("rubric %s not parsable (%s)", hash_, e)
+        return None
+
+
+def _version(ws: Workspace, script_hash: str, rubric_hash: str) -> Version:
+    script_name, _ = _config_text(ws, script_hash)
+    rubric_name = _config_text(ws, rubric_hash)[0] if rubric_hash != "none" else None
+    parsed = _parsed_script(ws, script_hash)
+    return Version(
+        script_hash, rubric_hash,
+        script_name=script_name or (parsed.name if parsed else None),
+        rubric_name=rubric_name,
+        language=parsed.language if parsed else None,
+    )
+
+
+def versions(ws: Workspace) -> pd.DataFrame:
+    """Every version with scores: hashes, names, calls scored, last scored (newest first)."""
+    df = ws.frame(
+        """SELECT s.script_hash, s.rubric_hash, cs.name AS script_name, cr.name AS rubric_name,
+                  COUNT(*) AS calls, MIN(c.day) AS first_day, MAX(c.day) AS last_day,
+                  MAX(s.scored_at) AS last_scored
+           FROM scores s LEFT JOIN calls c ON c.call_id = s.call_id
+           LEFT JOIN configs cs ON cs.hash = s.script_hash
+           LEFT JOIN configs cr ON cr.hash = s.rubric_hash
+           GROUP BY s.script_hash, s.rubric_hash ORDER BY last_scored DESC"""
+    )
+    return df
+
+
+def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | None = None) -> tuple[Version, ...]:
+    """The versions a view reads (see the module docstring).
+
+    ``version``: None (latest, plus its translations), a :class:`Version`, a
+    ``(script_hash, rubric_hash)`` pair, or text ``SCRIPT[:RUBRIC]`` of hash prefixes
+    (several separated by commas). Raises :class:`NotFoundError` listing known versions.
+    """
+    if isinstance(version, Version):
+        return (version,)
+    known = ws.query(
+        "SELECT script_hash, rubric_hash, MAX(scored_at) FROM scores GROUP BY 1, 2 ORDER BY 3 DESC"
+    )
+    if not known:
+        raise NotFoundError(
+            f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
+        )
+    pairs = [(r[0], r[1]) for r in known]
+    if isinstance(version, tuple):
+        if tuple(version) not in pairs:
+            raise NotFoundError(f"no scores under version {version[0]}:{version[1]}; known: {_known_list(pairs)}")
+        return (_version(ws, *version),)
+    if version:
+        chosen: list[tuple[str, str]] = []
+        for spec in str(version).split(","):
+            s_pre, _, r_pre = spec.strip().partition(":")
+            hits = [p for p in pairs if p[0].startswith(s_pre) and p[1].startswith(r_pre)]
+            if not s_pre or not hits:
+                raise NotFoundError(f"no scores under version {spec.strip()!r}; known: {_known_list(pairs)}")
+            if len(hits) > 1:
+                raise NotFoundError(
+                    f"version {spec.strip()!r} is ambiguous ({_known_list(hits)}); "
+                    "give SCRIPT:RUBRIC hash prefixes"
+                )
+            chosen.append(hits[0])
+        return tuple(_version(ws, *p) for p in dict.fromkeys(chosen))
+    latest = ws.latest_version() or pairs[0]
+    first = _version(ws, *latest)
+    chosen_v = [first]
+    # A run that scores each call with the script in its language makes one version per
+    # language; they are the same script (same stage ids), so they count together.
+    base = _parsed_script(ws, first.script_hash)
+    if base is not None and first.language:
+        base_ids = [s.id for s in base.stages]
+        langs = {first.language}
+        for pair in pairs:
+            if pair == latest:
+                continue
+            other = _parsed_script(ws, pair[0])
+            if other is None or other.language in langs:
+                continue
+            if [s.id for s in other.stages] == base_ids:
+                chosen_v.append(_version(ws, *pair))
+                langs.add(other.language)
+    return tuple(chosen_v)
+
+
+def _known_list(pairs: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{s[:8]}:{r[:8]}" for s, r in pairs)
+
+
+# ---- scope: which scores a view reads --------------------------------------------------------
+_ITEMS_JOIN = (
+    " JOIN items i ON i.call_id = s.call_id AND i.script_hash = s.script_hash"
+    " AND i.rubric_hash = s.rubric_hash"
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Versions and period (inclusive days, None = open) a view reads."""
+
+    versions: tuple[Version, ...]
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise ValueError("a scope needs at least one version")
+
+    def _version_sql(self, alias: str) -> tuple[str, list[Any]]:
+        if len(self.versions) == 1:
+            v = self.versions[0]
+            return f"{alias}.script_hash = ? AND {alias}.rubric_hash = ?", [v.script_hash, v.rubric_hash]
+        values = ",".join("(?,?)" for _ in self.versions)
+        params = [h for v in self.versions for h in v.key]
+        return f"({alias}.script_hash, {alias}.rubric_hash) IN (VALUES {values})", params
+
+    def period_sql(self, alias: str = "c") -> tuple[str, list[Any]]:
+        conds, params = [], []
+        if self.date_from:
+            conds.append(f"{alias}.day >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            conds.append(f"{alias}.day <= ?")
+            params.append(self.date_to)
+        return (" AND ".join(conds) or "1"), params
+
+    def where(
+        self,
+        *,
+        manager: str | None = None,
+        unassigned: bool = False,
+        items: bool = False,
+        scores: bool = True,
+    ) -> tuple[str, list[Any]]:
+        """``FROM calls c JOIN scores s [JOIN items i] WHERE ...`` for the calls in scope.
+
+        Each call counts once (its latest score among the versions); callers append
+        ``AND ...`` conditions. ``scores=False`` (with ``items=True``) lets a one-version
+        query skip the scores table when it reads only ``c.*`` and ``i.*``.
+        """
+        psql, pparams = self.period_sql("c")
+        if items and not scores and len(self.versions) == 1:
+            # one version: the items say which version they belong to, no scores needed
+            v = self.versions[0]
+            sql = (
+                "FROM calls c JOIN items i ON i.call_id = c.call_id AND i.script_hash = ?"
+                f" AND i.rubric_hash = ? WHERE {psql}"
+            )
+            params = [v.script_hash, v.rubric_hash, *pparams]
+        else:
+            vsql, vparams = self._version_sql("s")
+            join = _ITEMS_JOIN if items else ""
+            sql = f"FROM calls c JOIN scores s ON s.call_id = c.call_id{join} WHERE {vsql} AND {psql}"
+            params = [*vparams, *pparams]
+        if len(self.versions) > 1:
+            # each call once: its latest score among the chosen versions
+            v2sql, v2params = self._version_sql("s2")
+            sql += (
+                f" AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = s.call_id AND {v2sql}"
+                " AND s2.scored_at > s.scored_at)"
+            )
+            params += v2params
+        if manager is not None:
+            sql += " AND c.manager = ?"
+            params.append(manager)
+        elif unassigned:
+            sql += " AND c.manager IS NULL"
+        return sql, params
+
+    @property
+    def label(self) -> str:
+        if self.date_from and self.date_to:
+            return self.date_from if self.date_from == self.date_to else f"{self.date_from} … {self.date_to}"
+        if self.date_from:
+            return f"from {self.date_from}"
+        if self.date_to:
+            return f"until {self.date_to}"
+        return "all days"
+
+
+# ---- loading the team ----------------------------------------------------------------------
+@dataclass
+class TeamData:
+    """Everything the views compute from, loaded once for a scope.
+
+    ``calls``: one row per scored call in scope (all managers, and calls without one):
+    ``call_id, manager, day, started_at, score, critical, next_step, script_hash,
+    rubric_hash`` and one column per talk metric. ``counts``: item rows per ``manager, kind,
+    item_id, status`` (``n``). ``catalog``: ``kind, item_id, title, weight, order`` of every
+    stage, objection and forbidden phrase (from the script text in ``configs``, else from the
+    items). ``other_versions``: calls in the period scored only under other versions.
+    """
+
+    scope: Scope
+    calls: pd.DataFrame
+    counts: pd.DataFrame
+    catalog: pd.DataFrame
+    metrics: list[str]
+    other_versions: pd.DataFrame
+    known_managers: list[str] = field(default_factory=list)
+
+    @cached_property
+    def team_calls(self) -> pd.DataFrame:
+        return self.calls[self.calls["manager"].notna()]
+
+    @property
+    def managers(self) -> list[str]:
+        return sorted(self.team_calls["manager"].unique().tolist())
+
+    @property
+    def unassigned(self) -> int:
+        return int(self.calls["manager"].isna().sum())
+
+    def notes(self, manager: str | None = None) -> list[str]:
+        """Plain-language warnings: other versions kept apart, calls without a manager."""
+        out: list[str] = []
+        if len(self.scope.versions) > 1:
+            out.append(
+                "scores from one script version per language: "
+                + "; ".join(f"{v.language or '?'} {v.label}" for v in self.scope.versions)
+            )
+        other = self.other_versions
+        if manager is not None and len(other):
+            other = other[other["manager"] == manager]
+        if len(other):
+            per = other.groupby(["script_hash", "rubric_hash"], sort=False)["calls"].sum()
+            parts = [f"{n} under {s[:8]}:{r[:8]}" for (s, r), n in per.items()]
+            out.append(
+                f"{int(per.sum())} call(s) in this period are scored only under other versions "
+                f"({', '.join(parts)}); they are kept apart: pass --version {per.index[0][0][:8]} to see them"
+            )
+        if manager is None and self.unassigned:
+            out.append(
+                f"{self.unassigned} call(s) have no manager and are not ranked; add the manager "
+                "with a manifest (--manifest) or a file-name template"
+            )
+        return out
+
+
+def _metric_names(ws: Workspace, scope: Scope) -> list[str]:
+    """Numeric keys of the metrics JSON (nested dicts flattened as ``a.b``), in first-seen order."""
+    vsql, vparams = scope._version_sql("s")
+    rows = ws.query(f"SELECT s.metrics_json FROM scores s WHERE {vsql} LIMIT {_METRIC_SAMPLE}", vparams)
+    names: dict[str, None] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            names.setdefault(prefix, None)
+
+    for (text,) in rows:
+        try:
+            walk("", json.loads(text or "{}"))
+        except json.JSONDecodeError:
+            continue
+    return list(names)
+
+
+def load_team(
+    ws: Workspace,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    workers: int = 2,
+) -> TeamData:
+    """Load a scope's per-call frame and item counts.
+
+    A few aggregate queries, run ``workers`` at a time on separate read-only connections
+    (1 = one after the other on the workspace's connection).
+    """
+    import pandas as pd
+
+    lo, hi = _period_bounds(date_from, date_to)
+    scope = Scope(resolve_versions(ws, version), lo, hi)
+    frm, params = scope.where()
+    ifrm, iparams = scope.where(items=True, scores=False)
+    metrics = _metric_names(ws, scope)
+    metric_sql = "".join(
+        f", json_extract(s.metrics_json, ?) AS \"m{n}\"" for n in range(len(metrics))
+    )
+    vsql, vparams = scope._version_sql("s2")
+    psql, pparams = scope.period_sql("c")
+    count_sql = (
+        f"SELECT c.manager, i.kind, i.item_id, i.status, COUNT(*) AS n {ifrm} AND i.kind IN ({{}})"
+        " GROUP BY c.manager, i.kind, i.item_id, i.status"
+    )
+    # Independent aggregates, run side by side (SQLite releases the GIL): the stage counts
+    # are the largest, so they get a query of their own.
+    calls, stage_counts, other_counts, other = ws.frames([
+        (
+            f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
+                       s.script_hash, s.rubric_hash{metric_sql} {frm}""",
+            [*(_json_path(m) for m in metrics), *params],
+        ),
+        (count_sql.format(f"'{STAGE}'"), iparams),
+        (count_sql.format(f"'{OBJECTION}', '{FORBIDDEN}'"), iparams),
+        # calls of the period with scores, none of them under the chosen versions
+        (
+            f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
+                FROM calls c JOIN scores s ON s.call_id = c.call_id
+                WHERE {psql} AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = c.call_id AND {vsql})
+                GROUP BY c.manager, s.script_hash, s.rubric_hash""",
+            [*pparams, *vparams],
+        ),
+    ], workers=workers)
+    calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
+    calls["critical"] = calls["critical"].astype(bool)
+    calls["score"] = calls["score"].astype(float)
+    calls["next_step"] = pd.to_numeric(calls["next_step"], errors="coerce").astype(float)
+    for m in metrics:
+        calls[f"{TALK_COL}{m}"] = pd.to_numeric(calls[f"{TALK_COL}{m}"], errors="coerce")
+    counts = pd.concat([stage_counts, other_counts], ignore_index=True)
+    catalog = _catalog(ws, scope, counts)
+    if len(other):
+        other = other.sort_values("calls", ascending=False, kind="stable")
+    return TeamData(
+        scope=scope, calls=calls, counts=counts, catalog=catalog, metrics=metrics,
+        other_versions=other if len(other) else pd.DataFrame(columns=["manager", "script_hash", "rubric_hash", "calls"]),
+        known_managers=ws.managers(),
+    )
+
+
+def _catalog(ws: Workspace, scope: Scope, counts: pd.DataFrame) -> pd.DataFrame:
+    """Titles, weights and script order of every item in the counts."""
+    import pandas as pd
+
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for v in scope.versions:
+        script = _parsed_script(ws, v.script_hash)
+        if script is not None:
+            for n, st in enumerate(script.stages):
+                rows.setdefault((STAGE, st.id), {
+                    "title": st.title, "weight": float(st.weight), "order": n,
+                    "applies_if": ",".join(st.applies_if),
+                })
+            for n, fb in enumerate(script.forbidden):
+                rows.setdefault((FORBIDDEN, fb.id), {
+                    "title": fb.phrase.text, "weight": float(fb.penalty), "order": n, "applies_if": "",
+                    "critical": bool(fb.critical),
+                })
+        rubric = _parsed_rubric(ws, v.rubric_hash)
+        if rubric is not None:
+            for n, ob in enumerate(rubric.objections):
+                rows.setdefault((OBJECTION, ob.id), {
+                    "title": ob.title, "weight": ob.max_points, "order": n, "applies_if": "",
+                })
+    missing = {
+        (k, i) for k, i in zip(counts["kind"], counts["item_id"]) if (k, i) not in rows
+    }
+    if missing:
+        vsql, vparams = scope._version_sql("items")
+        for kind, item_id in sorted(missing):
+            # The first stored row of an item is from the earliest call scored with the
+            # version: its rowid gives the script order, its max_score the weight.
+            first = ws.query(
+                f"SELECT rowid, title FROM items WHERE {vsql} AND kind = ? AND item_id = ? "
+                "ORDER BY rowid LIMIT 1",
+                [*vparams, kind, item_id],
+            )
+            weight = ws.query(
+                f"SELECT max_score FROM items WHERE {vsql} AND kind = ? AND item_id = ? "
+                "AND status NOT IN ('na') LIMIT 1",
+                [*vparams, kind, item_id],
+            )
+            penalty = None
+            if kind == FORBIDDEN:
+                penalty = ws.query(
+                    f"SELECT -score FROM items WHERE {vsql} AND kind = ? AND item_id = ? LIMIT 1",
+                    [*vparams, kind, item_id],
+                )
+            rows[(kind, item_id)] = {
+                "title": (first[0][1] if first and first[0][1] else item_id),
+                "weight": float(((penalty or weight) or [(0.0,)])[0][0] or 0.0),
+                "order": 10_000 + int(first[0][0]) if first else 1_000_000,
+                "applies_if": "",
+            }
+    cat = pd.DataFrame(
+        [{"kind": k, "item_id": i, "critical": False, **v} for (k, i), v in rows.items()],
+        columns=["kind", "item_id", "title", "weight", "order", "applies_if", "critical"],
+    )
+    return cat.sort_values(["kind", "order", "item_id"], kind="stable").reset_index(drop=True)
+
+
+# ---- rates ---------------------------------------------------------------------------------
+_DONE = {STAGE: ("found",), OBJECTION: ("handled",)}
+_NOT_DONE = {STAGE: ("missed",), OBJECTION: ("unhandled",)}
+
+
+def item_rates(data: TeamData, kind: str) -> pd.DataFrame:
+    """Per manager and item: ``done``, ``applicable`` and ``rate`` (percent)."""
+    import pandas as pd
+
+    c = data.counts[data.counts["kind"] == kind]
+    done = c["status"].isin(_DONE[kind])
+    applicable = done | c["status"].isin(_NOT_DONE[kind])
+    frame = pd.DataFrame({
+        "manager": c["manager"], "item_id": c["item_id"],
+        "done": c["n"].where(done, 0), "applicable": c["n"].where(applicable, 0),
+    })
+    out = frame.groupby(["manager", "item_id"], dropna=False, as_index=False)[["done", "applicable"]].sum()
+    out["rate"] = _pct(out["done"], out["applicable"])
+    return out
+
+
+def team_benchmarks(rates: pd.DataFrame) -> pd.DataFrame:
+    """Per item: ``team_median`` and ``team_best_quartile`` of the managers' rates."""
+    import pandas as pd
+
+    r = rates[rates["manager"].notna() & (rates["applicable"] > 0)]
+    if r.empty:
+        return pd.DataFrame(columns=["item_id", "team_median", "team_best_quartile", "team_done", "team_applicable"])
+    g = r.groupby("item_id")
+    return pd.DataFrame({
+        "team_median": g["rate"].median(),
+        "team_best_quartile": g["rate"].quantile(0.75),
+        "team_done": g["done"].sum(),
+        "team_applicable": g["applicable"].sum(),
+    }).reset_index()
+
+
+# ---- the leaderboard -----------------------------------------------------------------------
+def _leaderboard(data: TeamData) -> pd.DataFrame:
+    import pandas as pd
+
+    calls = data.team_calls
+    base_cols = [
+        "rank", "manager", "calls", "mean_score", "median_score", "next_step_rate",
+        "critical_calls", "forbidden_said", "objections_raised", "objection_rate",
+    ]
+    if calls.empty:
+        return pd.DataFrame(columns=base_cols)
+    g = calls.groupby("manager")
+    lb = pd.DataFrame({
+        "calls": g.size(),
+        "mean_score": g["score"].mean(),
+        "median_score": g["score"].median(),
+        "next_step_rate": g["next_step"].mean() * 100.0,
+        "critical_calls": g["critical"].sum().astype(int),
+    })
+    counts = data.counts[data.counts["manager"].notna()]
+    forb = counts[(counts["kind"] == FORBIDDEN) & (counts["status"] == "found")].groupby("manager")["n"].sum()
+    lb["forbidden_said"] = forb.reindex(lb.index).fillna(0).astype(int)
+    obj = counts[counts["kind"] == OBJECTION]
+    raised = obj[obj["status"].isin(("handled", "unhandled"))].groupby("manager")["n"].sum().reindex(lb.index).fillna(0)
+    handled = obj[obj["status"] == "handled"].groupby("manager")["n"].sum().reindex(lb.index).fillna(0)
+    lb["objections_raised"] = raised.astype(int)
+    lb["objection_rate"] = _pct(handled, raised)
+    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)):
+        rates = item_rates(data, kind)
+        rates = rates[rates["manager"].notna()]
+        wide = rates.pivot(index="manager", columns="item_id", values="rate") if len(rates) else pd.DataFrame()
+        for item_id in data.catalog.loc[data.catalog["kind"] == kind, "item_id"]:
+            if item_id in wide.columns:
+                lb[f"{prefix}{item_id}"] = wide[item_id].reindex(lb.index)
+    talk_cols = [f"{TALK_COL}{m}" for m in data.metrics]
+    if talk_cols:
+        means = g[talk_cols].mean()
+        for col in talk_cols:
+            lb[col] = means[col]
+    lb["rank"] = lb["mean_score"].rank(ascending=False, method="min").astype(int)
+    lb = lb.reset_index().rename(columns={"index": "manager"})
+    lb = lb.sort_values(["rank", "manager"], kind="stable").reset_index(drop=True)
+    rest = [c for c in lb.columns if c not in base_cols]
+    return lb[base_cols + rest]
+
+
+def team(
+    ws: Workspace,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    data: TeamData | None = None,
+) -> pd.DataFrame:
+    """The leaderboard: one row per manager, best mean score first.
+
+    Columns: ``rank, manager, calls, mean_score, median_score, next_step_rate, critical_calls,
+    forbidden_said, objections_raised, objection_rate``, then ``stage:<id>`` (completion %),
+    ``objection:<id>`` (handled %) and ``talk:<metric>`` (mean). ``df.attrs`` carries
+    ``titles`` (column -> stage/objection title), ``notes`` and ``scope``.
+    """
+    data = data or load_team(ws, date_from, date_to, version=version)
+    lb = _leaderboard(data)
+    lb.attrs["titles"] = _titles(data)
+    lb.attrs["notes"] = data.notes()
+    lb.attrs["scope"] = data.scope.label
+    lb.attrs["versions"] = [v.label for v in data.scope.versions]
+    return lb
+
+
+def _titles(data: TeamData) -> dict[str, str]:
+    out = {}
+    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)):
+        cat = data.catalog[data.catalog["kind"] == kind]
+        out.update({f"{prefix}{i}": str(t) for i, t in zip(cat["item_id"], cat["title"])})
+    out.update({f"{TALK_COL}{m}": m.replace("_", " ") for m in data.metrics})
+    return out
+
+
+# ---- the scorecard ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScorecardOptions:
+    """What a scorecard shows besides the aggregates.
+
+    ``worst``: how many of the manager's lowest-scoring calls to list with their evidence
+    moments (5). ``best``: how many of the highest-scoring calls (3). ``quote_width``:
+    characters of a quote kept in evidence strings (70).
+    """
+
+    worst: int = 5
+    best: int = 3
+    quote_width: int = 70
+
+    def __post_init__(self) -> None:
+        for name in ("worst", "best"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.quote_width < 10:
+            raise ValueError("quote_width must be >= 10")
+
+
+@dataclass
+class Scorecard:
+    """One manager over one period (see :func:`scorecard`). Rates are percentages."""
+
+    manager: str
+    scope: Scope
+    period: str
+    calls: int
+    mean_score: float | None
+    median_score: float | None
+    rank: int | None
+    team_size: int
+    summary: pd.DataFrame
+    trend: pd.DataFrame
+    stages: pd.DataFrame
+    objections: pd.DataFrame
+    forbidden: pd.DataFrame
+    talk: pd.DataFrame
+    worst_calls: pd.DataFrame
+    moments: pd.DataFrame
+    best_calls: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.calls == 0
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables in reading order, for :mod:`qa.writers`."""
+        return {
+            "summary": self.summary, "trend": self.trend, "stages": self.stages,
+            "objections": self.objections, "forbidden": self.forbidden, "talk": self.talk,
+            "worst_calls": self.worst_calls, "moments": self.moments, "best_calls": self.best_calls,
+        }
+
+
+def resolve_manager(ws: Workspace, manager: str, known: Sequence[str] | None = None) -> str:
+    """The manager's name as stored (exact, else the one case-insensitive match).
+
+    Raises :class:`NotFoundError` ``unknown manager 'x'; known: a, b`` otherwise.
+    """
+    names = list(known) if known is not None else ws.managers()
+    if manager in names:
+        return manager
+    folded = [n for n in names if n.casefold() == str(manager).casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    listing = ", ".join(names) if names else "none (no call in this workspace has a manager)"
+    raise NotFoundError(f"unknown manager {manager!r}; known: {listing}")
+
+
+def _buckets(days: pd.Series, period: str) -> pd.Series:
+    """Day strings -> bucket labels (``2024-05-06`` or ISO week ``2024-W19``)."""
+    import pandas as pd
+
+    if period == "day":
+        return days
+    uniq = pd.Series(days.dropna().unique())
+    if uniq.empty:
+        return days
+    iso = pd.to_datetime(uniq).dt.isocalendar()
+    labels = dict(zip(uniq, [f"{y}-W{w:02d}" for y, w in zip(iso["year"], iso["week"])]))
+    return days.map(labels)
+
+
+def scorecard(
+    ws: Workspace,
+    manager: str,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    period: str = "day",
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    options: ScorecardOptions | None = None,
+    data: TeamData | None = None,
+) -> Scorecard:
+    """One manager's scorecard against the team for a period (inclusive days).
+
+    Raises :class:`NotFoundError` for a manager the workspace does not know. A period
+    without the manager's calls gives an empty scorecard (``calls == 0``) whose ``notes``
+    say why and where their calls are.
+    """
+    import pandas as pd
+
+    if period not in PERIODS:
+        raise QAError(f"--by {period!r} is not a period; choose one of: {', '.join(PERIODS)}")
+    opts = options or ScorecardOptions()
+    data = data or load_team(ws, date_from, date_to, version=version)
+    manager = resolve_manager(ws, manager, data.known_managers)
+    scope = data.scope
+    lb = _leaderboard(data)
+    mine_calls = data.calls[data.calls["manager"] == manager]
+    notes = data.notes(manager)
+    row = lb[lb["manager"] == manager]
+    n = len(mine_calls)
+    if n == 0:
+        notes.insert(0, _no_calls_note(ws, manager, scope))
+    summary = pd.DataFrame([{
+        "manager": manager,
+        "period": scope.label,
+        "calls": n,
+        "mean_score": float(mine_calls["score"].mean()) if n else None,
+        "median_score": float(mine_calls["score"].median()) if n else None,
+        "rank": int(row["rank"].iloc[0]) if len(row) else None,
+        "team_size": len(lb),
+        "team_mean_score": float(data.team_calls["score"].mean()) if len(data.team_calls) else None,
+        "next_step_rate": float(row["next_step_rate"].iloc[0]) if len(row) else None,
+        "critical_calls": int(row["critical_calls"].iloc[0]) if len(row) else 0,
+        "forbidden_said": int(row["forbidden_said"].iloc[0]) if len(row) else 0,
+        "objection_rate": float(row["objection_rate"].iloc[0]) if len(row) else None,
+        "versions": "; ".join(v.label for v in scope.versions),
+        "notes": " | ".join(notes),
+    }])
+    card = Scorecard(
+        manager=manager, scope=scope, period=period, calls=n,
+        mean_score=summary["mean_score"].iloc[0] if n else None,
+        median_score=summary["median_score"].iloc[0] if n else None,
+        rank=int(row["rank"].iloc[0]) if len(row) else None,
+        team_size=len(lb),
+        summary=summary,
+        trend=_trend(data, manager, period),
+        stages=_item_table(data, manager, STAGE),
+        objections=_item_table(data, manager, OBJECTION),
+        forbidden=_forbidden_table(ws, data, manager, opts),
+        talk=_talk_table(data, manager),
+        worst_calls=pd.DataFrame(), moments=pd.DataFrame(), best_calls=pd.DataFrame(),
+        notes=notes,
+    )
+    card.worst_calls, card.moments, card.best_calls = _call_lists(ws, data, mine_calls, opts)
+    return card
+
+
+def _no_calls_note(ws: Workspace, manager: str, scope: Scope) -> str:
+    nosc = Scope(scope.versions)
+    frm, params = nosc.where(manager=manager)
+    first, last, n = ws.query(f"SELECT MIN(c.day), MAX(c.day), COUNT(*) {frm}", params)[0]
+    base = f"no scored calls for {manager} in {scope.label}"
+    if n:
+        return f"{base}; their {n} scored call(s) are from {first} to {last}"
+    return f"{base}; none of their calls is scored under this version (see --version)"
+
+
+def _trend(data: TeamData, manager: str, period: str) -> pd.DataFrame:
+    import pandas as pd
+
+    cols = [period, "calls", "mean_score", "median_score", "team_mean_score", "team_calls"]
+    team_calls = data.team_calls[data.team_calls["day"].notna()]
+    if team_calls.empty:
+        return pd.DataFrame(columns=cols)
+    bucket = _buckets(team_calls["day"], period)
+    team_g = team_calls.groupby(bucket)["score"]
+    team_df = pd.DataFrame({"team_mean_score": team_g.mean(), "team_calls": team_g.size()})
+    mine = team_calls[team_calls["manager"] == manager]
+    mine_g = mine.groupby(bucket[mine.index])["score"]
+    mine_df = pd.DataFrame({"calls": mine_g.size(), "mean_score": mine_g.mean(), "median_score": mine_g.median()})
+    out = mine_df.join(team_df, how="left").reset_index()
+    out = out.rename(columns={out.columns[0]: period})
+    out["calls"] = out["calls"].astype(int)
+    return out[cols].sort_values(period).reset_index(drop=True)
+
+
+def _item_table(data: TeamData, manager: str, kind: str) -> pd.DataFrame:
+    import pandas as pd
+
+    rates = item_rates(data, kind)
+    bench = team_benchmarks(rates)
+    mine = rates[rates["manager"] == manager][["item_id", "done", "applicable", "rate"]]
+    cat = data.catalog[data.catalog["kind"] == kind][["item_id", "title", "weight", "order"]]
+    name = STAGE if kind == STAGE else OBJECTION
+    cols = [name, "title", "weight", "done", "applicable", "rate", "team_median",
+            "team_best_quartile", "gap_to_best"]
+    if kind == OBJECTION:
+        cols = [name, "title", "raised", "handled", "rate", "team_median", "team_best_quartile",
+                "gap_to_best"]
+    if cat.empty:
+        return pd.DataFrame(columns=cols)
+    # only items this team met in the period (a stage nobody could do says nothing)
+    df = cat.merge(mine, on="item_id", how="left").merge(
+        bench[["item_id", "team_median", "team_best_quartile"]], on="item_id", how="left"
+    )
+    df = df[df["item_id"].isin(rates["item_id"])]
+    df["done"] = df["done"].fillna(0).astype(int)
+    df["applicable"] = df["applicable"].fillna(0).astype(int)
+    df["gap_to_best"] = (df["team_best_quartile"] - df["rate"]).clip(lower=0)
+    df = df.sort_values("order", kind="stable").rename(columns={"item_id": name})
+    if kind == OBJECTION:
+        df = df.rename(columns={"applicable": "raised", "done": "handled"})
+        df = df[df["raised"] > 0]
+    return df[cols].reset_index(drop=True)
+
+
+def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: ScorecardOptions) -> pd.DataFrame:
+    import pandas as pd
+
+    cols = ["phrase", "said", "per_100_calls", "team_per_100_calls", "example", "time", "call_id", "source"]
+    c = data.counts[(data.counts["kind"] == FORBIDDEN) & (data.counts["status"] == "found")]
+    team_n = max(1, len(data.team_calls))
+    mine_n = max(1, int((data.calls["manager"] == manager).sum()))
+    said = c[c["manager"] == manager].groupby("item_id")["n"].sum()
+    if said.empty:
+        return pd.DataFrame(columns=cols)
+    team_said = c[c["manager"].notna()].groupby("item_id")["n"].sum()
+    frm, params = data.scope.where(manager=manager, items=True, scores=False)
+    ex = ws.frame(
+        f"""SELECT i.item_id, i.text, i.start, c.call_id, c.source {frm}
+            AND i.kind = '{FORBIDDEN}' AND i.status = 'found'
+            ORDER BY c.started_at DESC, i.start""",
+        params,
+    ).drop_duplicates("item_id").set_index("item_id")
+    cat = data.catalog[data.catalog["kind"] == FORBIDDEN].set_index("item_id")
+    rows = []
+    for item_id, n in said.sort_values(ascending=False, kind="stable").items():
+        e = ex.loc[item_id] if item_id in ex.index else None
+        rows.append({
+            "phrase": cat["title"].get(item_id, item_id),
+            "said": int(n),
+            "per_100_calls": n * 100.0 / mine_n,
+            "team_per_100_calls": team_said.get(item_id, 0) * 100.0 / team_n,
+            "example": None if e is None else evidence(None, e["text"], None, opts.quote_width),
+            "time": None if e is None else clock(e["start"]),
+            "call_id": None if e is None else e["call_id"],
+            "source": None if e is None else e["source"],
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _talk_table(data: TeamData, manager: str) -> pd.DataFrame:
+    import pandas as pd
+
+    cols = ["metric", "value", "team_median", "team_p25", "team_p75"]
+    talk_cols = [f"{TALK_COL}{m}" for m in data.metrics]
+    if not talk_cols or data.team_calls.empty:
+        return pd.DataFrame(columns=cols)
+    means = data.team_calls.groupby("manager")[talk_cols].mean()
+    rows = []
+    for m, col in zip(data.metrics, talk_cols):
+        per = means[col].dropna()
+        rows.append({
+            "metric": m,
+            "value": means[col].get(manager),
+            "team_median": per.median() if len(per) else None,
+            "team_p25": per.quantile(0.25) if len(per) else None,
+            "team_p75": per.quantile(0.75) if len(per) else None,
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def call_items(ws: Workspace, keys: Sequence[tuple[str, str, str]], kinds: Sequence[str] | None = None) -> pd.DataFrame:
+    """Items (with evidence and call metadata) of a few calls, each under its own version.
+
+    ``keys``: ``(call_id, script_hash, rubric_hash)``; rows come in stored (script) order.
+    """
+    import pandas as pd
+
+    cols = ["call_id", "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
+            "role", "text", "matched", "phrase", "similarity", "detail", "source", "started_at",
+            "client_phone", "manager", "critical_reason"]
+    if not keys:
+        return pd.DataFrame(columns=cols)
+    frames = []
+    kind_sql = f" AND i.kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+    for start in range(0, len(keys), 300):  # stay under SQLite's parameter limit
+        chunk = keys[start:start + 300]
+        marks = ",".join("?" * len(chunk))
+        frames.append(ws.frame(
+            f"""SELECT i.call_id, i.script_hash, i.rubric_hash, i.kind, i.item_id, i.title, i.status, i.score, i.max_score,
+                       i.start, i.end, i.role, i.text, i.matched, i.phrase, i.similarity, i.detail,
+                       c.source, c.started_at, c.client_phone, c.manager, s.critical_reason
+                FROM items i JOIN calls c ON c.call_id = i.call_id
+                JOIN scores s ON s.call_id = i.call_id AND s.script_hash = i.script_hash
+                     AND s.rubric_hash = i.rubric_hash
+                WHERE i.call_id IN ({marks}){kind_sql}
+                ORDER BY i.rowid""",
+            [*(k[0] for k in chunk), *(kinds or ())],
+        ))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    # a call may also be scored under other versions: keep the asked-for one
+    wanted = {tuple(k) for k in keys}
+    keep = [(c, s, r) in wanted for c, s, r in zip(df["call_id"], df["script_hash"], df["rubric_hash"])]
+    return df[keep].drop(columns=["script_hash", "rubric_hash"]).reset_index(drop=True)
+
+
+def _call_lists(
+    ws: Workspace, data: TeamData, mine: pd.DataFrame, opts: ScorecardOptions
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    import pandas as pd
+
+    worst_cols = ["call_id", "started_at", "score", "critical_reason", "missed", "unhandled",
+                  "forbidden", "source"]
+    moment_cols = ["call_id", "time", "kind", "what", "status", "quote", "evidence", "source", "seconds"]
+    best_cols = ["call_id", "started_at", "score", "stages_done", "objections_handled", "source"]
+    if mine.empty:
+        return (pd.DataFrame(columns=worst_cols), pd.DataFrame(columns=moment_cols),
+                pd.DataFrame(columns=best_cols))
+    ordered = mine.sort_values(["score", "critical", "started_at"], ascending=[True, False, True], kind="stable")
+    n_worst, n_best = opts.worst, opts.best
+    if len(ordered) < n_worst + n_best:
+        # few calls: split them, the lower half are the worst (a single call is a worst call)
+        n_worst = min(n_worst, (len(ordered) + 1) // 2) if n_best else min(n_worst, len(ordered))
+        n_best = min(n_best, len(ordered) - n_worst)
+    worst = ordered.head(n_worst)
+    best = ordered.tail(n_best).iloc[::-1] if n_best else ordered.iloc[0:0]
+    keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pd.concat([worst, best]).itertuples()]
+    items = call_items(ws, keys)
+    by_call = {cid: g for cid, g in items.groupby("call_id", sort=False)}
+    empty = items.iloc[0:0]
+
+    def titles(g: pd.DataFrame, kind: str, status: str) -> str:
+        sel = g[(g["kind"] == kind) & (g["status"] == status)]
+        return ", ".join(dict.fromkeys(str(t or i) for t, i in zip(sel["title"], sel["item_id"])))
+
+    worst_rows, moment_rows, best_rows = [], [], []
+    for r in worst.itertuples():
+        g = by_call.get(r.call_id, empty)
+        meta = g.iloc[0] if len(g) else None
+        worst_rows.append({
+            "call_id": r.call_id, "started_at": r.started_at, "score": r.score,
+            "critical_reason": None if meta is None else meta["critical_reason"],
+            "missed": titles(g, STAGE, "missed"), "unhandled": titles(g, OBJECTION, "unhandled"),
+            "forbidden": titles(g, FORBIDDEN, "found"),
+            "source": None if meta is None else meta["source"],
+        })
+        bad = g[((g["kind"] == OBJECTION) & (g["status"] == "unhandled"))
+                | ((g["kind"] == FORBIDDEN) & (g["status"] == "found"))
+                | ((g["kind"] == ORDER) & (g["status"] == "missed"))]
+        for it in bad.sort_values("start", na_position="last", kind="stable").itertuples():
+            what = it.title or it.item_id
+            moment_rows.append({
+                "call_id": r.call_id, "time": clock(it.start), "kind": it.kind, "what": what,
+                "status": it.status, "quote": it.text,
+                "evidence": evidence(it.start, it.text, r.call_id, opts.quote_width) if it.text else f"({r.call_id})",
+                "source": it.source, "seconds": it.start,
+            })
+    for r in best.itertuples():
+        g = by_call.get(r.call_id, empty)
+        st = g[(g["kind"] == STAGE) & (g["status"] != "na")]
+        ob = g[g["kind"] == OBJECTION]
+        best_rows.append({
+            "call_id": r.call_id, "started_at": r.started_at, "score": r.score,
+            "stages_done": f"{int((st['status'] == 'found').sum())}/{len(st)}",
+            "objections_handled": f"{int((ob['status'] == 'handled').sum())}/{len(ob)}",
+            "source": g["source"].iloc[0] if len(g) else None,
+        })
+    return (pd.DataFrame(worst_rows, columns=worst_cols), pd.DataFrame(moment_rows, columns=moment_cols),
+            pd.DataFrame(best_rows, columns=best_cols))
+
+
+# ---- outcome link ------------------------------------------------------------------------------
+def outcome_link(
+    ws: Workspace,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    manager: str | None = None,
+    data: TeamData | None = None,
+) -> pd.DataFrame:
+    """Won rate when each stage / objection handling was done vs not done, with counts.
+
+    Only calls whose outcome :func:`qa.metadata.outcome_won` recognises count. A stage is
+    "done" when found (na calls are left out); an objection is "done" in a call when every
+    time it was raised it was handled. Columns: ``kind, item_id, title, calls_done,
+    won_done, won_rate_done, calls_not_done, won_not_done, won_rate_not_done, difference``
+    (percentage points). Empty (with the columns) when no call carries a known outcome.
+    """
+    import pandas as pd
+
+    from .metadata import outcome_won
+
+    cols = ["kind", "item_id", "title", "calls_done", "won_done", "won_rate_done",
+            "calls_not_done", "won_not_done", "won_rate_not_done", "difference"]
+    scope = data.scope if data is not None else Scope(resolve_versions(ws, version), *_period_bounds(date_from, date_to))
+    if manager is not None:
+        manager = resolve_manager(ws, manager)
+    outcomes = [r[0] for r in ws.query("SELECT DISTINCT outcome FROM calls WHERE outcome IS NOT NULL")]
+    verdict = {o: outcome_won(o) for o in outcomes}
+    won = [o for o, v in verdict.items() if v is True]
+    lost = [o for o, v in verdict.items() if v is False]
+    if not won and not lost:
+        return pd.DataFrame(columns=cols)
+    frm, params = scope.where(manager=manager, items=True, scores=False)
+    known = won + lost
+    marks = ",".join("?" * len(known))
+    won_marks = ",".join("?" * len(won)) or "NULL"
+    outcome_sql = f" AND c.outcome IN ({marks})"
+    stage = ws.frame(
+        f"""SELECT i.item_id, i.status = 'found' AS done, COUNT(*) AS calls,
+                   SUM(c.outcome IN ({won_marks})) AS won
+            {frm}{outcome_sql} AND i.kind = '{STAGE}' AND i.status IN ('found', 'missed')
+            GROUP BY i.item_id, done""",
+        [*won, *params, *known],
+    )
+    stage.insert(0, "kind", STAGE)
+    objection = ws.frame(
+        f"""SELECT item_id, done, COUNT(*) AS calls, SUM(won) AS won FROM (
+                SELECT i.call_id, i.item_id, MIN(i.status = 'handled') AS done,
+                       MAX(c.outcome IN ({won_marks})) AS won
+                {frm}{outcome_sql} AND i.kind = '{OBJECTION}'
+                GROUP BY i.call_id, i.item_id)
+            GROUP BY item_id, done""",
+        [*won, *params, *known],
+    )
+    objection.insert(0, "kind", OBJECTION)
+    raw = pd.concat([stage, objection], ignore_index=True)
+    if raw.empty:
+        return pd.DataFrame(columns=cols)
+    raw["done"] = raw["done"].astype(bool)
+    wide = raw.pivot_table(index=["kind", "item_id"], columns="done", values=["calls", "won"],
+                           aggfunc="sum", fill_value=0)
+    out = pd.DataFrame(index=wide.index)
+    for flag, suffix in ((True, "done"), (False, "not_done")):
+        out[f"calls_{suffix}"] = wide["calls"][flag] if flag in wide["calls"].columns else 0
+        out[f"won_{suffix}"] = wide["won"][flag] if flag in wide["won"].columns else 0
+        out[f"won_rate_{suffix}"] = _pct(out[f"won_{suffix}"], out[f"calls_{suffix}"])
+    out["difference"] = out["won_rate_done"] - out["won_rate_not_done"]
+    out = out.reset_index()
+    cat = _catalog(ws, scope, raw.rename(columns={"done": "status"}))
+    out = out.merge(cat[["kind", "item_id", "title", "order"]], on=["kind", "item_id"], how="left")
+    out["kind_order"] = (out["kind"] != STAGE).astype(int)
+    out = out.sort_values(["kind_order", "order", "item_id"], kind="stable")
+    for col in ("calls_done", "won_done", "calls_not_done", "won_not_done"):
+        out[col] = out[col].astype(int)
+    return out[cols].reset_index(drop=True)
