@@ -128,6 +128,8 @@ class Stage:
     applies_if: tuple[str, ...] = ()
     description: str | None = None
     line: int | None = field(default=None, compare=False)
+    #: line of each YAML key (for messages about one key)
+    key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         _raise_first(self.problems(self.__dict__))
@@ -758,7 +760,7 @@ def _build_stage(m: _Map, c: _Checker) -> Stage | None:
     for key in ("within_first_seconds", "within_last_seconds", "threshold"):
         if values[key] is not None:
             values[key] = float(values[key])
-    return Stage(**values, line=m.line)
+    return Stage(**values, line=m.line, key_lines=dict(m.key_lines))
 
 
 def _build_forbidden(doc: _Map, c: _Checker) -> tuple[ForbiddenPhrase, ...]:
@@ -1008,10 +1010,11 @@ def _script_warnings(script: Script, c: _Checker, objection_ids: frozenset[str] 
         for ob in s.applies_if:
             if ob == ANY_OBJECTION:
                 continue
+            line = s.key_lines.get("applies_if", s.line)
             if objection_ids is None:
-                c.warn(s.line, f"stage '{s.id}': applies_if names objection {ob!r}; no rubric given to check it (qa validate SCRIPT RUBRIC)")
+                c.warn(line, f"stage '{s.id}': applies_if names objection {ob!r}; no rubric given to check it (qa validate SCRIPT RUBRIC)")
             elif ob not in objection_ids:
-                c.error(s.line, f"stage '{s.id}': applies_if names unknown objection {ob!r}{_ids_hint(ob, objection_ids)}")
+                c.error(line, f"stage '{s.id}': applies_if names unknown objection {ob!r}{_ids_hint(ob, objection_ids)}")
 
 
 def _rubric_warnings(rubric: Rubric, c: _Checker) -> None:

@@ -415,7 +415,7 @@ SCRIPT_WARNINGS: list[tuple[str, Where, str]] = [
     ),
     (
         GOOD_SCRIPT.replace("applies_if: objection", "applies_if: price"),
-        "id: objection_handling",
+        "applies_if: price",
         "stage 'objection_handling': applies_if names objection 'price'; no rubric given to check it "
         "(qa validate SCRIPT RUBRIC)",
     ),
@@ -433,7 +433,7 @@ def test_applies_if_is_checked_against_a_rubric(tmp_path: Path) -> None:
     rubric = parse_rubric(dedent(GOOD_RUBRIC))
     text = GOOD_SCRIPT.replace("applies_if: objection", "applies_if: [price, prise]")
     assert issues_of(tmp_path, text, rubric) == [
-        (line_of(text, "id: objection_handling"), "error", "stage 'objection_handling': applies_if names unknown objection 'prise'; did you mean 'price'?")
+        (line_of(text, "applies_if"), "error", "stage 'objection_handling': applies_if names unknown objection 'prise'; did you mean 'price'?")
     ]
     assert issues_of(tmp_path, GOOD_SCRIPT.replace("applies_if: objection", "applies_if: price"), rubric) == []
 
