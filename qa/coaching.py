@@ -1,0 +1,689 @@
+"""Coaching: a short plan for one manager with measurable goals, and the revive list.
+
+Reads what :mod:`qa.scorecards` loads from the workspace and hands on a
+:class:`CoachingPlan` (saved in table ``plans``) and a revive-list DataFrame:
+
+- :func:`coach` finds the manager's largest gaps to the team's best quartile. A gap's size
+  is ``weight x distance``: the item's share of the score (stage weight / all stage weights;
+  an objection type takes the weight of the script stage that applies to it, else the mean
+  stage weight) times the distance in percentage points between the manager's rate and the
+  team's best quartile; it reads as "score points per call left on the table". For each of
+  the largest gaps the plan gives the target, two or three examples of how colleagues said
+  it in their best calls, the manager's own calls to re-listen, and a goal for the next
+  period (the best-quartile rate, rounded). Before the new plan, the previous plan (the
+  latest one saved for a period that ended before this one starts) is checked goal by goal
+  against this period's actual rates.
+- :func:`revive_list`: calls where the client raised an objection the manager did not
+  handle and no next step was agreed (``scores.next_step`` false; unknown counts as
+  agreed): clients worth calling back, with the objection and the moment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from .scorecards import (
+    OBJECTION,
+    STAGE,
+    STEP,
+    Scope,
+    TeamData,
+    Version,
+    call_items,
+    clock,
+    evidence,
+    item_rates,
+    load_team,
+    resolve_manager,
+    team_benchmarks,
+)
+from .store import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CoachOptions",
+    "CoachingPlan",
+    "Example",
+    "Gap",
+    "Goal",
+    "GoalCheck",
+    "PreviousCheck",
+    "Relisten",
+    "coach",
+    "revive_list",
+]
+
+#: The script's "any objection" marker in ``applies_if`` (see ARCHITECTURE.md).
+_ANY_OBJECTION = "objection"
+#: How many of the best / worst calls to look through for examples and re-listens.
+_CALL_POOL = 400
+
+
+@dataclass(frozen=True)
+class CoachOptions:
+    """What a coaching plan contains.
+
+    ``gaps``: how many of the largest gaps it keeps (3). ``examples``: colleague examples per
+    gap (3; fewer when the team has fewer). ``relisten``: the manager's own calls to re-listen
+    per gap (3). ``min_calls``: calls where an item applied that the manager needs before it
+    can be a gap, so one odd call does not make a plan (1). ``quote_width``: characters of a
+    quote kept (90).
+    """
+
+    gaps: int = 3
+    examples: int = 3
+    relisten: int = 3
+    min_calls: int = 1
+    quote_width: int = 90
+
+    def __post_init__(self) -> None:
+        for name in ("gaps", "examples", "relisten", "min_calls"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.quote_width < 10:
+            raise ValueError("quote_width must be >= 10")
+
+
+@dataclass(frozen=True)
+class Example:
+    """How a colleague said it in one of their best calls."""
+
+    call_id: str
+    manager: str
+    seconds: float | None
+    quote: str
+    score: float
+    source: str | None = None
+
+    @property
+    def evidence(self) -> str:
+        return evidence(self.seconds, self.quote, self.call_id, 200)
+
+
+@dataclass(frozen=True)
+class Relisten:
+    """One of the manager's own calls to listen to again, and where."""
+
+    call_id: str
+    seconds: float | None
+    what: str
+    score: float
+    quote: str | None = None
+    source: str | None = None
+    started_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A measurable goal: ``rate`` (percent) of ``item`` at least ``target`` next period."""
+
+    kind: str
+    item_id: str
+    title: str
+    target: float
+    baseline: float | None
+    conditional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in (STAGE, OBJECTION):
+            raise ValueError(f"goal kind must be {STAGE} or {OBJECTION}, got {self.kind!r}")
+        if not 0 <= self.target <= 100:
+            raise ValueError(f"goal target must be a percentage 0-100, got {self.target}")
+
+    @property
+    def text(self) -> str:
+        if self.kind == OBJECTION:
+            return f"handle '{self.title}' in at least {self.target:.0f}% of the times it is raised"
+        where = "of the calls where it applies" if self.conditional else "of calls"
+        return f"{self.title} in at least {self.target:.0f}% {where}"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Goal:
+        return cls(
+            kind=str(d["kind"]), item_id=str(d["item_id"]), title=str(d.get("title") or d["item_id"]),
+            target=float(d["target"]), baseline=None if d.get("baseline") is None else float(d["baseline"]),
+            conditional=bool(d.get("conditional", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One gap to the team's best quartile, with what to do about it."""
+
+    kind: str
+    item_id: str
+    title: str
+    weight: float  # share of the score, points of 100
+    rate: float
+    done: int
+    applicable: int
+    team_median: float
+    team_best_quartile: float
+    goal: Goal
+    examples: tuple[Example, ...] = ()
+    relisten: tuple[Relisten, ...] = ()
+
+    @property
+    def distance(self) -> float:
+        """Percentage points to the team's best quartile."""
+        return max(0.0, self.team_best_quartile - self.rate)
+
+    @property
+    def impact(self) -> float:
+        """Score points per call the gap costs: weight x distance."""
+        return self.weight * self.distance / 100.0
+
+
+@dataclass(frozen=True)
+class GoalCheck:
+    """A previous goal against this period: ``met`` is None when nothing applied."""
+
+    goal: Goal
+    actual: float | None
+    done: int
+    applicable: int
+
+    @property
+    def met(self) -> bool | None:
+        if self.actual is None:
+            return None
+        return self.actual >= self.goal.target - 1e-9
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "not met", None: "no data"}[self.met]
+
+
+@dataclass(frozen=True)
+class PreviousCheck:
+    """The previous plan, checked goal by goal."""
+
+    plan_id: int
+    period_from: str | None
+    period_to: str | None
+    checks: tuple[GoalCheck, ...]
+    note: str | None = None
+
+    @property
+    def met(self) -> int:
+        return sum(1 for c in self.checks if c.met)
+
+
+@dataclass
+class CoachingPlan:
+    """A coaching plan for one manager and period (see :func:`coach`)."""
+
+    manager: str
+    period_from: str | None
+    period_to: str | None
+    versions: list[str]
+    calls: int
+    mean_score: float | None
+    team_mean_score: float | None
+    gaps: list[Gap]
+    previous: PreviousCheck | None = None
+    plan_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def goals(self) -> list[Goal]:
+        return [g.goal for g in self.gaps]
+
+    # -- outputs --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        def gap(g: Gap) -> dict[str, Any]:
+            return {
+                "kind": g.kind, "item_id": g.item_id, "title": g.title, "weight": g.weight,
+                "rate": g.rate, "done": g.done, "applicable": g.applicable,
+                "team_median": g.team_median, "team_best_quartile": g.team_best_quartile,
+                "distance": g.distance, "impact": g.impact,
+                "goal": {**asdict(g.goal), "text": g.goal.text},
+                "examples": [{**asdict(e), "time": clock(e.seconds)} for e in g.examples],
+                "relisten": [{**asdict(r), "time": clock(r.seconds)} for r in g.relisten],
+            }
+
+        prev = None
+        if self.previous is not None:
+            prev = {
+                "plan_id": self.previous.plan_id, "period_from": self.previous.period_from,
+                "period_to": self.previous.period_to, "note": self.previous.note,
+                "checks": [
+                    {"goal": {**asdict(c.goal), "text": c.goal.text}, "actual": c.actual,
+                     "done": c.done, "applicable": c.applicable, "met": c.met}
+                    for c in self.previous.checks
+                ],
+            }
+        return {
+            "manager": self.manager, "period_from": self.period_from, "period_to": self.period_to,
+            "versions": self.versions, "calls": self.calls, "mean_score": _num(self.mean_score),
+            "team_mean_score": _num(self.team_mean_score), "plan_id": self.plan_id,
+            "gaps": [gap(g) for g in self.gaps], "previous": prev, "notes": self.notes,
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The plan as tables (for csv/xlsx): previous check, gaps, examples, re-listens."""
+        import pandas as pd
+
+        checks = [] if self.previous is None else [
+            {"goal": c.goal.text, "target": c.goal.target, "baseline": c.goal.baseline,
+             "actual": c.actual, "done": c.done, "applicable": c.applicable, "result": c.verdict}
+            for c in self.previous.checks
+        ]
+        gaps = [
+            {"#": n, "kind": g.kind, "item": g.title, "rate": g.rate, "team_median": g.team_median,
+             "team_best_quartile": g.team_best_quartile, "weight": g.weight,
+             "points_per_call": g.impact, "goal": g.goal.text}
+            for n, g in enumerate(self.gaps, start=1)
+        ]
+        examples = [
+            {"#": n, "item": g.title, "manager": e.manager, "call_id": e.call_id,
+             "time": clock(e.seconds), "quote": e.quote, "score": e.score, "source": e.source}
+            for n, g in enumerate(self.gaps, start=1) for e in g.examples
+        ]
+        relisten = [
+            {"#": n, "item": g.title, "call_id": r.call_id, "time": clock(r.seconds), "what": r.what,
+             "quote": r.quote, "score": r.score, "started_at": r.started_at, "source": r.source}
+            for n, g in enumerate(self.gaps, start=1) for r in g.relisten
+        ]
+        return {
+            "previous_plan": pd.DataFrame(checks, columns=["goal", "target", "baseline", "actual", "done", "applicable", "result"]),
+            "gaps": pd.DataFrame(gaps, columns=["#", "kind", "item", "rate", "team_median", "team_best_quartile", "weight", "points_per_call", "goal"]),
+            "examples": pd.DataFrame(examples, columns=["#", "item", "manager", "call_id", "time", "quote", "score", "source"]),
+            "relisten": pd.DataFrame(relisten, columns=["#", "item", "call_id", "time", "what", "quote", "score", "started_at", "source"]),
+        }
+
+    def to_markdown(self) -> str:
+        """The plan as a short Markdown document a head of sales can send."""
+        period = _period_text(self.period_from, self.period_to)
+        lines = [f"# Coaching plan: {self.manager}", ""]
+        score = "" if self.mean_score is None else f", mean score {self.mean_score:.1f}"
+        team = "" if self.team_mean_score is None else f" (team {self.team_mean_score:.1f})"
+        lines += [f"Period {period}: {self.calls} call(s){score}{team}.", ""]
+        if self.previous is not None:
+            p = self.previous
+            lines += [
+                f"## Previous plan ({_period_text(p.period_from, p.period_to)}): "
+                f"{p.met} of {len(p.checks)} goal(s) met",
+                "",
+            ]
+            for c in p.checks:
+                actual = "no calls" if c.actual is None else f"{c.actual:.0f}% ({c.done}/{c.applicable})"
+                lines.append(f"- **{c.verdict}**: {c.goal.text}; actual {actual}")
+            if p.note:
+                lines.append(f"- note: {p.note}")
+            lines.append("")
+        if not self.gaps:
+            lines += ["No gap to the team's best quartile in this period.", ""]
+        for n, g in enumerate(self.gaps, start=1):
+            lines += [
+                f"## {n}. {g.title}",
+                "",
+                f"- Now: {g.rate:.0f}% ({g.done}/{g.applicable}); team median {g.team_median:.0f}%, "
+                f"best quartile {g.team_best_quartile:.0f}% (about {g.impact:.1f} score points per call)",
+                f"- Goal for the next period: {g.goal.text}",
+            ]
+            if g.examples:
+                lines.append("- How colleagues say it:")
+                lines += [f"  - {e.evidence}, {e.manager}" for e in g.examples]
+            if g.relisten:
+                lines.append("- Re-listen:")
+                lines += [f"  - {_relisten_text(r)}" for r in g.relisten]
+            lines.append("")
+        for note in self.notes:
+            lines.append(f"> {note}")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _relisten_text(r: Relisten) -> str:
+    where = clock(r.seconds) or "whole call"
+    quote = f' "{r.quote}"' if r.quote else ""
+    return f"{where} ({r.call_id}): {r.what}{quote}"
+
+
+def _period_text(lo: str | None, hi: str | None) -> str:
+    if lo and hi:
+        return lo if lo == hi else f"{lo} … {hi}"
+    return lo or hi or "all days"
+
+
+def _num(v: Any) -> Any:
+    if v is None:
+        return None
+    f = float(v)
+    return None if math.isnan(f) else f
+
+
+# ---- gaps --------------------------------------------------------------------------------------
+def _weights(data: TeamData) -> tuple[dict[str, float], dict[str, float]]:
+    """Points of 100 per stage, and per objection type (see the module docstring)."""
+    cat = data.catalog
+    stages = cat[cat["kind"] == STAGE]
+    total = float(stages["weight"].sum())
+    if total <= 0:
+        return {}, {}
+    stage_w = {i: float(w) * 100.0 / total for i, w in zip(stages["item_id"], stages["weight"])}
+    mean_w = sum(stage_w.values()) / len(stage_w)
+    any_w = [stage_w[i] for i, a in zip(stages["item_id"], stages["applies_if"]) if _ANY_OBJECTION in str(a or "").split(",")]
+    objection_w: dict[str, float] = {}
+    for oid in cat.loc[cat["kind"] == OBJECTION, "item_id"]:
+        own = [stage_w[i] for i, a in zip(stages["item_id"], stages["applies_if"]) if oid in str(a or "").split(",")]
+        objection_w[oid] = (own or any_w or [mean_w])[0]
+    return stage_w, objection_w
+
+
+def _conditional(data: TeamData) -> set[str]:
+    """Stages that can be not applicable (applies_if, or seen as na)."""
+    cat = data.catalog[data.catalog["kind"] == STAGE]
+    out = {i for i, a in zip(cat["item_id"], cat["applies_if"]) if a}
+    c = data.counts
+    out |= set(c.loc[(c["kind"] == STAGE) & (c["status"] == "na"), "item_id"])
+    return out
+
+
+def _gap_candidates(data: TeamData, manager: str, opts: CoachOptions) -> list[Gap]:
+    stage_w, objection_w = _weights(data)
+    conditional = _conditional(data)
+    titles = {(k, i): str(t) for k, i, t in zip(data.catalog["kind"], data.catalog["item_id"], data.catalog["title"])}
+    out: list[Gap] = []
+    for kind, weights in ((STAGE, stage_w), (OBJECTION, objection_w)):
+        rates = item_rates(data, kind)
+        bench = team_benchmarks(rates).set_index("item_id")
+        mine = rates[(rates["manager"] == manager) & (rates["applicable"] >= max(1, opts.min_calls))]
+        for r in mine.itertuples():
+            if r.item_id not in bench.index or r.item_id not in weights:
+                continue
+            b = bench.loc[r.item_id]
+            best = float(b["team_best_quartile"])
+            if not best > float(r.rate) + 1e-9:
+                continue
+            title = titles.get((kind, r.item_id), r.item_id)
+            out.append(Gap(
+                kind=kind, item_id=r.item_id, title=title, weight=weights[r.item_id],
+                rate=float(r.rate), done=int(r.done), applicable=int(r.applicable),
+                team_median=float(b["team_median"]), team_best_quartile=best,
+                goal=Goal(kind, r.item_id, title, target=float(round(best)), baseline=float(r.rate),
+                          conditional=r.item_id in conditional),
+            ))
+    out.sort(key=lambda g: (-round(g.impact, 9), g.kind != STAGE, g.title))
+    return out
+
+
+def _by_call(items: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Item rows as plain dicts grouped by call, in stored (script) order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rec in items.to_dict("records"):
+        out.setdefault(rec["call_id"], []).append(rec)
+    return out
+
+
+def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str], tuple[Example, ...]]:
+    """Colleagues' quotes for each gap from their best calls: distinct managers first."""
+    if not gaps or opts.examples == 0:
+        return {}
+    others = data.team_calls[data.team_calls["manager"] != manager]
+    pool = others.sort_values(["score", "started_at"], ascending=[False, False], kind="stable").head(_CALL_POOL)
+    keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pool.itertuples()]
+    calls = _by_call(call_items(ws, keys, kinds=[STAGE, OBJECTION, STEP]))
+    score = dict(zip(pool["call_id"], pool["score"]))
+    out: dict[tuple[str, str], tuple[Example, ...]] = {}
+    for g in gaps:
+        found: list[Example] = []
+        for cid in pool["call_id"]:  # best call first
+            items = calls.get(cid, [])
+            if g.kind == STAGE:
+                for it in items:
+                    if it["kind"] == STAGE and it["item_id"] == g.item_id and it["status"] == "found" and _text(it):
+                        found.append(Example(cid, it["manager"], _f(it["start"]), _cut(it["text"], opts), float(score[cid]), it["source"]))
+            elif any(it["kind"] == OBJECTION and it["item_id"] == g.item_id and it["status"] == "handled" for it in items):
+                steps = sorted(
+                    (it for it in items if it["kind"] == STEP and str(it["item_id"]).startswith(f"{g.item_id}.")
+                     and it["status"] == "found" and _text(it)),
+                    key=lambda it: _f(it["start"]) or 0.0,
+                )
+                if steps:
+                    quote = " … ".join(dict.fromkeys(" ".join(str(it["text"]).split()) for it in steps))
+                    first = steps[0]
+                    found.append(Example(cid, first["manager"], _f(first["start"]), _cut(quote, opts), float(score[cid]), first["source"]))
+        out[(g.kind, g.item_id)] = tuple(_diverse(found, opts.examples))
+    return out
+
+
+def _text(it: Mapping[str, Any]) -> bool:
+    t = it.get("text")
+    return isinstance(t, str) and bool(t.strip())
+
+
+def _diverse(examples: list[Example], n: int) -> list[Example]:
+    """Up to n examples: one per manager first (best call first), no repeated quote."""
+    picked: list[Example] = []
+    quotes: set[str] = set()
+    for pass_ in (0, 1):
+        seen_managers = {e.manager for e in picked}
+        for e in examples:
+            if len(picked) >= n:
+                return picked
+            key = " ".join(e.quote.casefold().split())
+            if e in picked or key in quotes or (pass_ == 0 and e.manager in seen_managers):
+                continue
+            picked.append(e)
+            quotes.add(key)
+            seen_managers.add(e.manager)
+    return picked
+
+
+def _relistens(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str], tuple[Relisten, ...]]:
+    """The manager's own calls where each gap shows, lowest score first, with the moment."""
+    if not gaps or opts.relisten == 0:
+        return {}
+    mine = data.team_calls[data.team_calls["manager"] == manager]
+    pool = mine.sort_values(["score", "started_at"], ascending=[True, False], kind="stable").head(_CALL_POOL)
+    keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pool.itertuples()]
+    calls = _by_call(call_items(ws, keys, kinds=[STAGE, OBJECTION]))
+    score = dict(zip(pool["call_id"], pool["score"]))
+    titles = dict(zip(data.catalog["item_id"], data.catalog["title"]))
+    out: dict[tuple[str, str], tuple[Relisten, ...]] = {}
+    for g in gaps:
+        picks: list[Relisten] = []
+        for cid in pool["call_id"]:  # lowest score first
+            if len(picks) >= opts.relisten:
+                break
+            items = calls.get(cid, [])
+            if g.kind == STAGE:
+                miss = next((it for it in items if it["kind"] == STAGE and it["item_id"] == g.item_id
+                             and it["status"] == "missed"), None)
+                if miss is not None:
+                    seconds, what = _missed_anchor(items, g, titles)
+                    picks.append(Relisten(cid, seconds, what, float(score[cid]), None, miss["source"], miss["started_at"]))
+            else:
+                miss = next((it for it in items if it["kind"] == OBJECTION and it["item_id"] == g.item_id
+                             and it["status"] == "unhandled"), None)
+                if miss is not None:
+                    picks.append(Relisten(
+                        cid, _f(miss["start"]), f"'{g.title}' raised by the client, not handled",
+                        float(score[cid]), _cut(miss["text"], opts) if _text(miss) else None,
+                        miss["source"], miss["started_at"],
+                    ))
+        out[(g.kind, g.item_id)] = tuple(picks)
+    return out
+
+
+def _missed_anchor(items: list[dict[str, Any]], gap: Gap, titles: Mapping[str, Any]) -> tuple[float | None, str]:
+    """Where a missed stage should have been: before the next stage that was said."""
+    stages = [it for it in items if it["kind"] == STAGE]
+    pos = next((n for n, it in enumerate(stages) if it["item_id"] == gap.item_id), None)
+    if pos is not None:
+        after = [it for it in stages[pos + 1:] if it["status"] == "found" and _f(it["start"]) is not None]
+        if after:
+            nxt = after[0]
+            return _f(nxt["start"]), f"{gap.title} missed; it belongs before '{titles.get(nxt['item_id'], nxt['item_id'])}'"
+        before = [it for it in stages[:pos] if it["status"] == "found" and _f(it["start"]) is not None]
+        if before:
+            prev = before[-1]
+            at = _f(prev["end"]) if _f(prev["end"]) is not None else _f(prev["start"])
+            return at, f"{gap.title} missed; it belongs after '{titles.get(prev['item_id'], prev['item_id'])}'"
+    return None, f"{gap.title} missed"
+
+
+def _f(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return None if math.isnan(f) else f
+
+
+def _cut(text: Any, opts: CoachOptions) -> str:
+    t = " ".join(str(text or "").split())
+    return t if len(t) <= opts.quote_width else t[: opts.quote_width - 1].rstrip() + "…"
+
+
+# ---- previous plan -------------------------------------------------------------------------
+def _check_previous(ws: Workspace, data: TeamData, manager: str, start: str | None) -> PreviousCheck | None:
+    """The latest plan saved for a period that ended before ``start``, checked goal by goal."""
+    plans = ws.plans(manager)
+    if start is not None:
+        plans = [p for p in plans if p["period_to"] and p["period_to"] < start]
+    if not plans:
+        return None
+    prev = plans[-1]
+    goals = [Goal.from_dict(g["goal"]) for g in prev["plan"].get("gaps", []) if g.get("goal")]
+    rates = {kind: item_rates(data, kind) for kind in (STAGE, OBJECTION)}
+    checks = []
+    for goal in goals:
+        r = rates[goal.kind]
+        row = r[(r["manager"] == manager) & (r["item_id"] == goal.item_id)]
+        done = int(row["done"].sum())
+        applicable = int(row["applicable"].sum())
+        actual = done * 100.0 / applicable if applicable else None
+        checks.append(GoalCheck(goal, actual, done, applicable))
+    note = None
+    current = {v.script_hash for v in data.scope.versions}
+    if prev.get("script_hash") and prev["script_hash"] not in current:
+        note = (
+            f"the previous plan was made under script version {str(prev['script_hash'])[:8]}; "
+            "this period is scored under another, so rates may shift with the script"
+        )
+    return PreviousCheck(int(prev["id"]), prev["period_from"], prev["period_to"], tuple(checks), note)
+
+
+# ---- entry points ------------------------------------------------------------------------------
+def coach(
+    ws: Workspace,
+    manager: str,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    options: CoachOptions | None = None,
+    save: bool = True,
+    data: TeamData | None = None,
+) -> CoachingPlan:
+    """Build (and by default save) a coaching plan for one manager and period.
+
+    The previous plan, if any, is checked first (``plan.previous``). Raises
+    :class:`~qa.errors.NotFoundError` for an unknown manager. A period without the
+    manager's calls gives a plan without gaps (not saved) whose ``notes`` say so.
+    """
+    opts = options or CoachOptions()
+    data = data or load_team(ws, date_from, date_to, version=version)
+    manager = resolve_manager(ws, manager, data.known_managers)
+    mine = data.team_calls[data.team_calls["manager"] == manager]
+    days = mine["day"].dropna()
+    period_from = data.scope.date_from or (str(days.min()) if len(days) else None)
+    period_to = data.scope.date_to or (str(days.max()) if len(days) else None)
+    notes = data.notes(manager)
+    previous = _check_previous(ws, data, manager, period_from)
+    gaps: list[Gap] = []
+    if mine.empty:
+        notes.insert(0, f"no scored calls for {manager} in {data.scope.label}; no plan made")
+    else:
+        candidates = _gap_candidates(data, manager, opts)[: opts.gaps]
+        examples = _examples(ws, data, manager, candidates, opts)
+        relisten = _relistens(ws, data, manager, candidates, opts)
+        gaps = [
+            Gap(**{**_gap_fields(g), "examples": examples.get((g.kind, g.item_id), ()),
+                   "relisten": relisten.get((g.kind, g.item_id), ())})
+            for g in candidates
+        ]
+        if len(data.managers) < 2:
+            notes.append("the team has one manager in this period: there is nobody to compare with")
+    plan = CoachingPlan(
+        manager=manager, period_from=period_from, period_to=period_to,
+        versions=[v.label for v in data.scope.versions], calls=len(mine),
+        mean_score=float(mine["score"].mean()) if len(mine) else None,
+        team_mean_score=float(data.team_calls["score"].mean()) if len(data.team_calls) else None,
+        gaps=gaps, previous=previous, notes=notes,
+    )
+    if save and not mine.empty:
+        v = data.scope.versions[0]
+        plan.plan_id = ws.save_plan(
+            manager, plan.to_dict(), period_from=period_from, period_to=period_to,
+            script_hash=v.script_hash, rubric_hash=v.rubric_hash,
+        )
+    return plan
+
+
+def _gap_fields(g: Gap) -> dict[str, Any]:
+    return {f: getattr(g, f) for f in Gap.__dataclass_fields__}
+
+
+def revive_list(
+    ws: Workspace,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    manager: str | None = None,
+    *,
+    version: str | Version | tuple[str, str] | None = None,
+    quote_width: int = 90,
+) -> pd.DataFrame:
+    """Calls with an unhandled objection and no next step agreed, newest first.
+
+    One row per call: ``started_at, client_phone, manager, call_id, objections`` (titles,
+    ``; ``-joined), ``time`` and ``quote`` of the first unhandled objection, ``moments``
+    (all of them as ``mm:ss "quote"``), ``score``, ``source``.
+    """
+    import pandas as pd
+
+    from .scorecards import _period_bounds, resolve_versions
+
+    cols = ["started_at", "client_phone", "manager", "call_id", "objections", "time", "quote",
+            "moments", "score", "source"]
+    if manager is not None:
+        manager = resolve_manager(ws, manager)
+    scope = Scope(resolve_versions(ws, version), *_period_bounds(date_from, date_to))
+    frm, params = scope.where(manager=manager, items=True)
+    rows = ws.frame(
+        f"""SELECT c.call_id, c.started_at, c.client_phone, c.manager, c.source, s.score,
+                   i.item_id, i.title, i.start, i.text
+            {frm} AND i.kind = '{OBJECTION}' AND i.status = 'unhandled' AND s.next_step = 0
+            ORDER BY c.started_at DESC, c.call_id, i.start""",
+        params,
+    )
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows.to_dict("records"):  # plain dicts: tens of thousands of rows stay fast
+        row = out.get(r["call_id"])
+        title = str(r["title"] or r["item_id"])
+        moment = evidence(_f(r["start"]), r["text"], None, quote_width)
+        if row is None:
+            out[r["call_id"]] = {
+                "started_at": r["started_at"], "client_phone": r["client_phone"],
+                "manager": r["manager"], "call_id": r["call_id"], "objections": [title],
+                "time": clock(_f(r["start"])),
+                "quote": evidence(None, r["text"], None, quote_width)[1:-1] if _text(r) else "",
+                "moments": [moment], "score": float(r["score"]), "source": r["source"],
+            }
+        else:
+            if title not in row["objections"]:
+                row["objections"].append(title)
+            row["moments"].append(moment)
+    for row in out.values():
+        row["objections"] = "; ".join(row["objections"])
+        row["moments"] = "; ".join(row["moments"])
+    return pd.DataFrame(list(out.values()), columns=cols)
