@@ -150,6 +150,8 @@ class PhraseGroup:
     lift: float
     weight: float
     examples: tuple[Example, ...] = ()
+    #: Every best call's turn with one of the wordings (one per call, best-ranked first).
+    said: tuple[Example, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.phrase:
@@ -192,6 +194,8 @@ class ObjectionCandidate:
     examples: tuple[Example, ...] = ()
     answers: tuple[Example, ...] = ()
     answer_phrases: tuple[str, ...] = ()
+    #: Every bad call's client turn with one of the wordings (best-ranked call first).
+    said: tuple[Example, ...] = ()
 
     @property
     def triggers(self) -> tuple[str, ...]:
@@ -877,8 +881,8 @@ def mine(
     best_set, worst_set = set(cohorts.best), set(cohorts.worst)
 
     def examples(occ: Mapping[str, Utterance]) -> tuple[Example, ...]:
-        cids = sorted(occ, key=lambda c: cohorts.order.get(c, 0))[: opts.examples]
-        return tuple(example(c, occ[c]) for c in cids)
+        """Every call's turn, best-ranked call first (``examples`` keeps the first few)."""
+        return tuple(example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0)))
 
     def empty() -> Any:
         import pandas as pd
@@ -931,7 +935,7 @@ def mine(
             result.notes.append(f"stage {sid}: not located in any best call")
             continue
         for g, members, occ in rank_phrases(pos, neg, language, opts)[: opts.max_phrases]:
-            result.phrases.append(_group("stage", sid, titles.get(sid), g, members, len(pos), len(neg), examples(occ)))
+            result.phrases.append(_group("stage", sid, titles.get(sid), g, members, len(pos), len(neg), examples(occ), opts.examples))
 
     for obj in objections:
         if stage is not None or (objection is not None and obj.id != objection):
@@ -943,7 +947,7 @@ def mine(
             result.notes.append(f"objection {obj.id}: not raised (or not answered) in any best call")
             continue
         for g, members, occ in rank_phrases(pos_o, neg_o, language, opts)[: opts.max_phrases]:
-            result.phrases.append(_group("objection", obj.id, obj.title, g, members, len(pos_o), len(neg_o), examples(occ)))
+            result.phrases.append(_group("objection", obj.id, obj.title, g, members, len(pos_o), len(neg_o), examples(occ), opts.examples))
 
     if gaps:
         result.uncovered = _uncovered(
@@ -962,36 +966,54 @@ def _won_map(calls: pd.DataFrame) -> dict[str, bool | None]:
 
 def _group(
     kind: str, item_id: str | None, title: str | None, g: _Candidate, members: list[str],
-    n_pos: int, n_neg: int, ex: tuple[Example, ...],
+    n_pos: int, n_neg: int, said: tuple[Example, ...], n_examples: int,
 ) -> PhraseGroup:
     return PhraseGroup(
         kind=kind, item_id=item_id, title=title, phrase=members[0], variants=tuple(members[1:]),
         best_calls=len(g.pos), best_total=n_pos, worst_calls=len(g.neg), worst_total=n_neg,
-        lift=g.lift, weight=g.weight, examples=ex,
+        lift=g.lift, weight=g.weight, examples=said[:n_examples], said=said,
     )
 
 
-def _phrase_texts(phrases: Iterable[Any]) -> list[str]:
-    return [p if isinstance(p, str) else p.text for p in phrases]
+class PhraseCover:
+    """Does the script already have a wording? (a test over mined phrases)
+
+    A wording is covered when :mod:`qa.matching` would find one of ``phrases`` in it (each
+    at its own threshold), exactly as scoring would if a client or manager said it, or
+    when it is only a fragment of one of them ("what budget" of "what budget do you
+    have"). ``phrases`` are ``(text, threshold)`` pairs.
+    """
+
+    def __init__(self, language: str | None, phrases: Iterable[tuple[str, float]]):
+        from .matching import PhraseQuery, PhraseSet
+
+        self.language = language
+        known = [(str(p), float(t)) for p, t in phrases if str(p).strip()]
+        self.keys = [k for k in (stem_key(p, language) for p, _ in known) if k]
+        self._set = PhraseSet([PhraseQuery(p, t) for p, t in known], language) if known else None
+
+    def __call__(self, wording: str) -> bool:
+        padded = f" {stem_key(wording, self.language)} "
+        return any(padded in f" {k} " for k in self.keys) or self.finds(wording)
+
+    def finds(self, text: str) -> bool:
+        """Would scoring find one of the phrases in ``text`` said as one turn?"""
+        from .matching import prepare
+
+        if self._set is None:
+            return False
+        return any(self._set.scan(prepare([Utterance(UNKNOWN, 0.0, 1.0, text)], self.language)))
 
 
-def _covered_by(language: str | None, phrases: Iterable[str], threshold: float) -> Callable[[str], bool]:
-    """A test: does a mined wording match (contain, sit inside, or resemble) any phrase?"""
-    from .matching import similarity
-
-    known = [(p, k) for p, k in ((p, stem_key(p, language)) for p in phrases) if k]
-
-    def covered(candidate: str) -> bool:
-        key = stem_key(candidate, language)
-        padded = f" {key} "
-        for phrase, k in known:
-            if f" {k} " in padded or padded in f" {k} ":
-                return True
-            if similarity(candidate, phrase, language) >= threshold:
-                return True
-        return False
-
-    return covered
+def phrase_thresholds(phrases: Iterable[Any], default: float) -> list[tuple[str, float]]:
+    """``(text, threshold)`` of script phrases (:class:`qa.scripts.Phrase` or text)."""
+    out = []
+    for p in phrases:
+        if isinstance(p, str):
+            out.append((p, default))
+        else:
+            out.append((p.text, float(p.threshold if p.threshold is not None else default)))
+    return out
 
 
 def _uncovered(
@@ -1011,16 +1033,15 @@ def _uncovered(
     else:
         bad_ids = [c for c in cohorts.worst if c in transcripts]
         good_ids = [c for c in cohorts.best if c in transcripts]
-    triggers: list[str] = []
+    triggers: list[tuple[str, float]] = []
     windows: list[int] = []
-    threshold = 85.0
     if rubric is not None:
-        threshold = float(getattr(rubric, "threshold", None) or threshold)
         for o in rubric.objections:
-            triggers.extend(_phrase_texts(o.triggers))
-            windows.append(int(getattr(o, "respond_within_turns", None) or opts.respond_turns))
+            default = float(o.threshold if o.threshold is not None else rubric.threshold)
+            triggers += phrase_thresholds(o.triggers, default)
+            windows.append(int(o.respond_within_turns or opts.respond_turns))
     window = max(windows, default=opts.respond_turns)
-    covered = _covered_by(language, triggers, threshold)
+    covered = PhraseCover(language, triggers)
 
     def client_turns(cid: str) -> list[Utterance]:
         t = transcripts[cid]
@@ -1065,13 +1086,14 @@ def _uncovered(
                 break
         if not first_turns and answers:
             first_turns.append(answers[0].quote)
-        client_examples = tuple(
-            example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0))[: opts.examples]
+        client_said = tuple(
+            example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0))
         )
         out.append(ObjectionCandidate(
             id=f"new_objection_{k}", trigger=members[0], variants=tuple(members[1:]),
             bad_calls=len(g.pos), bad_total=n_bad, good_calls=len(g.neg), good_total=n_good,
-            lift=g.lift, weight=g.weight, examples=client_examples, answers=tuple(answers),
+            lift=g.lift, weight=g.weight, examples=client_said[: opts.examples], said=client_said,
+            answers=tuple(answers),
             answer_phrases=_answer_phrases(first_turns, language, opts),
         ))
     return out
@@ -1104,10 +1126,16 @@ def _unmatched(
     examples: Callable[[Mapping[str, Utterance]], tuple[Example, ...]],
 ) -> list[PhraseGroup]:
     """Manager wording frequent in the best calls that matches no stage (or step) phrase."""
-    known = [p for s in script.stages for p in _phrase_texts(s.phrases)]
+    known: list[tuple[str, float]] = []
+    for s in script.stages:
+        default = float(s.threshold if s.threshold is not None else script.threshold)
+        known += phrase_thresholds(s.phrases, default)
     if rubric is not None:
-        known += [p for o in rubric.objections for st in o.steps for p in _phrase_texts(st.phrases)]
-    covered = _covered_by(language, known, float(getattr(script, "threshold", None) or 85.0))
+        for o in rubric.objections:
+            for st in o.steps:
+                default = float(next((t for t in (st.threshold, o.threshold) if t is not None), rubric.threshold))
+                known += phrase_thresholds(st.phrases, default)
+    covered = PhraseCover(language, known)
 
     def speech(cid: str) -> list[Utterance]:
         t = transcripts[cid]
@@ -1119,6 +1147,6 @@ def _unmatched(
     n_pos = sum(1 for v in pos.values() if v)
     n_neg = sum(1 for v in neg.values() if v)
     return [
-        _group("unmatched", None, None, g, members, n_pos, n_neg, examples(occ))
+        _group("unmatched", None, None, g, members, n_pos, n_neg, examples(occ), opts.examples)
         for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered)[: opts.max_phrases]
     ]

@@ -1,0 +1,618 @@
+"""Suggest: turn what the best calls say into a reviewable update of the script files.
+
+Takes a sales script and an objection rubric (YAML files) and a :class:`~qa.mining.
+MiningResult`, and proposes
+
+- new phrase variants per stage: the strongest wordings mined at that stage that no
+  phrase of the script matches yet (nor a phrase of another stage, nor a forbidden one);
+- candidate new objections: recurring client wording no trigger covers, with its wordings
+  as triggers and the clauses of the best answers found as the step phrases.
+
+The change is made by inserting lines into the original text, never by re-writing the
+YAML, so comments, key order, quoting and blank lines stay exactly as they were and the
+unified diff shows only what was added (each addition carries a comment with its
+evidence). :meth:`Suggestion.apply` writes the files; :meth:`Suggestion.effect` rescores
+the workspace's stored transcripts with the old and the new files in memory (nothing is
+re-transcribed or saved) and counts the items found before and after.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import ConfigError, QAError
+from .mining import (
+    MiningResult,
+    ObjectionCandidate,
+    PhraseCover,
+    PhraseGroup,
+    phrase_thresholds,
+    stem_key,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .store import Workspace
+
+log = logging.getLogger("qa")
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """What is good enough to propose. Every field is a documented default."""
+
+    #: New phrases proposed per stage at most.
+    max_per_stage: int = 3
+    #: A mined wording needs at least this lift over the worst calls to be proposed.
+    min_lift: float = 2.0
+    #: ...and to be said in at least this many calls of the best cohort.
+    min_calls: int = 2
+    #: Candidate objections proposed at most, and triggers / answer phrases per objection.
+    max_objections: int = 3
+    max_triggers: int = 3
+    max_answer_phrases: int = 4
+    #: ``respond_within_turns`` of a proposed objection.
+    respond_within_turns: int = 2
+    #: Put a comment with the evidence next to every added line.
+    annotate: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_per_stage", "max_objections", "max_triggers", "max_answer_phrases"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("min_calls", "respond_within_turns"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One proposed change: phrases for a stage, or a new objection in the rubric."""
+
+    file: str  # script | rubric
+    kind: str  # phrase | objection
+    item_id: str
+    texts: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class _NewObjection:
+    id: str
+    candidate: ObjectionCandidate
+    triggers: tuple[str, ...]
+    phrases: tuple[str, ...]
+
+
+@dataclass
+class Suggestion:
+    """The proposed new texts of the script and rubric, with a diff and an effect check."""
+
+    script_path: Path
+    rubric_path: Path | None
+    old_script: str
+    new_script: str
+    old_rubric: str | None = None
+    new_rubric: str | None = None
+    additions: list[Addition] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.old_script != self.new_script or self.old_rubric != self.new_rubric
+
+    @property
+    def diff(self) -> str:
+        """A unified diff of both files (``patch -p0`` / ``git apply -p0`` applies it)."""
+        out = unified_diff(self.old_script, self.new_script, _display_path(self.script_path))
+        if self.rubric_path is not None and self.old_rubric is not None and self.new_rubric is not None:
+            out += unified_diff(self.old_rubric, self.new_rubric, _display_path(self.rubric_path))
+        return out
+
+    def apply(self) -> list[Path]:
+        """Write the changed files (each atomically). Returns the files written.
+
+        Raises :class:`QAError` when a file changed on disk since the suggestion was made.
+        """
+        written = []
+        for path, old, new in (
+            (self.script_path, self.old_script, self.new_script),
+            (self.rubric_path, self.old_rubric, self.new_rubric),
+        ):
+            if path is None or old is None or new is None or old == new:
+                continue
+            current = _read(path)
+            if current != old:
+                raise QAError(f"{path}: changed since the suggestion was made; run 'qa suggest' again")
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(new, encoding="utf-8", newline="")
+            os.replace(tmp, path)
+            written.append(path)
+        return written
+
+    def configs(self) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """((old script, old rubric), (new script, new rubric)) parsed in memory."""
+        old = (_parse(self.old_script, self.script_path, "script"),
+               _parse(self.old_rubric, self.rubric_path, "rubric") if self.old_rubric is not None else None)
+        new = (_parse(self.new_script, self.script_path, "script"),
+               _parse(self.new_rubric, self.rubric_path, "rubric") if self.new_rubric is not None else None)
+        return old, new
+
+    def effect(
+        self,
+        ws: Workspace,
+        call_ids: Sequence[str] | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> pd.DataFrame:
+        """Items found before and after, per stage / objection, over the stored calls.
+
+        Every stored transcript (or ``call_ids``) is scored in memory with the old and with
+        the new files; nothing is saved. One row per stage (calls where it was found),
+        objection (times raised, and times handled) and objection step (times found).
+        """
+        import pandas as pd
+
+        from .scoring import score_call
+
+        (old_s, old_r), (new_s, new_r) = self.configs()
+        ids = list(call_ids) if call_ids is not None else ws.call_ids()
+        counts: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def add(items: Sequence[dict[str, Any]], side: str) -> None:
+            for it in items:
+                kind = it["kind"]
+                if kind not in ("stage", "objection", "step"):
+                    continue
+                row = counts.setdefault((kind, it["item_id"]), {
+                    "kind": kind, "item": it["item_id"], "title": it.get("title"),
+                    "before": 0, "after": 0, "handled_before": 0, "handled_after": 0,
+                })
+                if it["status"] in ("found", "handled", "unhandled"):
+                    row[side] += 1
+                if it["status"] == "handled":
+                    row[f"handled_{side}"] += 1
+
+        for n, cid in enumerate(ids, 1):
+            t = ws.transcript(cid)
+            if t is not None:
+                add(score_call(t, old_s, old_r).to_store()[1], "before")
+                add(score_call(t, new_s, new_r).to_store()[1], "after")
+            if progress is not None:
+                progress(n, len(ids))
+        # Keep the order of the new files: stages, then objections with their steps.
+        order: dict[tuple[str, str], int] = {}
+        for s in new_s.stages:
+            order[("stage", s.id)] = len(order)
+        for o in (new_r.objections if new_r is not None else ()):
+            order[("objection", o.id)] = len(order)
+            for st in o.steps:
+                order[("step", f"{o.id}.{st.id}")] = len(order)
+        rows = sorted(counts.values(), key=lambda r: order.get((r["kind"], r["item"]), len(order)))
+        df = pd.DataFrame(rows, columns=["kind", "item", "title", "before", "after",
+                                         "handled_before", "handled_after"])
+        df["change"] = df["after"] - df["before"]
+        df.loc[df["kind"] != "objection", ["handled_before", "handled_after"]] = None
+        return df[["kind", "item", "title", "before", "after", "change", "handled_before", "handled_after"]]
+
+
+# ---- the public entry point -------------------------------------------------------------
+def suggest(
+    script_path: str | os.PathLike[str],
+    rubric_path: str | os.PathLike[str] | None,
+    mining_result: MiningResult,
+    options: SuggestOptions | None = None,
+) -> Suggestion:
+    """Propose script / rubric updates from ``mining_result``; nothing is written.
+
+    Raises :class:`ConfigError` when a file cannot be read or parsed, or when the
+    insertion point cannot be found (the message says where and how to fix it).
+    """
+    opts = options or SuggestOptions()
+    spath = Path(script_path)
+    rpath = Path(rubric_path) if rubric_path is not None else None
+    script_text = _read(spath)
+    rubric_text = _read(rpath) if rpath is not None else None
+    script = _parse(script_text, spath, "script")
+    rubric = _parse(rubric_text, rpath, "rubric") if rubric_text is not None and rpath else None
+    result = Suggestion(spath, rpath, script_text, script_text, rubric_text, rubric_text)
+    language = script.language
+
+    if mining_result.script_name and mining_result.script_name != script.name:
+        result.notes.append(
+            f"mined with script {mining_result.script_name!r}, proposing for {script.name!r}: "
+            "only stage ids present in both are used"
+        )
+
+    # -- stage phrases -----------------------------------------------------------------------
+    known = {
+        st.id: phrase_thresholds(st.phrases, float(st.threshold if st.threshold is not None else script.threshold))
+        for st in script.stages
+    }
+    forbidden = phrase_thresholds([f.phrase for f in script.forbidden], float(script.threshold))
+    # stem key -> (weight, stage, group, wording): each wording goes to one stage
+    proposals: dict[str, tuple[float, str, PhraseGroup, str]] = {}
+    order: dict[str, int] = {}
+    for st in script.stages:
+        own = PhraseCover(language, known[st.id])
+        others = PhraseCover(
+            language, [p for sid, ps in known.items() if sid != st.id for p in ps] + forbidden
+        )
+        for g in mining_result.for_item("stage", st.id):
+            if g.lift < opts.min_lift or g.best_calls < opts.min_calls:
+                continue
+            for wording in g.wordings:  # the representative first, then its variants
+                if own(wording) or others(wording):
+                    continue
+                key = stem_key(wording, language)
+                order.setdefault(key, len(order))
+                # A wording mined at two stages (one turn can serve both) goes where it is
+                # stronger.
+                if key not in proposals or proposals[key][0] < g.weight:
+                    proposals[key] = (g.weight, st.id, g, wording)
+    edits: list[tuple[str, list[tuple[str, PhraseGroup]]]] = []
+    for st in script.stages:
+        threshold = float(st.threshold if st.threshold is not None else script.threshold)
+        offered = [
+            (wording, g) for key, (_, sid, g, wording) in
+            sorted(proposals.items(), key=lambda kv: (-kv[1][0], order[kv[0]])) if sid == st.id
+        ]
+        chosen = _cover(offered, language, threshold, opts.max_per_stage, PhraseCover(language, known[st.id]))
+        if chosen:
+            edits.append((st.id, chosen))
+    new_script = script_text
+    # Insert from the bottom of the file up so earlier offsets stay valid.
+    located = [(_stage_phrases_node(new_script, spath, sid), sid, chosen) for sid, chosen in edits]
+    for node, _sid, chosen in sorted(located, key=lambda e: -e[0].start_mark.index):
+        comments = [_evidence(g) if opts.annotate else None for _, g in chosen]
+        new_script = _append_to_sequence(new_script, node, [w for w, _ in chosen], comments)
+    stage_index = {st.id: i for i, st in enumerate(script.stages)}
+    for sid, chosen in sorted(edits, key=lambda e: stage_index[e[0]]):
+        result.additions.append(Addition(
+            "script", "phrase", sid, tuple(w for w, _ in chosen),
+            "; ".join(f"{w!r}: {_evidence(g)}" for w, g in chosen),
+        ))
+    result.new_script = new_script
+
+    # -- candidate objections ----------------------------------------------------------------
+    candidates = [c for c in mining_result.uncovered
+                  if c.lift >= opts.min_lift and c.bad_calls >= opts.min_calls]
+    candidates = candidates[: opts.max_objections]
+    if candidates and (rubric is None or rubric_text is None or rpath is None):
+        result.notes.append(
+            f"{len(candidates)} candidate objection(s) found; pass --rubric FILE to add them"
+        )
+    elif candidates and rubric is not None and rubric_text is not None and rpath is not None:
+        existing = {o.id for o in rubric.objections}
+        present = PhraseCover(language, [
+            t for o in rubric.objections
+            for t in phrase_thresholds(o.triggers, float(o.threshold if o.threshold is not None else rubric.threshold))
+        ])
+        blocks: list[_NewObjection] = []
+        for c in candidates:
+            # Mined against an older rubric: what the rubric now covers is not proposed again.
+            if any(present(t) for t in c.triggers):
+                continue
+            if not c.answer_phrases:
+                result.notes.append(
+                    f"client wording {c.trigger!r} recurs in {c.bad_calls} bad calls but no "
+                    "answer to it was found: add it to the rubric by hand"
+                )
+                continue
+            oid = c.id
+            n = 1
+            while oid in existing:
+                n += 1
+                oid = f"{c.id}_{n}"
+            existing.add(oid)
+            threshold = float(rubric.threshold)
+            triggers = _cover([(t, c) for t in c.triggers], language, threshold, opts.max_triggers)
+            phrases: list[str] = []
+            for p in c.answer_phrases:
+                if len(phrases) < opts.max_answer_phrases and not any(_contain(p, q, language) for q in phrases):
+                    phrases.append(p)
+            if not triggers:
+                result.notes.append(
+                    f"client wording {c.trigger!r}: as a trigger it would not be found in the calls "
+                    "it was mined from; add it to the rubric by hand"
+                )
+                continue
+            blocks.append(_NewObjection(oid, c, tuple(t for t, _ in triggers), tuple(phrases)))
+        if blocks:
+            node = _objections_node(rubric_text, rpath)
+            rubric_text = _append_objections(rubric_text, node, blocks, opts)
+            for b in blocks:
+                result.additions.append(Addition(
+                    "rubric", "objection", b.id, b.triggers, _candidate_evidence(b.candidate),
+                ))
+    result.new_rubric = rubric_text
+
+    answered = sorted({g.item_id for g in mining_result.phrases if g.kind == "objection" and g.item_id
+                       and g.lift >= opts.min_lift and g.best_calls >= opts.min_calls})
+    if answered:
+        result.notes.append(
+            f"strong answers were mined for objection(s) {', '.join(answered)}; 'qa mine "
+            "--objection ID' lists them: add them by hand to the step they belong to"
+        )
+
+    # The proposal must load like any script: a broken file is never handed to a reviewer.
+    if result.changed:
+        result.configs()
+    if not result.additions:
+        result.notes.append(
+            "nothing to propose: no mined wording is both new to the script and strong enough "
+            f"(lift >= {opts.min_lift:g} in >= {opts.min_calls} best calls)"
+        )
+    return result
+
+
+# ---- reading and parsing ----------------------------------------------------------------
+def _read(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason}); save it as UTF-8") from e
+
+
+def _parse(text: str | None, path: Path | None, kind: str) -> Any:
+    """Parse a script / rubric text as its loader would, naming ``path`` in errors."""
+    from .scripts import parse_rubric, parse_script
+
+    if text is None or path is None:
+        return None
+    return (parse_script if kind == "script" else parse_rubric)(text, str(path))
+
+
+def _contain(a: str, b: str, language: str | None) -> bool:
+    """Does one wording contain the other (by stems)?"""
+    ka, kb = f" {stem_key(a, language)} ", f" {stem_key(b, language)} "
+    return ka in kb or kb in ka
+
+
+def _cover(
+    offered: Sequence[tuple[str, Any]],
+    language: str | None,
+    threshold: float,
+    limit: int,
+    existing: PhraseCover | None = None,
+) -> list[tuple[str, Any]]:
+    """Pick wordings, strongest first. ``offered`` is ``(wording, group)``; a group's
+    representative (``group.phrase`` or ``.trigger``) is picked when scoring would find it
+    in the turns it was mined from (``group.said``); another wording of the group only when
+    it finds a turn that neither the script's phrases (``existing``) nor the wordings picked
+    before find. Wordings containing each other are never both picked (a fragment adds
+    nothing, and each distinct phrase found counts toward ``min_matches``).
+    """
+    chosen: list[tuple[str, Any]] = []
+    found: set[tuple[str, float]] = set()
+    if existing is not None:
+        found = {(e.call_id, e.start) for _, g in offered for e in g.said if existing.finds(e.quote)}
+    for wording, g in offered:
+        if len(chosen) >= limit:
+            break
+        if any(_contain(wording, c, language) for c, _ in chosen):
+            continue
+        finder = PhraseCover(language, [(wording, threshold)])
+        hits = {(e.call_id, e.start) for e in g.said if finder.finds(e.quote)}
+        representative = wording == getattr(g, "phrase", getattr(g, "trigger", None))
+        if hits and (representative or hits - found):
+            chosen.append((wording, g))
+            found |= hits
+    return chosen
+
+
+def _evidence(g: PhraseGroup) -> str:
+    return (
+        f"mined: {g.best_calls} of {g.best_total} best calls, "
+        f"{g.worst_calls} of {g.worst_total} worst (lift {g.lift:.1f})"
+    )
+
+
+def _candidate_evidence(c: ObjectionCandidate) -> str:
+    return (
+        f"client wording in {c.bad_calls} of {c.bad_total} bad calls, "
+        f"{c.good_calls} of {c.good_total} good (lift {c.lift:.1f})"
+    )
+
+
+# ---- locating insertion points in the original text ------------------------------------
+def _compose(text: str, path: Path) -> yaml.Node:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return node
+
+
+def _get(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _stage_phrases_node(text: str, path: Path, stage_id: str) -> yaml.SequenceNode:
+    root = _compose(text, path)
+    stages = _get(root, "stages")
+    if isinstance(stages, yaml.SequenceNode):
+        for item in stages.value:
+            sid = _get(item, "id")
+            if isinstance(sid, yaml.ScalarNode) and sid.value == stage_id:
+                phrases = _get(item, "phrases")
+                if isinstance(phrases, yaml.SequenceNode):
+                    return phrases
+                raise ConfigError(
+                    f"{path}:{item.start_mark.line + 1}: stage {stage_id!r} has no 'phrases' list "
+                    "to add to; give it one"
+                )
+    raise ConfigError(f"{path}: stage {stage_id!r} not found under 'stages'")
+
+
+def _objections_node(text: str, path: Path) -> yaml.SequenceNode:
+    node = _get(_compose(text, path), "objections")
+    if not isinstance(node, yaml.SequenceNode):
+        raise ConfigError(f"{path}: no 'objections' list to add to; add 'objections: []'")
+    return node
+
+
+def _scalar(text: str, *, flow: bool, quoted: bool) -> str:
+    """``text`` as a YAML scalar: plain when that reads back as the same string."""
+    special = ",[]{}" if flow else ""
+    plain_ok = (
+        not quoted
+        and text == text.strip()
+        and not any(ch in text for ch in special)
+        and ": " not in text and " #" not in text
+        and not text.startswith(("-", "?", ":", "!", "&", "*", "|", ">", "'", '"', "%", "@", "`", "#", "{", "["))
+    )
+    if plain_ok:
+        try:
+            if yaml.safe_load(text) == text:
+                return text
+        except yaml.YAMLError:
+            pass
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _line_of_end(lines: list[str], node: yaml.Node) -> int:
+    """The last line (0-based) holding ``node``'s own text, not the comments after it."""
+    line = node.end_mark.line
+    if node.end_mark.column == 0 and line > node.start_mark.line:
+        line -= 1
+    while line > node.start_mark.line and (not lines[line].strip() or lines[line].lstrip().startswith("#")):
+        line -= 1
+    return line
+
+
+def _dash_column(lines: list[str], item: yaml.Node) -> int:
+    head = lines[item.start_mark.line][: item.start_mark.column].rstrip()
+    if not head.endswith("-"):
+        raise ConfigError(f"line {item.start_mark.line + 1}: cannot find the '-' of this list item")
+    return len(head) - 1
+
+
+def _insert_lines(text: str, after_line: int, new_lines: Sequence[str]) -> str:
+    lines = text.splitlines(keepends=True)
+    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if after_line < len(lines) and not lines[after_line].endswith(("\n", "\r")):
+        lines[after_line] += eol
+    block = [ln + eol for ln in new_lines]
+    return "".join(lines[: after_line + 1] + block + lines[after_line + 1:])
+
+
+def _append_to_sequence(
+    text: str, node: yaml.SequenceNode, values: Sequence[str], comments: Sequence[str | None]
+) -> str:
+    """Add scalar ``values`` at the end of a list, in the list's own style."""
+    quoted = bool(node.value) and all(
+        isinstance(v, yaml.ScalarNode) and v.style in ('"', "'") for v in node.value
+    )
+    if node.flow_style:
+        # "phrases: [a, b]" -> "phrases: [a, b, c]"; flow lists keep no comments.
+        open_ = node.start_mark.index
+        close = text.rfind("]", open_, node.end_mark.index)
+        if close < 0:
+            raise ConfigError(f"line {node.start_mark.line + 1}: cannot find the end of this list")
+        added = ", ".join(_scalar(v, flow=True, quoted=quoted) for v in values)
+        inner = text[open_ + 1:close]
+        if not inner.strip():
+            return text[: open_ + 1] + added + text[close:]
+        at = open_ + 1 + len(inner.rstrip())
+        return text[:at] + ", " + added + text[at:]
+    lines = text.splitlines(keepends=True)
+    if not node.value:
+        raise ConfigError(f"line {node.start_mark.line + 1}: empty block list; write it as []")
+    indent = " " * _dash_column(lines, node.value[0])
+    new_lines = []
+    for v, c in zip(values, comments):
+        line = f"{indent}- {_scalar(v, flow=False, quoted=quoted)}"
+        new_lines.append(f"{line}  # {c}" if c else line)
+    return _insert_lines(text, _line_of_end(lines, node.value[-1]), new_lines)
+
+
+def _nested_offset(lines: list[str], items: Sequence[yaml.Node]) -> int:
+    """How far this file indents a block list under its key (2 or 0, usually)."""
+    for item in items:
+        if isinstance(item, yaml.MappingNode):
+            for k, v in item.value:
+                if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value:
+                    return _dash_column(lines, v.value[0]) - k.start_mark.column
+    return 2
+
+
+def _append_objections(
+    text: str, node: yaml.SequenceNode, blocks: Sequence[_NewObjection], opts: SuggestOptions
+) -> str:
+    lines = text.splitlines(keepends=True)
+    if node.flow_style or not node.value:
+        raise ConfigError(
+            f"line {node.start_mark.line + 1}: 'objections' must be a block list with at least "
+            "one objection to add to"
+        )
+    offset = _nested_offset(lines, node.value)
+    dash = " " * _dash_column(lines, node.value[0])
+    key = dash + "  "
+    sub = key + " " * offset  # the '-' of a list under a key
+    step_key = sub + "  "
+    step_sub = step_key + " " * offset
+    new_lines: list[str] = []
+    for b in blocks:
+        c = b.candidate
+        new_lines.append("")
+        if opts.annotate:
+            new_lines.append(f"{dash}# Proposed by qa suggest: {_candidate_evidence(c)}.")
+            for a in c.answers[:2]:
+                quote = " ".join(a.quote.split())
+                quote = quote if len(quote) <= 160 else quote[:157] + "..."
+                new_lines.append(f"{dash}# Answer in call {a.call_id} at {a.at} ({a.cohort} call): {quote}")
+        new_lines += [
+            f"{dash}- id: {b.id}",
+            f"{key}title: {_scalar(c.trigger, flow=False, quoted=False)}",
+            f"{key}triggers:",
+            *(f"{sub}- {_scalar(t, flow=False, quoted=False)}" for t in b.triggers),
+            f"{key}respond_within_turns: {opts.respond_within_turns}",
+            f"{key}steps:",
+            f"{sub}- id: answer",
+            f"{step_key}weight: 1",
+            f"{step_key}phrases:",
+            *(f"{step_sub}- {_scalar(p, flow=False, quoted=False)}" for p in b.phrases),
+        ]
+    return _insert_lines(text, _line_of_end(lines, node.value[-1]), new_lines)
+
+
+# ---- diff ---------------------------------------------------------------------------------
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def unified_diff(old: str, new: str, name: str) -> str:
+    """A unified diff that ``patch`` accepts, including files without a final newline."""
+    if old == new:
+        return ""
+    out = []
+    for line in difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=name, tofile=name
+    ):
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
