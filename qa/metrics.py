@@ -21,9 +21,10 @@ Keys (see :data:`METRIC_KEYS`):
                           has no sentence punctuation at all (the recogniser dropped it), manager
                           utterances containing a question word of the language
                           (``question_words`` in ``qa/data/language/<lang>.yaml``)
-``manager_interruptions`` manager turns that start while the client is speaking and overlap the
-                          client's speech by more than ``interruption_tolerance_s``; turns shorter
-                          than ``backchannel_s`` do not count
+``manager_interruptions`` manager turns that start while the client is speaking, with the client
+                          still speaking ``interruption_tolerance_s`` later; a turn starts where the
+                          utterance before it is the other side's; turns shorter than
+                          ``backchannel_s`` do not count
 ``client_interruptions``  the same, the client interrupting the manager
 ``long_silences``         gaps of at least ``long_silence_s`` where nobody speaks, between the first
                           and the last speech of the call
@@ -96,27 +97,18 @@ def _total(intervals: list[tuple[float, float]]) -> float:
     return sum(e - s for s, e in intervals)
 
 
-def _turns(utts: list[Utterance]) -> list[tuple[str, float, float]]:
-    """Runs of consecutive utterances of one side: (role, start, end)."""
-    turns: list[tuple[str, float, float]] = []
-    for u in utts:
-        if turns and turns[-1][0] == u.role:
-            role, s, e = turns[-1]
-            turns[-1] = (role, s, max(e, u.end))
-        else:
-            turns.append((u.role, u.start, u.end))
-    return turns
+def _interruptions(utts: list[Utterance], by: str, of: str, opts: MetricsOptions) -> int:
+    """Turns of ``by`` that start while ``of`` is still speaking (beyond the tolerance).
 
-
-def _interruptions(
-    utts: list[Utterance], by: str, of: str, opts: MetricsOptions
-) -> int:
-    other = [u for u in utts if u.role == of]
+    A turn starts at an utterance whose predecessor (in time) is the other side's; one at
+    least ``backchannel_s`` long counts ("ага" under the other side's speech does not).
+    """
+    sided = [u for u in utts if u.role in (by, of)]
     count = 0
-    for role, start, end in _turns([u for u in utts if u.role in (by, of)]):
-        if role != by or end - start < opts.backchannel_s:
+    for k, u in enumerate(sided):
+        if u.role != by or k == 0 or sided[k - 1].role == by or u.duration < opts.backchannel_s:
             continue
-        if any(o.start < start and o.end > start + opts.interruption_tolerance_s for o in other):
+        if any(o.role == of and o.start < u.start and o.end > u.start + opts.interruption_tolerance_s for o in sided[:k]):
             count += 1
     return count
 
