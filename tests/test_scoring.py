@@ -1,0 +1,371 @@
+"""qa.scoring: table-driven calls with hand-computed scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qa.scoring import ITEM_COLUMNS, CallScore, Scorer, ScoringOptions, fmt_time, score_call
+from qa.scripts import parse_rubric, parse_script
+from qa.store import ITEM_COLUMNS as STORE_ITEM_COLUMNS
+from qa.store import Workspace
+from qa.transcripts import CallMeta, Transcript, Utterance
+
+SCRIPT = parse_script(
+    """
+name: Test inbound
+language: en
+stages:
+  - {id: greeting, weight: 10, within_first_seconds: 15, phrases: ["good afternoon", "hello there"]}
+  - id: needs
+    weight: 30
+    min_matches: 2
+    phrases: ["what is your budget", "how many bedrooms", "when do you plan to move"]
+  - {id: presentation, weight: 20, after: [needs], phrases: ["the complex has a park"]}
+  - {id: objection_handling, weight: 10, applies_if: price, phrases: ["i understand your concern"]}
+  - {id: bonus, weight: 10, required: false, phrases: ["may i ask your name"]}
+  - {id: next_step, weight: 20, after: [needs], phrases: ["let me book a viewing"]}
+  - {id: farewell, weight: 10, within_last_seconds: 20, phrases: ["have a nice day"]}
+forbidden:
+  - {phrase: "i have no idea", penalty: 5}
+  - {phrase: "not my problem", critical: true}
+""",
+    "test.yaml",
+)
+RUBRIC = parse_rubric(
+    """
+name: Test objections
+language: en
+objections:
+  - id: price
+    title: Too expensive
+    triggers: ["too expensive"]
+    respond_within_turns: 1
+    steps:
+      - {id: acknowledge, weight: 1, phrases: ["i understand"]}
+      - {id: clarify, weight: 1, phrases: ["compared to what"]}
+      - {id: argue, weight: 2, phrases: ["the price includes parking"]}
+  - id: think
+    triggers: ["i will think about it"]
+    steps:
+      - {id: clarify, weight: 2, phrases: ["what is holding you back"]}
+""",
+    "rubric.yaml",
+)
+
+M, C = "manager", "client"
+
+
+def call(lines: list[tuple[str, str]], role_override: str | None = None) -> Transcript:
+    """Each line lasts 5 s, 1 s apart: line k spans [6k, 6k + 5]."""
+    utts = [
+        Utterance(role_override or role, 6.0 * k, 6.0 * k + 5, text) for k, (role, text) in enumerate(lines)
+    ]
+    return Transcript(CallMeta("call1"), utts, language="en")
+
+
+OPENING = [(M, "Good afternoon, this is Anna from New Home."), (C, "Hi, I'm looking for a flat.")]
+NEEDS = [(M, "What is your budget? And how many bedrooms?"), (C, "About three hundred thousand, two bedrooms.")]
+PRESENT = [(M, "The complex has a park and a school."), (C, "Sounds good.")]
+CLOSE = [(M, "Let me book a viewing for Saturday."), (C, "Okay."), (M, "Thank you, have a nice day!")]
+PRICE = [
+    (C, "Honestly it's too expensive for us."),
+    (M, "I understand. Compared to what? The price includes parking. I understand your concern."),
+    (C, "Hmm, alright."),
+]
+
+
+@dataclass
+class Case:
+    name: str
+    lines: list[tuple[str, str]]
+    score: float
+    points: float
+    max_points: float
+    statuses: dict[str, str]  # "kind:item_id" -> status
+    penalty: float = 0.0
+    critical: bool = False
+    next_step: bool | None = True
+    rubric: bool = True
+    mono: bool = False
+    extra: dict[str, str] = field(default_factory=dict)  # "kind:item_id" -> text the detail contains
+
+
+STAGES_FOUND = {f"stage:{s}": "found" for s in ("greeting", "needs", "presentation", "next_step", "farewell")}
+
+CASES = [
+    Case(
+        # stages 10+30+20+10(objection_handling)+10(bonus)+20+10 = 110, steps 4 -> 114 / 114
+        "all found, objection handled",
+        OPENING[:1] + [(M, "May I ask your name?")] + NEEDS + PRESENT + PRICE + CLOSE,
+        100.0, 114, 114,
+        {**STAGES_FOUND, "stage:objection_handling": "found", "stage:bonus": "found", "objection:price": "handled",
+         "step:price.acknowledge": "found", "step:price.clarify": "found", "step:price.argue": "found"},
+    ),
+    Case(
+        # no objection: objection_handling is na, the optional bonus missed adds nothing: 90 / 90
+        "na stage and optional stage missed",
+        OPENING + NEEDS + PRESENT + CLOSE,
+        100.0, 90, 90,
+        {**STAGES_FOUND, "stage:objection_handling": "na", "stage:bonus": "missed"},
+        extra={"stage:objection_handling": "not applicable: objection price not raised", "stage:bonus": "optional; not found"},
+    ),
+    Case(
+        # greeting said at 18 s (window 15 s) and no presentation: 30 + 20 + 10 = 60 of 90
+        "stage outside its time window, stage missed",
+        [(M, "Hi."), (C, "Hello?"), (C, "Anyone?"), (M, "Good afternoon!")] + NEEDS + CLOSE,
+        66.67, 60, 90,
+        {"stage:greeting": "missed", "stage:presentation": "missed", "stage:needs": "found", "stage:next_step": "found"},
+        extra={"stage:greeting": "said outside the first 15 s: 'good afternoon' at 00:18"},
+    ),
+    Case(
+        "critical forbidden phrase",
+        OPENING + NEEDS + PRESENT + [(M, "Parking? That's not my problem.")] + CLOSE,
+        0.0, 90, 90,
+        {**STAGES_FOUND, "forbidden:forbidden_2": "found"},
+        critical=True,
+    ),
+    Case(
+        # 100 - 2 x 5
+        "penalties per occurrence",
+        OPENING + NEEDS + [(M, "I have no idea, sorry.")] + PRESENT + [(M, "Again, I have no idea.")] + CLOSE,
+        90.0, 90, 90,
+        {**STAGES_FOUND, "forbidden:forbidden_1": "found"},
+        penalty=10.0,
+    ),
+    Case(
+        # the next step comes before needs: an order item, no points lost
+        "order violation",
+        OPENING + CLOSE[:2] + NEEDS + PRESENT + CLOSE[2:],
+        100.0, 90, 90,
+        {**STAGES_FOUND, "order:next_step.after.needs": "missed"},
+        extra={"order:next_step.after.needs": "next_step at 00:12 came before needs at 00:24"},
+    ),
+    Case(
+        # price raised; within 1 manager turn only "i understand" (1 of 4 < half): unhandled.
+        # stages 90 + objection_handling 0 of 10; steps 1 of 4: 91 / 104
+        "objection unhandled, late answer outside the window",
+        OPENING + NEEDS + [(C, "It's too expensive."), (M, "I understand."), (C, "Yes."), (M, "The price includes parking.")]
+        + PRESENT + CLOSE,
+        87.5, 91, 104,
+        {**STAGES_FOUND, "stage:objection_handling": "missed", "objection:price": "unhandled",
+         "step:price.acknowledge": "found", "step:price.clarify": "missed", "step:price.argue": "missed"},
+    ),
+    Case(
+        # "think" raised and handled; objection_handling applies only to price: na. 90 + 2 of 2
+        "other objection handled, conditional stage stays na",
+        OPENING + NEEDS + [(C, "I will think about it."), (M, "What is holding you back?")] + PRESENT + CLOSE,
+        100.0, 92, 92,
+        {**STAGES_FOUND, "stage:objection_handling": "na", "objection:think": "handled", "step:think.clarify": "found"},
+    ),
+    Case(
+        "empty transcript",
+        [],
+        0.0, 0, 90,
+        {"stage:greeting": "missed", "stage:needs": "missed", "stage:objection_handling": "na", "stage:next_step": "missed"},
+        next_step=False,
+    ),
+    Case(
+        "no stage matched",
+        [(M, "Hi."), (C, "Who is this?"), (M, "Just checking."), (C, "Bye.")],
+        0.0, 0, 90,
+        {"stage:greeting": "missed", "stage:needs": "missed", "stage:farewell": "missed"},
+        next_step=False,
+    ),
+    Case(
+        # one of two needs phrases: needs missed, 60 of 90
+        "min_matches not reached",
+        OPENING + [(M, "What is your budget?"), (C, "Not sure.")] + PRESENT + CLOSE,
+        66.67, 60, 90,
+        {"stage:needs": "missed", "stage:presentation": "found"},
+        extra={"stage:needs": "1 of 2 phrases needed: 'what is your budget' at 00:12"},
+    ),
+    Case(
+        "mono recording: every phrase searched in every utterance",
+        OPENING + NEEDS + PRICE + PRESENT + CLOSE,
+        100.0, 104, 104,
+        {**STAGES_FOUND, "stage:objection_handling": "found", "objection:price": "handled"},
+        mono=True,
+    ),
+    Case(
+        "no rubric: conditional stages are na",
+        OPENING + NEEDS + PRICE + PRESENT + CLOSE,
+        100.0, 90, 90,
+        {**STAGES_FOUND, "stage:objection_handling": "na"},
+        rubric=False,
+        extra={"stage:objection_handling": "not applicable: no objection rubric given"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_score_call(case: Case) -> None:
+    t = call(case.lines, "unknown" if case.mono else None)
+    cs = score_call(t, SCRIPT, RUBRIC if case.rubric else None)
+    assert cs.score == case.score
+    assert cs.points == case.points
+    assert cs.max_points == case.max_points
+    assert cs.penalty == case.penalty
+    assert cs.critical == case.critical
+    assert cs.next_step == case.next_step
+    got = {f"{i.kind}:{i.item_id}": i.status for i in cs.items}
+    for key, status in case.statuses.items():
+        assert got.get(key) == status, key
+    for key, text in case.extra.items():
+        kind, item_id = key.split(":", 1)
+        assert text in (cs.item(kind, item_id).detail or ""), key
+    # invariants of every call
+    assert 0 <= cs.score <= 100
+    assert [i.item_id for i in cs.items_of("stage")] == [s.id for s in SCRIPT.stages]
+    for i in cs.items:
+        assert (i.match is None) == (i.status in ("missed", "na")), i
+    if not case.critical:
+        expected = 100.0 * case.points / case.max_points if case.max_points else 100.0
+        assert cs.score == pytest.approx(max(0.0, min(100.0, expected - case.penalty)), abs=0.01)
+
+
+def test_evidence_of_a_found_stage() -> None:
+    cs = score_call(call(OPENING + NEEDS + PRESENT + CLOSE), SCRIPT, RUBRIC)
+    needs = cs.item("stage", "needs")
+    assert needs.match is not None
+    assert (needs.match.start, needs.match.role, needs.match.phrase) == (12.0, "manager", "what is your budget")
+    assert needs.match.text == "What is your budget? And how many bedrooms?"
+    assert needs.detail == "'what is your budget' 100 at 00:12; 'how many bedrooms' 100 at 00:12"
+
+
+def test_critical_reason_says_what_when_and_who() -> None:
+    cs = score_call(call(OPENING + [(M, "That's not my problem.")]), SCRIPT, RUBRIC)
+    assert cs.critical_reason == "forbidden phrase 'not my problem' said at 00:12 (manager): \"That's not my problem.\""
+
+
+def test_forbidden_phrase_by_the_client_does_not_count() -> None:
+    cs = score_call(call(OPENING + [(C, "I have no idea what I want.")]), SCRIPT, RUBRIC)
+    assert cs.items_of("forbidden") == [] and cs.penalty == 0
+
+
+def test_objection_raised_twice_is_two_rows() -> None:
+    lines = OPENING + [(C, "Too expensive."), (M, "I understand."), (C, "Still too expensive."), (M, "Compared to what?")]
+    cs = score_call(call(lines), SCRIPT, RUBRIC)
+    rows = cs.items_of("objection")
+    assert [(r.item_id, r.status, r.score, r.max_score) for r in rows] == [
+        ("price", "unhandled", 1.0, 4.0),
+        ("price", "unhandled", 1.0, 4.0),
+    ]
+    assert [r.match.start for r in rows if r.match] == [12.0, 24.0]
+
+
+def test_same_client_turn_raises_once() -> None:
+    lines = OPENING + [(C, "Too expensive."), (C, "Really, too expensive."), (M, "I understand, compared to what?")]
+    cs = score_call(call(lines), SCRIPT, RUBRIC)
+    assert [(r.status, r.score) for r in cs.items_of("objection")] == [("handled", 2.0)]
+
+
+def test_options_penalty_once_and_handled_share() -> None:
+    lines = OPENING + NEEDS + [(M, "I have no idea."), (M, "I have no idea.")] + PRESENT + CLOSE
+    cs = score_call(call(lines), SCRIPT, RUBRIC, ScoringOptions(penalty_per_occurrence=False))
+    assert cs.penalty == 5.0 and cs.score == 95.0
+    lines = OPENING + [(C, "Too expensive."), (M, "I understand.")]
+    strict = ScoringOptions(handled_share=1.0)
+    assert score_call(call(lines), SCRIPT, RUBRIC, strict).item("objection", "price").status == "unhandled"
+    lenient = ScoringOptions(handled_share=0.25)
+    assert score_call(call(lines), SCRIPT, RUBRIC, lenient).item("objection", "price").status == "handled"
+    with pytest.raises(ValueError, match="handled_share"):
+        ScoringOptions(handled_share=0)
+
+
+def test_all_stages_not_applicable_scores_100_minus_penalties() -> None:
+    script = parse_script(
+        """
+name: Only conditional
+language: en
+stages:
+  - {id: handling, weight: 5, applies_if: objection, phrases: ["i understand your concern"]}
+forbidden:
+  - {phrase: "i have no idea", penalty: 15}
+"""
+    )
+    cs = score_call(call([(M, "Hello, I have no idea.")]), script, RUBRIC)
+    assert (cs.points, cs.max_points, cs.penalty, cs.score, cs.next_step) == (0, 0, 15, 85.0, None)
+
+
+def test_to_store_matches_the_contract(tmp_path: Path) -> None:
+    cs = score_call(call(OPENING + NEEDS + PRICE + [(M, "I have no idea.")] + PRESENT + CLOSE), SCRIPT, RUBRIC)
+    summary, items = cs.to_store()
+    assert set(summary) == {
+        "score", "points", "max_points", "penalty", "critical", "critical_reason", "next_step", "metrics",
+        "script_name", "rubric_name",
+    }
+    assert summary["script_name"] == "Test inbound" and summary["rubric_name"] == "Test objections"
+    assert summary["metrics"]["manager_questions"] == 3
+    assert ITEM_COLUMNS == STORE_ITEM_COLUMNS
+    for row in items:
+        assert tuple(row) == ITEM_COLUMNS
+    forbidden = next(r for r in items if r["kind"] == "forbidden")
+    assert forbidden == {
+        "kind": "forbidden", "item_id": "forbidden_1", "title": "i have no idea", "status": "found",
+        "score": -5.0, "max_score": 0.0, "start": 42.0, "end": 47.0, "role": "manager",
+        "text": "I have no idea.", "matched": "I have no idea.", "phrase": "i have no idea", "similarity": 100.0,
+        "detail": "penalty 5",
+    }
+    missed = next(r for r in items if r["item_id"] == "bonus")
+    assert missed["start"] is None and missed["similarity"] is None
+    step = next(r for r in items if r["kind"] == "step")
+    assert step["item_id"] == "price.acknowledge" and step["title"] == "Too expensive: acknowledge"
+    # the store takes it as is
+    with Workspace(tmp_path / "ws") as ws:
+        t = call(OPENING)
+        ws.save_call(t, cache_key="k1")
+        ws.save_score("call1", script_hash=SCRIPT.hash, rubric_hash=RUBRIC.hash, summary=summary, items=items)
+        rows = ws.query("SELECT kind, item_id, status FROM items WHERE call_id='call1' AND kind='objection'")
+        assert rows == [("objection", "price", "handled")]
+        assert ws.query("SELECT score, next_step FROM scores") == [(cs.score, 1)]
+
+
+def test_stage_flags_and_hashes() -> None:
+    cs = score_call(call(OPENING + NEEDS), SCRIPT, None)
+    assert cs.stage_flags() == {
+        "greeting": True, "needs": True, "presentation": False, "objection_handling": None,
+        "bonus": False, "next_step": False, "farewell": False,
+    }
+    assert cs.script_hash == SCRIPT.hash and len(cs.script_hash) == 16
+    assert cs.rubric_hash == "none" and cs.rubric_name is None
+    assert score_call(call(OPENING), SCRIPT, RUBRIC).rubric_hash == RUBRIC.hash
+
+
+def test_scorer_is_pure_and_reusable() -> None:
+    scorer = Scorer(SCRIPT, RUBRIC)
+    t = call(OPENING + NEEDS + PRICE + PRESENT + CLOSE)
+    a, b = scorer.score(t), scorer.score(t)
+    assert a == b
+    assert isinstance(a, CallScore)
+    assert score_call(t, SCRIPT, RUBRIC) == a
+
+
+def test_russian_script_fixture_end_to_end() -> None:
+    from qa.scripts import load_rubric, load_script
+
+    root = Path(__file__).resolve().parent / "fixtures" / "scripts"
+    script, rubric = load_script(root / "sales.ru.yaml"), load_rubric(root / "objections.ru.yaml")
+    lines = [
+        (M, "Здраствуйте! Меня зовут Анна, компания Новый дом."),  # recognition error
+        (C, "Да, слушаю."),
+        (M, "Вам удобно говорить? Для кого вы рассматриваете квартиру?"),
+        (C, "Для семьи. Но у вас, наверное, дорого."),
+        (M, "Понимаю вас. С чем сравниваете? Есть рассрочка без переплаты."),
+        (M, "Какой у вас бюджет?"),  # function words inside the phrase
+        (C, "Миллионов десять."),
+        (M, "В нашем комплексе закрытая территория."),
+        (M, "Приглашаю вас на просмотры в субботу."),  # inflected
+        (C, "Хорошо."),
+        (M, "Всего доброго!"),
+    ]
+    cs = score_call(call(lines), script, rubric)
+    assert all(cs.stage_flags().values()), cs.stage_flags()
+    assert cs.item("objection", "price").status == "handled"
+    assert cs.score == 100.0 and cs.next_step is True
+
+
+def test_fmt_time() -> None:
+    assert [fmt_time(x) for x in (0, 83.4, 3600, 3725.9, -1)] == ["00:00", "01:23", "1:00:00", "1:02:05", "00:00"]
