@@ -131,7 +131,15 @@ def compare(call_id: str, label: dict[str, Any], rows: list[dict[str, Any]]) -> 
     """Compare the tool's item rows for one call with its hand label."""
     out = Comparison()
 
-    def tally(kind: str, item: str, expected: bool, got: bool, exp_txt: str, got_txt: str, ev: dict[str, Any] | None) -> None:
+    def tally(
+        kind: str,
+        item: str,
+        expected: bool,
+        got: bool,
+        exp_txt: str,
+        got_txt: str,
+        ev: dict[str, Any] | None,
+    ) -> None:
         t = out.tallies[kind]
         if expected and got:
             t.tp += 1
@@ -141,7 +149,9 @@ def compare(call_id: str, label: dict[str, Any], rows: list[dict[str, Any]]) -> 
         if expected:
             t.fn += 1
         if expected or got:
-            out.disagreements.append(Disagreement(call_id, kind, item, exp_txt, got_txt, _quote(ev)))
+            out.disagreements.append(
+                Disagreement(call_id, kind, item, exp_txt, got_txt, _quote(ev))
+            )
 
     # stages: the status must agree; "missed" is the negative class
     got_stage = {r["item_id"]: r for r in rows if r["kind"] == "stage"}
@@ -157,7 +167,9 @@ def compare(call_id: str, label: dict[str, Any], rows: list[dict[str, Any]]) -> 
             t.fp += 1
         if expected != "missed":
             t.fn += 1
-        out.disagreements.append(Disagreement(call_id, "stage", stage_id, expected, got, _quote(row)))
+        out.disagreements.append(
+            Disagreement(call_id, "stage", stage_id, expected, got, _quote(row))
+        )
 
     # objections raised, and the steps of their answers (union over the raises)
     exp_objections: dict[str, list[str]] = label.get("objections") or {}
@@ -169,10 +181,26 @@ def compare(call_id: str, label: dict[str, Any], rows: list[dict[str, Any]]) -> 
         elif r["kind"] == "step" and r["status"] == "found":
             got_steps.setdefault(r["item_id"], r)
     for ob in sorted(set(exp_objections) | set(got_objections)):
-        tally("objection", ob, ob in exp_objections, ob in got_objections, "raised" if ob in exp_objections else "-", "raised" if ob in got_objections else "-", got_objections.get(ob))
+        tally(
+            "objection",
+            ob,
+            ob in exp_objections,
+            ob in got_objections,
+            "raised" if ob in exp_objections else "-",
+            "raised" if ob in got_objections else "-",
+            got_objections.get(ob),
+        )
     exp_steps = {f"{ob}.{step}" for ob, steps in exp_objections.items() for step in (steps or [])}
     for step in sorted(exp_steps | set(got_steps)):
-        tally("step", step, step in exp_steps, step in got_steps, "found" if step in exp_steps else "-", "found" if step in got_steps else "-", got_steps.get(step))
+        tally(
+            "step",
+            step,
+            step in exp_steps,
+            step in got_steps,
+            "found" if step in exp_steps else "-",
+            "found" if step in got_steps else "-",
+            got_steps.get(step),
+        )
 
     # forbidden phrases, once per phrase and call (the tool lists every occurrence)
     exp_forbidden = set(label.get("forbidden") or [])
@@ -181,7 +209,15 @@ def compare(call_id: str, label: dict[str, Any], rows: list[dict[str, Any]]) -> 
         if r["kind"] == "forbidden":
             got_forbidden.setdefault(r.get("title") or r.get("phrase") or r["item_id"], r)
     for phrase in sorted(exp_forbidden | set(got_forbidden)):
-        tally("forbidden", phrase, phrase in exp_forbidden, phrase in got_forbidden, "said" if phrase in exp_forbidden else "-", "said" if phrase in got_forbidden else "-", got_forbidden.get(phrase))
+        tally(
+            "forbidden",
+            phrase,
+            phrase in exp_forbidden,
+            phrase in got_forbidden,
+            "said" if phrase in exp_forbidden else "-",
+            "said" if phrase in got_forbidden else "-",
+            got_forbidden.get(phrase),
+        )
     return out
 
 
@@ -214,7 +250,9 @@ class Report:
             tallies = self.total(part)
             n = self.calls[part] if part else sum(self.calls.values())
             lines.append(f"{name} ({n} calls)")
-            lines.append(f"  {'kind':10} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7} {'F1':>6}")
+            lines.append(
+                f"  {'kind':10} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7} {'F1':>6}"
+            )
             for k in [*KINDS, "overall"]:
                 t = self.overall(tallies) if k == "overall" else tallies[k]
                 lines.append(
@@ -251,9 +289,15 @@ def test_labelled_f1(report: Report) -> None:
             print(f"  {d}")
     totals = report.total()
     overall = Report.overall(totals)
-    failures = [f"overall F1 {overall.f1:.3f} < {OVERALL_F1_FLOOR}"] if overall.f1 < OVERALL_F1_FLOOR else []
+    failures = (
+        [f"overall F1 {overall.f1:.3f} < {OVERALL_F1_FLOOR}"]
+        if overall.f1 < OVERALL_F1_FLOOR
+        else []
+    )
     failures += [
-        f"{k} F1 {totals[k].f1:.3f} < {floor}" for k, floor in KIND_F1_FLOOR.items() if totals[k].f1 < floor
+        f"{k} F1 {totals[k].f1:.3f} < {floor}"
+        for k, floor in KIND_F1_FLOOR.items()
+        if totals[k].f1 < floor
     ]
     assert not failures, (
         "; ".join(failures)
@@ -281,16 +325,22 @@ def test_label_names_what_its_script_and_rubric_define(call_id: str) -> None:
     script, rubric = _script(label["script"]), _rubric(label["rubric"])
     assert script.language == rubric.language == _language(call_id)
     assert label.get("part", "dev") in ("dev", "heldout")
-    assert list(label["stages"]) == [s.id for s in script.stages], "label every stage, in script order"
+    assert list(label["stages"]) == [s.id for s in script.stages], (
+        "label every stage, in script order"
+    )
     assert set(label["stages"].values()) <= {"found", "missed", "na"}
     objections = label.get("objections") or {}
     steps = {ob.id: [s.id for s in ob.steps] for ob in rubric.objections}
     for ob, found in objections.items():
         assert ob in steps, f"{ob!r} is not an objection of {label['rubric']}"
-        assert set(found or []) <= set(steps[ob]), f"{ob}: unknown steps {set(found) - set(steps[ob])}"
+        assert set(found or []) <= set(steps[ob]), (
+            f"{ob}: unknown steps {set(found) - set(steps[ob])}"
+        )
     applies = {s.id for s in script.stages if s.applies_if}
     for stage_id in applies:
-        assert (label["stages"][stage_id] == "na") == (not objections), f"{stage_id}: na exactly when no objection"
+        assert (label["stages"][stage_id] == "na") == (not objections), (
+            f"{stage_id}: na exactly when no objection"
+        )
     phrases = {f.phrase.text for f in script.forbidden}
     assert set(label.get("forbidden") or []) <= phrases, f"not forbidden in {label['script']}"
     # the transcript is a real call, not a stub: 10 turns or more, both sides speaking
@@ -302,14 +352,31 @@ def test_label_names_what_its_script_and_rubric_define(call_id: str) -> None:
 def test_compare_counts_by_hand() -> None:
     # A hand-made label and tool output: every branch of the comparison, counted by hand.
     label = {
-        "stages": {"greeting": "found", "needs": "missed", "objection_handling": "na", "farewell": "found"},
+        "stages": {
+            "greeting": "found",
+            "needs": "missed",
+            "objection_handling": "na",
+            "farewell": "found",
+        },
         "objections": {"price": ["acknowledge", "argue"]},
         "forbidden": ["не знаю"],
     }
     rows = [
         {"kind": "stage", "item_id": "greeting", "status": "found"},  # tp
-        {"kind": "stage", "item_id": "needs", "status": "found", "start": 5, "text": "t", "phrase": "p", "similarity": 90},  # fp
-        {"kind": "stage", "item_id": "objection_handling", "status": "found"},  # fp + fn (na expected)
+        {
+            "kind": "stage",
+            "item_id": "needs",
+            "status": "found",
+            "start": 5,
+            "text": "t",
+            "phrase": "p",
+            "similarity": 90,
+        },  # fp
+        {
+            "kind": "stage",
+            "item_id": "objection_handling",
+            "status": "found",
+        },  # fp + fn (na expected)
         {"kind": "stage", "item_id": "farewell", "status": "missed"},  # fn
         {"kind": "objection", "item_id": "price", "status": "handled"},  # tp
         {"kind": "objection", "item_id": "price", "status": "handled"},  # raised twice: still one
@@ -317,12 +384,27 @@ def test_compare_counts_by_hand() -> None:
         {"kind": "step", "item_id": "price.acknowledge", "status": "found"},  # tp
         {"kind": "step", "item_id": "price.argue", "status": "missed"},  # fn
         {"kind": "step", "item_id": "price.check", "status": "found"},  # fp
-        {"kind": "forbidden", "item_id": "forbidden_0", "title": "не знаю", "status": "found"},  # tp
-        {"kind": "forbidden", "item_id": "forbidden_0", "title": "не знаю", "status": "found"},  # same phrase
+        {
+            "kind": "forbidden",
+            "item_id": "forbidden_0",
+            "title": "не знаю",
+            "status": "found",
+        },  # tp
+        {
+            "kind": "forbidden",
+            "item_id": "forbidden_0",
+            "title": "не знаю",
+            "status": "found",
+        },  # same phrase
     ]
     cmp = compare("c1", label, rows)
     got = {k: (t.tp, t.fp, t.fn) for k, t in cmp.tallies.items()}
-    assert got == {"stage": (1, 2, 2), "objection": (1, 1, 0), "step": (1, 1, 1), "forbidden": (1, 0, 0)}
+    assert got == {
+        "stage": (1, 2, 2),
+        "objection": (1, 1, 0),
+        "step": (1, 1, 1),
+        "forbidden": (1, 0, 0),
+    }
     assert [(d.kind, d.item, d.expected, d.got) for d in cmp.disagreements] == [
         ("stage", "needs", "missed", "found"),
         ("stage", "objection_handling", "na", "found"),
@@ -331,7 +413,7 @@ def test_compare_counts_by_hand() -> None:
         ("step", "price.argue", "found", "-"),
         ("step", "price.check", "-", "found"),
     ]
-    assert cmp.disagreements[0].evidence == '[00:05] "t" ~ \'p\' 90'
+    assert cmp.disagreements[0].evidence == "[00:05] \"t\" ~ 'p' 90"
     overall = Tally()
     for t in cmp.tallies.values():
         overall.add(t)
