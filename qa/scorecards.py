@@ -55,8 +55,16 @@ PERIODS = ("day", "week")
 STAGE_COL, OBJECTION_COL, TALK_COL = "stage:", "objection:", "talk:"
 #: Rows of metrics JSON sampled to discover the talk-metric names of a version.
 _METRIC_SAMPLE = 200
+#: Talk metrics (``qa.metrics`` keys) a supervisor compares first, when the scores carry
+#: them: talk share, longest monologue, questions, interruptions, speech rate. Every other
+#: numeric metric follows in the order the scores store them.
+KEY_TALK_METRICS = (
+    "manager_talk_share", "longest_monologue_s", "manager_questions", "manager_interruptions",
+    "manager_wpm",
+)
 
 __all__ = [
+    "KEY_TALK_METRICS",
     "PERIODS",
     "Scope",
     "Scorecard",
@@ -448,7 +456,8 @@ def _metric_names(ws: Workspace, scope: Scope) -> list[str]:
             walk("", json.loads(text or "{}"))
         except json.JSONDecodeError:
             continue
-    return list(names)
+    key = [m for m in KEY_TALK_METRICS if m in names]
+    return key + [m for m in names if m not in key]
 
 
 def load_team(
@@ -933,7 +942,7 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
             "said": int(n),
             "per_100_calls": n * 100.0 / mine_n,
             "team_per_100_calls": team_said.get(item_id, 0) * 100.0 / team_n,
-            "example": None if e is None else evidence(None, e["text"], None, opts.quote_width),
+            "example": None if e is None else evidence(None, e["text"], None, opts.quote_width)[1:-1],
             "time": None if e is None else clock(e["start"]),
             "call_id": None if e is None else e["call_id"],
             "source": None if e is None else e["source"],

@@ -1,0 +1,437 @@
+"""The head of sales' commands: ``qa scorecard``, ``qa team``, ``qa coach``, ``qa revive``.
+
+Thin: parse, call :mod:`qa.scorecards` / :mod:`qa.coaching`, render. ``--format table`` and
+``md`` show tables made for people (titles, whole percentages, evidence as
+``12:05 "quote…" (call_id)``); ``csv``, ``json``, ``xlsx`` and ``parquet`` write the library's
+tables as they are, for spreadsheets and scripts. Notes (other script versions kept apart,
+calls without a manager, an empty period) go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .common import (
+    FormatOpt,
+    OutputDirOpt,
+    WorkspaceOpt,
+    app,
+    err_console,
+    handle_errors,
+    open_workspace,
+    out_console,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..coaching import CoachingPlan
+    from ..scorecards import Scorecard
+
+
+class By(str, Enum):
+    day = "day"
+    week = "week"
+
+
+ManagerArg = Annotated[str, typer.Argument(help="The manager, as in the calls' metadata (case does not matter).")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive). Default: the first scored call.", show_default=False),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive). Default: the last scored call.", show_default=False),
+]
+ByOpt = Annotated[By, typer.Option("--by", help="Trend buckets: day or week (ISO weeks).")]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="Scores of another script/rubric version: SCRIPT[:RUBRIC] hash prefixes, several "
+        "separated by commas. Default: the latest version (and its translations).",
+        show_default=False,
+    ),
+]
+ManagerOpt = Annotated[
+    str | None, typer.Option("--manager", help="Only this manager's calls.", show_default=False)
+]
+SaveOpt = Annotated[
+    bool, typer.Option("--save/--no-save", help="Save the plan in the workspace, so the next run checks it.")
+]
+
+
+# ---- rendering helpers ----------------------------------------------------------------------
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(math.isnan(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _pct(v: Any) -> str:
+    return "" if _missing(v) else f"{float(v):.0f}%"
+
+
+def _num(v: Any, digits: int = 1) -> str:
+    if _missing(v):
+        return ""
+    f = float(v)
+    if digits == 0 or f.is_integer() and abs(f) >= 100:
+        return f"{f:.0f}"
+    return f"{f:.{digits}f}"
+
+
+def _when(started_at: Any) -> str:
+    """``2024-05-06T12:00:00`` -> ``2024-05-06 12:00``."""
+    return "" if _missing(started_at) or not started_at else str(started_at).replace("T", " ")[:16]
+
+
+def _stem(*parts: str | None) -> str:
+    return "_".join(re.sub(r"[^\w.-]+", "_", p) for p in parts if p)
+
+
+def _notes(notes: Sequence[str]) -> None:
+    for note in notes:
+        err_console.print(f"[yellow]Note:[/yellow] {note}", soft_wrap=True)
+
+
+def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def _emit(
+    fmt: str,
+    *,
+    human: Mapping[str, pd.DataFrame],
+    raw: Mapping[str, pd.DataFrame],
+    header: Sequence[str],
+    output: Path | None,
+    stem: str,
+) -> None:
+    """Tables for people (table, md) or as they are (csv, json, xlsx, parquet)."""
+    from ..writers import get_writer, render
+
+    writer = get_writer(fmt)
+    if writer.name in ("table", "md"):
+        shown = {k: v for k, v in human.items() if len(v)}
+        if output is None:
+            if writer.name == "md":
+                out_console.file.write("\n".join(f"{h}  " for h in header) + "\n\n")
+            else:
+                for line in header:
+                    out_console.print(line, soft_wrap=True)
+            writer.write(shown, None)
+            return
+        text = ("\n".join(f"{h}  " for h in header) + "\n\n") if header else ""
+        output.mkdir(parents=True, exist_ok=True)
+        path = output / f"{stem}{writer.extension}"
+        path.write_text(text + render(shown, writer.name), encoding="utf-8")
+        err_console.print(f"Wrote {path}", soft_wrap=True)
+        return
+    if output is None:
+        writer.write(raw, None)
+        return
+    for f in writer.write(raw, output, stem=stem):
+        err_console.print(f"Wrote {f}", soft_wrap=True)
+
+
+# ---- qa scorecard -----------------------------------------------------------------------------
+def _card_header(card: Scorecard) -> list[str]:
+    s = card.summary.iloc[0]
+    lines = [f"Scorecard: {card.manager} · {card.scope.label} · by {card.period}"]
+    if card.empty:
+        return lines + ["No scored calls in this period."]
+    rank = f" · rank {card.rank} of {card.team_size}" if card.rank is not None else ""
+    team = "" if _missing(s["team_mean_score"]) else f" · team mean {float(s['team_mean_score']):.1f}"
+    lines.append(
+        f"{card.calls} call(s) · mean score {_num(card.mean_score)} · median {_num(card.median_score)}{rank}{team}"
+    )
+    lines.append(
+        f"Next step agreed in {_pct(s['next_step_rate']) or 'n/a'} of calls · objections handled "
+        f"{_pct(s['objection_rate']) or 'n/a'} · forbidden phrases {int(s['forbidden_said'])} · "
+        f"critical failures {int(s['critical_calls'])}"
+    )
+    lines.append(f"Scored with: {s['versions']}")
+    return lines
+
+
+def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
+    from ..scorecards import evidence
+
+    period = card.period.capitalize()
+    trend = _frame([
+        {period: r[card.period], "Calls": int(r["calls"]), "Mean": _num(r["mean_score"]),
+         "Median": _num(r["median_score"]), "Team mean": _num(r["team_mean_score"])}
+        for r in card.trend.to_dict("records")
+    ], [period, "Calls", "Mean", "Median", "Team mean"])
+    stages = _frame([
+        {"Stage": r["title"], "Weight": _num(r["weight"], 0), "Done": f"{r['done']}/{r['applicable']}",
+         "Rate": _pct(r["rate"]), "Team median": _pct(r["team_median"]),
+         "Best quartile": _pct(r["team_best_quartile"]),
+         "Behind best": "" if _missing(r["gap_to_best"]) or r["gap_to_best"] <= 0 else f"-{r['gap_to_best']:.0f} pp"}
+        for r in card.stages.to_dict("records")
+    ], ["Stage", "Weight", "Done", "Rate", "Team median", "Best quartile", "Behind best"])
+    objections = _frame([
+        {"Objection": r["title"], "Handled": f"{r['handled']}/{r['raised']}", "Rate": _pct(r["rate"]),
+         "Team median": _pct(r["team_median"]), "Best quartile": _pct(r["team_best_quartile"])}
+        for r in card.objections.to_dict("records")
+    ], ["Objection", "Handled", "Rate", "Team median", "Best quartile"])
+    forbidden = _frame([
+        {"Phrase": r["phrase"], "Said": int(r["said"]), "Per 100 calls": _num(r["per_100_calls"]),
+         "Team per 100": _num(r["team_per_100_calls"]),
+         "Latest": evidence(_seconds(r["time"]), r["example"], r["call_id"])}
+        for r in card.forbidden.to_dict("records")
+    ], ["Phrase", "Said", "Per 100 calls", "Team per 100", "Latest"])
+    talk = _frame([
+        {"Metric": str(r["metric"]).replace("_", " "), "Value": _num(r["value"], 2),
+         "Team median": _num(r["team_median"], 2),
+         "Team middle half": f"{_num(r['team_p25'], 2)} – {_num(r['team_p75'], 2)}"}
+        for r in card.talk.to_dict("records")
+    ], ["Metric", "Value", "Team median", "Team middle half"])
+    worst = _frame([
+        {"Call": r["call_id"], "Started": _when(r["started_at"]), "Score": _num(r["score"]),
+         "Missed": r["missed"], "Unhandled": r["unhandled"],
+         "Forbidden / critical": ", ".join(x for x in (r["forbidden"], r["critical_reason"]) if x)}
+        for r in card.worst_calls.to_dict("records")
+    ], ["Call", "Started", "Score", "Missed", "Unhandled", "Forbidden / critical"])
+    moments = _frame([
+        {"Moment": r["evidence"], "What": f"{r['what']} ({r['status']})", "File": r["source"]}
+        for r in card.moments.to_dict("records")
+    ], ["Moment", "What", "File"])
+    best = _frame([
+        {"Call": r["call_id"], "Started": _when(r["started_at"]), "Score": _num(r["score"]),
+         "Stages done": r["stages_done"], "Objections handled": r["objections_handled"], "File": r["source"]}
+        for r in card.best_calls.to_dict("records")
+    ], ["Call", "Started", "Score", "Stages done", "Objections handled", "File"])
+    return {
+        f"Score by {card.period}": trend, "Stages vs team": stages, "Objection handling": objections,
+        "Forbidden phrases": forbidden, "Talk vs team": talk, "Worst calls": worst,
+        "Evidence moments (worst calls)": moments, "Best calls": best,
+    }
+
+
+def _seconds(clock_text: Any) -> float | None:
+    if not clock_text:
+        return None
+    parts = [int(p) for p in str(clock_text).split(":")]
+    total = 0
+    for p in parts:
+        total = total * 60 + p
+    return float(total)
+
+
+@app.command()
+@handle_errors
+def scorecard(
+    manager: ManagerArg,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    by: ByOpt = By.day,
+    fmt: FormatOpt = "table",
+    output: OutputDirOpt = None,
+    workspace: WorkspaceOpt = None,
+    version: VersionOpt = None,
+) -> None:
+    """One manager against the team: score trend, stages, objections, forbidden phrases,
+    talk metrics, rank, the worst calls with their evidence moments and the best calls.
+
+    Stage and objection rates are compared with the team median and the team's best
+    quartile (the 75th percentile of the managers' rates). --format table or md for people;
+    csv, json, xlsx, parquet for the raw tables (xlsx and parquet need --output).
+
+    Example: qa scorecard ivanov --from 2026-11-16 --to 2026-11-22 --by day
+    """
+    from ..scorecards import scorecard as build
+
+    with open_workspace(workspace, create=False) as ws:
+        card = build(ws, manager, date_from, date_to, period=by.value, version=version)
+        _emit(fmt, human=_card_tables(card), raw=card.tables(), header=_card_header(card),
+              output=output, stem=_stem("scorecard", card.manager, card.scope.date_from, card.scope.date_to))
+    _notes(card.notes)
+
+
+# ---- qa team ---------------------------------------------------------------------------------
+def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    from ..scorecards import KEY_TALK_METRICS, OBJECTION_COL, STAGE_COL, TALK_COL
+
+    titles: dict[str, str] = lb.attrs.get("titles", {})
+    board = _frame([
+        {"#": int(r["rank"]), "Manager": r["manager"], "Calls": int(r["calls"]), "Mean": _num(r["mean_score"]),
+         "Median": _num(r["median_score"]), "Next step": _pct(r["next_step_rate"]),
+         "Objections handled": _pct(r["objection_rate"]), "Forbidden": int(r["forbidden_said"]),
+         "Critical": int(r["critical_calls"])}
+        for r in lb.to_dict("records")
+    ], ["#", "Manager", "Calls", "Mean", "Median", "Next step", "Objections handled", "Forbidden", "Critical"])
+    out = {"Leaderboard": board}
+    for name, prefix in (("Stage completion", STAGE_COL), ("Objection handling", OBJECTION_COL)):
+        cols = [c for c in lb.columns if c.startswith(prefix)]
+        if not cols:
+            continue
+        rows = [{"Manager": r["manager"], **{titles.get(c, c): _pct(r[c]) for c in cols}} for r in lb.to_dict("records")]
+        for label, q in (("team median", 0.5), ("best quartile", 0.75)):
+            rows.append({"Manager": f"({label})", **{titles.get(c, c): _pct(lb[c].dropna().quantile(q)) for c in cols}})
+        out[name] = _frame(rows, ["Manager", *(titles.get(c, c) for c in cols)])
+    talk = [c for c in lb.columns if c.startswith(TALK_COL)]
+    key = [c for c in talk if c[len(TALK_COL):] in KEY_TALK_METRICS] or talk[:6]
+    if key:
+        out["Talk metrics (mean per call)"] = _frame(
+            [{"Manager": r["manager"], **{titles.get(c, c): _num(r[c], 2) for c in key}} for r in lb.to_dict("records")],
+            ["Manager", *(titles.get(c, c) for c in key)],
+        )
+    if len(link):
+        out["Outcome link (won deals)"] = _frame([
+            {"Stage / objection": f"{r['title']} ({r['kind']})",
+             "When done": f"{r['won_done']} of {r['calls_done']} won ({_pct(r['won_rate_done']) or 'n/a'})",
+             "When not done": f"{r['won_not_done']} of {r['calls_not_done']} won ({_pct(r['won_rate_not_done']) or 'n/a'})",
+             "Difference": "" if _missing(r["difference"]) else f"{r['difference']:+.0f} pp"}
+            for r in link.to_dict("records")
+        ], ["Stage / objection", "When done", "When not done", "Difference"])
+    return out
+
+
+@app.command()
+@handle_errors
+def team(
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputDirOpt = None,
+    workspace: WorkspaceOpt = None,
+    version: VersionOpt = None,
+) -> None:
+    """The team leaderboard for the weekly meeting: one row per manager (calls, mean and
+    median score, next step, objection handling, forbidden phrases, stage completion, talk
+    metrics), and, where calls carry a deal outcome, which stages and objection handlings
+    go with won deals (won rate when done vs not done, with counts).
+
+    Example: qa team --from 2026-11-16 --to 2026-11-22 --format xlsx --output reports/
+    """
+    from ..scorecards import load_team, outcome_link
+    from ..scorecards import team as leaderboard
+
+    with open_workspace(workspace, create=False) as ws:
+        data = load_team(ws, date_from, date_to, version=version)
+        lb = leaderboard(ws, data=data)
+        link = outcome_link(ws, data=data)
+        header = [
+            f"Team: {data.scope.label} · {len(lb)} manager(s) · {len(data.team_calls)} scored call(s)",
+            "Scored with: " + "; ".join(lb.attrs.get("versions", [])),
+        ]
+        if lb.empty:
+            header.append("No scored calls in this period.")
+        raw = {"leaderboard": lb, **({"outcome_link": link} if len(link) else {})}
+        _emit(fmt, human=_team_tables(lb, link), raw=raw, header=header, output=output,
+              stem=_stem("team", data.scope.date_from, data.scope.date_to))
+    _notes(lb.attrs.get("notes", []))
+
+
+# ---- qa coach ----------------------------------------------------------------------------------
+def _print_plan(plan: CoachingPlan, fmt: str, output: Path | None) -> None:
+    from ..writers import get_writer
+
+    stem = _stem("coach", plan.manager, plan.period_from, plan.period_to)
+    if fmt in ("table", "md", "json"):
+        text = json.dumps(plan.to_dict(), ensure_ascii=False, indent=2) + "\n" if fmt == "json" else plan.to_markdown()
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+            path = output / f"{stem}.{'json' if fmt == 'json' else 'md'}"
+            path.write_text(text, encoding="utf-8")
+            err_console.print(f"Wrote {path}", soft_wrap=True)
+        elif fmt == "table":
+            from rich.markdown import Markdown
+
+            out_console.print(Markdown(text))
+        else:
+            out_console.file.write(text)
+        return
+    writer = get_writer(fmt)
+    if output is None:
+        writer.write(plan.tables(), None)
+        return
+    for f in writer.write(plan.tables(), output, stem=stem):
+        err_console.print(f"Wrote {f}", soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def coach(
+    manager: ManagerArg,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputDirOpt = None,
+    workspace: WorkspaceOpt = None,
+    version: VersionOpt = None,
+    save: SaveOpt = True,
+    gaps: Annotated[int, typer.Option("--gaps", min=1, help="How many of the largest gaps the plan keeps.")] = 3,
+) -> None:
+    """A coaching plan: the largest gaps to the team's best quartile (weight x distance),
+    each with the target, how colleagues said it in their best calls, the manager's own
+    calls to re-listen and a measurable goal for the next period. The plan is saved; the
+    next run for a later period first checks the previous plan goal by goal.
+
+    Example: qa coach ivanov --from 2026-11-16 --to 2026-11-22
+    """
+    from ..coaching import CoachOptions
+    from ..coaching import coach as build
+
+    with open_workspace(workspace, create=False) as ws:
+        plan = build(ws, manager, date_from, date_to, version=version, save=save,
+                     options=CoachOptions(gaps=gaps))
+        _print_plan(plan, fmt, output)
+    if plan.plan_id is not None:
+        err_console.print(
+            f"Saved plan #{plan.plan_id} for {plan.manager}; run 'qa coach {plan.manager} "
+            "--from <next period>' to check it.",
+            soft_wrap=True,
+        )
+    _notes(plan.notes)
+
+
+# ---- qa revive ---------------------------------------------------------------------------------
+@app.command()
+@handle_errors
+def revive(
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    manager: ManagerOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputDirOpt = None,
+    workspace: WorkspaceOpt = None,
+    version: VersionOpt = None,
+) -> None:
+    """Clients worth calling back: calls where the client raised an objection the manager
+    did not handle and no next step was agreed, newest first, with the objection and the
+    moment to listen to.
+
+    Example: qa revive --from 2026-11-16 --to 2026-11-22 --manager ivanov
+    """
+    from ..coaching import revive_list
+    from ..scorecards import evidence
+
+    with open_workspace(workspace, create=False) as ws:
+        rows = revive_list(ws, date_from, date_to, manager, version=version)
+        human = _frame([
+            {"Started": _when(r["started_at"]), "Client phone": r["client_phone"], "Manager": r["manager"],
+             "Objection": r["objections"],
+             "Moment": evidence(_seconds(r["time"]), r["quote"], r["call_id"]), "Score": _num(r["score"])}
+            for r in rows.to_dict("records")
+        ], ["Started", "Client phone", "Manager", "Objection", "Moment", "Score"])
+        period = " · ".join(p for p in (date_from and f"from {date_from}", date_to and f"to {date_to}") if p)
+        header = [f"Revive list{' · ' + period if period else ''}{' · ' + manager if manager else ''}: "
+                  f"{len(rows)} call(s) with an unhandled objection and no next step"]
+        _emit(fmt, human={"Calls to revive": human}, raw={"revive": rows}, header=header,
+              output=output, stem=_stem("revive", manager, date_from, date_to))
