@@ -374,20 +374,23 @@ class PhraseSet:
         its ends, and never the phrase's own words. Only runs crossing ``split`` when given.
         """
         n, length = len(c.toks), len(toks)
-        skip = [stops[k] and toks[k] not in c.tokset for k in range(length)]
-        if not any(skip):
+        kept = [k for k in range(length) if not (stops[k] and toks[k] not in c.tokset)]
+        if len(kept) == length:
             return None
+        # runs of n-slack .. n+slack kept words that skipped something, spanning at most
+        # n + slack + 2 words of the utterance
+        slack = self.options.window_slack
+        max_span = n + slack + 2
         windows: list[str] = []
         spans: list[tuple[int, int]] = []
-        for size in range(n + 1, min(length, n + self.options.window_slack + 2) + 1):
-            for i in range(0, length - size + 1):
-                j = i + size - 1
-                if skip[i] or skip[j] or (split is not None and not i < split <= j):
+        for size in range(max(1, n - slack), n + slack + 1):
+            for a in range(0, len(kept) - size + 1):
+                i, j = kept[a], kept[a + size - 1]
+                if j - i + 1 == size or j - i + 1 > max_span:
+                    continue  # nothing skipped (the plain runs covered it), or too far apart
+                if split is not None and not i < split <= j:
                     continue
-                kept = [src[k] for k in range(i, j + 1) if not skip[k]]
-                if len(kept) == size:
-                    continue  # nothing skipped: the plain runs covered it
-                windows.append(" ".join(kept))
+                windows.append(" ".join([src[k] for k in kept[a : a + size]]))
                 spans.append((i, j))
         if not windows:
             return None

@@ -105,11 +105,18 @@ def _interruptions(utts: list[Utterance], by: str, of: str, opts: MetricsOptions
     """
     sided = [u for u in utts if u.role in (by, of)]
     count = 0
+    other_end = float("-inf")  # latest end of the other side's utterances started so far
     for k, u in enumerate(sided):
-        if u.role != by or k == 0 or sided[k - 1].role == by or u.duration < opts.backchannel_s:
-            continue
-        if any(o.role == of and o.start < u.start and o.end > u.start + opts.interruption_tolerance_s for o in sided[:k]):
+        if (
+            u.role == by
+            and k > 0
+            and sided[k - 1].role != by
+            and u.duration >= opts.backchannel_s
+            and other_end > u.start + opts.interruption_tolerance_s
+        ):
             count += 1
+        if u.role == of:
+            other_end = max(other_end, u.end)
     return count
 
 

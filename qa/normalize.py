@@ -90,6 +90,10 @@ class NumberWords:
     def __bool__(self) -> bool:
         return bool(self._table)  # type: ignore[attr-defined]
 
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(self._table)  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True)
 class Language:
@@ -209,6 +213,9 @@ class Normalizer:
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._stem_cache: dict[str, str] = {}
         self._stem: Callable[[str], str] | None = None
+        lang = self.language
+        self._number_words = lang.numbers.words
+        self._filler_starts = lang.fillers | frozenset(ph[0] for ph in lang.filler_phrases)
         if "stem" in self.steps and self.language.stemmer:
             import snowballstemmer
 
@@ -263,13 +270,16 @@ class Normalizer:
         for i, w in enumerate(words):
             for p in self._word(w):
                 toks.append((p, i, i))
-        if "numbers" in self.steps:
+        # the sequence steps only run when a token could concern them (most utterances: none)
+        if "numbers" in self.steps and any(
+            t[0][0].isdigit() or t[0] in self._number_words for t in toks
+        ):
             # a number never continues past punctuation: "2 миллиона, 300 ..." is two numbers
             stops = {i for i, w in enumerate(words) if w[-1] in _PAUSES}
             toks = _join_digit_groups(toks, stops)
             if self.language.numbers:
                 toks = _merge_numbers(toks, self.language.numbers, stops)
-        if "fillers" in self.steps and (self.language.fillers or self.language.filler_phrases):
+        if "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks):
             toks = _drop_fillers(toks, self.language)
         if self._stem is not None:
             toks = [(self.stem(t), a, b) for t, a, b in toks]
@@ -410,13 +420,14 @@ def _drop_fillers(toks: list[Token], lang: Language) -> list[Token]:
     out: list[Token] = []
     i, n = 0, len(toks)
     phrases = lang.filler_phrases
+    starts = {ph[0] for ph in phrases}
     while i < n:
         t = toks[i][0]
         if t in lang.fillers:
             i += 1
             continue
         skip = 0
-        for ph in phrases:
+        for ph in phrases if t in starts else ():
             k = len(ph)
             if t == ph[0] and i + k <= n and all(toks[i + m][0] == ph[m] for m in range(1, k)):
                 skip = k
