@@ -493,20 +493,21 @@ def _response_window(utts: Sequence[Any], turns: list[int], after: int, n_turns:
 
 
 # ---- one call, cached compile -------------------------------------------------------------------
-_SCORERS: dict[tuple[int, int, int], tuple[Script, Rubric | None, ScoringOptions, Scorer]] = {}
+_SCORERS: dict[tuple[int, int, ScoringOptions], tuple[Script, Rubric | None, Scorer]] = {}
 
 
 def scorer_for(script: Script, rubric: Rubric | None = None, options: ScoringOptions | None = None) -> Scorer:
-    """A :class:`Scorer` for these exact objects, compiled once and reused (a few kept)."""
+    """A :class:`Scorer` for these script and rubric objects and equal options, compiled once
+    and reused (the last few are kept)."""
     opts = options or ScoringOptions()
-    key = (id(script), id(rubric), id(opts) if options is not None else 0)
+    key = (id(script), id(rubric), opts)
     got = _SCORERS.get(key)
-    if got is not None and got[0] is script and got[1] is rubric and (options is None or got[2] is opts):
-        return got[3]
+    if got is not None and got[0] is script and got[1] is rubric:
+        return got[2]
     scorer = Scorer(script, rubric, opts)
     if len(_SCORERS) >= 8:
         _SCORERS.pop(next(iter(_SCORERS)))
-    _SCORERS[key] = (script, rubric, opts, scorer)
+    _SCORERS[key] = (script, rubric, scorer)
     return scorer
 
 

@@ -369,3 +369,23 @@ def test_russian_script_fixture_end_to_end() -> None:
 
 def test_fmt_time() -> None:
     assert [fmt_time(x) for x in (0, 83.4, 3600, 3725.9, -1)] == ["00:00", "01:23", "1:00:00", "1:02:05", "00:00"]
+
+
+def test_compiled_scorer_is_reused_for_equal_options() -> None:
+    from qa.scoring import scorer_for
+
+    a = scorer_for(SCRIPT, RUBRIC, ScoringOptions())
+    assert scorer_for(SCRIPT, RUBRIC, ScoringOptions()) is a
+    assert scorer_for(SCRIPT, RUBRIC, ScoringOptions(handled_share=0.75)) is not a
+    assert scorer_for(SCRIPT, None) is not a
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import qa.matching
+    import qa.normalize
+
+    for module in (qa.normalize, qa.matching):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
