@@ -57,6 +57,32 @@ RU_UTTS = [
 ]
 
 
+SCRIPT_RU = """name: Входящий звонок
+language: ru
+stages:
+  - {id: greeting, title: Приветствие, weight: 5, phrases: [добрый день, здравствуйте]}
+  - {id: needs, title: Выявление потребности, weight: 10, phrases: [какой бюджет]}
+  - {id: farewell, title: Прощание, weight: 5, phrases: [до свидания]}
+"""
+SCRIPT_EN = """name: Inbound call
+language: en
+stages:
+  - {id: greeting, title: Greeting, weight: 5, phrases: [good afternoon, hello]}
+  - {id: needs, title: Needs, weight: 10, phrases: [what budget]}
+  - {id: farewell, title: Farewell, weight: 5, phrases: [goodbye]}
+"""
+RUBRIC_RU = """name: Возражения
+language: ru
+objections:
+  - id: price
+    title: Дорого
+    triggers: [это дорого]
+    steps:
+      - {id: acknowledge, title: Признать, weight: 1, phrases: [понимаю вас]}
+      - {id: argue, title: Аргумент, weight: 1, phrases: [в цену входит]}
+"""
+
+
 def make_report_workspace(root: Path) -> Path:
     """Four calls over two days: a scored Russian stereo call with evidence (critical,
     low score, HTML in the transcript), an English call whose recording is gone (silent
@@ -64,6 +90,12 @@ def make_report_workspace(root: Path) -> Path:
     ws_path = root / "ws"
     wav = write_stereo_wav(root / "ru_call.wav")
     with Workspace(ws_path) as ws:
+        # The script texts, as 'qa score' keeps them: the scorecards read the stage ids there
+        # to count the Russian and English versions of one script together.
+        for hash_, kind, name, text in (("s-ru", "script", "Входящий звонок", SCRIPT_RU),
+                                        ("s-en", "script", "Inbound call", SCRIPT_EN),
+                                        ("r-ru", "rubric", "Возражения", RUBRIC_RU)):
+            ws.save_config(hash=hash_, kind=kind, name=name, path=None, text=text)
         ws.save_call(
             Transcript(
                 CallMeta("ru-1", source=str(wav), manager="Иванов", started_at="2026-11-20T10:15:02",
@@ -91,10 +123,10 @@ def make_report_workspace(root: Path) -> Path:
                 dict(kind="objection", item_id="price", title="Дорого", status="handled", score=1,
                      max_score=2, start=3.5, end=6.0, role="client", text=RU_UTTS[1].text,
                      matched="это дорого", phrase="дорого", similarity=95),
-                dict(kind="step", item_id="price.acknowledge", title="Признать", status="found",
+                dict(kind="step", item_id="price.acknowledge", title="Дорого: Признать", status="found",
                      score=1, max_score=1, start=6.5, end=9.5, role="manager", text=RU_UTTS[2].text,
                      matched="Понимаю вас", phrase="понимаю", similarity=90),
-                dict(kind="step", item_id="price.argue", title="Аргумент", status="missed", score=0,
+                dict(kind="step", item_id="price.argue", title="Дорого: Аргумент", status="missed", score=0,
                      max_score=1),
                 dict(kind="forbidden", item_id="forbidden_1", title="не знаю", status="found",
                      score=-5, max_score=0, start=7.8, end=8.4, role="manager", text=RU_UTTS[2].text,
@@ -414,7 +446,7 @@ def test_call_page_conversation_and_evidence(site) -> None:
     # Matched spans highlighted in the conversation, labelled by stage / objection / step.
     assert '<mark class="hl k-stage" title="Приветствие">Добрый день</mark>' in html
     assert '<mark class="hl k-objection" title="Дорого">Это дорого</mark>' in html
-    assert '<mark class="hl k-step" title="Дорого · Признать">Понимаю вас</mark>' in html
+    assert '<mark class="hl k-step" title="Дорого: Признать">Понимаю вас</mark>' in html
     assert '<mark class="hl k-forbidden" title="forbidden: не знаю">Не знаю</mark>' in html
     # Evidence buttons carry the time and the utterance they point at.
     ev = [(a["data-t"], a.get("data-u")) for t, a in tags if t == "button" and "evidence" in a.get("class", "")]
@@ -450,6 +482,48 @@ def test_index_page(site) -> None:
     ]
     # The critical call links straight to the forbidden phrase.
     assert 'href="calls/ru-1.html#t=7.80"' in html
+
+
+def test_manager_page(site) -> None:
+    html = (site.out_dir / "managers/Иванов.html").read_text(encoding="utf-8")
+    assert "Rank 2 of 2 in the team by average score" in html
+    stats = re.findall(r'<div class="v">([^<]*)</div><div class="k">([^<]*)</div>', html)
+    assert stats == [("1", "Scored"), ("42", "Average score"), ("65.7", "Team average"),
+                     ("0%", "Next step agreed"), ("1", "Critical"), ("100%", "Objections handled")]
+    trend = _svg(re.search(r'<svg[^>]*class="chart line".*?</svg>', html, re.S).group(0))
+    assert [(c.get("data-label"), c.get("data-value")) for c in trend.iter(f"{SVG}circle")] == [
+        ("2026-11-20", "42")
+    ]
+    bars = _svg(re.search(r'<svg[^>]*class="chart hbars".*?</svg>', html, re.S).group(0))
+    rows = [(g.get("class"), [e.get("data-value") for e in g if e.get("data-value") is not None])
+            for g in bars.iter(f"{SVG}g") if "row" in (g.get("class") or "")]
+    # Team median of the managers' rates: greeting 100 and 100, needs 0 and 50 -> 25.
+    assert rows == [("row", ["100", "100"]), ("row weak", ["0", "25"]), ("row", [])]
+    assert 'href="../calls/ru-1.html#t=7.80"' in html  # a moment to listen to, opened there
+    assert "Дорого" in html  # objection handling table
+
+
+def test_manager_page_plan_computed_then_saved(tmp_path: Path) -> None:
+    with Workspace(make_report_workspace(tmp_path)) as ws:  # its own: a plan gets saved
+        result = build_site(ws, tmp_path / "a", options=ReportOptions(lang="en", excel=False))
+        html = (result.out_dir / "managers/Иванов.html").read_text(encoding="utf-8")
+        assert "Suggested plan (not saved yet" in html
+        # The gap: needs 0% (0/1) against the team's best quarter; its goal, an example from
+        # the colleague's call and the manager's own moment to re-listen, linked into the site.
+        assert "<b>Needs</b>" in html and "Needs in at least" in html
+        assert 'href="../calls/en_2_a-' in html
+        assert not ws.plans("Иванов")  # building a report saves nothing
+        ws.save_plan("Иванов", {"manager": "Иванов", "period_from": "2026-11-20", "period_to": "2026-11-20",
+                                "gaps": [{"kind": "stage", "item_id": "needs", "title": "Выявление потребности",
+                                          "rate": 0.0, "done": 0, "applicable": 1, "team_median": 25.0,
+                                          "team_best_quartile": 50.0, "impact": 5.0,
+                                          "goal": {"kind": "stage", "item_id": "needs",
+                                                   "title": "Выявление потребности", "target": 50.0}}]},
+                     period_from="2026-11-20", period_to="2026-11-20")
+        result = build_site(ws, tmp_path / "b", options=ReportOptions(lang="ru", excel=False))
+    html = (result.out_dir / "managers/Иванов.html").read_text(encoding="utf-8")
+    assert "Сохранённый план от" in html
+    assert "Выявление потребности — не менее чем в 50% звонков" in html
 
 
 def test_one_manager_and_one_day(report_ws: Path, tmp_path: Path) -> None:
@@ -499,7 +573,8 @@ def test_excel_sheets(site) -> None:
     import openpyxl
 
     book = openpyxl.load_workbook(site.excel)
-    assert book.sheetnames == ["calls", "managers", "missed_stages", "review", "evidence"]
+    assert book.sheetnames == ["calls", "managers", "stages_vs_team", "objections_vs_team", "moments",
+                               "missed_stages", "review", "evidence"]
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A2"
     calls = book["calls"]
@@ -514,6 +589,14 @@ def test_excel_sheets(site) -> None:
     assert review == ["ru-1", "en/2 a"]
     evidence = book["evidence"]
     assert evidence.max_row - 1 == 7 + 2 + 2
+    managers = book["managers"]
+    header = [c.value for c in managers[1]]
+    assert header[:4] == ["rank", "manager", "calls", "mean_score"] and "Greeting" in header
+    assert [(r[0].value, r[1].value, r[2].value) for r in managers.iter_rows(min_row=2)] == [
+        (1, "smith", 2), (2, "Иванов", 1)
+    ]
+    stages = [[c.value for c in r][:6] for r in book["stages_vs_team"].iter_rows(min_row=2)]
+    assert stages[:2] == [["smith", "greeting", "Greeting", 5, 2, 2], ["smith", "needs", "Needs", 10, 1, 2]]
     missed = [[c.value for c in r] for r in book["missed_stages"].iter_rows(min_row=2)]
     assert missed == [["needs", "Выявление потребности", 1, 1, 100], ["needs", "Needs", 2, 1, 50]]
 

@@ -97,9 +97,14 @@ class PeriodData:
     team_calls: pd.DataFrame
     team_items: pd.DataFrame
     managers: list[str] = field(default_factory=list)
+    _by_call: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 
     def call_items(self, call_id: str) -> pd.DataFrame:
-        return self.items[self.items["call_id"] == call_id]
+        """The items of one call, in stored (script) order."""
+        if self._by_call is None:
+            # Grouped once: a day report looks up every call's items.
+            self._by_call = {str(k): g for k, g in self.items.groupby("call_id", sort=False)}
+        return self._by_call.get(call_id, self.items.iloc[0:0])
 
 
 def _loads(text: Any) -> dict[str, Any]:

@@ -184,6 +184,10 @@ class _Site:
         self.managers: list[str] = sorted({str(c["manager"]) for c in self.calls if c.get("manager")})
         self.total_pages = 1 + len(self.managers) + len(self.calls)
         self.generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        self._teams: dict[tuple[str | None, str | None], Any] = {}
+        self._cards: dict[tuple[str, tuple[str | None, str | None]], Any] = {}
+        self._leaderboard: pd.DataFrame | None = None
+        self._footer: str | None = None
 
     # -- paths ---------------------------------------------------------------------------
     @staticmethod
@@ -256,12 +260,14 @@ class _Site:
             (folder / name).write_bytes(base.joinpath(name).read_bytes())
 
     def footer(self) -> str:
-        scripts = sorted({str(c["script_name"]) for c in self.data.calls.to_dict("records")
-                          if not is_missing(c.get("script_name"))})
+        if self._footer is not None:
+            return self._footer
+        scripts = sorted({str(c["script_name"]) for c in self.calls if c.get("script_name")})
         parts = [self.t("generated", when=self.generated, version=__version__)]
         if scripts:
             parts.append(self.t("scripts_used") + ": " + ", ".join(scripts))
-        return " · ".join(esc(p) for p in parts)
+        self._footer = " · ".join(esc(p) for p in parts)
+        return self._footer
 
     def period_title(self) -> str:
         label = self.data.period.label()
@@ -505,7 +511,7 @@ class _Site:
                 step_rows = "".join(
                     "<tr>"
                     + td(_status_chip(s["status"], t))
-                    + td(esc(s.get("title") or str(s["item_id"]).split(".", 1)[-1]))
+                    + td(esc(_step_title(s, obj)))
                     + td(esc(_points(s)), num=True)
                     + td(self.evidence(s, where.get(sn)), css="ev")
                     + "</tr>"
@@ -557,11 +563,286 @@ class _Site:
     def manager_page(self, name: str) -> str:
         t = self.t
         calls = [c for c in self.calls if c.get("manager") == name]
-        body = [f'<h1>{esc(name)}</h1>']
+        card = self.scorecard(name)
+        body = [f"<h1>{esc(name)}</h1>"]
+        if card is not None and card.rank is not None:
+            body.append(f'<p class="sub">{esc(t("rank_of", rank=card.rank, size=card.team_size))}</p>')
+        if card is None or card.empty:
+            body.append(f'<div class="alert info">{esc(t("no_scorecard"))}</div>')
+            for note in (card.notes if card is not None else []):
+                body.append(f'<p class="note">{esc(note)}</p>')
+        else:
+            body.append(self.manager_stats(card))
+            body.append(
+                '<div class="grid2">'
+                + self.trend_card(name)
+                + self.stages_card(card)
+                + "</div>"
+            )
+            body.append('<div class="grid2">' + self.objections_card(card)
+                        + self.plan_card(name, skip_notes=set(card.notes)) + "</div>")
+            body.append(self.moments_card(card))
+            body.append('<div class="grid2">' + self.forbidden_card(card) + self.talk_card(card) + "</div>")
+            for note in card.notes:
+                body.append(f'<p class="note">{esc(note)}</p>')
         body.append(self.calls_card(calls, depth=1, title=t("calls"), show_manager=False))
         crumbs: list[tuple[str, str | None]] = [(self.period_title(), "index.html"), (name, None)]
         return page(title=f"{name} · {self.period_title()}", body="".join(body), depth=1, labels=t,
                     crumbs=crumbs, footer=self.footer(), body_class="manager")
+
+    # Scorecards (qa.scorecards) give the per-manager numbers; the team is loaded once per
+    # window and shared by every manager's page.
+    def has_scores(self) -> bool:
+        return any(c.get("score") is not None for c in self.calls)
+
+    def team_data(self, window: tuple[str | None, str | None]) -> Any:
+        from .. import scorecards
+
+        if window not in self._teams:
+            self._teams[window] = scorecards.load_team(self.ws, window[0], window[1])
+        return self._teams[window]
+
+    def trend_window(self) -> tuple[str | None, str | None]:
+        """The report period, widened to the 30 days before its end when it is shorter than
+        two weeks: a trend needs more than a day or two of points."""
+        p = self.data.period
+        if p.date_from and p.date_to:
+            start, end = dt.date.fromisoformat(p.date_from), dt.date.fromisoformat(p.date_to)
+            if (end - start).days < 13:
+                return (end - dt.timedelta(days=29)).isoformat(), p.date_to
+        return p.date_from, p.date_to
+
+    def scorecard(self, name: str, window: tuple[str | None, str | None] | None = None) -> Any:
+        from .. import scorecards
+
+        if not self.has_scores():
+            return None
+        period = (self.data.period.date_from, self.data.period.date_to)
+        window = window or period
+        key = (name, window)
+        if key not in self._cards:
+            # Only the trend is read from a wider window: no call lists needed there.
+            options = None if window == period else scorecards.ScorecardOptions(worst=0, best=0)
+            self._cards[key] = scorecards.scorecard(
+                self.ws, name, window[0], window[1], data=self.team_data(window), options=options
+            )
+        return self._cards[key]
+
+    def manager_stats(self, card: Any) -> str:
+        t = self.t
+        s = card.summary.iloc[0].to_dict()
+        cards = {
+            t("scored"): str(card.calls),
+            t("avg_score"): fmt_num(s.get("mean_score"), 1),
+            t("team_avg_score"): fmt_num(s.get("team_mean_score"), 1),
+            t("next_step_rate"): fmt_num(s.get("next_step_rate"), 0, "%"),
+            t("critical"): fmt_num(s.get("critical_calls"), 0),
+            t("objection_rate"): fmt_num(s.get("objection_rate"), 0, "%"),
+        }
+        return '<div class="cards">' + "".join(
+            f'<div class="stat"><div class="v">{esc(v)}</div><div class="k">{esc(k)}</div></div>'
+            for k, v in cards.items()
+        ) + "</div>"
+
+    def trend_card(self, name: str) -> str:
+        t = self.t
+        window = self.trend_window()
+        card = self.scorecard(name, window)
+        points = []
+        if card is not None:
+            for r in card.trend.to_dict(orient="records"):
+                label = str(r[card.period])
+                mean, team_mean = r.get("mean_score"), r.get("team_mean_score")
+                points.append(charts.Point(
+                    label, None if is_missing(mean) else float(mean),
+                    None if is_missing(team_mean) else float(team_mean),
+                    tip=f'{label}: {fmt_num(mean, 1)} ({r.get("calls")} {t("calls").lower()}); '
+                        f'{t("team_average")}: {fmt_num(team_mean, 1)}',
+                ))
+        svg = charts.line_chart(points, title=t("score_trend"), series=t("this_manager"),
+                                other_series=t("team_average"), empty=t("no_scores"))
+        span = t("all_days") if window == (None, None) else f"{window[0] or '…'} – {window[1] or '…'}"
+        return (f'<section class="card"><h2>{esc(t("score_trend"))}</h2>'
+                f'<p class="note">{esc(span)}</p>{svg}</section>')
+
+    def stages_card(self, card: Any) -> str:
+        t = self.t
+        bars = []
+        for r in card.stages.to_dict(orient="records"):
+            rate, team = r.get("rate"), r.get("team_median")
+            rate_v = None if is_missing(rate) else float(rate)
+            team_v = None if is_missing(team) else float(team)
+            weak = rate_v is not None and team_v is not None and rate_v < team_v
+            bars.append(charts.Bar(
+                str(r.get("title") or r.get("stage")), rate_v, team_v, css="weak" if weak else "",
+                tip=f'{r.get("title")}: {r.get("done")}/{r.get("applicable")} '
+                    f'({fmt_num(rate_v, 0, "%")}); {t("team_median")}: {fmt_num(team_v, 0, "%")}',
+            ))
+        svg = charts.hbars(bars, title=t("stages_vs_team"), series=t("this_manager"),
+                           other_series=t("team_median"), empty=t("no_scores"))
+        return (f'<section class="card"><h2>{esc(t("stages_vs_team"))}</h2>'
+                f'<p class="note">{esc(t("stages_vs_team_note"))}</p>{svg}</section>')
+
+    def objections_card(self, card: Any) -> str:
+        t = self.t
+        rows = [
+            "<tr>"
+            + td(esc(r.get("title") or r.get("objection")))
+            + td(fmt_num(r.get("raised"), 0), num=True, value=r.get("raised"))
+            + td(fmt_num(r.get("handled"), 0), num=True, value=r.get("handled"))
+            + td(_rate_pill(r.get("rate"), r.get("team_median")), num=True, value=r.get("rate"))
+            + td(esc(fmt_num(r.get("team_median"), 0, "%")), num=True, value=r.get("team_median"))
+            + "</tr>"
+            for r in card.objections.to_dict(orient="records")
+        ]
+        tbl = table([(t("objection"), "text"), (t("raised"), "num"), (t("handled"), "num"),
+                     (t("handled_rate"), "num"), (t("team_median"), "num")],
+                    rows, empty=t("no_objections_period"))
+        return f'<section class="card"><h2>{esc(t("objection_handling"))}</h2>{tbl}</section>'
+
+    def moments_card(self, card: Any) -> str:
+        """The worst calls' evidence moments, each a link that opens the call there."""
+        t = self.t
+        rows = []
+        by_id = {c["call_id"]: c for c in self.calls}
+        for r in card.moments.to_dict(orient="records"):
+            call = by_id.get(r.get("call_id"))
+            seconds = r.get("seconds")
+            when = None if is_missing(seconds) else float(seconds)
+            link = (self.call_link(call, 1, text=f'{r["call_id"]} · {fmt_seconds(when)}' if when is not None
+                                   else str(r["call_id"]), t=when)
+                    if call is not None else esc(r.get("call_id")))
+            kind = str(r.get("kind") or "")
+            rows.append(
+                "<tr>"
+                + td(link)
+                + td(f'<span class="chip k-{esc(kind)}">{esc(t("kind_" + kind))}</span> {esc(r.get("what") or "")}')
+                # A forbidden phrase is "found" by definition: no status chip for it.
+                + td(_status_chip(str(r["status"]), t) if r.get("status") and kind != "forbidden" else "")
+                + td(f'<q>{esc(r.get("quote"))}</q>' if r.get("quote") else "", css="ev")
+                + "</tr>"
+            )
+        tbl = table([(t("call"), "text"), (t("what"), "text"), (t("status"), "text"), (t("quote"), "text")],
+                    rows, empty=t("no_moments"))
+        return (f'<section class="card"><h2>{esc(t("moments"))}</h2>'
+                f'<p class="note">{esc(t("moments_note"))}</p>{tbl}</section>')
+
+    def forbidden_card(self, card: Any) -> str:
+        t = self.t
+        rows = [
+            "<tr>"
+            + td(esc(r.get("phrase")))
+            + td(fmt_num(r.get("said"), 0), num=True, value=r.get("said"))
+            + td(esc(fmt_num(r.get("per_100_calls"), 1)), num=True, value=r.get("per_100_calls"))
+            + td(esc(fmt_num(r.get("team_per_100_calls"), 1)), num=True, value=r.get("team_per_100_calls"))
+            + "</tr>"
+            for r in card.forbidden.to_dict(orient="records")
+        ]
+        tbl = table([(t("phrase_said"), "text"), (t("said"), "num"), (t("per_100_calls"), "num"),
+                     (t("team_per_100_calls"), "num")], rows, empty=t("no_forbidden"))
+        return f'<section class="card"><h2>{esc(t("forbidden"))}</h2>{tbl}</section>'
+
+    def talk_card(self, card: Any) -> str:
+        t = self.t
+        rows = []
+        for r in card.talk.to_dict(orient="records"):
+            metric = str(r.get("metric"))
+            label = t("metric_" + metric) if t.has("metric_" + metric) else metric.replace("_", " ")
+            rows.append(
+                "<tr>" + td(esc(label))
+                + td(esc(_metric_value(metric, r.get("value"))), num=True, value=r.get("value"))
+                + td(esc(_metric_value(metric, r.get("team_median"))), num=True, value=r.get("team_median"))
+                + "</tr>"
+            )
+        tbl = table([(t("metric"), "text"), (t("this_manager"), "num"), (t("team_median"), "num")],
+                    rows, empty=t("no_metrics"))
+        return f'<section class="card"><h2>{esc(t("metrics"))}</h2>{tbl}</section>'
+
+    def plan(self, name: str) -> tuple[dict[str, Any] | None, str]:
+        """The coaching plan to show and how it was obtained: the latest plan saved for a
+        period overlapping the report's (``qa supervisor coach`` saves them), else one
+        computed now by ``qa.coaching.coach`` without saving (it checks the previous
+        saved plan's goals against this period)."""
+        from .. import coaching
+
+        p = self.data.period
+        for saved in reversed(self.ws.plans(name)):
+            lo, hi = saved.get("period_from"), saved.get("period_to")
+            if (p.date_to is None or lo is None or lo <= p.date_to) and (
+                p.date_from is None or hi is None or hi >= p.date_from
+            ):
+                when = dt.datetime.fromtimestamp(float(saved["created_at"])).strftime("%Y-%m-%d")
+                return dict(saved["plan"]), self.t("plan_saved", when=when)
+        if not self.has_scores():
+            return None, ""
+        window = (p.date_from, p.date_to)
+        plan = coaching.coach(self.ws, name, p.date_from, p.date_to, save=False, data=self.team_data(window))
+        return plan.to_dict(), self.t("plan_computed")
+
+    def plan_card(self, name: str, skip_notes: set[str] | frozenset[str] = frozenset()) -> str:
+        t = self.t
+        plan, how = self.plan(name)
+        out = [f'<section class="card plan"><h2>{esc(t("coaching_plan"))}</h2>']
+        if plan is None:
+            return "".join(out) + f'<p class="empty">{esc(t("no_plan"))}</p></section>'
+        period = _period_label(plan.get("period_from"), plan.get("period_to"), t)
+        out.append(f'<p class="note">{esc(how)} · {esc(period)}</p>')
+        prev = plan.get("previous")
+        if prev and prev.get("checks"):
+            checks = prev["checks"]
+            met = sum(1 for c in checks if c.get("met"))
+            out.append(f'<h3>{esc(t("previous_plan", period=_period_label(prev.get("period_from"), prev.get("period_to"), t), met=met, total=len(checks)))}</h3><ul class="checks">')
+            for c in checks:
+                verdict = {True: "met", False: "not_met", None: "no_data"}[c.get("met")]
+                actual = "—" if c.get("actual") is None else f'{fmt_num(c["actual"], 0, "%")} ({c.get("done")}/{c.get("applicable")})'
+                out.append(
+                    f'<li><span class="st st-{verdict}">{esc(t("goal_" + verdict))}</span> '
+                    f'{esc(_goal_text(c.get("goal") or {}, t))}; {esc(t("actual"))}: {esc(actual)}</li>'
+                )
+            out.append("</ul>")
+            if prev.get("note"):
+                out.append(f'<p class="note">{esc(prev["note"])}</p>')
+        gaps = plan.get("gaps") or []
+        if not gaps:
+            out.append(f'<p class="empty">{esc(t("no_gaps"))}</p>')
+        else:
+            out.append("<ol>")
+            for g in gaps:
+                out.append(
+                    f'<li><b>{esc(g.get("title") or g.get("item_id"))}</b> '
+                    f'<span class="muted">{esc(t("gap_now", rate=fmt_num(g.get("rate"), 0), done=g.get("done"), applicable=g.get("applicable"), median=fmt_num(g.get("team_median"), 0), best=fmt_num(g.get("team_best_quartile"), 0), points=fmt_num(g.get("impact"), 1)))}</span>'
+                    f'<div class="goal">{esc(t("goal"))}: {esc(_goal_text(g.get("goal") or {}, t))}</div>'
+                )
+                examples = g.get("examples") or []
+                if examples:
+                    out.append(f'<div class="sub">{esc(t("how_colleagues_say"))}</div><ul>')
+                    for e in examples:
+                        out.append(f'<li>{self.moment_link(e.get("call_id"), e.get("seconds"))} '
+                                   f'<q>{esc(e.get("quote"))}</q> <span class="muted">— {esc(e.get("manager"))}</span></li>')
+                    out.append("</ul>")
+                relisten = g.get("relisten") or []
+                if relisten:
+                    out.append(f'<div class="sub">{esc(t("relisten"))}</div><ul>')
+                    for r in relisten:
+                        quote = f' <q>{esc(r.get("quote"))}</q>' if r.get("quote") else ""
+                        out.append(f'<li>{self.moment_link(r.get("call_id"), r.get("seconds"))} '
+                                   f'{esc(r.get("what") or "")}{quote}</li>')
+                    out.append("</ul>")
+                out.append("</li>")
+            out.append("</ol>")
+        for note in plan.get("notes") or []:
+            if note not in skip_notes:  # the page already shows the scorecard's notes
+                out.append(f'<p class="note">{esc(note)}</p>')
+        return "".join(out) + "</section>"
+
+    def moment_link(self, call_id: Any, seconds: Any) -> str:
+        """A call and time: a link into the site when the call has a page here."""
+        when = None if is_missing(seconds) else float(seconds)
+        text = f"{call_id} · {fmt_seconds(when)}" if when is not None else str(call_id)
+        call = next((c for c in self.calls if c["call_id"] == call_id), None)
+        if call is None:
+            return f'<span class="muted">{esc(text)}</span>'
+        return self.call_link(call, 1, text=text, t=when)
 
     # -- overview page -----------------------------------------------------------------------
     def index_page(self) -> str:
@@ -651,32 +932,51 @@ class _Site:
         hits = items[(items["kind"] == "forbidden") & items["start"].notna()]
         return float(hits["start"].min()) if not hits.empty else None
 
+    def leaderboard(self) -> pd.DataFrame | None:
+        """The team leaderboard of the period (``qa.scorecards.team``), limited to the
+        report's managers; None when nothing in the period is scored."""
+        from .. import scorecards
+
+        if not self.has_scores():
+            return None
+        if self._leaderboard is None:
+            window = (self.data.period.date_from, self.data.period.date_to)
+            lb = scorecards.team(self.ws, window[0], window[1], data=self.team_data(window))
+            self._leaderboard = lb[lb["manager"].isin(self.managers)].reset_index(drop=True)
+        return self._leaderboard
+
     def managers_card(self) -> str:
         t = self.t
+        lb = self.leaderboard()
+        ranked = {} if lb is None else {r["manager"]: r for r in lb.to_dict(orient="records")}
         rows = []
-        for name in self.managers:
+        for name in sorted(self.managers, key=lambda m: (ranked.get(m, {}).get("rank") or 10**9, m)):
+            r = ranked.get(name, {})
             calls = [c for c in self.calls if c.get("manager") == name]
-            scores = [float(c["score"]) for c in calls if _value(c, "score") is not None]
-            ns = [bool(c["next_step"]) for c in calls if _value(c, "next_step") is not None]
-            avg = sum(scores) / len(scores) if scores else None
+            mean = None if is_missing(r.get("mean_score")) else r.get("mean_score")
             rows.append(
                 "<tr>"
+                + td(esc(fmt_num(r.get("rank"), 0)), num=True, value=r.get("rank"))
                 + td(self.manager_link(name, 0), value=name)
                 + td(str(len(calls)), num=True, value=len(calls))
-                + td(_badge({"score": avg}, self.opts.low_score), num=True, value=avg)
-                + td(esc(fmt_num(min(scores), 0) if scores else "—"), num=True, value=min(scores) if scores else None)
-                + td(str(sum(1 for c in calls if c.get("critical"))), num=True)
-                + td(esc(fmt_num(100 * sum(ns) / len(ns), 0, "%") if ns else "—"), num=True,
-                     value=100 * sum(ns) / len(ns) if ns else None)
-                + td(esc(fmt_seconds(sum(float(c["duration"] or 0) for c in calls if _value(c, "duration") is not None))), num=True)
+                + td(fmt_num(r.get("calls"), 0), num=True, value=r.get("calls"))
+                + td(_badge({"score": mean}, self.opts.low_score), num=True, value=mean)
+                + td(esc(fmt_num(r.get("next_step_rate"), 0, "%")), num=True, value=r.get("next_step_rate"))
+                + td(esc(fmt_num(r.get("critical_calls"), 0)), num=True, value=r.get("critical_calls"))
+                + td(esc(fmt_num(r.get("forbidden_said"), 0)), num=True, value=r.get("forbidden_said"))
+                + td(esc(fmt_num(r.get("objection_rate"), 0, "%")), num=True, value=r.get("objection_rate"))
+                + td(esc(fmt_seconds(sum(float(c["duration"]) for c in calls if c.get("duration") is not None))),
+                     num=True)
                 + "</tr>"
             )
         tbl = table(
-            [(t("manager"), "text"), (t("calls"), "num"), (t("avg_score"), "num"), (t("min_score"), "num"),
-             (t("critical"), "num"), (t("next_step_rate"), "num"), (t("talk_time"), "num")],
+            [(t("rank"), "num"), (t("manager"), "text"), (t("calls"), "num"), (t("scored"), "num"),
+             (t("avg_score"), "num"), (t("next_step_rate"), "num"), (t("critical"), "num"),
+             (t("forbidden_said"), "num"), (t("objection_rate"), "num"), (t("talk_time"), "num")],
             rows, empty=t("no_managers"),
         )
-        return f'<section class="card"><h2>{esc(t("managers"))}</h2>{tbl}</section>'
+        notes = "".join(f'<p class="note">{esc(n)}</p>' for n in (lb.attrs.get("notes", []) if lb is not None else []))
+        return f'<section class="card"><h2>{esc(t("managers"))}</h2>{tbl}{notes}</section>'
 
     def calls_card(self, calls: Sequence[dict[str, Any]], *, depth: int, title: str, show_manager: bool) -> str:
         t = self.t
@@ -749,24 +1049,24 @@ class _Site:
         items = self.data.items
         evidence = items[items["kind"].isin(["stage", "objection", "step", "forbidden", "order"])]
         evidence = evidence.drop(columns=["seq"]).rename(columns={"start": "start_s", "end": "end_s"})
-        mgr_rows = []
+        lb = self.leaderboard()
+        managers = pd.DataFrame() if lb is None else lb.rename(columns=lb.attrs.get("titles", {}))
+        stages: list[pd.DataFrame] = []
+        objections: list[pd.DataFrame] = []
+        moments: list[pd.DataFrame] = []
         for name in self.managers:
-            cs = [c for c in self.calls if c.get("manager") == name]
-            scores = [float(c["score"]) for c in cs if _value(c, "score") is not None]
-            ns = [bool(c["next_step"]) for c in cs if _value(c, "next_step") is not None]
-            mgr_rows.append({
-                "manager": name,
-                "calls": len(cs),
-                "scored": len(scores),
-                "avg_score": round(sum(scores) / len(scores), 1) if scores else None,
-                "min_score": min(scores) if scores else None,
-                "critical": sum(1 for c in cs if c.get("critical")),
-                "next_step_pct": round(100 * sum(ns) / len(ns), 1) if ns else None,
-                "talk_time_s": sum(float(c["duration"]) for c in cs if _value(c, "duration") is not None),
-            })
+            card = self.scorecard(name)
+            if card is None or card.empty:
+                continue
+            for frame, out in ((card.stages, stages), (card.objections, objections), (card.moments, moments)):
+                if len(frame):
+                    out.append(frame.assign(manager=name)[["manager", *frame.columns]])
         return {
             "calls": pd.DataFrame(calls),
-            "managers": pd.DataFrame(mgr_rows),
+            "managers": managers,
+            "stages_vs_team": pd.concat(stages, ignore_index=True) if stages else pd.DataFrame(),
+            "objections_vs_team": pd.concat(objections, ignore_index=True) if objections else pd.DataFrame(),
+            "moments": pd.concat(moments, ignore_index=True) if moments else pd.DataFrame(),
             "missed_stages": pd.DataFrame(
                 self.missed_stages(), columns=["stage", "title", "applicable", "missed", "missed_pct"]
             ),
@@ -827,14 +1127,27 @@ def _locate_all(
 
 def _item_label(item: Mapping[str, Any], t: Labels, objections: Mapping[str, str]) -> str:
     """The chip text of an evidence item: stage or objection title; a step is prefixed
-    with its objection's title."""
+    with its objection's title (the scorer's step titles usually carry it already)."""
     title = _value(item, "title")
     if item["kind"] == "step":
         obj, _, step = str(item["item_id"]).partition(".")
-        return f"{objections.get(obj, obj)} · {title or step}"
+        obj_title = objections.get(obj, obj)
+        if title and str(title).startswith(obj_title):
+            return str(title)
+        return f"{obj_title} · {title or step}"
     if item["kind"] == "forbidden":
         return f'{t("kind_forbidden")}: {title or _value(item, "phrase") or item["item_id"]}'
     return str(title or item["item_id"])
+
+
+def _step_title(step: Mapping[str, Any], objection: Mapping[str, Any]) -> str:
+    """A step's title under its objection, without the objection's title repeated."""
+    title = str(_value(step, "title") or str(step["item_id"]).split(".", 1)[-1])
+    prefix = str(_value(objection, "title") or "")
+    for sep in (": ", " · ", " - "):
+        if prefix and title.startswith(prefix + sep):
+            return title[len(prefix) + len(sep):]
+    return title
 
 
 def _points(item: Mapping[str, Any]) -> str:
@@ -864,6 +1177,35 @@ def _time_of(call: Mapping[str, Any]) -> str:
     if not started:
         return "—"
     return str(started).replace("T", " ")[:16]
+
+
+def _period_label(lo: Any, hi: Any, t: Labels) -> str:
+    if lo and hi:
+        return str(lo) if lo == hi else f"{lo} – {hi}"
+    return str(lo or hi or t("all_days"))
+
+
+def _goal_text(goal: Mapping[str, Any], t: Labels) -> str:
+    """A coaching goal in the interface language, from its fields."""
+    if not goal:
+        return ""
+    key = "goal_objection" if goal.get("kind") == "objection" else (
+        "goal_stage_conditional" if goal.get("conditional") else "goal_stage")
+    return t(key, title=goal.get("title") or goal.get("item_id"), target=fmt_num(goal.get("target"), 0))
+
+
+def _rate_pill(rate: Any, team: Any) -> str:
+    """A rate in %, red when below the team's."""
+    if is_missing(rate):
+        return '<span class="muted">—</span>'
+    below = not is_missing(team) and float(rate) < float(team)
+    return f'<span class="{"below" if below else ""}">{esc(fmt_num(rate, 0, "%"))}</span>'
+
+
+def _metric_value(key: str, value: Any) -> str:
+    if is_missing(value):
+        return "—"
+    return _metric(key, float(value) if isinstance(value, int | float) else value)
 
 
 def _metric(key: str, value: Any) -> str:
