@@ -139,7 +139,8 @@ def make_report_workspace(root: Path) -> Path:
                          started_at="2026-11-21T11:00:00"),
                 [Utterance("manager", 0.0, 2.0, "Good afternoon, thank you for calling."),
                  Utterance("client", 2.5, 4.0, "Hi, I saw the ad.")],
-                language="en", duration=5.0, quality={"silent_channel": True, "rms_db": -20.5},
+                language="en", duration=5.0, quality={"silent_channel": "right", "too_short": False, "silence_share": 0.4,
+                                                     "flags": ["silent_channel"]},
             ),
             cache_key="k-en-2",
         )
@@ -333,9 +334,15 @@ def test_labels_fall_back_to_english_and_readable_keys() -> None:
 
 @pytest.mark.parametrize(
     "quality, flags",
-    [({"silent_channel": True, "rms_db": -20.0}, ["silent_channel"]),
-     ({"silent_channel": False}, []),
-     ({"flags": ["clipping", "too_short"]}, ["clipping", "too_short"])],
+    [
+        # qa.audio's layout: the flags list decides, measurements and details are not flags
+        ({"silent_channel": "left", "too_short": True, "flags": ["too_short", "silent_channel"]},
+         ["too_short", "silent_channel"]),
+        ({"silent_channel": None, "channels_identical": True, "flags": []}, []),
+        # transcripts stored by other tools: keys set to true
+        ({"silent_channel": True, "rms_db": -20.0}, ["silent_channel"]),
+        ({"silent_channel": False}, []),
+    ],
 )
 def test_quality_flags(quality, flags) -> None:
     assert quality_flags(quality) == flags
@@ -460,7 +467,7 @@ def test_call_page_conversation_and_evidence(site) -> None:
 
 def test_call_pages_without_recordings(site) -> None:
     en = (site.out_dir / f"calls/{slug('en/2 a')}.html").read_text(encoding="utf-8")
-    assert "<audio" not in en and "Recording not found at" in en and "one channel is silent" in en
+    assert "<audio" not in en and "Recording not found at" in en and "one side is silent (right)" in en
     mono = (site.out_dir / "calls/c3.html").read_text(encoding="utf-8")
     assert "Imported from a transcript (c3.json)" in mono
     assert 'class="turn mid role-unknown"' in mono and "Mono recording" in mono

@@ -204,19 +204,22 @@ def load_period(ws: Workspace, period: Period, manager: str | None = None) -> Pe
 
 
 def quality_flags(quality: Mapping[str, Any]) -> list[str]:
-    """Names of the quality problems recorded for a call.
+    """Codes of the quality problems recorded for a call (``qa.audio.FLAG_CODES``).
 
-    ``quality_json`` holds flags (``silent_channel: true``) next to measurements
-    (``clipping_ratio: 0.01``); a flag is a key whose value is ``True``, plus the
-    entries of a ``flags`` list when the audio step writes one.
+    ``quality_json`` keeps measurements (``clipping_share: 0.01``) next to a ``flags``
+    list, which is authoritative when present; transcripts stored by other tools may only
+    carry flags as keys set to ``true``, which count then.
     """
-    flags = [str(k) for k, v in quality.items() if v is True]
     listed = quality.get("flags")
     if isinstance(listed, list | tuple):
-        flags += [str(f) for f in listed if str(f) not in flags]
-    elif isinstance(listed, dict):
-        flags += [str(k) for k, v in listed.items() if v and str(k) not in flags]
-    return flags
+        return list(dict.fromkeys(str(f) for f in listed))
+    return [str(k) for k, v in quality.items() if v is True]
+
+
+def flag_detail(quality: Mapping[str, Any], flag: str) -> str | None:
+    """The value behind a flag when it says more than the flag (``silent_channel: left``)."""
+    value = quality.get(flag)
+    return value if isinstance(value, str) and value else None
 
 
 def review_reasons(call: Mapping[str, Any], low_score: float) -> list[tuple[str, str]]:

@@ -35,7 +35,7 @@ from ..errors import QAError
 from ..store import Workspace
 from ..transcripts import CLIENT, MANAGER, Transcript, Utterance
 from . import charts
-from .data import Period, PeriodData, load_period, quality_flags, review_reasons
+from .data import Period, PeriodData, flag_detail, load_period, quality_flags, review_reasons
 from .html import (
     Labels,
     Span,
@@ -279,6 +279,14 @@ class _Site:
             return self.t("period_title", period=label)
         return self.t("all_calls_title")
 
+    def flag_text(self, call: Mapping[str, Any], flag: str) -> str:
+        """A quality flag in words, with its detail: "one side is silent (left)"."""
+        detail = flag_detail(call.get("quality") or {}, flag)
+        text = self.t("flag_" + flag)
+        if detail:
+            text += f" ({self.t('value_' + detail) if self.t.has('value_' + detail) else detail})"
+        return text
+
     # -- audio ---------------------------------------------------------------------------
     def audio_for(self, call: Mapping[str, Any]) -> tuple[str | None, str]:
         """(relative path inside the site, or None) and why not, for the call's recording."""
@@ -361,7 +369,8 @@ class _Site:
                 f'{esc(_value(call, "critical_reason") or "")}</div>'
             )
         for flag in quality_flags(call.get("quality") or {}):
-            alerts.append(f'<div class="alert quality"><b>{esc(t("quality"))}:</b> {esc(t(flag))}</div>')
+            alerts.append(f'<div class="alert quality"><b>{esc(t("quality"))}:</b> '
+                          f'{esc(self.flag_text(call, flag))}</div>')
         if score is None:
             alerts.append(f'<div class="alert info">{esc(t("not_scored"))}</div>')
 
@@ -903,7 +912,7 @@ class _Site:
         for c, reasons in review:
             chips = "".join(
                 f'<span class="chip r-{esc(kind)}">{esc(t("reason_" + kind))}'
-                + (f": {esc(t(text) if kind == 'quality' else text)}" if text else "")
+                + (f": {esc(self.flag_text(c, text) if kind == 'quality' else text)}" if text else "")
                 + "</span>"
                 for kind, text in reasons
             )
@@ -982,7 +991,7 @@ class _Site:
         t = self.t
         rows = []
         for c in calls:
-            flags = [t(f) for f in quality_flags(c.get("quality") or {})]
+            flags = [self.flag_text(c, f) for f in quality_flags(c.get("quality") or {})]
             rows.append(
                 "<tr>"
                 + td(esc(_time_of(c)), value=_value(c, "started_at") or "")
