@@ -19,7 +19,12 @@ How a phrase is found in an utterance:
    threshold. Runs of one or two extra/missing words absorb merged or split recognised words.
    When no run reaches it, runs with extra function words (the language's ``stop_words``, not
    in the phrase) are tried with those words skipped: "какой у вас бюджет" says
-   "какой бюджет". The phrase's own words are never skipped.
+   "какой бюджет". The phrase's own words and negations are never skipped.
+   Negation: when the phrase has no negation of its own, a run right after or containing a
+   negation word of the language (``negations``) is not the phrase ("не дорого" is not
+   "дорого", "not interested" is not "interested"); and a word that differs from a phrase
+   word only by a negation prefix (``negation_prefixes``) never stands for it ("неудобно
+   говорить" is not "удобно говорить", and the other way round).
 4. A phrase may also span two adjacent utterances of the same speaker (the recogniser cut a
    sentence): the second must follow the first within ``join_gap_s``; only runs crossing the
    boundary are tried.
@@ -210,9 +215,24 @@ def _stop_stems(language: str | None) -> frozenset[str]:
     code = language_code(language)
     got = _STOPS.get(code)
     if got is None:
-        words = load_language(code).stop_words
+        lang = load_language(code)
         norm = _normalizer(code)
-        got = _STOPS[code] = frozenset(words) | frozenset(norm.stem(w) for w in words)
+        words = frozenset(lang.stop_words) | frozenset(norm.stem(w) for w in lang.stop_words)
+        got = _STOPS[code] = words - _negation_stems(code)  # a negation changes the meaning
+    return got
+
+
+_NEGATIONS: dict[str, frozenset[str]] = {}
+
+
+def _negation_stems(language: str | None) -> frozenset[str]:
+    """The language's negation words, as written and as stems."""
+    code = language_code(language)
+    got = _NEGATIONS.get(code)
+    if got is None:
+        words = load_language(code).negations
+        norm = _normalizer(code)
+        got = _NEGATIONS[code] = frozenset(words) | frozenset(norm.stem(w) for w in words)
     return got
 
 
@@ -234,6 +254,7 @@ class _Compiled:
     alphas: frozenset[str]
     tokset: frozenset[str]
     has_content: bool  # has a word that is not a function word
+    has_negation: bool  # the phrase itself negates: negation words around it are its own
 
 
 class PhraseSet:
@@ -250,17 +271,20 @@ class PhraseSet:
         self.queries = tuple(queries)
         norm = _normalizer(language)
         stop_stems = _stop_stems(language)
+        self._negations = _negation_stems(language)
+        self._neg_prefixes = load_language(language).negation_prefixes
         self._compiled: list[_Compiled] = []
         # vocabulary: phrase word -> phrases it activates
         activates: dict[str, set[int]] = {}
         for qi, q in enumerate(self.queries):
             toks = tuple(norm.tokens(q.text))
             alphas = frozenset(a for a in map(alphabet, toks) if a)
-            content = [t for t in toks if t not in stop_stems]
+            # function words and negations alone do not make an utterance worth scoring
+            content = [t for t in toks if t not in stop_stems and t not in self._negations]
             self._compiled.append(
                 _Compiled(
                     q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas,
-                    frozenset(toks), bool(content),
+                    frozenset(toks), bool(content), any(t in self._negations for t in toks),
                 )
             )
             content = content or list(toks)
@@ -344,18 +368,53 @@ class PhraseSet:
             return range(length, length + 1)
         return range(lo, hi + 1)
 
+    def _negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int) -> bool:
+        """Whether the run ``first..last`` negates what the phrase says (or the other way)."""
+        if not c.has_negation:
+            if first > 0 and toks[first - 1] in self._negations:
+                return True
+            for k in range(first, last + 1):
+                if toks[k] in self._negations:
+                    return True
+        if self._neg_prefixes:
+            run = toks[first : last + 1]
+            for pre in self._neg_prefixes:
+                cut = len(pre)
+                for a, b in ((run, c.tokset), (c.toks, frozenset(run))):
+                    for w in a:
+                        if len(w) > cut + 2 and w.startswith(pre) and w[cut:] in b and w not in b:
+                            return True
+        return False
+
     def _best(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
         best: tuple[float, int, int] | None = None
         cutoff = c.query.threshold - _EPS
+        negated = False
         for size in self._sizes(len(c.toks), len(pu.toks)):
             got = process.extractOne(target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff)
             if got is not None and (best is None or got[1] > best[0]):
+                if self._negated(c, pu.toks, got[2], got[2] + size - 1):
+                    negated = True
+                    continue
                 best = (got[1], got[2], got[2] + size - 1)
                 cutoff = got[1]
+        if negated:  # the best run was negated: the best one that is not
+            best = self._best_plain(c, pu, sound, target, best)
         if best is None and c.has_content:
             best = self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.stops, target, None)
+        return best
+
+    def _best_plain(
+        self, c: _Compiled, pu: PreparedUtterance, sound: bool, target: str, best: tuple[float, int, int] | None
+    ) -> tuple[float, int, int] | None:
+        for size in self._sizes(len(c.toks), len(pu.toks)):
+            for _, score, i in process.extract(
+                target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=c.query.threshold - _EPS, limit=None
+            ):
+                if (best is None or score > best[0]) and not self._negated(c, pu.toks, i, i + size - 1):
+                    best = (score, i, i + size - 1)
         return best
 
     def _gapped(
@@ -394,8 +453,14 @@ class PhraseSet:
                 spans.append((i, j))
         if not windows:
             return None
-        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=c.query.threshold - _EPS)
+        cutoff = c.query.threshold - _EPS
+        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff)
         if got is None:
+            return None
+        if self._negated(c, toks, *spans[got[2]]):  # rare: the best that is not negated
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+                if not self._negated(c, toks, *spans[k]):
+                    return score, spans[k][0], spans[k][1]
             return None
         return got[1], spans[got[2]][0], spans[got[2]][1]
 
@@ -417,6 +482,8 @@ class PhraseSet:
             got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff)
             if got is not None and (best is None or got[1] > best[0]):
                 first = starts[got[2]]
+                if self._negated(c, toks, first, first + size - 1):
+                    continue
                 best = (got[1], first, first + size - 1)
                 cutoff = got[1]
         if best is None and c.has_content:

@@ -26,7 +26,11 @@ Recognition errors ("здраствуйте", "good afternon") are not normalise
 tolerated by the fuzzy similarity threshold in :mod:`qa.matching`. Text written in another
 alphabet ("гуд афтернун" for "good afternoon") is compared through :func:`sound_key`.
 
-Word lists (fillers, question words, stop words, number words, stemmer name) live in
+Negation is a matching rule, not a normalisation step: :mod:`qa.matching` does not accept a
+phrase right after or around a negation of the language ("не дорого" is not "дорого",
+"неудобно" is not "удобно").
+
+Word lists (fillers, question words, stop words, negations, number words, stemmer name) live in
 ``qa/data/language/<lang>.yaml``; nothing language-specific is written in Python. Every token
 remembers which original whitespace-separated word(s) it came from, so a match can quote the
 original text (:func:`analyze`).
@@ -109,6 +113,8 @@ class Language:
     filler_phrases: tuple[tuple[str, ...], ...] = ()
     question_words: frozenset[str] = frozenset()
     stop_words: frozenset[str] = frozenset()
+    negations: frozenset[str] = frozenset()
+    negation_prefixes: tuple[str, ...] = ()
     numbers: NumberWords = field(default_factory=NumberWords)
 
     @property
@@ -163,6 +169,8 @@ def load_language(language: str | None) -> Language:
         ),
         question_words=frozenset(str(w).lower() for w in data.get("question_words") or ()),
         stop_words=frozenset(str(w).lower() for w in data.get("stop_words") or ()),
+        negations=frozenset(str(w).lower() for w in data.get("negations") or ()),
+        negation_prefixes=tuple(str(w).lower() for w in data.get("negation_prefixes") or ()),
         numbers=NumberWords(
             units=dict(nums.get("units") or {}),
             teens=dict(nums.get("teens") or {}),

@@ -56,6 +56,10 @@ def found(text: str, phrase: str, language: str, threshold: float = 85.0, role: 
         ("what is your budget", "what budget", "en", "what is your budget"),
         # merged / split recognised words
         ("after noon sir", "afternoon", "en", "after noon"),
+        # a phrase with its own negation, and a negated mention next to a plain one
+        ("мне не интересно", "не интересно", "ru", "не интересно"),
+        ("I do not know", "i don't know", "en", "I do not know"),
+        ("не дорого, но вообще-то дорого", "дорого", "ru", "дорого"),
     ],
 )
 def test_found(text: str, phrase: str, language: str, matched: str) -> None:
@@ -73,6 +77,14 @@ def test_found(text: str, phrase: str, language: str, matched: str) -> None:
         ("good evening", "good afternoon", "en"),
         ("we will call you", "we called you back", "en"),
         ("недорого", "дорого", "ru"),
+        # negations: before, inside, or as a prefix of a phrase word
+        ("это не дорого", "дорого", "ru"),
+        ("мне не интересно", "мне интересно", "ru"),
+        ("вам удобно говорить", "неудобно говорить", "ru"),
+        ("вам неудобно говорить", "удобно говорить", "ru"),
+        ("небольшой бюджет", "большой бюджет", "ru"),
+        ("I am not interested", "interested", "en"),
+        ("I am unhappy with it", "happy with it", "en"),
     ],
 )
 def test_not_found(text: str, phrase: str, language: str) -> None:

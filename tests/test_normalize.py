@@ -141,9 +141,10 @@ def test_language_files_are_complete(code: str) -> None:
     assert lang.fillers or lang.filler_phrases
     assert lang.question_words
     assert len(lang.stop_words) >= 50
+    assert lang.negations and lang.negation_prefixes
     assert lang.numbers
     # word lists are written in normalised form, so they can match normalised text
-    for word in lang.stop_words | lang.question_words | lang.fillers:
+    for word in lang.stop_words | lang.question_words | lang.fillers | lang.negations:
         assert normalize(word, code, "plain") == word, word
 
 
