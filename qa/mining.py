@@ -337,7 +337,15 @@ def scored_calls(
     date_from: str | date | None = None,
     date_to: str | date | None = None,
 ) -> pd.DataFrame:
-    """One row per call scored under ``version``: score, manager, day, outcome, source."""
+    """One row per call scored under ``version``: score, manager, day, outcome, source.
+
+    Raises :class:`QAError` for a day that is not ``YYYY-MM-DD`` or a reversed period.
+    """
+    from .scorecards import parse_day
+
+    date_from, date_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    if date_from and date_to and date_from > date_to:
+        raise QAError(f"--from {date_from} is after --to {date_to}; swap them")
     sql = (
         "SELECT s.call_id, s.score, s.critical, c.manager, c.day, c.outcome, c.source, "
         "c.duration, c.language FROM scores s JOIN calls c USING(call_id) "

@@ -1,0 +1,270 @@
+"""The trainer's commands: ``qa mine``, ``qa suggest`` and ``qa clips``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import (
+    FormatOpt,
+    OutputDirOpt,
+    VerboseOpt,
+    WorkspaceOpt,
+    app,
+    err_console,
+    handle_errors,
+    open_workspace,
+    progress_bar,
+    setup_logging,
+)
+
+StageOpt = Annotated[
+    str | None,
+    typer.Option("--stage", help="Only this stage of the script (its id).", show_default=False),
+]
+ObjectionOpt = Annotated[
+    str | None,
+    typer.Option("--objection", help="Only this objection of the rubric (its id).", show_default=False),
+]
+TopOpt = Annotated[
+    str,
+    typer.Option(
+        "--top",
+        help="Share of calls in the best (and in the worst) cohort with --by score: 20%, 0.2.",
+    ),
+]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        help="How the best calls are chosen: score (top share by score) or outcome (won deals "
+        "vs lost deals, from the manifest).",
+    ),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive).", show_default=False),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive).", show_default=False),
+]
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        err_console.print(f"Note: {note}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("mine")
+@handle_errors
+def mine_command(
+    stage: StageOpt = None,
+    objection: ObjectionOpt = None,
+    top: TopOpt = "20%",
+    by: ByOpt = "score",
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    workspace: WorkspaceOpt = None,
+    fmt: FormatOpt = "table",
+    output: OutputDirOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """What the best calls say at each stage and in answer to each objection.
+
+    Takes the calls scored last (the latest script and rubric version) and compares the
+    best cohort (--top share by score, or won deals with --by outcome) with the worst.
+    From the manager's speech at each stage and right after each objection it lists the
+    phrases the best calls use, near-duplicate wordings grouped under one representative,
+    ranked by how many best calls say them and their lift over the worst calls, with an
+    example (call, timestamp, quote). Without --stage/--objection it also shows the gaps in
+    the script: recurring client wording no rubric trigger covers (candidate objections,
+    with the best answers found) and frequent wording of the best calls that matches no
+    stage. Tables: phrases, examples, uncovered_objections, unmatched_wording.
+
+    Example: qa mine --top 20% --stage needs
+    """
+    from ..mining import mine
+    from ..writers import get_writer
+
+    setup_logging(verbose)
+    writer = get_writer(fmt)
+    with open_workspace(workspace, create=False) as ws, progress_bar("Reading calls", None) as advance:
+        result = mine(
+            ws, stage=stage, objection=objection, top=top, by=by, date_from=date_from,
+            date_to=date_to, progress=lambda done, total: advance(1),
+        )
+    err_console.print(f"Mined {result.cohorts.description}.", markup=False, highlight=False, soft_wrap=True)
+    # The terminal gets a compact ranking; files and other formats get every column and
+    # every example.
+    tables = _terminal_view(result) if fmt == "table" and output is None else result.tables()
+    files = writer.write(tables, output, stem="mine")
+    for f in files:
+        err_console.print(f"Wrote {f}", markup=False, highlight=False, soft_wrap=True)
+    if not result.phrases and not result.uncovered and not result.unmatched:
+        err_console.print("No phrase stands out in the best calls (try a larger --top or --by outcome).", soft_wrap=True)
+    _notes(result.notes)
+
+
+def _also(variants: tuple[str, ...], shown: int = 2) -> str:
+    more = len(variants) - shown
+    return "; ".join(variants[:shown]) + (f" (+{more})" if more > 0 else "")
+
+
+def _short(text: str | None, width: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _terminal_view(result: Any) -> dict[str, Any]:
+    import pandas as pd
+
+    def example(ex: Any) -> str:
+        return f"{ex[0].call_id} {ex[0].at}" if ex else ""
+
+    tables = {"phrases": pd.DataFrame(
+        [{"item": g.item_id if g.kind == "stage" else f"{g.kind} {g.item_id}", "phrase": g.phrase,
+          "also": _also(g.variants), "best": f"{g.best_calls}/{g.best_total}",
+          "worst": f"{g.worst_calls}/{g.worst_total}", "lift": round(g.lift, 1),
+          "example": example(g.examples), "quote": _short(g.examples[0].quote if g.examples else "")}
+         for g in result.phrases],
+        columns=["item", "phrase", "also", "best", "worst", "lift", "example", "quote"],
+    )}
+    if result.uncovered:
+        tables["uncovered_objections"] = pd.DataFrame(
+            [{"candidate": c.id, "trigger": c.trigger, "also": _also(c.variants),
+              "bad": f"{c.bad_calls}/{c.bad_total}", "good": f"{c.good_calls}/{c.good_total}",
+              "lift": round(c.lift, 1), "example": example(c.examples),
+              "best answer": _short(c.answers[0].quote if c.answers else "")}
+             for c in result.uncovered]
+        )
+    if result.unmatched:
+        tables["unmatched_wording"] = pd.DataFrame(
+            [{"phrase": g.phrase, "also": _also(g.variants), "best": f"{g.best_calls}/{g.best_total}",
+              "worst": f"{g.worst_calls}/{g.worst_total}", "lift": round(g.lift, 1),
+              "example": example(g.examples)}
+             for g in result.unmatched]
+        )
+    return tables
+
+
+@app.command("suggest")
+@handle_errors
+def suggest_command(
+    script: Annotated[Path, typer.Option("--script", "-s", help="Sales script YAML to update.", show_default=False)],
+    rubric: Annotated[
+        Path | None,
+        typer.Option("--rubric", "-r", help="Objection rubric YAML to update with candidate objections.",
+                     show_default=False),
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Write the proposed files and show the effect.")] = False,
+    effect: Annotated[
+        bool, typer.Option("--effect", help="Show the effect (items found before/after) without writing.")
+    ] = False,
+    top: TopOpt = "20%",
+    by: ByOpt = "score",
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    workspace: WorkspaceOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Propose script updates from the best calls, as a reviewable unified diff.
+
+    Mines the workspace like 'qa mine' and proposes new phrase variants per stage and
+    candidate new objections (triggers and the best answers found) for the YAML files,
+    each with a comment saying why. Only lines are added: the files' comments and layout
+    stay as they are. The diff goes to stdout ('patch -p0' applies it). With --apply the
+    files are written; --apply and --effect rescore the stored transcripts with the old
+    and the new files in memory (nothing is re-transcribed or saved) and show the items
+    found before and after per stage and objection.
+
+    Example: qa suggest --script scripts_library/real_estate_inbound.en.yaml --rubric rubrics/objections.en.yaml --apply
+    """
+    from ..mining import mine
+    from ..suggest import suggest
+    from ..writers import get_writer
+
+    setup_logging(verbose)
+    with open_workspace(workspace, create=False) as ws:
+        with progress_bar("Reading calls", None) as advance:
+            mined = mine(ws, top=top, by=by, date_from=date_from, date_to=date_to,
+                         progress=lambda done, total: advance(1))
+        proposal = suggest(script, rubric, mined)
+        _notes(proposal.notes)
+        if not proposal.changed:
+            err_console.print("No change proposed.")
+            return
+        sys.stdout.write(proposal.diff)
+        sys.stdout.flush()
+        if apply:
+            for f in proposal.apply():
+                err_console.print(f"Wrote {f}", markup=False, highlight=False, soft_wrap=True)
+        if not (apply or effect):
+            err_console.print("Review the diff; --apply writes it.")
+            return
+        ids = ws.call_ids()
+        with progress_bar("Rescoring", len(ids)) as advance:
+            table = proposal.effect(ws, ids, progress=lambda done, total: advance(1))
+    err_console.print(f"Effect on {len(ids)} stored calls (found before -> after):", soft_wrap=True)
+    get_writer("table").write({"effect": _effect_view(table)}, None, stream=sys.stdout)
+
+
+def _effect_view(table: Any) -> Any:
+    changed = table[(table["change"] != 0) | (table["kind"] == "stage")]
+    return changed.drop(columns=["handled_before", "handled_after"]).assign(
+        handled=[
+            f"{int(b)} -> {int(a)}" if k == "objection" else ""
+            for k, b, a in zip(changed["kind"], changed["handled_before"], changed["handled_after"])
+        ]
+    )
+
+
+@app.command("clips")
+@handle_errors
+def clips_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the clips, playlist.m3u and index.html.",
+                           show_default=False)
+    ],
+    stage: StageOpt = None,
+    objection: ObjectionOpt = None,
+    per_item: Annotated[int, typer.Option("--per-item", "-n", min=1, help="Clips per stage / objection.")] = 3,
+    before: Annotated[float, typer.Option("--before", min=0.0, help="Seconds of context before each moment.")] = 2.0,
+    after: Annotated[float, typer.Option("--after", min=0.0, help="Seconds of context after each moment.")] = 1.5,
+    by: ByOpt = "score",
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    workspace: WorkspaceOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """A library of exemplary moments for training: audio clips and a playlist.
+
+    For every stage and objection, cuts the best examples (the stage found / the objection
+    handled in the highest-scoring calls, or won deals first with --by outcome; one clip per
+    call) from the original recordings, both sides of the call, with a little context
+    before and after. Writes WAV clips, playlist.m3u and index.html (a player per clip with
+    the quote, manager, call and time). Calls without a recording are skipped with a note.
+
+    Example: qa clips -o training/ --per-item 3
+    """
+    from ..clips import build_clips
+
+    setup_logging(verbose)
+    with open_workspace(workspace, create=False) as ws, progress_bar("Cutting clips", None) as advance:
+        library = build_clips(
+            ws, output, per_item=per_item, context=(before, after), stage=stage, objection=objection,
+            by=by, date_from=date_from, date_to=date_to, progress=lambda done, total: advance(1),
+        )
+    items = {(c.kind, c.item_id) for c in library.clips}
+    err_console.print(
+        f"Wrote {len(library.clips)} clips for {len(items)} stages/objections to {library.out_dir}",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+    for cid, why in library.skipped:
+        err_console.print(f"Skipped {cid}: {why}", markup=False, highlight=False, soft_wrap=True)
+    for item in library.empty:
+        err_console.print(f"No example for {item}", markup=False, highlight=False, soft_wrap=True)
+    sys.stdout.write(f"{library.index}\n{library.playlist}\n")
