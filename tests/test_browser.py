@@ -201,9 +201,11 @@ def _check_site(driver, site_dir: Path, name: str, calls: int, managers: int) ->
 
 
 def test_synthetic_report_in_browser(driver, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ws_path = make_report_workspace(tmp_path)
+    # The Russian call's recording is IMA ADPCM: the page must play the MP3 made of it.
+    ws_path = make_report_workspace(tmp_path, adpcm=True)
     with Workspace(ws_path) as ws:
         site = build_site(ws, tmp_path / "site", options=ReportOptions(lang="ru"))
+    assert site.converted == 1
     _check_site(driver, site.out_dir, "synthetic", site.calls, len(site.managers))
     assert (ARTIFACTS / "synthetic/file/calls__ru-1.html.png").is_file()
 

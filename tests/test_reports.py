@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from qa.errors import ConfigError, NotFoundError, QAError
+from qa.errors import AudioError, ConfigError, NotFoundError, QAError
 from qa.reports import Period, ReportOptions, build_site, charts
 from qa.reports.data import quality_flags, review_reasons
 from qa.reports.html import Labels, Span, find_span, highlight, slug
@@ -48,6 +48,21 @@ def write_stereo_wav(path: Path, seconds: float = 12.0, rate: int = 8000) -> Pat
         w.setframerate(rate)
         w.writeframes(bytes(frames))
     return path
+
+
+def write_adpcm_wav(src: Path, dest: Path) -> Path:
+    """The same sound as IMA ADPCM WAV, a PBX codec no browser plays (PyAV encodes it)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dest), "w", format="wav") as out:
+        stream = inp.streams.audio[0]
+        enc = out.add_stream("adpcm_ima_wav", rate=stream.rate, layout="stereo")
+        resampler = av.AudioResampler(format="s16p", layout="stereo", rate=stream.rate)
+        for frame in inp.decode(stream):
+            for chunk in resampler.resample(frame):
+                out.mux(enc.encode(chunk))
+        out.mux(enc.encode(None))
+    return dest
 
 
 RU_UTTS = [
@@ -83,12 +98,15 @@ objections:
 """
 
 
-def make_report_workspace(root: Path) -> Path:
+def make_report_workspace(root: Path, *, adpcm: bool = False) -> Path:
     """Four calls over two days: a scored Russian stereo call with evidence (critical,
     low score, HTML in the transcript), an English call whose recording is gone (silent
-    channel), a mono call imported from a transcript, and an unscored call."""
+    channel), a mono call imported from a transcript, and an unscored call.
+    ``adpcm``: the Russian call's recording is IMA ADPCM WAV (the report converts it)."""
     ws_path = root / "ws"
     wav = write_stereo_wav(root / "ru_call.wav")
+    if adpcm:
+        wav = write_adpcm_wav(wav, root / "ru_call_adpcm.wav")
     with Workspace(ws_path) as ws:
         # The script texts, as 'qa score' keeps them: the scorecards read the stage ids there
         # to count the Russian and English versions of one script together.
@@ -541,6 +559,52 @@ def test_one_manager_and_one_day(report_ws: Path, tmp_path: Path) -> None:
     html = result.index.read_text(encoding="utf-8")
     assert "Calls of 2026-11-21" in html and "Report for one manager" in html
     assert not list(tmp_path.glob("audio/*"))
+
+
+@pytest.mark.parametrize("audio", ["copy", "link"])
+def test_unplayable_codec_is_converted_to_mp3(tmp_path: Path, audio: str) -> None:
+    from qa.reports.media import browser_playable
+
+    ws_path = make_report_workspace(tmp_path, adpcm=True)
+    assert browser_playable(tmp_path / "ru_call_adpcm.wav") is False
+    with Workspace(ws_path) as ws:
+        result = build_site(ws, tmp_path / "site", day="2026-11-20", audio=audio,
+                            options=ReportOptions(excel=False))
+    mp3 = tmp_path / "site/audio/ru-1.mp3"
+    assert result.converted == 1 and result.audio_files == 1
+    assert mp3.is_file() and not mp3.is_symlink() and browser_playable(mp3) is True
+    assert not list((tmp_path / "site/audio").glob("*.wav"))
+    assert 'src="../audio/ru-1.mp3"' in (tmp_path / "site/calls/ru-1.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "make, playable",
+    [
+        (lambda d: write_stereo_wav(d / "pcm.wav", 1), True),
+        (lambda d: write_adpcm_wav(write_stereo_wav(d / "pcm.wav", 1), d / "adpcm.wav"), False),
+        (lambda d: (d / "junk.wav").write_bytes(b"RIFF, but not audio") and d / "junk.wav", None),
+    ],
+)
+def test_browser_playable(tmp_path: Path, make, playable) -> None:
+    from qa.reports.media import browser_playable
+
+    assert browser_playable(make(tmp_path)) is playable
+
+
+def test_to_mp3_keeps_channels_and_length(tmp_path: Path) -> None:
+    import av
+
+    from qa.reports.media import to_mp3
+
+    src = write_adpcm_wav(write_stereo_wav(tmp_path / "pcm.wav", 4), tmp_path / "adpcm.wav")
+    out = to_mp3(src, tmp_path / "out.mp3")
+    with av.open(str(out)) as c:
+        stream = c.streams.audio[0]
+        assert (stream.codec_context.name, stream.channels, stream.rate) == ("mp3float", 2, 8000)
+        assert abs(float(c.duration) / 1e6 - 4.0) < 0.2
+    with pytest.raises(AudioError, match="cannot convert the recording to MP3"):
+        to_mp3((tmp_path / "junk.wav").write_bytes(b"RIFF junk") and tmp_path / "junk.wav", tmp_path / "j.mp3")
+    assert not (tmp_path / "j.mp3").exists() and not (tmp_path / "j.mp3.part").exists()
 
 
 def test_lang_auto_picks_most_common_call_language(report_ws: Path, tmp_path: Path) -> None:

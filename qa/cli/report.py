@@ -141,7 +141,9 @@ def report(
     result = _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, excel)
     err_console.print(
         f"Wrote {len(result.pages)} pages ({result.calls} calls, {len(result.managers)} managers, "
-        f"{result.audio_files} recordings) to {result.out_dir}"
+        f"{result.audio_files} recordings"
+        + (f", {result.converted} converted to MP3" if result.converted else "")
+        + f") to {result.out_dir}"
         + (f" and {result.excel.name}" if result.excel else ""),
         soft_wrap=True,
     )

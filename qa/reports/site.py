@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import QAError
+from ..errors import AudioError, QAError
 from ..store import Workspace
 from ..transcripts import CLIENT, MANAGER, Transcript, Utterance
 from . import charts
@@ -63,7 +63,8 @@ __all__ = ["AUDIO_MODES", "PLAYABLE_EXTENSIONS", "ReportOptions", "SiteResult", 
 
 AUDIO_MODES = ("copy", "link", "none")
 
-#: Recording formats a browser's <audio> element plays (Chromium and Firefox).
+#: Extensions of recordings a browser's <audio> element may play (the codec inside decides;
+#: see qa.reports.media).
 PLAYABLE_EXTENSIONS = frozenset(
     {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".weba", ".mp4"}
 )
@@ -104,6 +105,7 @@ class SiteResult:
     managers: tuple[str, ...]
     audio_files: int
     missing_audio: tuple[str, ...]  # call ids whose recording could not be put in the site
+    converted: int  # recordings converted to MP3 because browsers cannot play their codec
     excel: Path | None
     tables: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
@@ -176,6 +178,7 @@ class _Site:
         self.pages: list[Path] = []
         self.audio_files = 0
         self.missing_audio: list[str] = []
+        self.converted = 0
         # NaN (pandas' missing) -> None, so "no manager" and "not scored" test false.
         self.calls: list[dict[str, Any]] = [
             {str(k): (None if is_missing(v) else v) for k, v in r.items()}
@@ -248,6 +251,7 @@ class _Site:
             managers=tuple(self.managers),
             audio_files=self.audio_files,
             missing_audio=tuple(self.missing_audio),
+            converted=self.converted,
             excel=excel,
             tables=tables,
         )
@@ -289,7 +293,14 @@ class _Site:
 
     # -- audio ---------------------------------------------------------------------------
     def audio_for(self, call: Mapping[str, Any]) -> tuple[str | None, str]:
-        """(relative path inside the site, or None) and why not, for the call's recording."""
+        """(relative path inside the site, or None) and why not, for the call's recording.
+
+        A recording in a codec browsers cannot play (IMA ADPCM or GSM WAV from a PBX) is
+        converted to MP3 in either mode; the others are copied or linked as they are.
+        """
+        from ..importers import TRANSCRIPT_EXTENSIONS
+        from .media import browser_playable, to_mp3
+
         if self.audio_mode == "none":
             return None, ""
         source = _value(call, "source")
@@ -297,27 +308,39 @@ class _Site:
             self.missing_audio.append(call["call_id"])
             return None, self.t("audio_no_source")
         src = Path(str(source))
-        if src.suffix.lower() not in PLAYABLE_EXTENSIONS:
+        if src.suffix.lower() in TRANSCRIPT_EXTENSIONS:
             # Imported transcripts (JSON, SRT, ...) have no recording of their own.
             return None, self.t("audio_transcript_only", source=src.name)
         if not src.is_file():
             self.missing_audio.append(call["call_id"])
             return None, self.t("audio_missing", source=str(src))
-        rel = f"audio/{slug(call['call_id'])}{src.suffix.lower()}"
+        playable = browser_playable(src)
+        if playable is None and src.suffix.lower() not in PLAYABLE_EXTENSIONS:
+            playable = False  # cannot probe, and the extension says no browser plays it
+        suffix = ".mp3" if playable is False else src.suffix.lower()
+        rel = f"audio/{slug(call['call_id'])}{suffix}"
         dest = self.out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if self.audio_mode == "link":
-                if dest.is_symlink() or dest.exists():
-                    dest.unlink()
+            if dest.is_symlink():
+                dest.unlink()
+            if playable is False:
+                if not (dest.exists() and dest.stat().st_mtime >= src.stat().st_mtime):
+                    try:
+                        to_mp3(src, dest)
+                    except AudioError as e:
+                        log.warning("%s", e)
+                        self.missing_audio.append(call["call_id"])
+                        return None, self.t("audio_unplayable", source=str(src))
+                self.converted += 1
+            elif self.audio_mode == "link":
+                dest.unlink(missing_ok=True)
                 try:
                     dest.symlink_to(src.resolve())
                 except OSError:  # no symlinks here (Windows without rights): copy instead
                     shutil.copy2(src, dest)
             else:
                 st = src.stat()
-                if dest.is_symlink():
-                    dest.unlink()
                 if not (dest.exists() and dest.stat().st_size == st.st_size
                         and int(dest.stat().st_mtime) == int(st.st_mtime)):
                     shutil.copy2(src, dest)
