@@ -41,7 +41,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -737,11 +737,14 @@ def stage_regions(
     speaker = speaker_roles(t)
     mgr = [u for u in t.utterances if u.role in speaker]
     anchors: dict[str, float] = {}
+    spans: dict[str, str] = {}
     missed: set[str] = set()
     for row in stage_items.itertuples(index=False):
         start = row.start
         if row.status == "found" and start is not None and not math.isnan(start):
-            anchors[row.item_id] = min(float(start), anchors.get(row.item_id, math.inf))
+            if float(start) < anchors.get(row.item_id, math.inf):
+                anchors[row.item_id] = float(start)
+                spans[row.item_id] = str(getattr(row, "matched", None) or "")
         elif row.status == "missed":
             missed.add(row.item_id)
     matched: dict[str, int] = {}
@@ -767,10 +770,11 @@ def stage_regions(
                 continue
             first = matched[prev[-1]] + 1 if prev else 0
             last = matched[nxt[0]] if nxt else len(mgr)  # exclusive
-            turns = [i for i in range(first, last) if i not in claimed and id(mgr[i]) not in busy]
-            if turns and len(turns) <= options.max_inferred_turns:
-                regions[sid] = ([mgr[i] for i in turns], True)
-                claimed.update(turns)
+            gap = [i for i in range(first, last) if i not in claimed and id(mgr[i]) not in busy]
+            if gap and len(gap) <= options.max_inferred_turns:
+                regions[sid] = ([mgr[i] for i in gap], True)
+                claimed.update(gap)
+    shared = _split_shared_turns(mgr, matched, spans)
     for sid, i0 in matched.items():
         nxt_start = min(
             (b for b in [*anchors.values(), *stops] if b > anchors[sid] + 1e-6), default=math.inf
@@ -780,8 +784,46 @@ def stage_regions(
             if i in claimed or mgr[i].start >= nxt_start:
                 break
             picked.append(i)
-        regions[sid] = ([mgr[i] for i in picked], False)
+        said = [mgr[i] for i in picked]
+        if sid in shared:
+            piece, last_in_turn = shared[sid]
+            # the turns after a shared one belong to the stage said last in it
+            said = [piece, *said[1:]] if last_in_turn else [piece]
+        regions[sid] = (said, False)
     return regions
+
+
+def _split_shared_turns(
+    mgr: Sequence[Utterance], matched: Mapping[str, int], spans: Mapping[str, str]
+) -> dict[str, tuple[Utterance, bool]]:
+    """Stages found in one turn ("Good afternoon, Riverside Homes, my name is Kate") share
+    it clause by clause: each gets the text from the clause holding its matched words to
+    the clause where the next stage's match starts (and whether it is the last one said in
+    the turn). Stages whose match cannot be placed in the turn's text keep the whole turn."""
+    by_turn: dict[int, list[str]] = {}
+    for sid, i in matched.items():
+        by_turn.setdefault(i, []).append(sid)
+    out: dict[str, tuple[Utterance, bool]] = {}
+    for i, sids in by_turn.items():
+        if len(sids) < 2:
+            continue
+        text = mgr[i].text
+        at = {sid: text.find(spans.get(sid) or "\0") for sid in sids}
+        placed = sorted((pos, sid) for sid, pos in at.items() if pos >= 0 and spans.get(sid))
+        if len(placed) < 2:
+            continue
+        # cut points: the start of the clause holding each later match
+        cuts = [0]
+        for pos, _ in placed[1:]:
+            head = text[:pos]
+            last = max((m.end() for m in _CLAUSE_SPLIT.finditer(head)), default=0)
+            cuts.append(max(last, cuts[-1]))
+        cuts.append(len(text))
+        for k, (_, sid) in enumerate(placed):
+            piece = text[cuts[k]:cuts[k + 1]].strip()
+            if piece:
+                out[sid] = (replace(mgr[i], text=piece, words=()), k == len(placed) - 1)
+    return out
 
 
 def answer_turns(t: Transcript, trigger_start: float, turns: int, mono_segments: int = 2) -> list[Utterance]:

@@ -224,6 +224,25 @@ def test_stage_regions_busy_turns_and_limits():
     assert "next_step" not in got
 
 
+def test_stage_regions_share_one_turn_clause_by_clause():
+    t = _t(("manager", 0, "Good afternoon, Riverside Homes, my name is Kate. How can I help?"),
+           ("client", 3, "Hi."), ("manager", 6, "Who is it for?"))
+    items = pd.DataFrame(
+        [{"item_id": "greeting", "status": "found", "start": 0.0, "matched": "Good afternoon,"},
+         {"item_id": "introduction", "status": "found", "start": 1.0, "matched": "my name is"}],
+    )
+    got = _texts(stage_regions(t, items, ["greeting", "introduction", "needs"], MiningOptions(stage_turns=1)))
+    assert got == {
+        "greeting": (["Good afternoon, Riverside Homes,"], False),
+        # the stage said last in the shared turn keeps the turns after it
+        "introduction": (["my name is Kate. How can I help?", "Who is it for?"], False),
+    }
+    # a match that cannot be placed in the text: both keep the whole turn
+    items.loc[1, "matched"] = "something else"
+    got = _texts(stage_regions(t, items, ["greeting", "introduction"], MiningOptions(stage_turns=0)))
+    assert got["greeting"] == got["introduction"] == ([t.utterances[0].text], False)
+
+
 @pytest.mark.parametrize(
     "start, turns, expected",
     [
