@@ -427,7 +427,15 @@ def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts
     if not gaps or opts.examples == 0:
         return {}
     others = data.team_calls[data.team_calls["manager"] != manager]
-    pool = others.sort_values(["score", "started_at"], ascending=[False, False], kind="stable").head(_CALL_POOL)
+    mine = data.team_calls[data.team_calls["manager"] == manager]
+    # Colleagues who speak the manager's language first: their words can be reused as they are.
+    own = {data.language_of(h) for h in mine["script_hash"].unique()}
+    foreign = ~others["script_hash"].map(lambda h: data.language_of(h) in own)
+    pool = (
+        others.assign(_foreign=foreign)
+        .sort_values(["_foreign", "score", "started_at"], ascending=[True, False, False], kind="stable")
+        .head(_CALL_POOL)
+    )
     keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pool.itertuples()]
     calls = _by_call(call_items(ws, keys, kinds=[STAGE, OBJECTION, STEP]))
     score = dict(zip(pool["call_id"], pool["score"]))
@@ -592,6 +600,7 @@ def coach(
     opts = options or CoachOptions()
     data = data or load_team(ws, date_from, date_to, version=version)
     manager = resolve_manager(ws, manager, data.known_managers)
+    data = data.for_manager(ws, manager)
     mine = data.team_calls[data.team_calls["manager"] == manager]
     days = mine["day"].dropna()
     period_from = data.scope.date_from or (str(days.min()) if len(days) else None)

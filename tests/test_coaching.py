@@ -173,3 +173,22 @@ def test_revive_list(ws: Workspace) -> None:
     assert coaching.revive_list(ws, manager="Boris")["call_id"].tolist() == ["b6", "b2"]
     with pytest.raises(NotFoundError):
         coaching.revive_list(ws, manager="nobody")
+
+
+def test_examples_in_the_managers_language_come_first(tmp_path: Path) -> None:
+    from qa.scripts import file_hash
+
+    russian = sw.SCRIPT_YAML.replace("language: en", "language: ru").replace("title: Greeting", "title: Приветствие")
+    ru = file_hash(russian.encode("utf-8"))
+    ws = Workspace(tmp_path)
+    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script", path=None, text=sw.SCRIPT_YAML)
+    ws.save_config(hash=ru, kind="script", name="Тестовый скрипт", path=None, text=russian)
+    ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "anna"}, script_hash=ru)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] != "anna"})
+    plan = coaching.coach(ws, "vera", *WEEK1, save=False)
+    # vera: next step 0% vs best quartile 87.5 (x40), greeting 50 vs 87.5 (x10), needs 50 vs 58.3 (x40)
+    assert [g.item_id for g in plan.gaps] == ["next_step", "greeting", "needs"]
+    # English-speaking colleagues first (boris: b3 90, b1 55), then anna's Russian calls
+    assert [e.call_id for e in plan.gaps[0].examples] == ["b3", "a2", "b1"]
+    assert plan.gaps[1].title == "Greeting"  # vera's calls are scored in English

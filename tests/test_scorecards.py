@@ -314,8 +314,11 @@ def test_translation_counts_with_the_latest_and_each_call_once(tmp_path: Path) -
     lb = sc.team(ws, *WEEK1)
     assert lb.set_index("manager")["calls"].to_dict() == {"anna": 3, "boris": 4, "vera": 2}  # not 4 for vera
     assert lb.attrs["notes"][0].startswith("scores from one script version per language: en Test inbound script")
-    card = sc.scorecard(ws, "vera", *WEEK1)
-    assert card.stages.set_index("stage").loc["greeting", "title"] == "Greeting"  # the latest version's titles
+    # each manager reads the titles of the version their calls use; the numbers are shared
+    vera = sc.scorecard(ws, "vera", *WEEK1).stages.set_index("stage")
+    boris = sc.scorecard(ws, "boris", *WEEK1).stages.set_index("stage")
+    assert (vera.loc["greeting", "title"], boris.loc["greeting", "title"]) == ("Приветствие", "Greeting")
+    assert vera.loc["greeting", "team_best_quartile"] == boris.loc["greeting", "team_best_quartile"] == 87.5
 
 
 def test_without_script_texts_titles_and_weights_come_from_the_items(tmp_path: Path) -> None:

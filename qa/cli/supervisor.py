@@ -70,6 +70,37 @@ SaveOpt = Annotated[
 
 
 # ---- rendering helpers ----------------------------------------------------------------------
+#: Readable names of the qa.metrics keys; others are shown with "_" as spaces.
+METRIC_LABELS = {
+    "manager_talk_share": "Manager talk share",
+    "client_talk_share": "Client talk share",
+    "talk_listen_ratio": "Talk / listen ratio",
+    "longest_monologue_s": "Longest monologue, s",
+    "manager_questions": "Questions asked",
+    "manager_interruptions": "Manager interruptions",
+    "client_interruptions": "Client interruptions",
+    "long_silences": "Long silences",
+    "long_silence_s": "Long silences, s",
+    "manager_wpm": "Speech rate, words/min",
+    "duration_s": "Call length, s",
+    "speech_s": "Speech, s",
+    "manager_talk_s": "Manager talk, s",
+    "client_talk_s": "Client talk, s",
+}
+
+
+def _metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name.replace("_", " "))
+
+
+def _metric_value(name: str, value: Any) -> str:
+    """Shares as percentages, the rest with one or two decimals."""
+    if _missing(value):
+        return ""
+    if name.endswith("_share"):
+        return f"{float(value) * 100:.0f}%"
+    return _num(value, 1 if abs(float(value)) >= 10 else 2)
+
 def _missing(v: Any) -> bool:
     if v is None:
         return True
@@ -196,9 +227,9 @@ def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
         for r in card.forbidden.to_dict("records")
     ], ["Phrase", "Said", "Per 100 calls", "Team per 100", "Latest"])
     talk = _frame([
-        {"Metric": str(r["metric"]).replace("_", " "), "Value": _num(r["value"], 2),
-         "Team median": _num(r["team_median"], 2),
-         "Team middle half": f"{_num(r['team_p25'], 2)} – {_num(r['team_p75'], 2)}"}
+        {"Metric": _metric_label(r["metric"]), "Value": _metric_value(r["metric"], r["value"]),
+         "Team median": _metric_value(r["metric"], r["team_median"]),
+         "Team middle half": f"{_metric_value(r['metric'], r['team_p25'])} – {_metric_value(r['metric'], r['team_p75'])}"}
         for r in card.talk.to_dict("records")
     ], ["Metric", "Value", "Team median", "Team middle half"])
     worst = _frame([
@@ -287,9 +318,11 @@ def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame
     talk = [c for c in lb.columns if c.startswith(TALK_COL)]
     key = [c for c in talk if c[len(TALK_COL):] in KEY_TALK_METRICS] or talk[:6]
     if key:
+        names = [c[len(TALK_COL):] for c in key]
         out["Talk metrics (mean per call)"] = _frame(
-            [{"Manager": r["manager"], **{titles.get(c, c): _num(r[c], 2) for c in key}} for r in lb.to_dict("records")],
-            ["Manager", *(titles.get(c, c) for c in key)],
+            [{"Manager": r["manager"], **{_metric_label(n): _metric_value(n, r[c]) for n, c in zip(names, key)}}
+             for r in lb.to_dict("records")],
+            ["Manager", *(_metric_label(n) for n in names)],
         )
     if len(link):
         out["Outcome link (won deals)"] = _frame([

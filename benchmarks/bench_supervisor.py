@@ -1,0 +1,289 @@
+"""Benchmark: supervisor views (scorecard, team, coach) over a large stored workspace.
+
+Builds a realistic workspace of ``--calls`` scored calls (default 100,000: ~20 managers,
+90 days, an 8-stage script, 7 objection types with 3 handling steps each, forbidden
+phrases, ~20 items per call) straight into SQLite with ``executemany``, caches it under
+``--cache DIR`` (rebuilt only when the parameters change), then times each view on it and
+prints a Markdown table. Target: each view in under 5 s on 2 cores.
+
+Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
+workspace, about a minute; later runs reuse it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from qa.store import ITEM_COLUMNS, Workspace
+
+SCRIPT_HASH = "benchscript00001"
+RUBRIC_HASH = "benchrubric00001"
+
+# (id, title, weight, base probability of being done)
+STAGES = [
+    ("greeting", "Greeting", 10, 0.95),
+    ("introduction", "Introduction", 10, 0.85),
+    ("permission", "Is it a good time", 5, 0.6),
+    ("needs", "Needs discovery", 25, 0.65),
+    ("presentation", "Presentation", 15, 0.75),
+    ("objection_handling", "Objection handling", 10, 0.6),
+    ("next_step", "Next step", 20, 0.6),
+    ("farewell", "Farewell", 5, 0.9),
+]
+OBJECTIONS = [
+    ("price", "Too expensive", "it is too expensive for us"),
+    ("think", "I'll think about it", "let me think about it"),
+    ("no_time", "No time", "I have no time right now"),
+    ("send_offer", "Send me an offer", "just send me an offer by e-mail"),
+    ("supplier", "We already have a supplier", "we already have a supplier"),
+    ("not_interested", "Not interested", "I am not interested"),
+    ("consult", "I need to consult", "I need to consult my wife"),
+]
+STEPS = [("acknowledge", 1), ("clarify", 1), ("argue", 2), ("check", 1)]
+FORBIDDEN = [("forbidden_1", "i don't know", 5), ("forbidden_2", "that's not my problem", 0)]
+QUOTES = {
+    "greeting": "Good afternoon, thank you for calling Riverside Homes",
+    "introduction": "my name is Anna, I am your personal manager",
+    "permission": "is it a good time to talk for a couple of minutes?",
+    "needs": "who are you looking for the apartment for and what budget do you have in mind?",
+    "presentation": "this complex has a park, a school and parking right in the yard",
+    "objection_handling": "I understand, let me explain what the price includes",
+    "next_step": "let me book you a viewing on Saturday at eleven",
+    "farewell": "thank you, have a nice day, goodbye",
+    "acknowledge": "I understand you, that is an important question",
+    "clarify": "what are you comparing it with?",
+    "argue": "the price includes finishing and there is an instalment plan",
+    "check": "does that answer your question?",
+}
+
+
+def _items_for_call(rng: random.Random, skill: float) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    """One call's items (in ITEM_COLUMNS order) and its summary."""
+    items: list[tuple[Any, ...]] = []
+    t = rng.uniform(1.0, 4.0)
+    raised = [o for o in OBJECTIONS if rng.random() < 0.3]
+    points = 0.0
+    max_points = 0.0
+    next_step = False
+    stage_rows: list[tuple[Any, ...]] = []
+    for sid, title, weight, p in STAGES:
+        if sid == "objection_handling" and not raised:
+            stage_rows.append(("stage", sid, title, "na", 0.0, 0.0, None, None, None, None, None, None, None, "no objection raised"))
+            continue
+        max_points += weight
+        if rng.random() < min(0.99, p * skill):
+            quote = QUOTES[sid]
+            stage_rows.append(("stage", sid, title, "found", float(weight), float(weight), round(t, 2), round(t + 4.0, 2), "manager", quote, quote[:30], quote[:30], round(rng.uniform(86, 100), 1), None))
+            points += weight
+            next_step = next_step or sid == "next_step"
+        else:
+            stage_rows.append(("stage", sid, title, "missed", 0.0, float(weight), None, None, None, None, None, None, None, None))
+        t += rng.uniform(10, 40)
+    items.extend(stage_rows)
+    for oid, otitle, trigger in raised:
+        start = round(rng.uniform(30, 200), 2)
+        got = 0.0
+        step_rows = []
+        for stid, w in STEPS:
+            if rng.random() < min(0.97, 0.55 * skill):
+                q = QUOTES[stid]
+                step_rows.append(("step", f"{oid}.{stid}", stid, "found", float(w), float(w), start + 5, start + 9, "manager", q, q[:25], q[:25], round(rng.uniform(85, 100), 1), None))
+                got += w
+            else:
+                step_rows.append(("step", f"{oid}.{stid}", stid, "missed", 0.0, float(w), None, None, None, None, None, None, None, None))
+        total = float(sum(w for _, w in STEPS))
+        status = "handled" if got >= total / 2 else "unhandled"
+        items.append(("objection", oid, otitle, status, got, total, start, start + 3, "client", trigger, trigger, trigger, 95.0, None))
+        items.extend(step_rows)
+    critical = False
+    for fid, phrase, penalty in FORBIDDEN:
+        if rng.random() < 0.08 / skill:
+            items.append(("forbidden", fid, phrase, "found", -float(penalty), 0.0, round(rng.uniform(20, 300), 2), None, "manager", f"well, {phrase}, really", phrase, phrase, 92.0, "critical" if not penalty else None))
+            points -= penalty
+            critical = critical or not penalty
+    if rng.random() < 0.05:
+        items.append(("order", "presentation.after.needs", None, "missed", 0.0, 0.0, None, None, None, None, None, None, None, None))
+    score = 0.0 if critical else max(0.0, 100.0 * points / max_points)
+    duration = rng.uniform(60, 600)
+    manager_s = duration * rng.uniform(0.3, 0.6)
+    client_s = duration * rng.uniform(0.2, 0.5)
+    # the keys of qa.metrics.call_metrics
+    metrics = {
+        "duration_s": round(duration, 1),
+        "speech_s": round(manager_s + client_s, 1),
+        "manager_talk_s": round(manager_s, 1),
+        "client_talk_s": round(client_s, 1),
+        "manager_talk_share": round(manager_s / (manager_s + client_s), 3),
+        "client_talk_share": round(client_s / (manager_s + client_s), 3),
+        "talk_listen_ratio": round(manager_s / client_s, 3),
+        "longest_monologue_s": round(rng.uniform(10, 120), 1),
+        "manager_questions": rng.randint(0, 15),
+        "manager_interruptions": rng.randint(0, 6),
+        "client_interruptions": rng.randint(0, 4),
+        "long_silences": rng.randint(0, 4),
+        "long_silence_s": round(rng.uniform(0, 30), 1),
+        "manager_wpm": round(rng.uniform(110, 190), 1),
+    }
+    summary = {
+        "score": round(score, 1), "points": points, "max_points": max_points,
+        "critical": critical, "critical_reason": "forbidden phrase" if critical else None,
+        "next_step": next_step, "metrics": metrics,
+    }
+    return items, summary
+
+
+def _script_yaml() -> str:
+    lines = ["name: Benchmark inbound script", "language: en", "stages:"]
+    for sid, title, weight, _ in STAGES:
+        lines += [f"  - id: {sid}", f"    title: {title}", f"    weight: {weight}"]
+        if sid == "objection_handling":
+            lines.append("    applies_if: objection")
+        lines.append(f"    phrases: [\"{QUOTES[sid][:30]}\"]")
+    lines.append("forbidden:")
+    for _, phrase, penalty in FORBIDDEN:
+        lines.append(f"  - {{phrase: \"{phrase}\", penalty: {penalty}}}" if penalty else f"  - {{phrase: \"{phrase}\", critical: true}}")
+    return "\n".join(lines) + "\n"
+
+
+def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 90, seed: int = 7) -> Workspace:
+    """Write ``calls`` scored calls into a fresh workspace at ``path`` (fast: executemany)."""
+    if path.exists():
+        shutil.rmtree(path)
+    ws = Workspace(path)
+    rng = random.Random(seed)
+    names = [f"manager_{i:02d}" for i in range(managers)]
+    skill = {m: rng.uniform(0.75, 1.3) for m in names}
+    first = date(2024, 1, 1)
+    now = time.time()
+    ws.save_config(hash=SCRIPT_HASH, kind="script", name="Benchmark inbound script", path=None, text=_script_yaml())
+    ws.save_config(hash=RUBRIC_HASH, kind="rubric", name="Benchmark objections", path=None, text="name: bench\n")
+    item_sql = (
+        f"INSERT INTO items(call_id, script_hash, rubric_hash, {', '.join(ITEM_COLUMNS)}) "
+        f"VALUES (?,?,?,{','.join('?' * len(ITEM_COLUMNS))})"
+    )
+    batch = 5000
+    with ws.transaction() as c:
+        call_rows, score_rows, item_rows = [], [], []
+        for n in range(calls):
+            manager = names[n % managers] if rng.random() > 0.002 else None
+            day = first + timedelta(days=n * days // calls)
+            started = datetime(day.year, day.month, day.day, 9 + rng.randint(0, 9), rng.randint(0, 59), rng.randint(0, 59))
+            call_id = f"call_{n:06d}"
+            items, summary = _items_for_call(rng, skill.get(manager or "", 1.0))
+            outcome = rng.choice(("won", "lost", "lost", None)) if n % 3 == 0 else None
+            if outcome is not None and summary["next_step"] and rng.random() < 0.4:
+                outcome = "won"
+            call_rows.append((
+                call_id, f"/recordings/{day.isoformat()}/{call_id}.wav", None, None, manager,
+                started.isoformat(), day.isoformat(), rng.choice(("in", "out")),
+                f"+7900{rng.randint(1000000, 9999999)}", summary["metrics"]["duration_s"], outcome, "en", "bench",
+                "{}", "{}", now,
+            ))
+            rest = {"script_name": "Benchmark inbound script", "rubric_name": "Benchmark objections"}
+            score_rows.append((
+                call_id, SCRIPT_HASH, RUBRIC_HASH, summary["score"], summary["points"], summary["max_points"],
+                int(summary["critical"]), summary["critical_reason"], int(summary["next_step"]),
+                json.dumps(summary["metrics"]), json.dumps(rest), now + n * 1e-6,
+            ))
+            item_rows.extend((call_id, SCRIPT_HASH, RUBRIC_HASH, *it) for it in items)
+            if len(call_rows) >= batch or n == calls - 1:
+                c.executemany("INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", call_rows)
+                c.executemany(
+                    "INSERT INTO scores(call_id, script_hash, rubric_hash, score, points, max_points, critical, "
+                    "critical_reason, next_step, metrics_json, summary_json, scored_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    score_rows,
+                )
+                c.executemany(item_sql, item_rows)
+                call_rows, score_rows, item_rows = [], [], []
+    # no ANALYZE: the views must be fast on a workspace as 'qa score' leaves it
+    return ws
+
+
+def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tuple[Workspace, float | None]:
+    """Reuse the workspace under ``cache`` when built with the same parameters."""
+    key = f"calls{calls}_m{managers}_d{days}_v2"
+    path = cache / key
+    stamp = path / "built.json"
+    if stamp.exists():
+        return Workspace(path, create=False), None
+    t0 = time.perf_counter()
+    ws = build_workspace(path, calls=calls, managers=managers, days=days)
+    took = time.perf_counter() - t0
+    stamp.write_text(json.dumps({"calls": calls, "managers": managers, "days": days, "seconds": took}))
+    return ws, took
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    times = []
+    result = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times), result
+
+
+def _cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return platform.processor() or "unknown"
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _views(ws: Workspace) -> Iterator[tuple[str, Callable[[], Any]]]:
+    from qa import coaching, scorecards
+
+    manager = "manager_03"
+    yield "scorecard (one manager, 90 days, by week)", lambda: scorecards.scorecard(ws, manager, period="week")
+    yield "scorecard (one manager, last 7 days)", lambda: scorecards.scorecard(ws, manager, date_from="2024-03-24", date_to="2024-03-30")
+    yield "team leaderboard (90 days)", lambda: scorecards.team(ws)
+    yield "outcome link (90 days)", lambda: scorecards.outcome_link(ws)
+    yield "coach (one manager, 90 days, no save)", lambda: coaching.coach(ws, manager, save=False)
+    yield "revive list (90 days)", lambda: coaching.revive_list(ws)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/qa_bench_supervisor"), help="where the built workspace is cached")
+    ap.add_argument("--calls", type=int, default=100_000)
+    ap.add_argument("--managers", type=int, default=20)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per view; the table shows best and median")
+    ap.add_argument("--target", type=float, default=5.0, help="seconds each view must stay under")
+    args = ap.parse_args(argv)
+
+    ws, built = cached_workspace(args.cache, calls=args.calls, managers=args.managers, days=args.days)
+    n_items = ws.query("SELECT COUNT(*) FROM items")[0][0]
+    print(f"Workspace: {args.calls:,} calls, {n_items:,} items, {args.managers} managers, {args.days} days "
+          f"({f'built in {built:.1f} s' if built is not None else 'cached'}) at {ws.path}")
+    print(f"CPU: {_cpu_model()}; Python {sys.version.split()[0]}\n")
+    print("| view | best (s) | median (s) | target (s) | ok |")
+    print("|---|---:|---:|---:|---|")
+    ok = True
+    for name, fn in _views(ws):
+        best, median, _ = _time(fn, args.repeat)
+        good = median < args.target
+        ok = ok and good
+        print(f"| {name} | {best:.2f} | {median:.2f} | {args.target:.0f} | {'yes' if good else 'NO'} |")
+    ws.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
