@@ -115,6 +115,8 @@ class ClipLibrary:
     empty: list[str] = field(default_factory=list)
     playlist: Path | None = None
     index: Path | None = None
+    #: Which scored version was read, when there was a choice.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def build_clips(
     date_from: str | date | None = None,
     date_to: str | date | None = None,
     version: tuple[str, str] | None = None,
+    script: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ClipLibrary:
     """Cut the best examples per stage and objection into ``out_dir`` with a playlist.
@@ -152,11 +155,11 @@ def build_clips(
     opts = ClipOptions(per_item=per_item, before=context[0], after=context[1], by=by)
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
-    version, script, rubric = load_version(ws, version)
-    stage_ids = [s.id for s in script.stages]
+    version, cfg, rubric, notes = load_version(ws, version, script)
+    stage_ids = [s.id for s in cfg.stages]
     objections = list(rubric.objections) if rubric is not None else []
     if stage is not None and stage not in stage_ids:
-        raise NotFoundError(f"stage {stage!r} is not in script {script.name!r}; stages: {', '.join(stage_ids)}")
+        raise NotFoundError(f"stage {stage!r} is not in script {cfg.name!r}; stages: {', '.join(stage_ids)}")
     if objection is not None and objection not in [o.id for o in objections]:
         known = ", ".join(o.id for o in objections) or "none (scored without a rubric)"
         raise NotFoundError(f"objection {objection!r} is not in the rubric; objections: {known}")
@@ -172,21 +175,25 @@ def build_clips(
         ["_rank", "_sim"], ascending=[True, False], kind="stable"
     )
 
-    library = ClipLibrary(Path(out_dir))
+    library = ClipLibrary(Path(out_dir), notes=notes)
     audio_ok: dict[str, str | None] = {}
+    recordings: dict[str, Path] = {}
 
     def no_audio(cid: str) -> str | None:
         if cid not in audio_ok:
-            audio_ok[cid] = _why_no_audio(info[cid].source)
-            if audio_ok[cid]:
-                library.skipped.append((cid, audio_ok[cid] or ""))
+            found, why = locate_recording(info[cid].source, ws.path)
+            audio_ok[cid] = why
+            if found is not None:
+                recordings[cid] = found
+            else:
+                library.skipped.append((cid, why or ""))
         return audio_ok[cid]
 
     # Plan every clip first, so each recording is decoded once.
     plan: list[tuple[_Moment, int]] = []  # (moment, rank within its item)
     wanted: list[tuple[str, str, str, Any]] = []
     if objection is None:
-        wanted += [("stage", s.id, s.title, None) for s in script.stages if stage in (None, s.id)]
+        wanted += [("stage", s.id, s.title, None) for s in cfg.stages if stage in (None, s.id)]
     if stage is None:
         wanted += [("objection", o.id, o.title, o) for o in objections if objection in (None, o.id)]
     transcripts: dict[str, Any] = {}
@@ -228,7 +235,7 @@ def build_clips(
     written: dict[tuple[str, str, str], Clip] = {}
     for n, (cid, moments) in enumerate(by_call.items(), 1):
         try:
-            written.update(_cut_call(info[cid], moments, opts, library.out_dir))
+            written.update(_cut_call(info[cid], recordings[cid], moments, opts, library.out_dir))
         except AudioError as e:
             library.skipped.append((cid, str(e)))
             log.warning("%s", e)
@@ -240,8 +247,8 @@ def build_clips(
         why = "; ".join(f"{c}: {r}" for c, r in library.skipped[:3]) or "no stage found or objection handled"
         raise QAError(f"no clips could be cut ({why})")
     library.playlist = write_m3u(library.clips, library.out_dir / "playlist.m3u")
-    library.index = write_html(library, library.out_dir / "index.html", script_name=script.name,
-                               language=script.language)
+    library.index = write_html(library, library.out_dir / "index.html", script_name=cfg.name,
+                               language=cfg.language)
     return library
 
 
@@ -253,18 +260,24 @@ def _turn_of(t: Any, at: float) -> Any:
     return None
 
 
-def _why_no_audio(source: Any) -> str | None:
-    """Why a call's source cannot be cut (``None``: it can)."""
+def locate_recording(source: Any, workspace: Path | None = None) -> tuple[Path | None, str | None]:
+    """The recording of a call, or why there is none to cut.
+
+    ``calls.source`` is stored as it was given to 'qa score' (often relative): it is tried
+    as it is, then next to the workspace folder (where 'qa score' usually ran).
+    """
     from .audio import AUDIO_EXTENSIONS
 
     if not isinstance(source, str) or not source:
-        return "no recording stored for this call (imported transcript)"
+        return None, "no recording stored for this call (imported transcript)"
     p = Path(source)
     if p.suffix.lower() not in AUDIO_EXTENSIONS:
-        return f"{source}: imported transcript, no recording to cut"
-    if not p.is_file():
-        return f"{source}: recording not found; was it moved?"
-    return None
+        return None, f"{source}: imported transcript, no recording to cut"
+    tries = [p] if p.is_absolute() or workspace is None else [p, Path(workspace).resolve().parent / p]
+    for candidate in tries:
+        if candidate.is_file():
+            return candidate, None
+    return None, f"{source}: recording not found; was it moved?"
 
 
 _SAFE = re.compile(r"[^\w.-]+", re.UNICODE)
@@ -288,8 +301,10 @@ def decode_native(path: str | Path) -> Any:
     return decoded
 
 
-def _cut_call(call: Any, moments: Sequence[tuple[_Moment, int]], opts: ClipOptions, out_dir: Path) -> dict[tuple[str, str, str], Clip]:
-    decoded = decode_native(call.source)
+def _cut_call(
+    call: Any, recording: Path, moments: Sequence[tuple[_Moment, int]], opts: ClipOptions, out_dir: Path
+) -> dict[tuple[str, str, str], Clip]:
+    decoded = decode_native(recording)
     sr = int(decoded.sample_rate)
     channels = _channels(decoded)
     total = min(len(c) for c in channels) / sr if channels else 0.0

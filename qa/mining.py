@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError, WorkspaceError
@@ -298,23 +300,97 @@ def format_time(seconds: float) -> str:
 
 
 # ---- loading one scored version ------------------------------------------------------
+def scored_versions(ws: Workspace) -> list[dict[str, Any]]:
+    """Every (script, rubric) version with scores, most recently scored first (then the
+    one with most calls): ``script_hash, rubric_hash, calls, scored_at, name, path``."""
+    rows = ws.query(
+        "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), c.name, c.path "
+        "FROM scores s LEFT JOIN configs c ON c.hash = s.script_hash "
+        "GROUP BY s.script_hash, s.rubric_hash ORDER BY MAX(s.scored_at) DESC, COUNT(*) DESC"
+    )
+    keys = ("script_hash", "rubric_hash", "calls", "scored_at", "name", "path")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def resolve_version(
+    ws: Workspace,
+    version: tuple[str, str] | None = None,
+    script: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[str, str], list[str]]:
+    """Which scored version to read, and notes on the choice.
+
+    ``version`` wins. With ``script`` (a script file): the calls scored with exactly that
+    file; if it changed since (a suggestion applied), the latest version scored from the
+    same file, else one with the same ``name:``. Otherwise the latest scored version; when
+    one run scored several (a script per language), the one with most calls, and a note
+    names the others.
+    """
+    from .scripts import file_hash, parse_script
+
+    if version is not None:
+        return version, []
+    versions = scored_versions(ws)
+    if not versions:
+        raise NotFoundError(
+            f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
+        )
+    pick = lambda v: (v["script_hash"], v["rubric_hash"])  # noqa: E731
+    if script is None:
+        latest = versions[0]
+        others = [v for v in versions[1:] if v["scored_at"] == latest["scored_at"]]
+        notes = [
+            f"mining the {latest['calls']} calls scored with {latest['path'] or latest['name']}; "
+            f"{v['calls']} call(s) were scored with {v['path'] or v['name']} in the same run "
+            f"(pass --script {v['path'] or 'FILE'} to mine them)"
+            for v in others
+        ]
+        return pick(latest), notes
+    path = Path(script)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise QAError(f"{path}: cannot read the script: {e.strerror or e}") from e
+    exact = [v for v in versions if v["script_hash"] == file_hash(data)]
+    if exact:
+        return pick(exact[0]), []
+    same_file = [v for v in versions if v["path"] and _same_file(v["path"], path)]
+    name = parse_script(data.decode("utf-8", errors="replace"), str(path)).name
+    same_name = [v for v in versions if v["name"] == name]
+    for found in (same_file, same_name):
+        if found:
+            return pick(found[0]), [
+                f"{path} changed since its calls were scored; mining the calls scored with its "
+                f"earlier version {found[0]['script_hash']} (rescore with 'qa score' to mine the new one)"
+            ]
+    raise NotFoundError(
+        f"{path}: no calls in {ws.path} were scored with this script; run "
+        f"'qa score PATH --script {path}' first"
+    )
+
+
+def _same_file(stored: str, path: Path) -> bool:
+    try:
+        return Path(stored).resolve() == path.resolve()
+    except OSError:
+        return False
+
+
 def load_version(
-    ws: Workspace, version: tuple[str, str] | None = None
-) -> tuple[tuple[str, str], Script, Rubric | None]:
-    """The (script_hash, rubric_hash) to read, default the latest scored, and its configs.
+    ws: Workspace,
+    version: tuple[str, str] | None = None,
+    script: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[str, str], Script, Rubric | None, list[str]]:
+    """The (script_hash, rubric_hash) to read (see :func:`resolve_version`), its configs
+    and notes on the choice.
 
     Script and rubric are parsed from the texts the workspace kept (table ``configs``), so
     mining reads exactly the version that produced the scores, even if the file changed.
     """
-    version = version or ws.latest_version()
-    if version is None:
-        raise NotFoundError(
-            f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
-        )
+    version, notes = resolve_version(ws, version, script)
     script_hash, rubric_hash = version
-    script = _config(ws, script_hash, "script")
+    script_cfg = _config(ws, script_hash, "script")
     rubric = None if rubric_hash == "none" else _config(ws, rubric_hash, "rubric")
-    return version, script, rubric
+    return version, script_cfg, rubric, notes
 
 
 def _config(ws: Workspace, hash_: str, kind: str) -> Any:
@@ -868,6 +944,7 @@ def mine(
     *,
     options: MiningOptions | None = None,
     version: tuple[str, str] | None = None,
+    script: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MiningResult:
     """Mine the phrases of the best calls of one scored version (default: the latest).
@@ -881,12 +958,12 @@ def mine(
     opts = options or MiningOptions()
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
-    version, script, rubric = load_version(ws, version)
-    stage_ids = [s.id for s in script.stages]
+    version, cfg, rubric, version_notes = load_version(ws, version, script)
+    stage_ids = [s.id for s in cfg.stages]
     objections = list(rubric.objections) if rubric is not None else []
     if stage is not None and stage not in stage_ids:
         raise NotFoundError(
-            f"stage {stage!r} is not in script {script.name!r}; stages: {', '.join(stage_ids)}"
+            f"stage {stage!r} is not in script {cfg.name!r}; stages: {', '.join(stage_ids)}"
         )
     if objection is not None and objection not in [o.id for o in objections]:
         known = ", ".join(o.id for o in objections) or "none (scored without a rubric)"
@@ -897,10 +974,14 @@ def mine(
         period = f" between {date_from or 'the start'} and {date_to or 'now'}" if (date_from or date_to) else ""
         raise NotFoundError(f"{ws.path}: no calls scored with this script version{period}")
     cohorts = select_cohorts(calls, by, parse_top(top))
-    language = script.language
+    if len(cohorts.best) < opts.min_calls:
+        version_notes = [*version_notes,
+                         f"only {len(cohorts.best)} best call(s), and a phrase must be said in at least "
+                         f"{opts.min_calls}: raise --top or score more calls"]
+    language = cfg.language
     result = MiningResult(
         cohorts=cohorts, script_hash=version[0], rubric_hash=version[1],
-        script_name=script.name, language=language,
+        script_name=cfg.name, language=language, notes=list(version_notes),
     )
     info = {r.call_id: r for r in calls.itertuples(index=False)}
     won = _won_map(calls)
@@ -976,13 +1057,15 @@ def mine(
         result.notes.append(
             f"{inferred} time(s) a stage the script missed was located by its position in the call"
         )
-    titles = {s.id: s.title for s in script.stages}
+    titles = {s.id: s.title for s in cfg.stages}
+    absent_stages: list[str] = []
+    absent_objections: list[str] = []
     for sid in ([stage] if stage else [] if objection else stage_ids):
         docs = located.get(sid, {})
         pos = {c: docs[c] for c in cohorts.best if c in docs}
         neg = {c: docs[c] for c in cohorts.worst if c in docs}
         if not pos:
-            result.notes.append(f"stage {sid}: not located in any best call")
+            absent_stages.append(sid)
             continue
         for g, members, occ in rank_phrases(pos, neg, language, opts)[: opts.max_phrases]:
             result.phrases.append(_group("stage", sid, titles.get(sid), g, members, len(pos), len(neg), examples(occ), opts.examples))
@@ -994,17 +1077,23 @@ def mine(
         pos_o = {c: docs[c] for c in cohorts.best if c in docs}
         neg_o = {c: docs[c] for c in cohorts.worst if c in docs}
         if not pos_o:
-            result.notes.append(f"objection {obj.id}: not raised (or not answered) in any best call")
+            absent_objections.append(obj.id)
             continue
         for g, members, occ in rank_phrases(pos_o, neg_o, language, opts)[: opts.max_phrases]:
             result.phrases.append(_group("objection", obj.id, obj.title, g, members, len(pos_o), len(neg_o), examples(occ), opts.examples))
 
+    if absent_stages:
+        result.notes.append(f"not found in any best call: stage {', '.join(absent_stages)}")
+    if absent_objections:
+        result.notes.append(
+            f"not raised (or not answered) in any best call: objection {', '.join(absent_objections)}"
+        )
     if gaps:
         result.uncovered = _uncovered(
             transcripts, by_call, cohorts, won if has_outcomes else None, rubric, language,
             opts, example,
         )
-        result.unmatched = _unmatched(transcripts, cohorts, script, rubric, language, opts, examples)
+        result.unmatched = _unmatched(transcripts, cohorts, cfg, rubric, language, opts, examples)
     return result
 
 

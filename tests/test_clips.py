@@ -15,7 +15,7 @@ import pytest
 import trainer_corpus as tc
 
 from qa.audio import decode
-from qa.clips import Clip, ClipLibrary, _why_no_audio, build_clips, write_html, write_m3u
+from qa.clips import Clip, ClipLibrary, build_clips, locate_recording, write_html, write_m3u
 from qa.errors import NotFoundError, QAError
 
 RATE = tc.RATE
@@ -166,8 +166,16 @@ def test_context_clamped_at_the_end(corpus, tmp_path):
         ("calls/missing.wav", "calls/missing.wav: recording not found; was it moved?"),
     ],
 )
-def test_why_no_audio(source, why):
-    assert _why_no_audio(source) == why
+def test_locate_recording_says_why_not(source, why, tmp_path):
+    assert locate_recording(source, tmp_path / "ws") == (None, why)
+
+
+def test_locate_recording_relative_to_the_workspace(tmp_path, monkeypatch):
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "a.wav").write_bytes(b"RIFF")
+    monkeypatch.chdir(tmp_path / "calls")  # 'qa clips' run from elsewhere than 'qa score'
+    assert locate_recording("calls/a.wav", tmp_path / "ws") == ((tmp_path / "calls" / "a.wav").resolve(), None)
+    assert locate_recording("a.wav", tmp_path / "ws") == (Path("a.wav"), None)
 
 
 def test_errors(corpus, tmp_path):

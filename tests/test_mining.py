@@ -385,3 +385,82 @@ def test_progress_callback(corpus):
     with corpus.open() as ws:
         mine(ws, top=0.4, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (9, 9)  # best, worst and every call with an outcome: all but c06
+
+
+# ---- which scored version is mined ---------------------------------------------------------
+def _rescore(ws, ids, script_path, rubric_path):
+    """Score ``ids`` with a script/rubric in one batch (one scored_at)."""
+    from qa.pipeline import register_configs
+    from qa.scoring import score_call
+    from qa.scripts import load_rubric, load_script
+
+    script, rubric = load_script(script_path), load_rubric(rubric_path)
+    register_configs(ws, script, rubric)
+    rows = []
+    for cid in ids:
+        summary, items = score_call(ws.transcript(cid), script, rubric).to_store()
+        rows.append((cid, script.hash, rubric.hash, summary, items))
+    ws.save_scores(rows)
+    return script.hash
+
+
+def test_version_by_script_file_and_its_edits(tmp_path):
+    from qa.mining import resolve_version
+
+    corpus = tc.build(tmp_path / "c", "en")
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(corpus.script.read_text(encoding="utf-8").replace("Trainer test script", "Edited"),
+                      encoding="utf-8")
+    with corpus.open() as ws:
+        original = ws.latest_version()
+        new_hash = _rescore(ws, ["c01", "c02", "c03", "c04"], edited, corpus.rubric)
+        # default: the latest scored
+        assert resolve_version(ws) == ((new_hash, original[1]), [])
+        assert mine(ws, top=0.5).cohorts.total == 4
+        # --script: the calls scored with exactly that file
+        assert resolve_version(ws, script=corpus.script) == (original, [])
+        assert mine(ws, top=0.4, script=corpus.script).cohorts.total == 10
+        # the file changed since (a suggestion applied): its earlier version, with a note
+        corpus.script.write_text(corpus.script.read_text(encoding="utf-8") + "# applied\n", encoding="utf-8")
+        version, notes = resolve_version(ws, script=corpus.script)
+        assert version == original
+        assert notes == [
+            f"{corpus.script} changed since its calls were scored; mining the calls scored with its "
+            f"earlier version {original[0]} (rescore with 'qa score' to mine the new one)"
+        ]
+        other = tmp_path / "other.yaml"
+        other.write_text(tc.SCRIPTS["ru"], encoding="utf-8")
+        with pytest.raises(NotFoundError) as e:
+            resolve_version(ws, script=other)
+        assert str(e.value) == (
+            f"{other}: no calls in {corpus.workspace} were scored with this script; run "
+            f"'qa score PATH --script {other}' first"
+        )
+
+
+def test_version_of_a_run_with_several_scripts(tmp_path):
+    from qa.mining import resolve_version
+
+    corpus = tc.build(tmp_path / "c", "en")
+    second = tmp_path / "second.yaml"
+    second.write_text(corpus.script.read_text(encoding="utf-8").replace("Trainer test script", "Second"),
+                      encoding="utf-8")
+    with corpus.open() as ws:
+        from qa.pipeline import register_configs
+        from qa.scoring import score_call
+        from qa.scripts import load_rubric, load_script
+
+        a, b, rubric = load_script(corpus.script), load_script(second), load_rubric(corpus.rubric)
+        register_configs(ws, b, None)
+        rows = [(cid, (a if i < 6 else b).hash, rubric.hash,
+                 *score_call(ws.transcript(cid), a if i < 6 else b, rubric).to_store())
+                for i, cid in enumerate(ws.call_ids())]
+        ws.save_scores(rows)  # one run: one scored_at for both versions
+        version, notes = resolve_version(ws)
+        assert version == (a.hash, rubric.hash)  # of the latest run, the one with most calls
+        assert notes == [
+            # the 4 calls scored with b were scored with a too, by tc.build
+            f"mining the 10 calls scored with {corpus.script}; 4 call(s) were scored with {second} in "
+            f"the same run (pass --script {second} to mine them)"
+        ]
+        assert mine(ws, top=0.5).notes[0] == notes[0]

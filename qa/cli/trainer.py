@@ -44,6 +44,15 @@ ByOpt = Annotated[
         "vs lost deals, from the manifest).",
     ),
 ]
+ScriptOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--script", "-s",
+        help="Read the calls scored with this script file (default: the latest scored; with "
+        "a script per language, the one with most calls).",
+        show_default=False,
+    ),
+]
 FromOpt = Annotated[
     str | None,
     typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive).", show_default=False),
@@ -68,6 +77,7 @@ def mine_command(
     by: ByOpt = "score",
     date_from: FromOpt = None,
     date_to: ToOpt = None,
+    script: ScriptOpt = None,
     workspace: WorkspaceOpt = None,
     fmt: FormatOpt = "table",
     output: OutputDirOpt = None,
@@ -95,7 +105,7 @@ def mine_command(
     with open_workspace(workspace, create=False) as ws, progress_bar("Reading calls", None) as advance:
         result = mine(
             ws, stage=stage, objection=objection, top=top, by=by, date_from=date_from,
-            date_to=date_to, progress=lambda done, total: advance(1),
+            date_to=date_to, script=script, progress=lambda done, total: advance(1),
         )
     err_console.print(f"Mined {result.cohorts.description}.", markup=False, highlight=False, soft_wrap=True)
     # The terminal gets a compact ranking; files and other formats get every column and
@@ -125,14 +135,15 @@ def _terminal_view(result: Any) -> dict[str, Any]:
     def example(ex: Any) -> str:
         return f"{ex[0].call_id} {ex[0].at}" if ex else ""
 
-    tables = {"phrases": pd.DataFrame(
-        [{"item": g.item_id if g.kind == "stage" else f"{g.kind} {g.item_id}", "phrase": g.phrase,
-          "also": _also(g.variants), "best": f"{g.best_calls}/{g.best_total}",
-          "worst": f"{g.worst_calls}/{g.worst_total}", "lift": round(g.lift, 1),
-          "example": example(g.examples), "quote": _short(g.examples[0].quote if g.examples else "")}
-         for g in result.phrases],
-        columns=["item", "phrase", "also", "best", "worst", "lift", "example", "quote"],
-    )}
+    tables: dict[str, Any] = {}
+    if result.phrases:
+        tables["phrases"] = pd.DataFrame(
+            [{"item": g.item_id if g.kind == "stage" else f"{g.kind} {g.item_id}", "phrase": g.phrase,
+              "also": _also(g.variants), "best": f"{g.best_calls}/{g.best_total}",
+              "worst": f"{g.worst_calls}/{g.worst_total}", "lift": round(g.lift, 1),
+              "example": example(g.examples), "quote": _short(g.examples[0].quote if g.examples else "")}
+             for g in result.phrases],
+        )
     if result.uncovered:
         tables["uncovered_objections"] = pd.DataFrame(
             [{"candidate": c.id, "trigger": c.trigger, "also": _also(c.variants),
@@ -154,7 +165,8 @@ def _terminal_view(result: Any) -> dict[str, Any]:
 @app.command("suggest")
 @handle_errors
 def suggest_command(
-    script: Annotated[Path, typer.Option("--script", "-s", help="Sales script YAML to update.", show_default=False)],
+    script: Annotated[Path, typer.Option("--script", "-s", help="Sales script YAML to update; the calls scored with it are mined.",
+                                           show_default=False)],
     rubric: Annotated[
         Path | None,
         typer.Option("--rubric", "-r", help="Objection rubric YAML to update with candidate objections.",
@@ -190,7 +202,7 @@ def suggest_command(
     setup_logging(verbose)
     with open_workspace(workspace, create=False) as ws:
         with progress_bar("Reading calls", None) as advance:
-            mined = mine(ws, top=top, by=by, date_from=date_from, date_to=date_to,
+            mined = mine(ws, top=top, by=by, date_from=date_from, date_to=date_to, script=script,
                          progress=lambda done, total: advance(1))
         proposal = suggest(script, rubric, mined)
         _notes(proposal.notes)
@@ -237,6 +249,7 @@ def clips_command(
     by: ByOpt = "score",
     date_from: FromOpt = None,
     date_to: ToOpt = None,
+    script: ScriptOpt = None,
     workspace: WorkspaceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -256,13 +269,15 @@ def clips_command(
     with open_workspace(workspace, create=False) as ws, progress_bar("Cutting clips", None) as advance:
         library = build_clips(
             ws, output, per_item=per_item, context=(before, after), stage=stage, objection=objection,
-            by=by, date_from=date_from, date_to=date_to, progress=lambda done, total: advance(1),
+            by=by, date_from=date_from, date_to=date_to, script=script,
+            progress=lambda done, total: advance(1),
         )
     items = {(c.kind, c.item_id) for c in library.clips}
     err_console.print(
         f"Wrote {len(library.clips)} clips for {len(items)} stages/objections to {library.out_dir}",
         markup=False, highlight=False, soft_wrap=True,
     )
+    _notes(library.notes)
     for cid, why in library.skipped:
         err_console.print(f"Skipped {cid}: {why}", markup=False, highlight=False, soft_wrap=True)
     for item in library.empty:
