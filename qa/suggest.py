@@ -106,6 +106,8 @@ class Suggestion:
     new_rubric: str | None = None
     additions: list[Addition] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The scored (script_hash, rubric_hash) the proposal was mined from.
+    version: tuple[str, str] | None = None
 
     @property
     def changed(self) -> bool:
@@ -157,16 +159,22 @@ class Suggestion:
     ) -> pd.DataFrame:
         """Items found before and after, per stage / objection, over the stored calls.
 
-        Every stored transcript (or ``call_ids``) is scored in memory with the old and with
-        the new files; nothing is saved. One row per stage (calls where it was found),
-        objection (times raised, and times handled) and objection step (times found).
+        The calls scored with the mined version (or ``call_ids``; every stored call when the
+        version is unknown) are scored in memory with the old and with the new files;
+        nothing is saved. One row per stage (calls where it was found), objection (times
+        raised, and times handled) and objection step (times found).
         """
         import pandas as pd
 
         from .scoring import score_call
 
         (old_s, old_r), (new_s, new_r) = self.configs()
-        ids = list(call_ids) if call_ids is not None else ws.call_ids()
+        if call_ids is not None:
+            ids = list(call_ids)
+        elif self.version is not None:
+            ids = sorted(ws.scored_call_ids(*self.version))
+        else:
+            ids = ws.call_ids()
         counts: dict[tuple[str, str], dict[str, Any]] = {}
 
         def add(items: Sequence[dict[str, Any]], side: str) -> None:
@@ -225,7 +233,10 @@ def suggest(
     rubric_text = _read(rpath) if rpath is not None else None
     script = _parse(script_text, spath, "script")
     rubric = _parse(rubric_text, rpath, "rubric") if rubric_text is not None and rpath else None
-    result = Suggestion(spath, rpath, script_text, script_text, rubric_text, rubric_text)
+    result = Suggestion(
+        spath, rpath, script_text, script_text, rubric_text, rubric_text,
+        version=(mining_result.script_hash, mining_result.rubric_hash),
+    )
     language = script.language
 
     if mining_result.script_name and mining_result.script_name != script.name:

@@ -125,7 +125,7 @@ def test_suggest_apply_shows_the_effect(corpus, files):
     r = run(corpus, "suggest", "-s", str(script), "-r", str(rubric), "--top", "40%", "--apply")
     assert r.exit_code == 0, r.output
     assert f"Wrote {script}" in r.stderr and f"Wrote {rubric}" in r.stderr
-    assert "Effect on 10 stored calls (found before -> after):" in r.stderr
+    assert "Effect on the 10 calls scored with the mined version (found before -> after):" in r.stderr
     effect = r.stdout[r.stdout.index("effect"):]
     rows = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[4:8]]
             for line in effect.splitlines() if line.count("│") > 5}

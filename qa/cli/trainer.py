@@ -217,10 +217,11 @@ def suggest_command(
         if not (apply or effect):
             err_console.print("Review the diff; --apply writes it.")
             return
-        ids = ws.call_ids()
+        ids = sorted(ws.scored_call_ids(mined.script_hash, mined.rubric_hash))
         with progress_bar("Rescoring", len(ids)) as advance:
             table = proposal.effect(ws, ids, progress=lambda done, total: advance(1))
-    err_console.print(f"Effect on {len(ids)} stored calls (found before -> after):", soft_wrap=True)
+    err_console.print(f"Effect on the {len(ids)} calls scored with the mined version "
+                      "(found before -> after):", soft_wrap=True)
     get_writer("table").write({"effect": _effect_view(table)}, None, stream=sys.stdout)
 
 
