@@ -100,6 +100,17 @@ class Match:
     matched: str  # the matched words as recognised
     utterance_indices: tuple[int, ...] = ()
     query: int = -1  # index of the phrase in its PhraseSet
+    #: first and last token of the matched words, counted over the whole call (tokens of
+    #: utterance 0, then 1, ...): two matches with overlapping spans quote the same words.
+    #: ``(-1, -1)`` when unknown.
+    span: tuple[int, int] = (-1, -1)
+
+    def overlaps(self, other: Match) -> bool:
+        """Whether both matches quote some of the same words (unknown spans never overlap)."""
+        a, b = self.span, other.span
+        if a[0] < 0 or b[0] < 0:
+            return False
+        return a[0] <= b[1] and b[0] <= a[1]
 
     def evidence(self) -> dict[str, Any]:
         """The evidence columns of an ``items`` row."""
@@ -167,6 +178,8 @@ class PreparedTranscript:
     mono: bool
     #: index of the next utterance of the same speaker a phrase may continue into, or -1
     continues: list[int]
+    #: position of each utterance's first token among all tokens of the call (for spans)
+    offsets: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -200,7 +213,12 @@ def prepare(
         a, b = utts[i], utts[i + 1]
         if a.role == b.role and b.start - a.end <= opts.join_gap_s:
             continues[i] = i + 1
-    return PreparedTranscript(prepared, language_code(language), end_time, mono, continues)
+    offsets = []
+    total = 0
+    for pu in prepared:
+        offsets.append(total)
+        total += len(pu.toks)
+    return PreparedTranscript(prepared, language_code(language), end_time, mono, continues, offsets)
 
 
 #: A similarity equal to the threshold passes (rapidfuzz's cutoff check is not exact near equality).
@@ -514,8 +532,12 @@ class PhraseSet:
                     sim, i, j = best
                     start, end, matched = pu.span(i, j)
                     u = pu.utterance
+                    off = prepared.offsets[pu.index]
                     found[qi].append(
-                        Match(c.query.text, float(sim), pu.index, start, end, u.role, u.text, matched, (pu.index,), qi)
+                        Match(
+                            c.query.text, float(sim), pu.index, start, end, u.role, u.text, matched,
+                            (pu.index,), qi, (off + i, off + j),
+                        )
                     )
         # phrases cut in two by the recogniser (only runs that cross the cut are tried)
         for ai, bi in enumerate(prepared.continues):
@@ -542,6 +564,7 @@ class PhraseSet:
                     Match(
                         c.query.text, float(sim), ai, start, end, a.role,
                         f"{a.utterance.text} {b.utterance.text}", f"{left} {right}", (ai, bi), qi,
+                        (prepared.offsets[ai] + i, prepared.offsets[ai] + j),
                     )
                 )
         for lst in found:

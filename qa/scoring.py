@@ -11,7 +11,9 @@ What is checked
 - Stage: ``found`` when at least ``min_matches`` distinct phrases of the stage were said by the
   stage's role (any role on mono recordings) inside its time window (``within_first_seconds``:
   the match starts that early; ``within_last_seconds``: it ends that close to the end of the
-  call); else ``missed``. A stage with ``applies_if`` is ``na`` (not applicable) when the
+  call), each on words of its own: two phrases that match the same words (their
+  :attr:`~qa.matching.Match.span` s overlap) count once, so "what's your budget?" is one
+  question even when "what budget" and "what's your budget" both match it; else ``missed``. A stage with ``applies_if`` is ``na`` (not applicable) when the
   objection(s) it names -- or, for ``applies_if: objection``, any objection -- were not raised
   (or no rubric was given).
 - Order: a found stage with ``after: [x]`` must first be said after stage ``x`` was first said;
@@ -313,7 +315,7 @@ class Scorer:
                 return Item("stage", st.id, st.title, "na", 0.0, 0.0, None, reason), None
         start_before = st.within_first_seconds
         end_after = end_time - st.within_last_seconds if st.within_last_seconds is not None else None
-        best: list[Match] = []  # the earliest in-window match of each phrase that was said
+        inside: list[list[Match]] = []  # per phrase said in the window: its in-window matches
         outside: list[Match] = []
         for ms in per_phrase:
             ok = [
@@ -322,12 +324,15 @@ class Scorer:
                 and (end_after is None or m.end >= end_after)
             ]
             if ok:
-                best.append(ok[0])
+                inside.append(ok)
             elif ms:
                 outside.append(ms[0])
+        # distinct phrases said on different words: "what's your budget?" is one question
+        # even when "what budget" and "what's your budget" both match it
+        best = _distinct_spans(inside, st.min_matches)
         best.sort(key=lambda m: (m.start, -m.similarity))
         if len(best) >= st.min_matches:
-            first = best[0]
+            first = min((ms[0] for ms in inside), key=lambda m: (m.start, -m.similarity))
             detail = None
             if len(best) > 1:
                 detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {fmt_time(m.start)}" for m in best)
@@ -338,6 +343,13 @@ class Scorer:
                 f"{len(best)} of {st.min_matches} phrases needed: "
                 + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in best)
             )
+            chosen = {m.phrase for m in best}
+            same = [ms[0] for ms in inside if ms[0].phrase not in chosen]
+            if same:
+                parts.append(
+                    "on the same words: "
+                    + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in same)
+                )
         if outside:
             window = []
             if st.within_first_seconds is not None:
@@ -442,6 +454,50 @@ class Scorer:
                     detail = f"penalty {p:g}"
                 items.append(Item("forbidden", fb.id, fb.phrase.text, "found", -p, 0.0, m, detail))
         return items, penalty, reason
+
+
+def _distinct_spans(per_phrase: Sequence[Sequence[Match]], need: int) -> list[Match]:
+    """Matches of distinct phrases on pairwise different words (at most one per phrase):
+    ``need`` of them when they exist (the earliest such set), else as many as exist; then
+    extended by every other phrase said on words of its own.
+
+    A depth-first search over the phrases (each: one of its first matches, or none). A stage
+    has few phrases said per call, and the search stops as soon as ``need`` is reached.
+    """
+    # the first few matches of each phrase are enough: later ones only repeat the phrase
+    options = [sorted(ms, key=lambda m: (m.start, -m.similarity))[:4] for ms in per_phrase if ms]
+    options.sort(key=lambda ms: (ms[0].start, -ms[0].similarity))
+    best: list[Match] = []
+    chosen: list[Match] = []
+
+    def search(k: int) -> bool:
+        nonlocal best
+        if len(chosen) > len(best):
+            best = list(chosen)
+            if len(best) >= need:
+                return True
+        if k == len(options) or len(chosen) + len(options) - k <= len(best):
+            return False
+        for m in options[k]:
+            if not any(m.overlaps(o) for o in chosen):
+                chosen.append(m)
+                if search(k + 1):
+                    return True
+                chosen.pop()
+        return search(k + 1)
+
+    search(0)
+    # then every other phrase said on words of its own, for the evidence
+    used = {m.phrase for m in best}
+    for ms in options:
+        if ms[0].phrase in used:
+            continue
+        for m in ms:
+            if not any(m.overlaps(o) for o in best):
+                best.append(m)
+                used.add(m.phrase)
+                break
+    return best
 
 
 def _step_title(ob: Objection, step: Step) -> str:

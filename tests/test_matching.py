@@ -269,3 +269,19 @@ def test_group_similar() -> None:
     assert group_similar([], 85, "ru") == []
     # every text is in exactly one group, also with small blocks
     assert group_similar(texts, 85, "ru", chunk=1) == [[0, 1, 3], [2, 5], [4]]
+
+
+def test_match_spans_count_tokens_over_the_whole_call() -> None:
+    utts = [
+        U("manager", 0, 2, "Добрый день! Какой у вас"),  # tokens 0-4
+        U("manager", 2.5, 4, "бюджет?"),  # token 5
+        U("client", 5, 6, "Какой у вас бюджет, такой и бюджет"),  # tokens 6-12
+    ]
+    ps = PhraseSet([PhraseQuery("какой у вас бюджет"), PhraseQuery("вас бюджет"), PhraseQuery("добрый день")], "ru")
+    full, part, hello = ps.scan(prepare(utts, "ru"))
+    assert [m.span for m in hello] == [(0, 1)]
+    assert [(m.utterance_indices, m.span) for m in full] == [((0, 1), (2, 5)), ((2,), (6, 9))]
+    assert full[0].overlaps(part[0]) and not full[0].overlaps(hello[0])
+    assert not full[0].overlaps(full[1])
+    unknown = Match("x", 100, 0, 0, 1, "manager", "x", "x")
+    assert unknown.span == (-1, -1) and not unknown.overlaps(full[0])

@@ -389,3 +389,44 @@ def test_docstring_examples() -> None:
     for module in (qa.normalize, qa.matching):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+# ---- min_matches: distinct phrases on different words ---------------------------------------
+OVERLAP_SCRIPT = parse_script(
+    """
+name: Overlapping variants
+language: en
+stages:
+  - id: needs
+    weight: 10
+    min_matches: 2
+    phrases: ["what budget", "what's your budget", "how many bedrooms"]
+""",
+    "overlap.yaml",
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "detail"),
+    [
+        # both budget variants match the same words: one question, not two
+        (
+            "What's your budget?",
+            "missed",
+            "1 of 2 phrases needed: 'what budget' at 00:00; on the same words: \"what's your budget\" at 00:00",
+        ),
+        # two questions on different words
+        (
+            "What's your budget? How many bedrooms?",
+            "found",
+            "'what budget' 100 at 00:00; 'how many bedrooms' 100 at 00:00",
+        ),
+        # the same variant twice is still one phrase
+        ("What budget? What budget exactly?", "missed", "1 of 2 phrases needed: 'what budget' at 00:00"),
+    ],
+)
+def test_min_matches_counts_phrases_on_different_words(line: str, status: str, detail: str) -> None:
+    cs = score_call(call([(M, line)]), OVERLAP_SCRIPT)
+    item = cs.item("stage", "needs")
+    assert item.status == status
+    assert item.detail is not None and detail in item.detail, item.detail
