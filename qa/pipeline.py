@@ -229,8 +229,8 @@ def transcribe_paths(
             return None
         for w in warnings:
             result.warnings.append(f"{path}: {w}")
-        if meta.source is None:
-            meta.source = str(path)
+        # Absolute, so clips and report audio players find the recording from anywhere.
+        meta.source = str(path.resolve())
         return meta if claim(meta, path) else None
 
     # -- transcripts made elsewhere --------------------------------------------------
