@@ -26,6 +26,7 @@ app = typer.Typer(
         "--rubric rubrics/objections.en.yaml"
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
