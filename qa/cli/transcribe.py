@@ -52,7 +52,7 @@ TemplateOpt = Annotated[
     typer.Option(
         "--template",
         help="File-name template for call metadata, fields {date} {time} {manager} {phone} "
-        "{direction} {call_id} {*}. Default: {date}_{time}_{manager}_{phone}_{direction}.",
+        "{direction} {call_id} {*}. Default: `{date}_{time}_{manager}_{phone}_{direction}`.",
         show_default=False,
     ),
 ]
