@@ -13,9 +13,13 @@ What is checked
   the match starts that early; ``within_last_seconds``: it ends that close to the end of the
   call), each on words of its own: two phrases that match the same words (their
   :attr:`~qa.matching.Match.span` s overlap) count once, so "what's your budget?" is one
-  question even when "what budget" and "what's your budget" both match it; else ``missed``. A stage with ``applies_if`` is ``na`` (not applicable) when the
+  question even when "what budget" and "what's your budget" both match it; else ``missed``.
+- Conditional stage: a stage with ``applies_if`` is ``na`` (not applicable) when the
   objection(s) it names -- or, for ``applies_if: objection``, any objection -- were not raised
-  (or no rubric was given).
+  (or no rubric was given). When they were raised, the rubric judges it, not the stage's own
+  phrases: ``found`` when at least one of those raised objections was handled (below), with
+  the first handling step said as evidence; else ``missed`` ("i understand" alone does not
+  make an objection handled).
 - Order: a found stage with ``after: [x]`` must first be said after stage ``x`` was first said;
   each violation is an ``order`` item (``missed``; 0 points). Order is only judged when both
   stages were found: a missing stage is already counted as missed.
@@ -262,13 +266,18 @@ class Scorer:
 
         items: list[Item] = []
         # objections first: stages with applies_if depend on them
-        objection_items, raised, obj_points, obj_max = self._objections(transcript, turns, matches)
+        objection_items, raises, obj_points, obj_max = self._objections(transcript, turns, matches)
+        raised = None if raises is None else {r.objection.id for r in raises}
         stage_items: list[Item] = []
         first_found: dict[str, Match] = {}
         points = obj_points
         max_points = obj_max
         for st in self.script.stages:
-            item, first = self._stage(st, matches(self._stage_q[st.id]), end_time, raised)
+            if st.applies_if and raises is not None and _not_applicable(st, raised) is None:
+                # the rubric judges how objections were handled, not the stage's own phrases
+                item, first = self._handling_stage(st, raises)
+            else:
+                item, first = self._stage(st, matches(self._stage_q[st.id]), end_time, raised)
             stage_items.append(item)
             points += item.score
             max_points += item.max_score
@@ -365,6 +374,25 @@ class Scorer:
             detail = f"optional; {detail}"
         return Item("stage", st.id, st.title, "missed", 0.0, weight if st.required else 0.0, None, detail), None
 
+    def _handling_stage(self, st: Stage, raises: Sequence[_Raise]) -> tuple[Item, Match | None]:
+        """A conditional stage judged by the rubric: ``found`` when at least one raised
+        objection it applies to was handled; the evidence is that answer's first step."""
+        weight = float(st.weight)
+        mine = [r for r in raises if ANY_OBJECTION in st.applies_if or r.objection.id in st.applies_if]
+        handled = [r for r in mine if r.handled and r.evidence is not None]
+        summary = "; ".join(
+            f"{r.objection.id} raised at {fmt_time(r.trigger.start)}: {'handled' if r.handled else 'unhandled'}, "
+            f"{r.got:g} of {r.total:g} step points"
+            for r in mine
+        )
+        if handled:
+            first = min(handled, key=lambda r: r.evidence.start if r.evidence else 0.0).evidence
+            return Item("stage", st.id, st.title, "found", weight, weight, first, summary), first
+        detail = f"no raised objection was handled: {summary}"
+        if not st.required:
+            detail = f"optional; {detail}"
+        return Item("stage", st.id, st.title, "missed", 0.0, weight if st.required else 0.0, None, detail), None
+
     def _order(self, first_found: dict[str, Match]) -> list[Item]:
         out = []
         for st in self.script.stages:
@@ -384,11 +412,13 @@ class Scorer:
         return out
 
     # -- objections ---------------------------------------------------------------------------
-    def _objections(self, transcript: Transcript, turns: list[int], matches: Any) -> tuple[list[Item], set[str] | None, float, float]:
+    def _objections(
+        self, transcript: Transcript, turns: list[int], matches: Any
+    ) -> tuple[list[Item], list[_Raise] | None, float, float]:
         if self.rubric is None:
             return [], None, 0.0, 0.0
         items: list[Item] = []
-        raised: set[str] = set()
+        raises: list[_Raise] = []
         points = max_points = 0.0
         utts = transcript.utterances
         for ob in self.rubric.objections:
@@ -403,7 +433,6 @@ class Scorer:
                 if turn in seen_turns:
                     continue
                 seen_turns.update(turns[i] for i in (trig.utterance_indices or (trig.utterance_index,)))
-                raised.add(ob.id)
                 window = _response_window(utts, turns, last, ob.respond_within_turns, self.options.mono_turn_segments)
                 got, total, step_items = self._steps(ob, window, matches)
                 handled = total > 0 and got >= self.options.handled_share * total
@@ -415,9 +444,13 @@ class Scorer:
                     Item("objection", ob.id, ob.title, "handled" if handled else "unhandled", got, total, trig, detail)
                 )
                 items.extend(step_items)
+                evidence = min(
+                    (i.match for i in step_items if i.match is not None), key=lambda m: m.start, default=None
+                )
+                raises.append(_Raise(ob, trig, handled, got, total, evidence))
                 points += got
                 max_points += total
-        return items, raised, points, max_points
+        return items, raises, points, max_points
 
     def _steps(self, ob: Objection, window: set[int], matches: Any) -> tuple[float, float, list[Item]]:
         got = 0.0
@@ -498,6 +531,18 @@ def _distinct_spans(per_phrase: Sequence[Sequence[Match]], need: int) -> list[Ma
                 used.add(m.phrase)
                 break
     return best
+
+
+@dataclass(frozen=True)
+class _Raise:
+    """One time an objection was raised, and how the manager answered it."""
+
+    objection: Objection
+    trigger: Match
+    handled: bool
+    got: float  # step points found
+    total: float  # step points possible
+    evidence: Match | None  # the first handling step said, if any
 
 
 def _step_title(ob: Objection, step: Step) -> str:

@@ -430,3 +430,41 @@ def test_min_matches_counts_phrases_on_different_words(line: str, status: str, d
     item = cs.item("stage", "needs")
     assert item.status == status
     assert item.detail is not None and detail in item.detail, item.detail
+
+
+# ---- the conditional objection stage is judged by the rubric ---------------------------------
+@pytest.mark.parametrize(
+    ("answer", "stage", "detail"),
+    [
+        # the stage's own phrase said, but the answer earns 1 of 4 step points: not handled
+        (
+            "I understand your concern.",
+            "missed",
+            "no raised objection was handled: price raised at 00:12: unhandled, 1 of 4 step points",
+        ),
+        # none of the stage's phrases, but 3 of 4 step points: handled
+        ("Compared to what? The price includes parking.", "found", "price raised at 00:12: handled, 3 of 4 step points"),
+    ],
+)
+def test_objection_stage_follows_the_rubric(answer: str, stage: str, detail: str) -> None:
+    cs = score_call(call(OPENING + [(C, "It's too expensive."), (M, answer)]), SCRIPT, RUBRIC)
+    item = cs.item("stage", "objection_handling")
+    assert (item.status, item.detail) == (stage, detail)
+    if stage == "found":
+        # evidence: the first handling step the manager said
+        assert item.match is not None and item.match.phrase == "compared to what"
+        assert item.score == item.max_score == 10
+    else:
+        assert item.match is None and (item.score, item.max_score) == (0, 10)
+
+
+def test_objection_stage_handled_once_of_two_raises() -> None:
+    lines = OPENING + [
+        (C, "Too expensive."), (M, "Hmm."), (C, "Still too expensive."),
+        (M, "I understand. Compared to what?"),
+    ]
+    item = score_call(call(lines), SCRIPT, RUBRIC).item("stage", "objection_handling")
+    assert item.status == "found"
+    assert item.detail == (
+        "price raised at 00:12: unhandled, 0 of 4 step points; price raised at 00:24: handled, 2 of 4 step points"
+    )
