@@ -69,6 +69,9 @@ QUOTES = {
 }
 
 
+TAILS = ("", ", right?", ", then", " for you", ", okay?", " today", ", of course", " as agreed")
+
+
 def _items_for_call(rng: random.Random, skill: float) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     """One call's items (in ITEM_COLUMNS order) and its summary."""
     items: list[tuple[Any, ...]] = []
@@ -84,7 +87,7 @@ def _items_for_call(rng: random.Random, skill: float) -> tuple[list[tuple[Any, .
             continue
         max_points += weight
         if rng.random() < min(0.99, p * skill):
-            quote = QUOTES[sid]
+            quote = QUOTES[sid] + rng.choice(TAILS)  # managers word it a little differently
             stage_rows.append(("stage", sid, title, "found", float(weight), float(weight), round(t, 2), round(t + 4.0, 2), "manager", quote, quote[:30], quote[:30], round(rng.uniform(86, 100), 1), None))
             points += weight
             next_step = next_step or sid == "next_step"
@@ -98,7 +101,7 @@ def _items_for_call(rng: random.Random, skill: float) -> tuple[list[tuple[Any, .
         step_rows = []
         for stid, w in STEPS:
             if rng.random() < min(0.97, 0.55 * skill):
-                q = QUOTES[stid]
+                q = QUOTES[stid] + rng.choice(TAILS)
                 step_rows.append(("step", f"{oid}.{stid}", stid, "found", float(w), float(w), start + 5, start + 9, "manager", q, q[:25], q[:25], round(rng.uniform(85, 100), 1), None))
                 got += w
             else:
@@ -213,7 +216,7 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
 
 def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tuple[Workspace, float | None]:
     """Reuse the workspace under ``cache`` when built with the same parameters."""
-    key = f"calls{calls}_m{managers}_d{days}_v2"
+    key = f"calls{calls}_m{managers}_d{days}_v3"
     path = cache / key
     stamp = path / "built.json"
     if stamp.exists():

@@ -21,7 +21,7 @@ Reads what :mod:`qa.scorecards` loads from the workspace and hands on a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -61,8 +61,10 @@ __all__ = [
 
 #: The script's "any objection" marker in ``applies_if`` (see ARCHITECTURE.md).
 _ANY_OBJECTION = "objection"
-#: How many of the best / worst calls to look through for examples and re-listens.
+#: How many of the best / worst calls to look through for examples and re-listens, and how
+#: many are read at a time (most plans are complete after the first few dozen).
 _CALL_POOL = 400
+_CHUNK = 40
 
 
 @dataclass(frozen=True)
@@ -422,44 +424,72 @@ def _by_call(items: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _walk(ws: Workspace, pool: pd.DataFrame, kinds: list[str]) -> Iterator[tuple[str, float, list[dict[str, Any]]]]:
+    """(call_id, score, items) in pool order, read a chunk of calls at a time, so a caller
+    that has found what it needs after the first calls stops reading."""
+    rows = list(zip(pool["call_id"], pool["script_hash"], pool["rubric_hash"], pool["score"]))
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start:start + _CHUNK]
+        calls = _by_call(call_items(ws, [(c, s, r) for c, s, r, _ in part], kinds=kinds))
+        for cid, _, _, score in part:
+            yield cid, float(score), calls.get(cid, [])
+
+
+def _top(frame: pd.DataFrame, n: int, *, best: bool) -> pd.DataFrame:
+    """The n best (or worst) calls by score, ties latest first, without sorting every call."""
+    if len(frame) > n:
+        cut = frame["score"].nlargest(n).min() if best else frame["score"].nsmallest(n).max()
+        frame = frame[frame["score"] >= cut] if best else frame[frame["score"] <= cut]
+    ordered = frame.sort_values(["score", "started_at"], ascending=[not best, False], kind="stable")
+    return ordered.head(n)
+
+
+def _example(cid: str, score: float, items: list[dict[str, Any]], g: Gap, opts: CoachOptions) -> Example | None:
+    """How this call did the gap's item: the stage quote, or the handling steps' quotes."""
+    if g.kind == STAGE:
+        it = next((it for it in items if it["kind"] == STAGE and it["item_id"] == g.item_id
+                   and it["status"] == "found" and _text(it)), None)
+        if it is None:
+            return None
+        return Example(cid, it["manager"], _f(it["start"]), _cut(it["text"], opts), score, it["source"])
+    if not any(it["kind"] == OBJECTION and it["item_id"] == g.item_id and it["status"] == "handled" for it in items):
+        return None
+    steps = sorted(
+        (it for it in items if it["kind"] == STEP and str(it["item_id"]).startswith(f"{g.item_id}.")
+         and it["status"] == "found" and _text(it)),
+        key=lambda it: _f(it["start"]) or 0.0,
+    )
+    if not steps:
+        return None
+    quote = " … ".join(dict.fromkeys(" ".join(str(it["text"]).split()) for it in steps))
+    return Example(cid, steps[0]["manager"], _f(steps[0]["start"]), _cut(quote, opts), score, steps[0]["source"])
+
+
 def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str], tuple[Example, ...]]:
     """Colleagues' quotes for each gap from their best calls: distinct managers first."""
+    import pandas as pd
+
     if not gaps or opts.examples == 0:
         return {}
-    others = data.team_calls[data.team_calls["manager"] != manager]
-    mine = data.team_calls[data.team_calls["manager"] == manager]
+    team = data.team_calls
+    others = team[team["manager"] != manager]
     # Colleagues who speak the manager's language first: their words can be reused as they are.
-    own = {data.language_of(h) for h in mine["script_hash"].unique()}
-    foreign = ~others["script_hash"].map(lambda h: data.language_of(h) in own)
-    pool = (
-        others.assign(_foreign=foreign)
-        .sort_values(["_foreign", "score", "started_at"], ascending=[True, False, False], kind="stable")
-        .head(_CALL_POOL)
-    )
-    keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pool.itertuples()]
-    calls = _by_call(call_items(ws, keys, kinds=[STAGE, OBJECTION, STEP]))
-    score = dict(zip(pool["call_id"], pool["score"]))
-    out: dict[tuple[str, str], tuple[Example, ...]] = {}
-    for g in gaps:
-        found: list[Example] = []
-        for cid in pool["call_id"]:  # best call first
-            items = calls.get(cid, [])
-            if g.kind == STAGE:
-                for it in items:
-                    if it["kind"] == STAGE and it["item_id"] == g.item_id and it["status"] == "found" and _text(it):
-                        found.append(Example(cid, it["manager"], _f(it["start"]), _cut(it["text"], opts), float(score[cid]), it["source"]))
-            elif any(it["kind"] == OBJECTION and it["item_id"] == g.item_id and it["status"] == "handled" for it in items):
-                steps = sorted(
-                    (it for it in items if it["kind"] == STEP and str(it["item_id"]).startswith(f"{g.item_id}.")
-                     and it["status"] == "found" and _text(it)),
-                    key=lambda it: _f(it["start"]) or 0.0,
-                )
-                if steps:
-                    quote = " … ".join(dict.fromkeys(" ".join(str(it["text"]).split()) for it in steps))
-                    first = steps[0]
-                    found.append(Example(cid, first["manager"], _f(first["start"]), _cut(quote, opts), float(score[cid]), first["source"]))
-        out[(g.kind, g.item_id)] = tuple(_diverse(found, opts.examples))
-    return out
+    own = {data.language_of(h) for h in team.loc[team["manager"] == manager, "script_hash"].unique()}
+    own_hashes = [v.script_hash for v in data.scope.versions if v.language in own]
+    same = others["script_hash"].isin(own_hashes)
+    pool = pd.concat([_top(others[same], _CALL_POOL, best=True), _top(others[~same], _CALL_POOL, best=True)]).head(_CALL_POOL)
+    found: dict[tuple[str, str], list[Example]] = {(g.kind, g.item_id): [] for g in gaps}
+    for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION, STEP]):  # best call first
+        for g in gaps:
+            ex = _example(cid, score, items, g, opts)
+            if ex is not None:
+                found[(g.kind, g.item_id)].append(ex)
+        # enough when every gap has its examples from different managers (what _diverse keeps)
+        if all(len(_diverse(f, opts.examples)) >= opts.examples
+               and len({e.manager for e in _diverse(f, opts.examples)}) >= opts.examples
+               for f in found.values()):
+            break
+    return {key: tuple(_diverse(f, opts.examples)) for key, f in found.items()}
 
 
 def _text(it: Mapping[str, Any]) -> bool:
@@ -490,35 +520,32 @@ def _relistens(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opt
     if not gaps or opts.relisten == 0:
         return {}
     mine = data.team_calls[data.team_calls["manager"] == manager]
-    pool = mine.sort_values(["score", "started_at"], ascending=[True, False], kind="stable").head(_CALL_POOL)
-    keys = [(r.call_id, r.script_hash, r.rubric_hash) for r in pool.itertuples()]
-    calls = _by_call(call_items(ws, keys, kinds=[STAGE, OBJECTION]))
-    score = dict(zip(pool["call_id"], pool["score"]))
+    pool = _top(mine, _CALL_POOL, best=False)
     titles = dict(zip(data.catalog["item_id"], data.catalog["title"]))
-    out: dict[tuple[str, str], tuple[Relisten, ...]] = {}
-    for g in gaps:
-        picks: list[Relisten] = []
-        for cid in pool["call_id"]:  # lowest score first
+    out: dict[tuple[str, str], list[Relisten]] = {(g.kind, g.item_id): [] for g in gaps}
+    for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION]):  # lowest score first
+        for g in gaps:
+            picks = out[(g.kind, g.item_id)]
             if len(picks) >= opts.relisten:
-                break
-            items = calls.get(cid, [])
+                continue
             if g.kind == STAGE:
                 miss = next((it for it in items if it["kind"] == STAGE and it["item_id"] == g.item_id
                              and it["status"] == "missed"), None)
                 if miss is not None:
                     seconds, what = _missed_anchor(items, g, titles)
-                    picks.append(Relisten(cid, seconds, what, float(score[cid]), None, miss["source"], miss["started_at"]))
+                    picks.append(Relisten(cid, seconds, what, score, None, miss["source"], miss["started_at"]))
             else:
                 miss = next((it for it in items if it["kind"] == OBJECTION and it["item_id"] == g.item_id
                              and it["status"] == "unhandled"), None)
                 if miss is not None:
                     picks.append(Relisten(
                         cid, _f(miss["start"]), f"'{g.title}' raised by the client, not handled",
-                        float(score[cid]), _cut(miss["text"], opts) if _text(miss) else None,
+                        score, _cut(miss["text"], opts) if _text(miss) else None,
                         miss["source"], miss["started_at"],
                     ))
-        out[(g.kind, g.item_id)] = tuple(picks)
-    return out
+        if all(len(p) >= opts.relisten for p in out.values()):
+            break
+    return {key: tuple(p) for key, p in out.items()}
 
 
 def _missed_anchor(items: list[dict[str, Any]], gap: Gap, titles: Mapping[str, Any]) -> tuple[float | None, str]:

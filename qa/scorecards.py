@@ -773,8 +773,9 @@ class ScorecardOptions:
     """What a scorecard shows besides the aggregates.
 
     ``worst``: how many of the manager's lowest-scoring calls to list with their evidence
-    moments (5). ``best``: how many of the highest-scoring calls (3). ``quote_width``:
-    characters of a quote kept in evidence strings (70).
+    moments (5). ``best``: how many of the highest-scoring calls (3); a manager with fewer
+    calls than both gets the lower half as worst, the rest as best (one call: worst).
+    ``quote_width``: characters of a quote kept in evidence strings (70).
     """
 
     worst: int = 5
