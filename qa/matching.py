@@ -20,6 +20,15 @@ How a phrase is found in an utterance:
    When no run reaches it, runs with extra function words (the language's ``stop_words``, not
    in the phrase) are tried with those words skipped: "какой у вас бюджет" says
    "какой бюджет". The phrase's own words and negations are never skipped.
+   Words: a run that reaches the threshold is only the phrase when every content word of the
+   phrase (not a function word) has a word in the run at least ``word_floor`` alike, so one
+   long shared word cannot carry a phrase ("перезвоните через полгода" is not "перезвоните
+   вечером"). Words are compared by stem, but as written when the phrase stands on one short
+   stem ("дорого" is not "добрый", though "дор"/"добр" are 86 alike; "не знаю" is not "не
+   знаете") and when two
+   words share a stem whose endings differ by ``ending_gap`` letters or more (the stemmer
+   cut "договорились" to "договор"). A phrase word the recogniser split ("клин про") or two
+   it merged ("бизнесцентре") count when the written forms are ``joined_floor`` alike.
    Negation: when the phrase has no negation of its own, a run right after or containing a
    negation word of the language (``negations``) is not the phrase ("не дорого" is not
    "дорого", "not interested" is not "interested"); and a word that differs from a phrase
@@ -63,10 +72,31 @@ class MatchOptions:
     window_slack: int = 1
     #: Largest gap (seconds) between two utterances of one speaker that a phrase may span.
     join_gap_s: float = 2.0
+    #: Every content word of a phrase (not a function word) must be this similar (0-100) to a
+    #: word of the matched run, so one long shared word cannot carry a phrase ("перезвоните
+    #: через полгода" is not "перезвоните вечером").
+    word_floor: float = 75.0
+    #: A phrase that stands on one stem this short (its only content word) is compared as
+    #: written when the stems differ: one letter is a large share of a short stem
+    #: ("дор"/"добр" are 86 alike, "дорого"/"добрый" 50).
+    short_stem_len: int = 4
+    #: Two words with one stem whose endings differ by this many letters or more are told
+    #: apart by their written forms: the stemmer cut a derivational suffix
+    #: ("договорились"/"договор"), not an inflection ("бюджетами"/"бюджет").
+    ending_gap: int = 4
+    #: A phrase word the recogniser split in two ("клин про"), or two phrase words it merged
+    #: into one ("бизнесцентре"), must be at least this similar as written (0-100).
+    joined_floor: float = 85.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.token_cutoff <= 100:
-            raise ValueError(f"token_cutoff must be in 0..100, got {self.token_cutoff}")
+        for name in ("token_cutoff", "word_floor", "joined_floor"):
+            value = getattr(self, name)
+            if not 0 <= value <= 100:
+                raise ValueError(f"{name} must be in 0..100, got {value}")
+        if self.short_stem_len < 0 or self.ending_gap < 1:
+            raise ValueError(
+                f"short_stem_len must be >= 0 and ending_gap >= 1, got {self.short_stem_len}, {self.ending_gap}"
+            )
         if self.window_slack < 0:
             raise ValueError(f"window_slack must be >= 0, got {self.window_slack}")
         if self.join_gap_s < 0:
@@ -136,6 +166,7 @@ class PreparedUtterance:
     toks: list[str]
     alphas: frozenset[str]
     stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
+    surfs: list[str] = field(default_factory=list)  # the tokens before stemming
     _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
 
@@ -207,7 +238,8 @@ def prepare(
         an = norm.analyze(u.text)
         toks = [t[0] for t in an.tokens]
         alphas = frozenset(a for a in map(alphabet, toks) if a)
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas, [t in stop for t in toks]))
+        surfs = [an.surface(k) for k in range(len(toks))]
+        prepared.append(PreparedUtterance(i, u, an, toks, alphas, [t in stop for t in toks], surfs))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -273,6 +305,8 @@ class _Compiled:
     tokset: frozenset[str]
     has_content: bool  # has a word that is not a function word
     has_negation: bool  # the phrase itself negates: negation words around it are its own
+    surfs: tuple[str, ...] = ()  # the words before stemming
+    check: tuple[int, ...] = ()  # the words each run must contain (content words)
 
 
 class PhraseSet:
@@ -295,14 +329,19 @@ class PhraseSet:
         # vocabulary: phrase word -> phrases it activates
         activates: dict[str, set[int]] = {}
         for qi, q in enumerate(self.queries):
-            toks = tuple(norm.tokens(q.text))
+            an = norm.analyze(q.text)
+            toks = tuple(t[0] for t in an.tokens)
             alphas = frozenset(a for a in map(alphabet, toks) if a)
             # function words and negations alone do not make an utterance worth scoring
             content = [t for t in toks if t not in stop_stems and t not in self._negations]
+            check = tuple(k for k, t in enumerate(toks) if t not in stop_stems and t not in self._negations)
+            if not check:  # a phrase of function words only: each of them counts
+                check = tuple(k for k, t in enumerate(toks) if t not in self._negations)
             self._compiled.append(
                 _Compiled(
                     q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas,
                     frozenset(toks), bool(content), any(t in self._negations for t in toks),
+                    tuple(an.surface(k) for k in range(len(toks))), check,
                 )
             )
             content = content or list(toks)
@@ -404,42 +443,105 @@ class PhraseSet:
                             return True
         return False
 
+    # -- words of a run ---------------------------------------------------------------------
+    def _word_sim(self, pt: str, ps: str, ut: str, us: str, alone: bool = False) -> float:
+        """How alike a phrase word and an utterance word are (0-100): stems ``pt``/``ut``,
+        written forms ``ps``/``us``; ``alone``: the phrase's only content word."""
+        opts = self.options
+        if pt == ut:
+            # one stem; endings far apart in length: the stemmer joined two words
+            if abs((len(ps) - len(pt)) - (len(us) - len(ut))) >= opts.ending_gap:
+                return float(fuzz.ratio(ps, us))
+            return 100.0
+        ap, au = alphabet(pt), alphabet(ut)
+        if ap and au and ap != au:
+            return float(max(fuzz.ratio(sound_key(pt), sound_key(ut)), fuzz.ratio(sound_key(ps), sound_key(us))))
+        if alone and len(pt) <= opts.short_stem_len:
+            # a phrase standing on one short stem: one letter is a large share of it, so the
+            # written words decide ("дор"/"добр" are 86 alike, "дорого"/"добрый" 50)
+            return float(fuzz.ratio(ps, us))
+        return float(max(fuzz.ratio(pt, ut), fuzz.ratio(ps, us)))
+
+    def _word_score(
+        self, c: _Compiled, k: int, toks: Sequence[str], surfs: Sequence[str], first: int, last: int
+    ) -> float:
+        """The best similarity of phrase word ``k`` to a word of the run ``first..last``: one
+        word, two words the recogniser split ("клин про"), or a word that merges it with its
+        neighbour in the phrase ("бизнесцентре")."""
+        pt, ps = c.toks[k], c.surfs[k]
+        alone = len(c.check) == 1
+        best = 0.0
+        for u in range(first, last + 1):
+            best = max(best, self._word_sim(pt, ps, toks[u], surfs[u], alone))
+            if best >= 100.0:
+                return best
+        # split or merged words are compared as written (their stems are cut where the
+        # word was cut), only from pieces of two letters or more, and must be close
+        joined = self.options.joined_floor - _EPS
+        for u in range(first, last):
+            if len(surfs[u]) > 1 and len(surfs[u + 1]) > 1:
+                sim = self._joined_sim(ps, surfs[u] + surfs[u + 1])
+                if sim >= joined:
+                    best = max(best, sim)
+        for a in (k - 1, k):
+            if 0 <= a and a + 1 < len(c.toks):
+                js = c.surfs[a] + c.surfs[a + 1]
+                for u in range(first, last + 1):
+                    sim = self._joined_sim(js, surfs[u])
+                    if sim >= joined:
+                        best = max(best, sim)
+        # the phrase word glued to the end of the word before it ("главноерассрочка"): only
+        # after five letters or more, longer than the prefixes that make another word
+        n = len(ps)
+        if n >= 5:
+            for u in range(first, last + 1):
+                if len(surfs[u]) >= n + 5 and alphabet(surfs[u]) == alphabet(ps):
+                    sim = float(fuzz.ratio(ps, surfs[u][-n:]))
+                    if sim >= joined:
+                        best = max(best, sim)
+        return best
+
+    @staticmethod
+    def _joined_sim(a: str, b: str) -> float:
+        if alphabet(a) != alphabet(b):
+            return float(fuzz.ratio(sound_key(a), sound_key(b)))
+        return float(fuzz.ratio(a, b))
+
+    def _words_agree(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
+        """Whether every content word of the phrase has a close word in the run."""
+        floor = self.options.word_floor - _EPS
+        return all(self._word_score(c, k, toks, surfs, first, last) >= floor for k in c.check)
+
+    def _accept(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
+        return not self._negated(c, toks, first, last) and self._words_agree(c, toks, surfs, first, last)
+
+    # -- runs --------------------------------------------------------------------------------
     def _best(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
-        best: tuple[float, int, int] | None = None
         cutoff = c.query.threshold - _EPS
-        negated = False
-        for size in self._sizes(len(c.toks), len(pu.toks)):
-            got = process.extractOne(target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff)
-            if got is not None and (best is None or got[1] > best[0]):
-                if self._negated(c, pu.toks, got[2], got[2] + size - 1):
-                    negated = True
-                    continue
-                best = (got[1], got[2], got[2] + size - 1)
-                cutoff = got[1]
-        if negated:  # the best run was negated: the best one that is not
-            best = self._best_plain(c, pu, sound, target, best)
-        if best is None and c.has_content:
-            best = self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.stops, target, None)
-        return best
-
-    def _best_plain(
-        self, c: _Compiled, pu: PreparedUtterance, sound: bool, target: str, best: tuple[float, int, int] | None
-    ) -> tuple[float, int, int] | None:
+        # every run that reaches the threshold, best first (ties: shorter, then earlier); the
+        # first whose words agree with the phrase and that is not negated is the match
+        hits: list[tuple[float, int, int]] = []
         for size in self._sizes(len(c.toks), len(pu.toks)):
             for _, score, i in process.extract(
-                target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=c.query.threshold - _EPS, limit=None
+                target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
             ):
-                if (best is None or score > best[0]) and not self._negated(c, pu.toks, i, i + size - 1):
-                    best = (score, i, i + size - 1)
-        return best
+                hits.append((-score, size, i))
+        hits.sort()
+        for neg, size, i in hits:
+            if self._accept(c, pu.toks, pu.surfs, i, i + size - 1):
+                return -neg, i, i + size - 1
+        if c.has_content:
+            return self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None)
+        return None
 
     def _gapped(
         self,
         c: _Compiled,
         toks: Sequence[str],
         src: Sequence[str],
+        surfs: Sequence[str],
         stops: Sequence[bool],
         target: str,
         split: int | None,
@@ -472,15 +574,14 @@ class PhraseSet:
         if not windows:
             return None
         cutoff = c.query.threshold - _EPS
-        got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff)
-        if got is None:
-            return None
-        if self._negated(c, toks, *spans[got[2]]):  # rare: the best that is not negated
-            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
-                if not self._negated(c, toks, *spans[k]):
-                    return score, spans[k][0], spans[k][1]
-            return None
-        return got[1], spans[got[2]][0], spans[got[2]][1]
+        hits = sorted(
+            (-score, k)
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        )
+        for neg, k in hits:
+            if self._accept(c, toks, surfs, *spans[k]):
+                return -neg, spans[k][0], spans[k][1]
+        return None
 
     def _best_across(
         self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
@@ -488,25 +589,25 @@ class PhraseSet:
         sound = len(c.alphas | a.alphas | b.alphas) > 1
         target = c.sound if sound else c.native
         toks = a.toks + b.toks
+        surfs = a.surfs + b.surfs
         src = (a.sounds() + b.sounds()) if sound else toks
         split = len(a.toks)
-        best: tuple[float, int, int] | None = None
+        hits: list[tuple[float, int, int]] = []
         cutoff = c.query.threshold - _EPS
         for size in self._sizes(len(c.toks), len(src)):
             starts = range(max(0, split - size + 1), min(split, len(src) - size + 1))
             windows = [" ".join(src[i : i + size]) for i in starts]
             if not windows:
                 continue
-            got = process.extractOne(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff)
-            if got is not None and (best is None or got[1] > best[0]):
-                first = starts[got[2]]
-                if self._negated(c, toks, first, first + size - 1):
-                    continue
-                best = (got[1], first, first + size - 1)
-                cutoff = got[1]
-        if best is None and c.has_content:
-            best = self._gapped(c, toks, src, a.stops + b.stops, target, split)
-        return best
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
+                hits.append((-score, size, starts[k]))
+        hits.sort()
+        for neg, size, first in hits:
+            if self._accept(c, toks, surfs, first, first + size - 1):
+                return -neg, first, first + size - 1
+        if c.has_content:
+            return self._gapped(c, toks, src, surfs, a.stops + b.stops, target, split)
+        return None
 
     def scan(self, prepared: PreparedTranscript, only: Iterable[int] | None = None) -> list[list[Match]]:
         """Every place each phrase was said: ``result[i]`` lists matches of ``queries[i]``.

@@ -194,6 +194,13 @@ class Analysis:
 
     words: tuple[str, ...]
     tokens: tuple[Token, ...]
+    #: each token before stemming (the ``match`` form: "договорились", not "договор"), so a
+    #: matcher can tell apart words the stemmer made equal; empty when nothing was stemmed
+    surfaces: tuple[str, ...] = ()
+
+    def surface(self, i: int) -> str:
+        """Token ``i`` before stemming (the token itself when nothing was stemmed)."""
+        return self.surfaces[i] if self.surfaces else self.tokens[i][0]
 
     @property
     def texts(self) -> list[str]:
@@ -289,9 +296,11 @@ class Normalizer:
                 toks = _merge_numbers(toks, self.language.numbers, stops)
         if "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks):
             toks = _drop_fillers(toks, self.language)
+        surfaces: tuple[str, ...] = ()
         if self._stem is not None:
+            surfaces = tuple(t[0] for t in toks)
             toks = [(self.stem(t), a, b) for t, a, b in toks]
-        return Analysis(words, tuple(toks))
+        return Analysis(words, tuple(toks), surfaces)
 
     def tokens(self, text: str) -> list[str]:
         return [t[0] for t in self.analyze(text).tokens]

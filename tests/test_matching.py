@@ -60,6 +60,12 @@ def found(text: str, phrase: str, language: str, threshold: float = 85.0, role: 
         ("мне не интересно", "не интересно", "ru", "не интересно"),
         ("I do not know", "i don't know", "en", "I do not know"),
         ("не дорого, но вообще-то дорого", "дорого", "ru", "дорого"),
+        # a phrase word split or two phrase words merged by the recogniser
+        ("клин про, добрый день", "клинпро", "ru", "клин про,"),
+        ("в вашем бизнесцентре", "в вашем бизнес-центре", "ru", "в вашем бизнесцентре"),
+        ("главноерассрочка без переплаты", "рассрочка без переплаты", "ru", "главноерассрочка без переплаты"),
+        # one stem, close endings: an inflection
+        ("договоримся на завтра", "договорились", "ru", "договоримся"),
     ],
 )
 def test_found(text: str, phrase: str, language: str, matched: str) -> None:
@@ -85,6 +91,15 @@ def test_found(text: str, phrase: str, language: str, matched: str) -> None:
         ("небольшой бюджет", "большой бюджет", "ru"),
         ("I am not interested", "interested", "en"),
         ("I am unhappy with it", "happy with it", "en"),
+        # every content word of the phrase needs a close word: one long shared word does not
+        # carry the phrase (whole-string similarity 85.7)
+        ("Перезвоните через полгода", "перезвоните вечером", "ru"),
+        # short stems are compared as written ("дор"/"добр" 86, "дорого"/"добрый" 50)
+        ("Добрый день", "дорого", "ru"),
+        ("вы не знаете, кто решает?", "не знаю", "ru"),
+        ("рассрочка на 15 лет", "рассрочка на 10 лет", "ru"),
+        # one stem, endings 5 letters apart: the stemmer joined a verb and a noun
+        ("когда заканчивается договор с компанией", "договорились", "ru"),
     ],
 )
 def test_not_found(text: str, phrase: str, language: str) -> None:
@@ -233,6 +248,9 @@ def test_empty_phrase_and_empty_transcript() -> None:
     ("kwargs", "message"),
     [
         ({"token_cutoff": 101}, "token_cutoff"),
+        ({"word_floor": -1}, "word_floor"),
+        ({"joined_floor": 100.5}, "joined_floor"),
+        ({"ending_gap": 0}, "ending_gap"),
         ({"window_slack": -1}, "window_slack"),
         ({"join_gap_s": -0.5}, "join_gap_s"),
     ],
@@ -285,3 +303,13 @@ def test_match_spans_count_tokens_over_the_whole_call() -> None:
     assert not full[0].overlaps(full[1])
     unknown = Match("x", 100, 0, 0, 1, "manager", "x", "x")
     assert unknown.span == (-1, -1) and not unknown.overlaps(full[0])
+
+
+@pytest.mark.parametrize(
+    ("word_floor", "found_it"),
+    [(60.0, True), (75.0, False)],  # "вечер"/"через" are 60 alike
+)
+def test_word_floor_option(word_floor: float, found_it: bool) -> None:
+    opts = MatchOptions(word_floor=word_floor)
+    got = find_phrase([U("client", 0, 2, "Перезвоните через полгода")], "перезвоните вечером", "ru", options=opts)
+    assert bool(got) == found_it

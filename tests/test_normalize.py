@@ -169,3 +169,13 @@ def test_sound_key_examples() -> None:
 )
 def test_alphabet(token: str, expected: str) -> None:
     assert alphabet(token) == expected
+
+
+def test_analyze_keeps_each_token_before_stemming() -> None:
+    an = analyze("Мы договорились, двадцать пять!", "ru")
+    assert an.texts == ["мы", "договор", "25"]
+    assert an.surfaces == ("мы", "договорились", "25")
+    assert an.surface(1) == "договорились"
+    # nothing stemmed: the tokens are their own surfaces
+    plain = analyze("Мы договорились", "ru", "match")
+    assert plain.surfaces == () and plain.surface(1) == "договорились"
