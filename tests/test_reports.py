@@ -127,7 +127,7 @@ def make_report_workspace(root: Path, *, adpcm: bool = False) -> Path:
             summary={
                 "score": 42.0, "points": 7, "max_points": 15, "critical": True,
                 "critical_reason": "запрещённая фраза «не знаю»", "next_step": False,
-                "metrics": {"manager_talk_share": 0.61, "questions": 1},
+                "metrics": {"manager_talk_share": 0.61, "manager_questions": 1},
                 "script_name": "Входящий звонок", "rubric_name": "Возражения",
             },
             items=[
@@ -274,7 +274,9 @@ def test_hbars_widths_and_team_marks() -> None:
     bars = [charts.Bar("Приветствие", 50, 80), charts.Bar("Needs", 100, None), charts.Bar("Close", None, 20)]
     root = _svg(charts.hbars(bars, series="manager", other_series="team"))
     rects = root.findall(f".//{SVG}g[@class='row']/{SVG}rect")
-    # Labels: 11 chars * 7.2 + 12 = 91 px; values column 84 px -> plot width 465.
+    # Label column: "Приветствие" = П 0.72 + р .63 и .65 в .59 е .62 т .52 с .55 т .52 в .59
+    # и .65 е .62 = 6.66 em = 79.92 px at 12 px, int + 12 = 91; values column 84 px ->
+    # plot width 640 - 91 - 84 = 465.
     assert [(r.get("data-label"), float(r.get("width"))) for r in rects] == [
         ("Приветствие", 232.5), ("Needs", 465.0)
     ]
@@ -282,6 +284,15 @@ def test_hbars_widths_and_team_marks() -> None:
     assert [(m.get("data-value"), float(m.get("x1"))) for m in marks] == [("80", 463.0), ("20", 184.0)]
     texts = [t.text for t in root.findall(f".//{SVG}text[@class='value']")]
     assert texts == ["50% / 80%", "100%", "— / 20%"]
+
+
+@pytest.mark.parametrize(
+    "text, width",
+    [("Needs", (0.72 + 0.62 + 0.62 + 0.63 + 0.52) * 12), ("Ш il…", (1.03 + 0.32 + 0.28 + 0.28 + 1.0) * 12),
+     ("", 0.0)],
+)
+def test_text_width(text, width) -> None:
+    assert charts.text_width(text) == pytest.approx(width)
 
 
 def test_chart_text_is_escaped() -> None:
@@ -502,8 +513,10 @@ def test_index_page(site) -> None:
     root = _svg(re.search(r'<svg[^>]*class="chart histogram".*?</svg>', html, re.S).group(0))
     assert [int(b.get("data-count")) for b in root.iter(f"{SVG}rect")] == [0, 0, 0, 0, 1, 0, 0, 1, 1, 0]
     missed = _svg(re.search(r'<svg[^>]*class="chart hbars".*?</svg>', html, re.S).group(0))
+    # One stage id in both languages: missed in ru-1 and c3, found in en/2 -> 2 of 3, titled
+    # in the interface language (English here).
     assert [(r.get("data-label"), r.get("data-value")) for r in missed.iter(f"{SVG}rect")] == [
-        ("Выявление потребности", "100"), ("Needs", "50")
+        ("Needs", "66.7")
     ]
     # The critical call links straight to the forbidden phrase.
     assert 'href="calls/ru-1.html#t=7.80"' in html
@@ -533,9 +546,9 @@ def test_manager_page_plan_computed_then_saved(tmp_path: Path) -> None:
         result = build_site(ws, tmp_path / "a", options=ReportOptions(lang="en", excel=False))
         html = (result.out_dir / "managers/Иванов.html").read_text(encoding="utf-8")
         assert "Suggested plan (not saved yet" in html
-        # The gap: needs 0% (0/1) against the team's best quarter; its goal, an example from
-        # the colleague's call and the manager's own moment to re-listen, linked into the site.
-        assert "<b>Needs</b>" in html and "Needs in at least" in html
+        # The gap: needs 0% (0/1) against the best quartile of the managers' rates (0, 50 ->
+        # 37.5); its goal, a colleague's example and the manager's own moment to re-listen.
+        assert "<b>Выявление потребности</b>" in html and "Выявление потребности in at least 38% of calls" in html
         assert 'href="../calls/en_2_a-' in html
         assert not ws.plans("Иванов")  # building a report saves nothing
         ws.save_plan("Иванов", {"manager": "Иванов", "period_from": "2026-11-20", "period_to": "2026-11-20",
@@ -614,6 +627,14 @@ def test_lang_auto_picks_most_common_call_language(report_ws: Path, tmp_path: Pa
     assert '<html lang="ru">' in html and "Звонки за 2026-11-20" in html
 
 
+def test_missed_stages_titled_in_interface_language(report_ws: Path, tmp_path: Path) -> None:
+    with Workspace(report_ws) as ws:
+        result = build_site(ws, tmp_path, options=ReportOptions(lang="ru", excel=False))
+    assert list(result.tables["missed_stages"].itertuples(index=False, name=None)) == [
+        ("needs", "Выявление потребности", 3, 2, 66.7)
+    ]
+
+
 def test_audio_link_mode_makes_symlinks(report_ws: Path, tmp_path: Path) -> None:
     with Workspace(report_ws) as ws:
         build_site(ws, tmp_path, day="2026-11-20", audio="link", options=ReportOptions(excel=False))
@@ -669,7 +690,7 @@ def test_excel_sheets(site) -> None:
     stages = [[c.value for c in r][:6] for r in book["stages_vs_team"].iter_rows(min_row=2)]
     assert stages[:2] == [["smith", "greeting", "Greeting", 5, 2, 2], ["smith", "needs", "Needs", 10, 1, 2]]
     missed = [[c.value for c in r] for r in book["missed_stages"].iter_rows(min_row=2)]
-    assert missed == [["needs", "Выявление потребности", 1, 1, 100], ["needs", "Needs", 2, 1, 50]]
+    assert missed == [["needs", "Needs", 3, 2, 66.7]]
 
 
 # ---- serving with Range ------------------------------------------------------------------

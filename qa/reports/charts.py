@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["Bar", "Point", "hbars", "histogram", "line_chart", "nice_ticks"]
+__all__ = ["Bar", "Point", "hbars", "histogram", "line_chart", "nice_ticks", "text_width"]
 
 _FONT = 12  # px in viewBox units; the CSS scales the whole chart
 _CHAR_W = 0.6 * _FONT  # average glyph width, good enough to lay out Latin and Cyrillic
@@ -38,6 +38,30 @@ def _num(x: float) -> str:
 
 def _fmt_value(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+
+
+# Advance widths (em) of DejaVu Sans, the sans-serif font Linux browsers fall back to, for
+# the letters labels are made of; other characters count as 0.62 em, capitals 0.72 em.
+_EM: dict[str, float] = {
+    **dict(zip("abcdefghijklmnopqrstuvwxyz", (
+        0.61, 0.63, 0.55, 0.63, 0.62, 0.35, 0.63, 0.63, 0.28, 0.28, 0.58, 0.28, 0.97,
+        0.63, 0.61, 0.63, 0.63, 0.41, 0.52, 0.39, 0.63, 0.59, 0.82, 0.59, 0.59, 0.53))),
+    **dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя", (
+        0.61, 0.62, 0.59, 0.50, 0.66, 0.62, 0.62, 0.90, 0.53, 0.65, 0.65, 0.60, 0.64, 0.77,
+        0.65, 0.61, 0.65, 0.63, 0.55, 0.52, 0.59, 0.98, 0.59, 0.66, 0.60, 0.93, 0.95, 0.70,
+        0.84, 0.59, 0.55, 0.87, 0.60))),
+    " ": 0.32, ".": 0.32, ",": 0.32, ":": 0.34, ";": 0.34, "(": 0.39, ")": 0.39, "/": 0.34,
+    "-": 0.36, "'": 0.28, "…": 1.0, "«": 0.56, "»": 0.56, "I": 0.30, "Ш": 1.03, "Щ": 1.04,
+    "Ж": 1.02, "Ю": 1.05, "Ф": 0.82, "М": 0.86, "M": 0.86, "W": 0.99, "m": 0.97,
+}
+
+
+def text_width(text: str, size: float = _FONT) -> float:
+    """Estimated rendered width of ``text`` in px at ``size`` px (DejaVu Sans advance
+    widths): enough to lay out labels without measuring them in a browser."""
+    return size * sum(
+        _EM.get(ch, 0.72 if ch.isupper() else 0.62) for ch in text
+    )
 
 
 def _clip(label: str, max_chars: int) -> str:
@@ -242,6 +266,11 @@ def line_chart(
     if others:
         path = " ".join(f"{_num(x)},{_num(y)}" for x, y in others)
         parts.append(f'<polyline class="series other" fill="none" points="{path}"/>')
+        # A dash per point too, so one day of team data still shows.
+        parts.append('<g class="other-points">' + "".join(
+            f'<line class="series other" x1="{_num(x - 8)}" x2="{_num(x + 8)}" y1="{_num(y)}" y2="{_num(y)}"/>'
+            for x, y in others
+        ) + "</g>")
     own = [(i, p) for i, p in enumerate(points) if p.value is not None]
     path = " ".join(f"{_num(x_at(i))},{_num(y_at(p.value or 0))}" for i, p in own)
     parts.append(f'<polyline class="series own" fill="none" points="{path}"/>')
@@ -253,6 +282,11 @@ def line_chart(
             f'data-label="{_e(p.label)}" data-value="{_fmt_value(round(p.value or 0, 1))}">'
             f"<title>{_e(tip)}</title></circle>"
         )
+        if n <= 16:  # few points: write the values on the chart
+            parts.append(
+                f'<text class="value" x="{_num(x_at(i))}" y="{_num(y_at(p.value or 0) - 9)}" '
+                f'text-anchor="middle">{_fmt_value(round(p.value or 0))}</text>'
+            )
     parts.append("</g>")
     if series or other_series:
         y = height - 10
@@ -305,8 +339,8 @@ def hbars(
         raise ValueError("hi must be greater than lo")
     if not bars:
         return _empty(width, 60, title, "hbars", empty)
-    longest = max(len(b.label) for b in bars)
-    label_w = int(min(label_chars, max(6, longest)) * _CHAR_W) + 12
+    # The label column fits the longest (clipped) label, up to 40% of the chart.
+    label_w = int(min(width * 0.4, max(text_width(_clip(b.label, label_chars)) for b in bars))) + 12
     value_w = 84 if any(b.other is not None for b in bars) else 48
     legend = 22 if (series or other_series) else 0
     top = 6

@@ -1036,16 +1036,25 @@ class _Site:
 
     # -- aggregates read from the store tables ----------------------------------------------
     def missed_stages(self) -> list[dict[str, Any]]:
-        """Stages by share of calls where they applied and were missed (most missed first)."""
+        """Stages by share of calls where they applied and were missed (most missed first).
+
+        A stage is its id: the Russian and English versions of one script share stage ids,
+        so they count together, titled in the interface language when a call of that
+        language names it, else by the most common title.
+        """
         items = self.data.items
         stages = items[(items["kind"] == "stage") & items["status"].isin(["found", "missed"])]
         if stages.empty:
             return []
+        language = {c["call_id"]: c.get("language") for c in self.calls}
         rows = []
-        for (item_id, title), g in stages.groupby(["item_id", stages["title"].fillna("")], sort=False):
+        for item_id, g in stages.groupby("item_id", sort=False):
+            titles = [(str(t), language.get(cid)) for t, cid in zip(g["title"].fillna(item_id), g["call_id"])]
+            own = [t for t, lang in titles if lang == self.t.lang]
+            title = Counter(own or [t for t, _ in titles]).most_common(1)[0][0]
             missed = int((g["status"] == "missed").sum())
             rows.append({
-                "stage": item_id, "title": title or item_id, "applicable": len(g), "missed": missed,
+                "stage": item_id, "title": title, "applicable": len(g), "missed": missed,
                 "missed_pct": round(100.0 * missed / len(g), 1),
             })
         rows = [r for r in rows if r["missed"]]
