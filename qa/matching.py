@@ -34,6 +34,11 @@ How a phrase is found in an utterance:
    "дорого", "not interested" is not "interested"); and a word that differs from a phrase
    word only by a negation prefix (``negation_prefixes``) never stands for it ("неудобно
    говорить" is not "удобно говорить", and the other way round).
+   Word order: in a language whose file says ``word_order: free`` (Russian), a phrase whose
+   words were all said nearby but in another order ("с директором обсудить" for "обсудить с
+   директором") is compared with both sides' words in alphabetical order, at the phrase's
+   threshold plus ``reorder_penalty``; a negation moves with the word after it. This look is
+   only taken when every word of the phrase has a near word in the utterance (prefilter).
 4. A phrase may also span two adjacent utterances of the same speaker (the recogniser cut a
    sentence): the second must follow the first within ``join_gap_s``; only runs crossing the
    boundary are tried.
@@ -50,7 +55,7 @@ them; :mod:`qa.scoring` applies the script's).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -87,9 +92,12 @@ class MatchOptions:
     #: A phrase word the recogniser split in two ("клин про"), or two phrase words it merged
     #: into one ("бизнесцентре"), must be at least this similar as written (0-100).
     joined_floor: float = 85.0
+    #: Languages with free word order (``word_order: free`` in the language file): a phrase
+    #: whose words were said in another order needs this many points more than its threshold.
+    reorder_penalty: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("token_cutoff", "word_floor", "joined_floor"):
+        for name in ("token_cutoff", "word_floor", "joined_floor", "reorder_penalty"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
                 raise ValueError(f"{name} must be in 0..100, got {value}")
@@ -307,6 +315,9 @@ class _Compiled:
     has_negation: bool  # the phrase itself negates: negation words around it are its own
     surfs: tuple[str, ...] = ()  # the words before stemming
     check: tuple[int, ...] = ()  # the words each run must contain (content words)
+    vocab: frozenset[int] = frozenset()  # prefilter words: all near an utterance's words
+    sorted_native: str = ""  # the stems in alphabetical order (order-free comparison)
+    sorted_sound: str = ""
 
 
 class PhraseSet:
@@ -348,11 +359,19 @@ class PhraseSet:
             for t in content:
                 activates.setdefault(t, set()).add(qi)
         self._vocab = list(activates)
+        vocab_id = {t: i for i, t in enumerate(self._vocab)}
+        for qi, c in enumerate(self._compiled):
+            ids = frozenset(vocab_id[t] for t in c.toks if t in vocab_id and qi in activates[t])
+            self._compiled[qi] = replace(
+                c, vocab=ids, sorted_native=self._order_free(c.toks),
+                sorted_sound=self._order_free(c.toks, sound=True),
+            )
+        self._free_order = load_language(language).free_word_order
         self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
         self._vocab_alpha = [alphabet(t) for t in self._vocab]
         self._vocab_sound = [sound_key(t) for t in self._vocab]
-        self._by_alpha: dict[tuple[str, bool], tuple[list[str], list[frozenset[int]]]] = {}
-        self._token_cache: dict[str, frozenset[int]] = {}
+        self._by_alpha: dict[tuple[str, bool], tuple[list[str], list[frozenset[int]], list[int]]] = {}
+        self._token_cache: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
         roles = ("manager", "client")
         self._allowed: dict[str, frozenset[int]] = {
             r: frozenset(i for i, q in enumerate(self.queries) if q.roles is None or r in q.roles)
@@ -364,58 +383,69 @@ class PhraseSet:
         return len(self.queries)
 
     # -- prefilter -----------------------------------------------------------------------------
-    def _vocab_for(self, alpha: str, same: bool) -> tuple[list[str], list[frozenset[int]]]:
+    def _vocab_for(self, alpha: str, same: bool) -> tuple[list[str], list[frozenset[int]], list[int]]:
         key = (alpha, same)
         got = self._by_alpha.get(key)
         if got is None:
             if same:
                 idx = [i for i, a in enumerate(self._vocab_alpha) if a == alpha]
-                got = ([self._vocab[i] for i in idx], [self._vocab_sets[i] for i in idx])
+                got = ([self._vocab[i] for i in idx], [self._vocab_sets[i] for i in idx], idx)
             else:
                 idx = [i for i, a in enumerate(self._vocab_alpha) if a and a != alpha]
-                got = ([self._vocab_sound[i] for i in idx], [self._vocab_sets[i] for i in idx])
+                got = ([self._vocab_sound[i] for i in idx], [self._vocab_sets[i] for i in idx], idx)
             self._by_alpha[key] = got
         return got
 
-    def _activated(self, tok: str) -> frozenset[int]:
+    def _activated(self, tok: str) -> tuple[frozenset[int], frozenset[int]]:
+        """Phrases a word makes worth scoring, and the phrase words (vocabulary ids) near it."""
         cached = self._token_cache.get(tok)
         if cached is not None:
             return cached
         opts = self.options
         alpha = alphabet(tok)
         found: set[int] = set()
+        near: set[int] = set()
         if not alpha:  # digits: exact only
             for i, t in enumerate(self._vocab):
                 if t == tok:
                     found |= self._vocab_sets[i]
+                    near.add(i)
         else:
             cutoff = 100.0 if len(tok) <= opts.short_token_len else opts.token_cutoff
-            words, sets = self._vocab_for(alpha, True)
+            words, sets, ids = self._vocab_for(alpha, True)
             if words:
                 for _, _, i in process.extract(tok, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
                     found |= sets[i]
-            words, sets = self._vocab_for(alpha, False)
+                    near.add(ids[i])
+            words, sets, ids = self._vocab_for(alpha, False)
             if words:
                 key = sound_key(tok)
                 cutoff = 100.0 if len(key) <= opts.short_token_len else opts.token_cutoff
                 for _, _, i in process.extract(key, words, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None):
                     found |= sets[i]
-        result = frozenset(found)
+                    near.add(ids[i])
+        result = (frozenset(found), frozenset(near))
         if len(self._token_cache) > 500_000:  # unbounded vocabularies: start over, stay small
             self._token_cache.clear()
         self._token_cache[tok] = result
         return result
 
-    def candidates(self, pu: PreparedUtterance) -> set[int]:
-        """Phrases worth scoring on this utterance (prefilter and role)."""
+    def _prefilter(self, pu: PreparedUtterance) -> tuple[set[int], set[int]]:
+        """Candidate phrases (prefilter and role) and the phrase words near the utterance's."""
         cand: set[int] = set()
+        near: set[int] = set()
         for t in pu.toks:
-            got = self._activated(t)
+            got, ids = self._activated(t)
             if got:
                 cand |= got
+                near |= ids
         if cand:
             cand &= self._allowed.get(pu.role, self._allowed[UNKNOWN])
-        return cand
+        return cand, near
+
+    def candidates(self, pu: PreparedUtterance) -> set[int]:
+        """Phrases worth scoring on this utterance (prefilter and role)."""
+        return self._prefilter(pu)[0]
 
     # -- scoring -------------------------------------------------------------------------------
     def _sizes(self, n: int, length: int) -> range:
@@ -583,6 +613,54 @@ class PhraseSet:
                 return -neg, spans[k][0], spans[k][1]
         return None
 
+    def _order_free(self, toks: Sequence[str], sound: bool = False) -> str:
+        """Words in alphabetical order; a negation stays with the word after it ("не
+        интересно" moves as one piece: "интересно ... не решили" is not "не интересно")."""
+        units: list[str] = []
+        k = 0
+        while k < len(toks):
+            t = sound_key(toks[k]) if sound else toks[k]
+            if toks[k] in self._negations and k + 1 < len(toks):
+                nxt = sound_key(toks[k + 1]) if sound else toks[k + 1]
+                units.append(f"{t}_{nxt}")
+                k += 2
+                continue
+            units.append(t)
+            k += 1
+        return " ".join(sorted(units))
+
+    def _reordered(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
+        """Free word order: the phrase's words in another order ("с директором обсудить" for
+        "обсудить с директором"), compared with both sides' words in alphabetical order, at
+        the phrase's threshold plus ``reorder_penalty``. Function words the phrase does not
+        have are left out, as in :meth:`_gapped`."""
+        sound = len(c.alphas | pu.alphas) > 1
+        target = c.sorted_sound if sound else c.sorted_native
+        toks, n = pu.toks, len(c.toks)
+        kept = [k for k in range(len(toks)) if not (pu.stops[k] and toks[k] not in c.tokset)]
+        slack = self.options.window_slack
+        max_span = n + slack + 2
+        windows: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for size in range(max(2, n - slack), n + slack + 1):
+            for a in range(0, len(kept) - size + 1):
+                i, j = kept[a], kept[a + size - 1]
+                if j - i + 1 > max_span:
+                    continue
+                windows.append(self._order_free([toks[k] for k in kept[a : a + size]], sound))
+                spans.append((i, j))
+        if not windows:
+            return None
+        cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
+        hits = sorted(
+            (-score, spans[k][1] - spans[k][0], k)
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        )
+        for neg, _, k in hits:
+            if self._accept(c, toks, pu.surfs, *spans[k]):
+                return -neg, spans[k][0], spans[k][1]
+        return None
+
     def _best_across(
         self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
     ) -> tuple[float, int, int] | None:
@@ -620,7 +698,7 @@ class PhraseSet:
         utts = prepared.utterances
         cands: list[set[int]] = []
         for pu in utts:
-            cand = self.candidates(pu)
+            cand, near = self._prefilter(pu)
             if wanted is not None:
                 cand &= wanted
             cands.append(cand)
@@ -629,6 +707,9 @@ class PhraseSet:
                 if not c.toks:
                     continue
                 best = self._best(c, pu)
+                # second looks, only when every word of the phrase has a near word here
+                if best is None and self._free_order and len(c.toks) > 1 and c.vocab <= near:
+                    best = self._reordered(c, pu)
                 if best is not None:
                     sim, i, j = best
                     start, end, matched = pu.span(i, j)

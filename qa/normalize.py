@@ -116,6 +116,9 @@ class Language:
     negations: frozenset[str] = frozenset()
     negation_prefixes: tuple[str, ...] = ()
     numbers: NumberWords = field(default_factory=NumberWords)
+    #: Word order is free (Russian: "обсудить с директором" == "с директором обсудить"): the
+    #: matcher also accepts a phrase's words in another order, at a stricter threshold.
+    free_word_order: bool = False
 
     @property
     def known(self) -> bool:
@@ -171,6 +174,7 @@ def load_language(language: str | None) -> Language:
         stop_words=frozenset(str(w).lower() for w in data.get("stop_words") or ()),
         negations=frozenset(str(w).lower() for w in data.get("negations") or ()),
         negation_prefixes=tuple(str(w).lower() for w in data.get("negation_prefixes") or ()),
+        free_word_order=_word_order(data.get("word_order"), code),
         numbers=NumberWords(
             units=dict(nums.get("units") or {}),
             teens=dict(nums.get("teens") or {}),
@@ -181,6 +185,14 @@ def load_language(language: str | None) -> Language:
             joiners=frozenset(str(w) for w in nums.get("joiners") or ()),
         ),
     )
+
+
+def _word_order(value: Any, code: str) -> bool:
+    if value in (None, "fixed"):
+        return False
+    if value == "free":
+        return True
+    raise ConfigError(f"qa/data/language/{code}.yaml: word_order must be 'free' or 'fixed', got {value!r}")
 
 
 # ---- tokens with provenance -----------------------------------------------------------------

@@ -66,6 +66,11 @@ def found(text: str, phrase: str, language: str, threshold: float = 85.0, role: 
         ("главноерассрочка без переплаты", "рассрочка без переплаты", "ru", "главноерассрочка без переплаты"),
         # one stem, close endings: an inflection
         ("договоримся на завтра", "договорились", "ru", "договоримся"),
+        # Russian word order is free (ru.yaml: word_order: free)
+        ("мне надо с директором обсудить", "обсудить с директором", "ru", "с директором обсудить"),
+        ("вы ипотеку рассматриваете?", "рассматриваете ипотеку", "ru", "ипотеку рассматриваете?"),
+        ("день добрый!", "добрый день", "ru", "день добрый!"),
+        ("говорить сейчас не могу", "не могу говорить", "ru", "говорить сейчас не могу"),
     ],
 )
 def test_found(text: str, phrase: str, language: str, matched: str) -> None:
@@ -100,6 +105,12 @@ def test_found(text: str, phrase: str, language: str, matched: str) -> None:
         ("рассрочка на 15 лет", "рассрочка на 10 лет", "ru"),
         # one stem, endings 5 letters apart: the stemmer joined a verb and a noun
         ("когда заканчивается договор с компанией", "договорились", "ru"),
+        # another order needs reorder_penalty more: "дэнь добрый" is 87.5 alike, not 90
+        ("дэнь добрый", "добрый день", "ru"),
+        # a negation moves with the word after it
+        ("нам пока просто интересно, мы ещё не решили", "не интересно", "ru"),
+        # English word order is fixed (en.yaml: word_order: fixed)
+        ("the price what is included in", "what is included in the price", "en"),
     ],
 )
 def test_not_found(text: str, phrase: str, language: str) -> None:

@@ -179,3 +179,14 @@ def test_analyze_keeps_each_token_before_stemming() -> None:
     # nothing stemmed: the tokens are their own surfaces
     plain = analyze("Мы договорились", "ru", "match")
     assert plain.surfaces == () and plain.surface(1) == "договорились"
+
+
+def test_word_order_comes_from_the_language_file() -> None:
+    from qa.errors import ConfigError
+    from qa.normalize import _word_order
+
+    assert load_language("ru").free_word_order
+    assert not load_language("en").free_word_order
+    assert not load_language("xx").free_word_order
+    with pytest.raises(ConfigError, match="word_order must be 'free' or 'fixed', got 'sideways'"):
+        _word_order("sideways", "xx")
