@@ -143,11 +143,13 @@ def _check_seek(driver, where: str) -> list[float]:  # type: ignore[no-untyped-d
         seen.append(t)
     target = picks[-1].get_attribute("data-u")
     if target:
-        # The utterance the evidence belongs to is the one scrolled into view.
-        visible = driver.execute_script(
-            "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
-            "return r.bottom > 0 && r.top < window.innerHeight;", target)
-        assert visible
+        # The utterance the evidence belongs to is scrolled into view (smoothly: wait).
+        WebDriverWait(driver, 5).until(
+            lambda d: d.execute_script(
+                "var r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                "return r.bottom > 0 && r.top < window.innerHeight;", target),
+            message=f"{where}: utterance {target} not scrolled into view",
+        )
     return seen
 
 
