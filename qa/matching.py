@@ -29,7 +29,9 @@ How a phrase is found in an utterance:
    words share a stem whose endings differ by ``ending_gap`` letters or more (the stemmer
    cut "договорились" to "договор"). A phrase word the recogniser split ("клин про") or two
    it merged ("бизнесцентре") count when the written forms are ``joined_floor`` alike.
-   Negation: when the phrase has no negation of its own, a run right after or containing a
+   Negation: a phrase that negates is only found where the run (or the word before it)
+   has a negation ("ready to decide" is not "not ready to decide"). When the phrase has no
+   negation of its own, a run right after or containing a
    negation word of the language (``negations``) is not the phrase ("не дорого" is not
    "дорого", "not interested" is not "interested"); and a word that differs from a phrase
    word only by a negation prefix (``negation_prefixes``) never stands for it ("неудобно
@@ -457,7 +459,12 @@ class PhraseSet:
 
     def _negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int) -> bool:
         """Whether the run ``first..last`` negates what the phrase says (or the other way)."""
-        if not c.has_negation:
+        if c.has_negation:
+            # the phrase negates: so must the run ("we are ready to decide" is not "not
+            # ready to decide", though 87.5 alike)
+            if not any(toks[k] in self._negations for k in range(max(0, first - 1), last + 1)):
+                return True
+        else:
             if first > 0 and toks[first - 1] in self._negations:
                 return True
             for k in range(first, last + 1):

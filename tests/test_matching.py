@@ -111,6 +111,8 @@ def test_found(text: str, phrase: str, language: str, matched: str) -> None:
         ("нам пока просто интересно, мы ещё не решили", "не интересно", "ru"),
         # English word order is fixed (en.yaml: word_order: fixed)
         ("the price what is included in", "what is included in the price", "en"),
+        # a phrase that negates needs the negation ("ready to decide" is 87.5 alike)
+        ("we are ready to decide", "not ready to decide", "en"),
     ],
 )
 def test_not_found(text: str, phrase: str, language: str) -> None:
