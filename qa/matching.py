@@ -41,6 +41,10 @@ How a phrase is found in an utterance:
    директором") is compared with both sides' words in alphabetical order, at the phrase's
    threshold plus ``reorder_penalty``; a negation moves with the word after it. This look is
    only taken when every word of the phrase has a near word in the utterance (prefilter).
+   Key words: a phrase marked ``keywords`` (objection triggers, in :mod:`qa.scoring`) is
+   also found when its content words are said in order in one sentence with a few other
+   words between them ("у конкурентов в соседнем районе дешевле" for "у конкурентов
+   дешевле"), each as alike as the phrase's threshold (``keyword_gap``).
 4. A phrase may also span two adjacent utterances of the same speaker (the recogniser cut a
    sentence): the second must follow the first within ``join_gap_s``; only runs crossing the
    boundary are tried.
@@ -56,6 +60,7 @@ them; :mod:`qa.scoring` applies the script's).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -97,12 +102,17 @@ class MatchOptions:
     #: Languages with free word order (``word_order: free`` in the language file): a phrase
     #: whose words were said in another order needs this many points more than its threshold.
     reorder_penalty: float = 5.0
+    #: Key-word phrases (``PhraseQuery.keywords``): at most this many other content words
+    #: (not function words) between their key words.
+    keyword_gap: int = 3
 
     def __post_init__(self) -> None:
         for name in ("token_cutoff", "word_floor", "joined_floor", "reorder_penalty"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
                 raise ValueError(f"{name} must be in 0..100, got {value}")
+        if self.keyword_gap < 0:
+            raise ValueError(f"keyword_gap must be >= 0, got {self.keyword_gap}")
         if self.short_stem_len < 0 or self.ending_gap < 1:
             raise ValueError(
                 f"short_stem_len must be >= 0 and ending_gap >= 1, got {self.short_stem_len}, {self.ending_gap}"
@@ -120,6 +130,10 @@ class PhraseQuery:
     text: str
     threshold: float = 85.0
     roles: frozenset[str] | None = None  # None: said by anyone
+    #: Also found when its content words (two or more) are said in order with other words
+    #: between them ("у конкурентов в соседнем районе дешевле" for "у конкурентов дешевле"):
+    #: for long, specific phrases such as objection triggers (``MatchOptions.keyword_gap``).
+    keywords: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 100:
@@ -177,12 +191,21 @@ class PreparedUtterance:
     alphas: frozenset[str]
     stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
     surfs: list[str] = field(default_factory=list)  # the tokens before stemming
+    _ends: list[bool] | None = field(default=None, repr=False)
     _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
         return self.utterance.role
+
+    @property
+    def ends(self) -> list[bool]:
+        """Which tokens end a sentence (their word ends with . ! ? ; or …)."""
+        if self._ends is None:
+            words = self.analysis.words
+            self._ends = [_SENTENCE_END_RE.search(words[t[2]]) is not None for t in self.analysis.tokens]
+        return self._ends
 
     def sounds(self) -> list[str]:
         if self._sounds is None:
@@ -262,6 +285,8 @@ def prepare(
         total += len(pu.toks)
     return PreparedTranscript(prepared, language_code(language), end_time, mono, continues, offsets)
 
+
+_SENTENCE_END_RE = re.compile(r"[.!?;…][\"')»”\]]*$")
 
 #: A similarity equal to the threshold passes (rapidfuzz's cutoff check is not exact near equality).
 _EPS = 1e-3
@@ -457,12 +482,13 @@ class PhraseSet:
             return range(length, length + 1)
         return range(lo, hi + 1)
 
-    def _negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int) -> bool:
-        """Whether the run ``first..last`` negates what the phrase says (or the other way)."""
+    def _negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int, reach: int = 1) -> bool:
+        """Whether the run ``first..last`` negates what the phrase says (or the other way);
+        a phrase's own negation may stand up to ``reach`` words before the run."""
         if c.has_negation:
             # the phrase negates: so must the run ("we are ready to decide" is not "not
             # ready to decide", though 87.5 alike)
-            if not any(toks[k] in self._negations for k in range(max(0, first - 1), last + 1)):
+            if not any(toks[k] in self._negations for k in range(max(0, first - reach), last + 1)):
                 return True
         else:
             if first > 0 and toks[first - 1] in self._negations:
@@ -668,6 +694,55 @@ class PhraseSet:
                 return -neg, spans[k][0], spans[k][1]
         return None
 
+    def _keywords(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
+        """Key words: the phrase's content words in order, in one sentence, each at least as
+        alike as the phrase's threshold, with at most ``keyword_gap`` other content words
+        between them (function words are free, up to ``len(phrase) + 2 x keyword_gap`` words
+        from the first key word to the last). A phrase with a negation needs one just before
+        or among its key words; one without is not found next to one. The similarity is the
+        key words' average."""
+        toks, surfs = pu.toks, pu.surfs
+        keys = c.check
+        need = c.query.threshold - _EPS
+        max_span = len(c.toks) + 2 * self.options.keyword_gap
+        # where each key word could be: (position, similarity) pairs
+        places: list[list[tuple[int, float]]] = []
+        for k in keys:
+            got = []
+            for u in range(len(toks)):
+                sim = self._word_sim(c.toks[k], c.surfs[k], toks[u], surfs[u])
+                if sim >= need:
+                    got.append((u, sim))
+            if not got:
+                return None
+            places.append(got)
+        best: tuple[float, int, int] | None = None
+
+        def extend(level: int, first: int, prev: int, total: float) -> None:
+            nonlocal best
+            if level == len(places):
+                score = total / len(places)
+                if (best is None or score > best[0]) and self._keyword_run_ok(c, pu, first, prev):
+                    best = (score, first, prev)
+                return
+            for u, sim in places[level]:
+                if u > prev and (level == 0 or u - first + 1 <= max_span):
+                    extend(level + 1, u if level == 0 else first, u, total + sim)
+
+        extend(0, -1, -1, 0.0)
+        return best
+
+    def _keyword_run_ok(self, c: _Compiled, pu: PreparedUtterance, first: int, last: int) -> bool:
+        toks = pu.toks
+        if any(pu.ends[k] for k in range(first, last)):
+            return False  # key words of one phrase are said in one sentence
+        others = sum(1 for k in range(first, last + 1) if not pu.stops[k]) - len(c.check)
+        if others > self.options.keyword_gap:
+            return False
+        # a phrase's negation may stand two words before its first key word ("not really
+        # ready")
+        return not self._negated(c, toks, first, last, reach=2)
+
     def _best_across(
         self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
     ) -> tuple[float, int, int] | None:
@@ -717,6 +792,8 @@ class PhraseSet:
                 # second looks, only when every word of the phrase has a near word here
                 if best is None and self._free_order and len(c.toks) > 1 and c.vocab <= near:
                     best = self._reordered(c, pu)
+                if best is None and c.query.keywords and c.has_content and len(c.check) > 1 and c.vocab <= near:
+                    best = self._keywords(c, pu)
                 if best is not None:
                     sim, i, j = best
                     start, end, matched = pu.span(i, j)

@@ -80,6 +80,10 @@ class ScoringOptions:
     mono_turn_segments: int = 2
     #: True: each time a forbidden phrase is said costs its penalty; False: once per phrase.
     penalty_per_occurrence: bool = True
+    #: Objection triggers are also found by their key words in order with a few other words
+    #: between them ("у конкурентов в соседнем районе дешевле" for "у конкурентов дешевле");
+    #: see :attr:`qa.matching.PhraseQuery.keywords`.
+    trigger_keywords: bool = True
     #: Phrase search tolerance (prefilter, window slack, joining split utterances).
     match: MatchOptions = field(default_factory=MatchOptions)
     #: Conversation metric thresholds.
@@ -230,7 +234,10 @@ class Scorer:
         if rubric is not None:
             for ob in rubric.objections:
                 self._trigger_q[ob.id] = [
-                    self._add(rubric.language, ph, ob.threshold_for(rubric, ph), frozenset({CLIENT}))
+                    self._add(
+                        rubric.language, ph, ob.threshold_for(rubric, ph), frozenset({CLIENT}),
+                        keywords=self.options.trigger_keywords,
+                    )
                     for ph in ob.triggers
                 ]
                 for step in ob.steps:
@@ -241,10 +248,12 @@ class Scorer:
         for g in self._groups.values():
             g.phrases = PhraseSet(g.queries, g.language, self.options.match)
 
-    def _add(self, language: str, phrase: Phrase, threshold: float, roles: frozenset[str] | None) -> tuple[str, int]:
+    def _add(
+        self, language: str, phrase: Phrase, threshold: float, roles: frozenset[str] | None, keywords: bool = False
+    ) -> tuple[str, int]:
         code = language_code(language)
         g = self._groups.setdefault(code, _Group(code))
-        g.queries.append(PhraseQuery(phrase.text, float(threshold), roles))
+        g.queries.append(PhraseQuery(phrase.text, float(threshold), roles, keywords))
         return code, len(g.queries) - 1
 
     # -- one call ---------------------------------------------------------------------------

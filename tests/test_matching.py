@@ -264,6 +264,7 @@ def test_empty_phrase_and_empty_transcript() -> None:
         ({"word_floor": -1}, "word_floor"),
         ({"joined_floor": 100.5}, "joined_floor"),
         ({"ending_gap": 0}, "ending_gap"),
+        ({"keyword_gap": -1}, "keyword_gap"),
         ({"window_slack": -1}, "window_slack"),
         ({"join_gap_s": -0.5}, "join_gap_s"),
     ],
@@ -326,3 +327,37 @@ def test_word_floor_option(word_floor: float, found_it: bool) -> None:
     opts = MatchOptions(word_floor=word_floor)
     got = find_phrase([U("client", 0, 2, "Перезвоните через полгода")], "перезвоните вечером", "ru", options=opts)
     assert bool(got) == found_it
+
+
+# ---- key words (objection triggers) ------------------------------------------------------------
+def keyword_matches(text: str, phrase: str, language: str, keywords: bool = True) -> list[str]:
+    ps = PhraseSet([PhraseQuery(phrase, 85, None, keywords)], language)
+    return [m.matched for m in ps.scan(prepare([U("client", 0, 2, text)], language))[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "language", "matched"),
+    [
+        # content words in order, other words between them
+        ("у конкурентов в соседнем районе дешевле", "у конкурентов дешевле", "ru", "конкурентов в соседнем районе дешевле"),
+        ("honestly the price they quoted us is way too high", "price is too high", "en", "price they quoted us is way too high"),
+        # the phrase's negation just before its key words
+        ("we are not really ready right now to decide", "not ready to decide", "en", "ready right now to decide"),
+        # negative cases
+        ("у конкурентов в соседнем районе не дешевле", "у конкурентов дешевле", "ru", None),  # negated
+        ("Rent it out. Budget is around 300 thousand.", "out of our budget", "en", None),  # two sentences
+        ("у конкурентов, как говорили знакомые из соседнего района, дешевле", "у конкурентов дешевле", "ru", None),
+        ("cheaper, I guess, than the competitors", "competitors are cheaper", "en", None),  # not in order
+        ("we are ready to decide", "not ready to decide", "en", None),  # the phrase's negation missing
+    ],
+)
+def test_key_words(text: str, phrase: str, language: str, matched: str | None) -> None:
+    assert keyword_matches(text, phrase, language) == ([matched] if matched else [])
+    if matched:  # only a key-word phrase is found this way
+        assert keyword_matches(text, phrase, language, keywords=False) == []
+
+
+def test_key_word_gap_option() -> None:
+    ps = PhraseSet([PhraseQuery("у конкурентов дешевле", 85, None, True)], "ru", MatchOptions(keyword_gap=1))
+    utts = [U("client", 0, 2, "у конкурентов в соседнем районе дешевле"), U("client", 3, 4, "у конкурентов там дешевле")]
+    assert [m.utterance_index for m in ps.scan(prepare(utts, "ru"))[0]] == [1]

@@ -468,3 +468,24 @@ def test_objection_stage_handled_once_of_two_raises() -> None:
     assert item.detail == (
         "price raised at 00:12: unhandled, 0 of 4 step points; price raised at 00:24: handled, 2 of 4 step points"
     )
+
+
+def test_triggers_are_found_by_their_key_words() -> None:
+    rubric = parse_rubric(
+        """
+name: Key words
+language: en
+objections:
+  - id: price
+    triggers: ["competitors are cheaper"]
+    steps:
+      - {id: clarify, weight: 1, phrases: ["compared to what"]}
+"""
+    )
+    lines = OPENING + [(C, "Your competitors down the road are a lot cheaper."), (M, "Compared to what exactly?")]
+    cs = score_call(call(lines), SCRIPT, rubric)
+    item = cs.item("objection", "price")
+    assert item.status == "handled" and item.match is not None
+    assert item.match.matched == "competitors down the road are a lot cheaper."
+    off = score_call(call(lines), SCRIPT, rubric, ScoringOptions(trigger_keywords=False))
+    assert off.items_of("objection") == []
