@@ -283,8 +283,11 @@ def line_chart(
             f"<title>{_e(tip)}</title></circle>"
         )
         if n <= 16:  # few points: write the values on the chart
+            y = y_at(p.value or 0)
+            # Below the dot when the comparison line passes just above it, else above.
+            below = p.other is not None and 0 <= (p.value or 0) - p.other + 12 <= 12 or y < top + 12
             parts.append(
-                f'<text class="value" x="{_num(x_at(i))}" y="{_num(y_at(p.value or 0) - 9)}" '
+                f'<text class="value" x="{_num(x_at(i))}" y="{_num(y + 16 if below else y - 9)}" '
                 f'text-anchor="middle">{_fmt_value(round(p.value or 0))}</text>'
             )
     parts.append("</g>")

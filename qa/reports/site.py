@@ -611,10 +611,10 @@ class _Site:
                 + self.stages_card(card)
                 + "</div>"
             )
-            body.append('<div class="grid2">' + self.objections_card(card)
-                        + self.plan_card(name, skip_notes=set(card.notes)) + "</div>")
+            body.append(self.plan_card(name, skip_notes=set(card.notes)))
             body.append(self.moments_card(card))
-            body.append('<div class="grid2">' + self.forbidden_card(card) + self.talk_card(card) + "</div>")
+            body.append('<div class="grid2"><div class="stack">' + self.objections_card(card)
+                        + self.forbidden_card(card) + "</div>" + self.talk_card(card) + "</div>")
             for note in card.notes:
                 body.append(f'<p class="note">{esc(note)}</p>')
         body.append(self.calls_card(calls, depth=1, title=t("calls"), show_manager=False))
@@ -838,10 +838,11 @@ class _Site:
         if not gaps:
             out.append(f'<p class="empty">{esc(t("no_gaps"))}</p>')
         else:
-            out.append("<ol>")
-            for g in gaps:
+            out.append('<div class="gaps">')
+            for n, g in enumerate(gaps, start=1):
                 out.append(
-                    f'<li><b>{esc(g.get("title") or g.get("item_id"))}</b> '
+                    f'<div class="gap"><div class="gap-title"><span class="n">{n}</span>'
+                    f'<b>{esc(g.get("title") or g.get("item_id"))}</b></div> '
                     f'<span class="muted">{esc(t("gap_now", rate=fmt_num(g.get("rate"), 0), done=g.get("done"), applicable=g.get("applicable"), median=fmt_num(g.get("team_median"), 0), best=fmt_num(g.get("team_best_quartile"), 0), points=fmt_num(g.get("impact"), 1)))}</span>'
                     f'<div class="goal">{esc(t("goal"))}: {esc(_goal_text(g.get("goal") or {}, t))}</div>'
                 )
@@ -860,8 +861,8 @@ class _Site:
                         out.append(f'<li>{self.moment_link(r.get("call_id"), r.get("seconds"))} '
                                    f'{esc(r.get("what") or "")}{quote}</li>')
                     out.append("</ul>")
-                out.append("</li>")
-            out.append("</ol>")
+                out.append("</div>")
+            out.append("</div>")
         for note in plan.get("notes") or []:
             if note not in skip_notes:  # the page already shows the scorecard's notes
                 out.append(f'<p class="note">{esc(note)}</p>')
