@@ -486,7 +486,7 @@ class _Site:
             extra.append(f"{fmt_num(sim, 0)}%")
         phrase = _value(item, "phrase")
         if phrase and str(phrase).casefold() != str(_value(item, "matched") or "").casefold():
-            extra.append(f"{self.t('phrase')}: «{phrase}»")
+            extra.append(self.t("phrase_is", phrase=phrase))
         extra_html = f' <span class="muted">{esc(" · ".join(extra))}</span>' if extra else ""
         return f'{button} <q>{quote}</q>{extra_html}'
 
