@@ -137,3 +137,31 @@ def test_serve_port_in_use(ws: Path, tmp_path: Path) -> None:
         assert "pick another one with --port" in result.stderr
     finally:
         busy.server_close()
+
+
+def test_serve_for_real_until_sigterm(ws: Path) -> None:
+    """'qa serve' as its own process: prints the address, answers HTTP with byte ranges,
+    stops on SIGTERM (what a service manager sends) and removes its temporary folder."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QA_NO_PROGRESS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "-w", str(ws), "--port", "0", "--day", "2026-11-20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        url = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), url
+        req = urllib.request.Request(url + "audio/ru-1.wav", headers={"Range": "bytes=0-43"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 206 and r.read()[:4] == b"RIFF"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    folder = re.search(r"Serving (\S+) at", err).group(1)  # type: ignore[union-attr]
+    assert "Stopped." in err and not Path(folder).exists()

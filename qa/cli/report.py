@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -190,12 +192,29 @@ def serve(
         url = f"http://{host}:{server.server_address[1]}/"
         err_console.print(f"Serving {output} at {url} (Ctrl+C to stop)", soft_wrap=True)
         out_console.print(url)
+        # A service manager stops us with SIGTERM: treat it as Ctrl+C, so the temporary
+        # folder is removed either way.
+        previous = _on_sigterm(_interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
             err_console.print("Stopped.")
         finally:
             server.server_close()
+            _on_sigterm(previous)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install ``handler`` for SIGTERM (main thread only); returns the previous one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if handler is None:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
