@@ -620,6 +620,12 @@ def test_to_mp3_keeps_channels_and_length(tmp_path: Path) -> None:
     assert not (tmp_path / "j.mp3").exists() and not (tmp_path / "j.mp3.part").exists()
 
 
+def test_manager_name_in_any_case(report_ws: Path, tmp_path: Path) -> None:
+    with Workspace(report_ws) as ws:
+        result = build_site(ws, tmp_path, manager="ИВАНОВ", audio="none", options=ReportOptions(excel=False))
+    assert result.managers == ("Иванов",) and result.calls == 1
+
+
 def test_lang_auto_picks_most_common_call_language(report_ws: Path, tmp_path: Path) -> None:
     with Workspace(report_ws) as ws:
         result = build_site(ws, tmp_path, day="2026-11-20", options=ReportOptions(excel=False))

@@ -192,6 +192,9 @@ def load_period(ws: Workspace, period: Period, manager: str | None = None) -> Pe
     managers = sorted({m for m in calls["manager"].dropna().tolist() if m})
     team_calls, team_items = calls, items
     if manager is not None:
+        folded = [m for m in managers if m.casefold() == manager.casefold()]
+        if manager not in managers and len(folded) == 1:
+            manager = folded[0]  # "ivanov" finds "Ivanov", as in the scorecards
         if manager not in managers:
             known = ", ".join(managers) or "none"
             raise NotFoundError(
