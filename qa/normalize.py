@@ -17,9 +17,13 @@ script phrase and a recognised utterance go through the same steps, in this orde
                        cases and English tenses match ("бюджета" == "бюджетом" == "бюджет",
                        "called" == "calling" == "call"). Irregular forms ("spoke"/"speak") do not.
                        Unknown language: no stemming.
+7. ``synonyms``     -- words and word sequences of one synonym group in the language file become
+                       the group's first entry ("щас" == "сейчас", "неинтересно" == "не интересно",
+                       "pricey" == "expensive", "wanna" == "want to"); entries are normalised by
+                       the steps above, so their inflected forms follow.
 
 Presets name useful prefixes of that chain (:data:`PRESETS`): ``plain`` (1-3, for display and
-grouping), ``match`` (1-5, what :func:`normalize` returns) and ``stems`` (1-6, what
+grouping), ``match`` (1-5, what :func:`normalize` returns) and ``stems`` (1-7, what
 :func:`tokens` returns and what :mod:`qa.matching` compares with fuzzy similarity on top).
 
 Recognition errors ("здраствуйте", "good afternon") are not normalised away here: they are
@@ -30,10 +34,10 @@ Negation is a matching rule, not a normalisation step: :mod:`qa.matching` does n
 phrase right after or around a negation of the language ("не дорого" is not "дорого",
 "неудобно" is not "удобно").
 
-Word lists (fillers, question words, stop words, negations, number words, stemmer name) live in
-``qa/data/language/<lang>.yaml``; nothing language-specific is written in Python. Every token
-remembers which original whitespace-separated word(s) it came from, so a match can quote the
-original text (:func:`analyze`).
+Word lists (fillers, question words, stop words, negations, number words, synonyms, stemmer
+name, word order) live in ``qa/data/language/<lang>.yaml``; nothing language-specific is
+written in Python. Every token remembers which original whitespace-separated word(s) it came
+from, and its form before stemming, so a match can quote the original text (:func:`analyze`).
 """
 
 from __future__ import annotations
@@ -51,13 +55,13 @@ import yaml
 from .errors import ConfigError
 
 #: The normalisation steps in the order they are applied.
-STEPS: tuple[str, ...] = ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem")
+STEPS: tuple[str, ...] = ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem", "synonyms")
 
 #: Named presets: each is a subset of :data:`STEPS` (always applied in :data:`STEPS` order).
 PRESETS: dict[str, tuple[str, ...]] = {
     "plain": ("lowercase", "chars", "punctuation"),
     "match": ("lowercase", "chars", "punctuation", "numbers", "fillers"),
-    "stems": ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem"),
+    "stems": ("lowercase", "chars", "punctuation", "numbers", "fillers", "stem", "synonyms"),
 }
 
 # Words: a number with a decimal separator, or letters/digits with inner apostrophes.
@@ -119,6 +123,9 @@ class Language:
     #: Word order is free (Russian: "обсудить с директором" == "с директором обсудить"): the
     #: matcher also accepts a phrase's words in another order, at a stricter threshold.
     free_word_order: bool = False
+    #: Groups of words or word sequences that say the same; the first of each is the one the
+    #: others become ("щас" -> "сейчас", "pricey" -> "expensive").
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def known(self) -> bool:
@@ -175,6 +182,7 @@ def load_language(language: str | None) -> Language:
         negations=frozenset(str(w).lower() for w in data.get("negations") or ()),
         negation_prefixes=tuple(str(w).lower() for w in data.get("negation_prefixes") or ()),
         free_word_order=_word_order(data.get("word_order"), code),
+        synonyms=_synonym_groups(data.get("synonyms"), code),
         numbers=NumberWords(
             units=dict(nums.get("units") or {}),
             teens=dict(nums.get("teens") or {}),
@@ -185,6 +193,20 @@ def load_language(language: str | None) -> Language:
             joiners=frozenset(str(w) for w in nums.get("joiners") or ()),
         ),
     )
+
+
+def _synonym_groups(value: Any, code: str) -> tuple[tuple[str, ...], ...]:
+    if value is None:
+        return ()
+    groups = []
+    for n, group in enumerate(value if isinstance(value, list) else [value]):
+        if not isinstance(group, list) or len(group) < 2 or not all(isinstance(w, str) and w.strip() for w in group):
+            raise ConfigError(
+                f"qa/data/language/{code}.yaml: synonyms[{n}] must be a list of two or more words "
+                f"(the first is what the others become), got {group!r}"
+            )
+        groups.append(tuple(str(w).strip().lower() for w in group))
+    return tuple(groups)
 
 
 def _word_order(value: Any, code: str) -> bool:
@@ -228,7 +250,7 @@ class Analysis:
 class Normalizer:
     """A compiled preset for one language, with per-word caches (reuse it for many texts)."""
 
-    def __init__(self, language: str | None = None, preset: str | Sequence[str] = "stems"):
+    def __init__(self, language: str | Language | None = None, preset: str | Sequence[str] = "stems"):
         steps = PRESETS.get(preset) if isinstance(preset, str) else tuple(preset)
         if steps is None:
             raise ValueError(f"unknown normalisation preset {preset!r}; use one of {sorted(PRESETS)}")
@@ -236,13 +258,17 @@ class Normalizer:
         if unknown:
             raise ValueError(f"unknown normalisation step {unknown[0]!r}; steps are {STEPS}")
         self.steps = frozenset(steps)
-        self.language = load_language(language)
+        self.language = language if isinstance(language, Language) else load_language(language)
         self._word_cache: dict[str, tuple[str, ...]] = {}
         self._stem_cache: dict[str, str] = {}
         self._stem: Callable[[str], str] | None = None
         lang = self.language
         self._number_words = lang.numbers.words
         self._filler_starts = lang.fillers | frozenset(ph[0] for ph in lang.filler_phrases)
+        #: token sequence -> the (token, surface) pairs it becomes; filled below
+        self._synonyms: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        self._synonym_starts: frozenset[str] = frozenset()
+        self._synonym_len = 0
         if "stem" in self.steps and self.language.stemmer:
             import snowballstemmer
 
@@ -253,6 +279,32 @@ class Normalizer:
                     f"qa/data/language/{self.language.code}.yaml: unknown stemmer "
                     f"{self.language.stemmer!r}; use one of snowballstemmer.algorithms()"
                 ) from e
+
+        if "synonyms" in self.steps and lang.synonyms:
+            self._compile_synonyms()
+
+    def _compile_synonyms(self) -> None:
+        """Each entry of a synonym group, normalised by this preset's other steps, maps to the
+        group's first entry normalised the same way."""
+        table: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        owner: dict[tuple[str, ...], str] = {}
+        for group in self.language.synonyms:
+            head = self._analyze(group[0], synonyms=False)
+            target = tuple((t[0], head.surface(k)) for k, t in enumerate(head.tokens))
+            for entry in group:
+                key = tuple(self._analyze(entry, synonyms=False).texts)
+                if not key or not target or key == tuple(t for t, _ in target):
+                    continue
+                if key in table and table[key] != target:
+                    raise ConfigError(
+                        f"qa/data/language/{self.language.code}.yaml: synonyms: {entry!r} is in the "
+                        f"groups of {owner[key]!r} and {group[0]!r}; keep it in one group"
+                    )
+                table[key] = target
+                owner[key] = group[0]
+        self._synonyms = table
+        self._synonym_starts = frozenset(k[0] for k in table)
+        self._synonym_len = max((len(k) for k in table), default=0)
 
     # -- per-word steps (cached) -----------------------------------------------------------
     def _word(self, word: str) -> tuple[str, ...]:
@@ -292,6 +344,9 @@ class Normalizer:
 
     # -- whole text ----------------------------------------------------------------------------
     def analyze(self, text: str) -> Analysis:
+        return self._analyze(text, synonyms=True)
+
+    def _analyze(self, text: str, synonyms: bool) -> Analysis:
         words = tuple(text.split())
         toks: list[Token] = []
         for i, w in enumerate(words):
@@ -312,7 +367,36 @@ class Normalizer:
         if self._stem is not None:
             surfaces = tuple(t[0] for t in toks)
             toks = [(self.stem(t), a, b) for t, a, b in toks]
+        if synonyms and self._synonyms and any(t[0] in self._synonym_starts for t in toks):
+            toks, surfaces = self._replace_synonyms(toks, surfaces)
         return Analysis(words, tuple(toks), surfaces)
+
+    def _replace_synonyms(
+        self, toks: list[Token], surfaces: tuple[str, ...]
+    ) -> tuple[list[Token], tuple[str, ...]]:
+        """Longest synonym entries first; the tokens they become keep the source words."""
+        out: list[Token] = []
+        outs: list[str] = []
+        i, n = 0, len(toks)
+        while i < n:
+            if toks[i][0] in self._synonym_starts:
+                for size in range(min(self._synonym_len, n - i), 0, -1):
+                    target = self._synonyms.get(tuple(t[0] for t in toks[i : i + size]))
+                    if target is not None:
+                        a, b = toks[i][1], toks[i + size - 1][2]
+                        out.extend((t, a, b) for t, _ in target)
+                        outs.extend(sf for _, sf in target)
+                        i += size
+                        break
+                else:
+                    out.append(toks[i])
+                    outs.append(surfaces[i] if surfaces else toks[i][0])
+                    i += 1
+                continue
+            out.append(toks[i])
+            outs.append(surfaces[i] if surfaces else toks[i][0])
+            i += 1
+        return out, tuple(outs) if surfaces else ()
 
     def tokens(self, text: str) -> list[str]:
         return [t[0] for t in self.analyze(text).tokens]
@@ -322,8 +406,8 @@ class Normalizer:
 
 
 @lru_cache(maxsize=64)
-def normalizer(language: str | None, preset: str = "stems") -> Normalizer:
-    """A shared :class:`Normalizer` for a language code and preset name."""
+def normalizer(language: str | None, preset: str | tuple[str, ...] = "stems") -> Normalizer:
+    """A shared :class:`Normalizer` for a language code and preset name (or tuple of steps)."""
     return Normalizer(language_code(language), preset)
 
 
@@ -336,7 +420,7 @@ def normalize(text: str, language: str | None, preset: str = "match") -> str:
     return normalizer(language, preset).normalize(text)
 
 
-def tokens(text: str, language: str | None, preset: str = "stems") -> list[str]:
+def tokens(text: str, language: str | None, preset: str | tuple[str, ...] = "stems") -> list[str]:
     """Normalised, stemmed tokens: what matching compares.
 
     >>> tokens("Какой у вас бюджет? А бюджетом кто распоряжается?", "ru")

@@ -957,13 +957,16 @@ def _phrase_warnings(
     forbidden list.
     """
     from .matching import similarity
-    from .normalize import load_language, normalize, tokens
+    from .normalize import PRESETS, load_language, normalize, tokens
 
     lang = load_language(language)
+    # "listed twice" means the same words: phrases that differ by a synonym of the language
+    # file are the same to the matcher, and listing both is harmless
+    literal = tuple(step for step in PRESETS["stems"] if step != "synonyms")
     for label, phrases, _thr in groups:
         seen: dict[str, Phrase] = {}
         for ph in phrases:
-            toks = tokens(ph.text, language)
+            toks = tokens(ph.text, language, literal)
             words = normalize(ph.text, language).split()
             if not toks:
                 c.error(ph.line, f"{label}: phrase {ph.text!r} has no words left after normalisation (only fillers or punctuation); write the words to look for")

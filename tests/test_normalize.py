@@ -190,3 +190,54 @@ def test_word_order_comes_from_the_language_file() -> None:
     assert not load_language("xx").free_word_order
     with pytest.raises(ConfigError, match="word_order must be 'free' or 'fixed', got 'sideways'"):
         _word_order("sideways", "xx")
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        # colloquial and recogniser spellings become the group's first entry
+        ("Щас скока стоит?", "ru", ["сейчас", "скольк", "сто"]),
+        ("it is kinda pricey, I dunno", "en", ["it", "is", "kind", "of", "expens", "i", "dont", "know"]),
+        ("send it by e-mail", "en", ["send", "it", "by", "email"]),
+        # a negation written together or apart
+        ("нам неинтересно", "ru", ["нам", "не", "интересн"]),
+        ("некогда сейчас", "ru", ["нет", "времен", "сейчас"]),
+        # inflected forms of an entry follow it
+        ("обсужу с начальником", "ru", ["обсуж", "с", "руководител"]),
+        # the longest entry wins: "less expensive" is "cheaper", not "less" + "expensive"
+        ("a bit less expensive", "en", ["a", "bit", "cheaper"]),
+    ],
+)
+def test_synonyms(text: str, language: str, expected: list[str]) -> None:
+    assert tokens(text, language) == expected
+
+
+def test_synonyms_keep_the_source_words_and_their_own_forms() -> None:
+    an = analyze("Нам неинтересно, спасибо", "ru")
+    assert an.texts == ["нам", "не", "интересн", "спасиб"]
+    assert an.surfaces == ("нам", "не", "интересно", "спасибо")
+    assert [t[1:] for t in an.tokens[1:3]] == [(1, 1), (1, 1)]
+    assert an.source(1, 2) == "неинтересно,"
+    # the match preset has no synonyms step
+    assert normalize("Щас", "ru") == "щас"
+
+
+def test_synonym_groups_are_checked() -> None:
+    from dataclasses import replace
+
+    from qa.errors import ConfigError
+    from qa.normalize import _synonym_groups
+
+    assert _synonym_groups([["Сейчас", "щас"]], "ru") == (("сейчас", "щас"),)
+    with pytest.raises(ConfigError, match=r"synonyms\[0\] must be a list of two or more words"):
+        _synonym_groups([["одно"]], "ru")
+    clash = replace(load_language("ru"), synonyms=(("сейчас", "щас"), ("теперь", "щас")))
+    with pytest.raises(ConfigError, match="synonyms: 'щас' is in the groups of 'сейчас' and 'теперь'"):
+        Normalizer(clash)
+
+
+@pytest.mark.parametrize("code", available_languages())
+def test_synonym_entries_are_written_in_normalised_form(code: str) -> None:
+    for group in load_language(code).synonyms:
+        for entry in group:
+            assert normalize(entry, code, "plain") == entry, entry
