@@ -87,14 +87,14 @@ class MatchOptions:
     #: Every content word of a phrase (not a function word) must be this similar (0-100) to a
     #: word of the matched run, so one long shared word cannot carry a phrase ("перезвоните
     #: через полгода" is not "перезвоните вечером").
-    word_floor: float = 75.0
+    word_floor: float = 70.0
     #: A phrase that stands on one stem this short (its only content word) is compared as
     #: written when the stems differ: one letter is a large share of a short stem
     #: ("дор"/"добр" are 86 alike, "дорого"/"добрый" 50).
     short_stem_len: int = 4
     #: Two words with one stem whose endings differ by this many letters or more are told
-    #: apart by their written forms: the stemmer cut a derivational suffix
-    #: ("договорились"/"договор"), not an inflection ("бюджетами"/"бюджет").
+    #: apart by their written forms (which must be ``joined_floor`` alike): the stemmer cut a
+    #: derivational suffix ("договорились"/"договор"), not an inflection ("бюджетами"/"бюджет").
     ending_gap: int = 4
     #: A phrase word the recogniser split in two ("клин про"), or two phrase words it merged
     #: into one ("бизнесцентре"), must be at least this similar as written (0-100).
@@ -512,9 +512,11 @@ class PhraseSet:
         written forms ``ps``/``us``; ``alone``: the phrase's only content word."""
         opts = self.options
         if pt == ut:
-            # one stem; endings far apart in length: the stemmer joined two words
+            # one stem; endings far apart in length: the stemmer joined two words, which
+            # are only alike when written nearly alike
             if abs((len(ps) - len(pt)) - (len(us) - len(ut))) >= opts.ending_gap:
-                return float(fuzz.ratio(ps, us))
+                sim = float(fuzz.ratio(ps, us))
+                return sim if sim >= opts.joined_floor - _EPS else 0.0
             return 100.0
         ap, au = alphabet(pt), alphabet(ut)
         if ap and au and ap != au:

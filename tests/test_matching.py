@@ -66,6 +66,8 @@ def found(text: str, phrase: str, language: str, threshold: float = 85.0, role: 
         ("главноерассрочка без переплаты", "рассрочка без переплаты", "ru", "главноерассрочка без переплаты"),
         # one stem, close endings: an inflection
         ("договоримся на завтра", "договорились", "ru", "договоримся"),
+        # an inflection the stemmer does not join ("записа"/"запиш" are 73 alike)
+        ("давайте я запишу вас на просмотр", "записать вас на просмотр", "ru", "запишу вас на просмотр"),
         # synonyms from the language file
         ("нам сейчас неинтересно", "не интересно", "ru", "неинтересно"),
         ("it's a bit pricey for us", "bit expensive", "en", "bit pricey"),
@@ -325,7 +327,7 @@ def test_match_spans_count_tokens_over_the_whole_call() -> None:
 
 @pytest.mark.parametrize(
     ("word_floor", "found_it"),
-    [(60.0, True), (75.0, False)],  # "вечер"/"через" are 60 alike
+    [(60.0, True), (70.0, False)],  # "вечер"/"через" are 60 alike
 )
 def test_word_floor_option(word_floor: float, found_it: bool) -> None:
     opts = MatchOptions(word_floor=word_floor)
