@@ -91,15 +91,13 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     seen: set[Path] = set()
 
     def add(p: Path, explicit: bool) -> None:
-        key = p.resolve()
-        if key in seen:
-            return
-        seen.add(key)
         ext = p.suffix.lower()
-        if ext in audio_ext:
-            audio.append(p)
-        elif ext in transcript_ext:
-            transcripts.append(p)
+        if ext in audio_ext or ext in transcript_ext:
+            key = p.resolve()
+            if key in seen:  # named twice, or inside a folder also given
+                return
+            seen.add(key)
+            (audio if ext in audio_ext else transcripts).append(p)
         elif explicit:
             failed.append(
                 (str(p), f"unsupported file type '{ext or p.name}'; give audio "
