@@ -20,11 +20,12 @@ manager does not set the bar alone. Calls without a manager are counted in notes
 ranked and never part of the team benchmarks.
 
 Versions. A score belongs to one (script_hash, rubric_hash) version. By default the views
-use the most recent version (:meth:`Workspace.latest_version`) plus, when that run scored
-each call with the script in its language, the latest version of each other language whose
-script has the same stage ids (a translation, not an edit). Calls in the period scored only
-under other versions are kept apart and reported in ``notes``; ``version=`` picks another
-version by hash prefix. Within the chosen versions each call counts once (its latest score).
+use, for each script file (``real_estate_inbound`` in ``real_estate_inbound.ru.yaml``) and
+language, the version most recently scored with: translations of a script and different
+scripts (inbound and cold calls) count together, while an edit of a file supersedes its
+older versions. Calls in the period scored only under superseded versions are kept apart
+and reported in ``notes``; ``version=`` picks another version by hash prefix. Within the
+chosen versions each call counts once (its latest score).
 
 Speed. Counting is done in SQLite with GROUP BY over the ``items`` covering index, and only
 the per-call columns needed are read, so 100,000 stored calls take seconds, not minutes.
@@ -39,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
@@ -264,25 +266,27 @@ def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | N
                 )
             chosen.append(hits[0])
         return tuple(_version(ws, *p) for p in dict.fromkeys(chosen))
-    latest = ws.latest_version() or pairs[0]
-    first = _version(ws, *latest)
-    chosen_v = [first]
-    # A run that scores each call with the script in its language makes one version per
-    # language; they are the same script (same stage ids), so they count together.
-    base = _parsed_script(ws, first.script_hash)
-    if base is not None and first.language:
-        base_ids = [s.id for s in base.stages]
-        langs = {first.language}
-        for pair in pairs:
-            if pair == latest:
-                continue
-            other = _parsed_script(ws, pair[0])
-            if other is None or other.language in langs:
-                continue
-            if [s.id for s in other.stages] == base_ids:
-                chosen_v.append(_version(ws, *pair))
-                langs.add(other.language)
+    # One version per script file and language: the most recently used. A run that scores
+    # each call with the script in its language (or inbound and cold calls with their own
+    # scripts) makes several versions at once and they all count; an edit of a file
+    # supersedes its older versions, which are kept apart and reported in notes.
+    chosen_v: list[Version] = []
+    families: set[tuple[str, str | None]] = set()
+    for pair in pairs:
+        v = _version(ws, *pair)
+        family = (_script_family(ws, pair[0]), v.language)
+        if family not in families:
+            families.add(family)
+            chosen_v.append(v)
     return tuple(chosen_v)
+
+
+def _script_family(ws: Workspace, script_hash: str) -> str:
+    """Which script a version is an edit of: its file name without language and extension."""
+    cfg = ws.config(script_hash)
+    if cfg and cfg.get("path"):
+        return Path(str(cfg["path"])).name.split(".", 1)[0]
+    return str((cfg or {}).get("name") or script_hash)
 
 
 def _known_list(pairs: Iterable[tuple[str, str]]) -> str:

@@ -339,3 +339,26 @@ def test_workers_do_not_change_the_numbers(ws: Workspace) -> None:
     one = sc.team(ws, *WEEK1, data=sc.load_team(ws, *WEEK1, workers=1))
     two = sc.team(ws, *WEEK1)
     assert one.equals(two)
+
+
+def test_different_script_files_count_together_and_edits_supersede(tmp_path: Path) -> None:
+    """Inbound and cold calls scored with their own scripts are all in the team view; an
+    edit of one script file replaces its older version (same file name, new hash)."""
+    ws = Workspace(tmp_path)
+    cold = sw.SCRIPT_YAML.replace("name: Test inbound script", "name: Test cold call")
+    cold_hash, edited_hash = _hash(cold), _hash(EDITED)
+    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script",
+                   path="/x/scripts_library/inbound.en.yaml", text=sw.SCRIPT_YAML)
+    ws.save_config(hash=cold_hash, kind="script", name="Test cold call",
+                   path="/x/scripts_library/cold_call.en.yaml", text=cold)
+    ws.save_config(hash=edited_hash, kind="script", name="Test inbound script",
+                   path="/x/scripts_library/inbound.en.yaml", text=EDITED)
+    ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "anna"})  # inbound, old version
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "boris"}, script_hash=cold_hash)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "vera"}, script_hash=edited_hash)
+    scope = sc.load_team(ws, *WEEK1).scope
+    assert {v.script_hash for v in scope.versions} == {cold_hash, edited_hash}
+    lb = sc.team(ws, *WEEK1)
+    assert lb.set_index("manager")["calls"].to_dict() == {"boris": 4, "vera": 2}
+    assert "3 call(s) in this period are scored only under other versions" in lb.attrs["notes"][-1]
