@@ -344,13 +344,25 @@ def register_configs(ws: Workspace, script: Script | None, rubric: Rubric | None
         ws.save_config(hash=cfg.hash, kind=kind, name=cfg.name, path=str(path) if path else None, text=text)
 
 
-def pick_config(configs: Sequence[Any], transcript: Transcript) -> Any:
-    """The script (or rubric) for this call: same language as the call, else the best guess.
+def pick_config(configs: Sequence[Any], transcript: Transcript, column: str = "script") -> Any:
+    """The script (or rubric) for this call.
 
-    Calls imported without a language are matched by alphabet: the config whose phrases
-    share the most letters with the transcript (Cyrillic vs Latin, ...), so nothing
-    language-specific is hard-coded here.
+    A manifest column ``script`` (or ``rubric``) narrows the choice to the files it names
+    (``b2b_cold_call`` names ``b2b_cold_call.en.yaml`` and ``b2b_cold_call.ru.yaml``, or a
+    script's ``name``); then the one in the call's language wins. Calls imported without a
+    language are matched by alphabet: the config whose phrases share the most letters with
+    the transcript (Cyrillic vs Latin, ...), so nothing language-specific is hard-coded here.
     """
+    wanted = str(transcript.meta.extra.get(column) or "").strip().lower()
+    if wanted:
+        named = [cfg for cfg in configs if wanted in _config_names(cfg)]
+        if not named:
+            known = ", ".join(sorted({n for cfg in configs for n in _config_names(cfg)}))
+            raise QAError(
+                f"call {transcript.call_id}: manifest {column} '{wanted}' is not among the "
+                f"given --{column} files ({known}); add --{column} for it or fix the manifest"
+            )
+        configs = named
     if len(configs) == 1:
         return configs[0]
     if transcript.language:
@@ -359,6 +371,15 @@ def pick_config(configs: Sequence[Any], transcript: Transcript) -> Any:
                 return cfg
     letters = {ch for ch in transcript.text().lower() if ch.isalpha()}
     return max(configs, key=lambda cfg: len(letters & _alphabet(cfg)))
+
+
+def _config_names(cfg: Any) -> set[str]:
+    names = {str(getattr(cfg, "name", "") or "").lower()}
+    path = getattr(cfg, "path", None)
+    if path:
+        file = Path(str(path)).name.lower()
+        names |= {file, file.split(".", 1)[0], file.rsplit(".", 1)[0]}
+    return names - {""}
 
 
 def _alphabet(cfg: Any) -> set[str]:
@@ -383,11 +404,13 @@ def score_calls(
     rubrics: Rubric | Sequence[Rubric] | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
+    failed: list[tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
-    With several scripts (or rubrics), each call gets the one in its language
-    (see :func:`pick_config`).
+    With several scripts (or rubrics), each call gets the one named by its manifest or in
+    its language (see :func:`pick_config`). Calls that cannot be scored are appended to
+    ``failed`` as ``(source, reason)``.
     """
     import pandas as pd
 
@@ -409,8 +432,14 @@ def score_calls(
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
     for n, transcript in enumerate(ws.transcripts(ids), start=1):
-        script = pick_config(script_list, transcript)
-        rubric = pick_config(rubric_list, transcript) if rubric_list else None
+        try:
+            script = pick_config(script_list, transcript, "script")
+            rubric = pick_config(rubric_list, transcript, "rubric") if rubric_list else None
+        except QAError as e:  # one misconfigured call must not stop the batch
+            log.warning("%s", e)
+            if failed is not None:
+                failed.append((transcript.meta.source or transcript.call_id, str(e)))
+            continue
         cs = score_call(transcript, script, rubric)
         summary, items = cs.to_store()
         batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
@@ -471,5 +500,5 @@ def score_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
         progress=progress, output_dir=None,
     )
-    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics)
+    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed)
     return ScoreResult(batch, calls, items)

@@ -221,6 +221,23 @@ def test_pick_config_by_language_then_alphabet() -> None:
     assert pipeline.pick_config([en], t_unknown_ru) is en
 
 
+def test_manifest_script_column_picks_the_script_file(tmp_path: Path) -> None:
+    from qa.scripts import load_script
+
+    lib = ROOT / "scripts_library"
+    scripts = [load_script(lib / f) for f in (
+        "real_estate_inbound.en.yaml", "real_estate_inbound.ru.yaml", "b2b_cold_call.en.yaml", "b2b_cold_call.ru.yaml")]
+    t = Transcript(meta=_meta("c1"), utterances=[Utterance(MANAGER, 0, 1, "hello")], language="en")
+    assert Path(pipeline.pick_config(scripts, t).path).name == "real_estate_inbound.en.yaml"
+    t.meta.extra["script"] = "b2b_cold_call"
+    assert Path(pipeline.pick_config(scripts, t).path).name == "b2b_cold_call.en.yaml"
+    t.meta.extra["script"] = "B2B_Cold_Call.ru.yaml"
+    assert Path(pipeline.pick_config(scripts, t).path).name == "b2b_cold_call.ru.yaml"
+    t.meta.extra["script"] = "outbound"
+    with pytest.raises(QAError, match=r"call c1: manifest script 'outbound' is not among the given --script files"):
+        pipeline.pick_config(scripts, t)
+
+
 def _meta(call_id: str):
     from qa.transcripts import CallMeta
 
