@@ -17,8 +17,13 @@ setup_python() {
   # Reinstall only when pyproject.toml changed since the last install.
   local stamp=.venv/.call-qa-installed
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[all]"
+    echo "Installing call-qa and its dependencies into .venv (log: .venv/install.log) ..." >&2
+    if ! { .venv/bin/python -m pip install --upgrade pip &&
+           .venv/bin/python -m pip install -e ".[all]"; } >.venv/install.log 2>&1; then
+      tail -n 30 .venv/install.log >&2
+      echo "Error: installing call-qa failed; see .venv/install.log" >&2
+      exit 1
+    fi
     touch "$stamp"
   fi
 }
