@@ -13,11 +13,14 @@ How a call is transcribed:
    is one stream with role ``unknown``: :mod:`qa.scoring` has a role-agnostic fallback for
    such calls (a phrase may come from either side).
 3. Voice activity detection (Silero, shipped with faster-whisper) finds the speech in each
-   stream. Only speech is recognised: the pieces are laid end to end in clips of at most
-   30 s, never mixing streams, and the clips of both channels are decoded together in one
-   batch (``BatchedInferencePipeline``), which is where the speed comes from on CPU.
-4. The language is detected once, on the first 30 s of speech of the call, and used for
-   both channels, so the two sides of one call are never recognised in different languages.
+   stream. Only speech is recognised: a stream's speech pieces are laid end to end in clips
+   of at most 30 s (one side per clip by default, see ``shared_clips``), and the clips of a
+   call are decoded in batches. Each clip is encoded with only as much audio context as it
+   holds (``fit_context``) instead of Whisper's fixed 30 s window: the encoder is most of
+   the work on CPU, and a 6 s clip then costs about a fifth of a window.
+4. The language is detected once per call, from the encoder output of the first batch (the
+   longest clips, both sides, weighted by length), so it costs no extra pass and the two
+   sides of one call are never recognised in different languages.
 5. The hallucination guard (:func:`guard_segments`) drops what Whisper invents on silence,
    noise and hold music: segments with a high compression ratio (repetition), segments that
    are probably not speech (high no-speech probability with a low log-probability), words
@@ -52,7 +55,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .audio import TARGET_SAMPLE_RATE, DecodedAudio, decode, quality_flags
-from .errors import ConfigError, ModelError
+from .errors import ConfigError, ModelError, QAError
 from .transcripts import CLIENT, MANAGER, UNKNOWN, CallMeta, Transcript, Utterance, Word
 
 log = logging.getLogger("qa")
@@ -728,18 +731,28 @@ class Transcriber:
         quality_before = quality_flags(decoded)
         streams, roles, channels = self._streams(decoded, quality_before, opts)
         recognizer = self.recognizer
-        if opts.vad:
-            regions = [recognizer.speech_regions(s, opts) for s in streams]
-        else:
-            regions = [[(0, len(s))] if len(s) else [] for s in streams]
-        layout = layout_speech(streams, regions, shared=opts.shared_clips)
-
         report = GuardReport()
         language = opts.language
         language_probability = 1.0 if language else None
         utterances: list[Utterance] = []
+        try:
+            if opts.vad:
+                regions = [recognizer.speech_regions(s, opts) for s in streams]
+            else:
+                regions = [[(0, len(s))] if len(s) else [] for s in streams]
+            layout = layout_speech(streams, regions, shared=opts.shared_clips)
+            raw: list[RawSegment] = []
+            if layout.clips:
+                raw, language, language_probability = recognizer.recognize(layout.audio, layout.clips, language, opts)
+        except QAError:
+            raise
+        except Exception as e:  # a runtime failure inside the model must fail this call only
+            reason = str(e).split("\n", 1)[0] or type(e).__name__
+            raise ModelError(
+                f"{path}: speech recognition failed ({type(e).__name__}: {reason}); "
+                "try --no-batched, --device cpu or another --model"
+            ) from e
         if layout.clips:
-            raw, language, language_probability = recognizer.recognize(layout.audio, layout.clips, language, opts)
             speech = [(p.dst_start / SR, (p.dst_start + p.length) / SR) for p in layout.pieces] if opts.vad else None
             kept = guard_segments(raw, opts, speech, report)
             utterances = self._utterances(kept, layout, roles, channels, opts)

@@ -407,3 +407,18 @@ def test_real_model_sequential_mode_and_mono(transcriber):
     m = transcriber.transcribe(SAMPLES / src["file"], decoded=mono)
     assert m.roles == {"unknown"} and m.is_mono
     assert wer(reference, m.text(), "en") <= 0.2  # measured 0.0
+
+
+def test_a_model_failure_fails_the_call_with_a_one_line_error(tmp_path):
+    from qa.errors import ModelError
+
+    class Broken(FakeRecognizer):
+        def recognize(self, audio, clips, language, options):
+            raise RuntimeError("CUDA failed with error out of memory\nstack ...")
+
+    with pytest.raises(ModelError) as e:
+        Transcriber(recognizer=Broken(FAKE_REGIONS, FAKE_SCRIPT)).transcribe(tmp_path / "x.wav", decoded=stereo())
+    assert str(e.value) == (
+        f"{tmp_path / 'x.wav'}: speech recognition failed (RuntimeError: CUDA failed with error out of "
+        "memory); try --no-batched, --device cpu or another --model"
+    )
