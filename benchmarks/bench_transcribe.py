@@ -1,0 +1,226 @@
+"""Benchmark: transcribing the sample calls, ours vs plain faster-whisper, in one run.
+
+Baseline, written as a user would: ``WhisperModel(<the embedded model folder>, device="cpu",
+compute_type="int8")`` and ``model.transcribe(path)`` per file with default options (beam 5,
+no VAD, previous text as prompt, temperature fallback; a stereo file is mixed to mono),
+sequentially, joining the segments' text.
+
+Ours: :func:`qa.pipeline.transcribe_paths` (what ``qa transcribe`` runs) over the same files
+into a fresh temporary workspace (so nothing comes from the cache), default
+:class:`qa.transcribe.TranscribeOptions` (each channel on its own, VAD speech only, clips
+batched with fitted encoder context, word timings, hallucination guard), metadata from the
+manifest; once with one worker process (``--workers 1``, CTranslate2 threads on all cores,
+like the baseline) and once with one single-threaded worker per core (``--workers N``).
+
+Every timing runs from creating the model to the last transcript (model load included;
+ours also hashes files and writes the workspace). To even out a busy machine, the systems
+run in rounds, the order rotating each round, and their wall times are added up.
+
+Word error rate is computed per call against the source texts in ``samples/src`` (all
+turns in order, both sides: the baseline mixes the channels) and summed over the corpus
+(errors / reference words), after the project's ``match`` normalisation (case,
+punctuation, number words to digits, fillers). For ours the per-role WER is shown too.
+
+Prints a Markdown table and the machine.
+
+    python benchmarks/bench_transcribe.py              # 2 rounds over samples/
+    python benchmarks/bench_transcribe.py --rounds 1   # quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.normalize import normalize  # noqa: E402
+from qa.pipeline import transcribe_paths  # noqa: E402
+from qa.speech_model import resolve_model  # noqa: E402
+from qa.store import Workspace  # noqa: E402
+from qa.transcribe import TranscribeOptions  # noqa: E402
+
+
+@dataclass
+class Call:
+    path: Path
+    language: str
+    reference: str  # all turns in order
+    by_role: dict[str, str]
+
+
+@dataclass
+class Run:
+    name: str
+    wall: float = 0.0
+    audio: float = 0.0
+    texts: dict[str, str] = field(default_factory=dict)  # file name -> text
+    role_texts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def load_calls(samples: Path) -> list[Call]:
+    calls = []
+    for src in sorted((samples / "src").glob("*.yaml")):
+        data = yaml.safe_load(src.read_text(encoding="utf-8"))
+        turns = data["turns"]
+        calls.append(
+            Call(
+                path=samples / data["file"],
+                language=data["language"],
+                reference=" ".join(t["text"] for t in turns),
+                by_role={r: " ".join(t["text"] for t in turns if t["role"] == r) for r in ("manager", "client")},
+            )
+        )
+    return calls
+
+
+def norm(text: str, language: str) -> str:
+    # "400,000" is one number, not a decimal: drop thousands separators first
+    return normalize(re.sub(r"(?<=\d)[,\u00a0 ](?=\d{3}\b)", "", text), language)
+
+
+def errors(reference: str, hypothesis: str, language: str) -> tuple[int, int]:
+    """(word errors, reference words) after normalisation."""
+    import jiwer
+
+    ref, hyp = norm(reference, language), norm(hypothesis, language)
+    out = jiwer.process_words(ref, hyp)
+    return out.substitutions + out.deletions + out.insertions, len(ref.split())
+
+
+def run_baseline(calls: list[Call], model_dir: str) -> Run:
+    from faster_whisper import WhisperModel
+
+    run = Run("faster-whisper, plain")
+    started = time.perf_counter()
+    model = WhisperModel(model_dir, device="cpu", compute_type="int8")
+    for call in calls:
+        segments, info = model.transcribe(str(call.path))
+        run.texts[call.path.name] = " ".join(s.text.strip() for s in segments)
+        run.audio += info.duration
+    run.wall = time.perf_counter() - started
+    return run
+
+
+def run_ours(calls: list[Call], options: TranscribeOptions, manifest: Path | None, workers: int) -> Run:
+    run = Run("call-qa (qa transcribe)")
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        started = time.perf_counter()
+        with Workspace(Path(tmp) / "ws") as ws:
+            result = transcribe_paths([c.path for c in calls], ws, options, manifest=manifest, workers=workers)
+            run.wall = time.perf_counter() - started
+            if result.failed or result.cached or len(result.transcribed) != len(calls):
+                raise SystemExit(f"Error: unexpected batch result: {result}")
+            run.audio = result.audio_seconds
+            for call in calls:
+                t = ws.transcript(call.path.stem)
+                run.texts[call.path.name] = t.text()
+                run.role_texts[call.path.name] = {r: t.text([r]) for r in ("manager", "client")}
+    return run
+
+
+def wer_table(run: Run, calls: list[Call]) -> dict[str, float]:
+    """Corpus WER overall and per language; per role too when the run has roles."""
+    sums: dict[str, list[int]] = {}
+
+    def add(key: str, e: int, n: int) -> None:
+        s = sums.setdefault(key, [0, 0])
+        s[0] += e
+        s[1] += n
+
+    for call in calls:
+        e, n = errors(call.reference, run.texts[call.path.name], call.language)
+        add("all", e, n)
+        add(call.language, e, n)
+        for role, ref in call.by_role.items():
+            if run.role_texts:
+                add(role, *errors(ref, run.role_texts[call.path.name][role], call.language))
+    return {k: e / n for k, (e, n) in sums.items() if n}
+
+
+def cpu_name() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=Path, default=ROOT / "samples", help="folder with src/*.yaml and the audio")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of both systems, alternating order")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="ours, second row: worker processes (default: one per core)")
+    args = parser.parse_args(argv)
+
+    import ctranslate2
+    import faster_whisper
+
+    calls = load_calls(args.samples)
+    manifest = args.samples / "manifest.csv"
+    model_dir = resolve_model("embedded").name_or_path  # joined and verified once, before timing
+    options = TranscribeOptions()
+
+    systems = {
+        "baseline": lambda: run_baseline(calls, model_dir),
+        "ours-1": lambda: run_ours(calls, options, manifest if manifest.is_file() else None, 1),
+        f"ours-{args.workers}": lambda: run_ours(calls, options, manifest if manifest.is_file() else None, args.workers),
+    }
+    names = list(systems)
+    titles = {"baseline": "faster-whisper, plain (sequential)", "ours-1": "call-qa, 1 worker",
+              f"ours-{args.workers}": f"call-qa, {args.workers} workers x 1 thread"}
+    totals = {name: Run(titles[name]) for name in names}
+    last: dict[str, Run] = {}
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            run = systems[name]()
+            print(f"round {r + 1}: {titles[name]}: {run.audio:.0f} s audio in {run.wall:.1f} s "
+                  f"({run.audio / run.wall:.1f}x real time)", file=sys.stderr)
+            totals[name].wall += run.wall
+            totals[name].audio += run.audio
+            last[name] = run
+
+    werr = {name: wer_table(last[name], calls) for name in names}
+    speed = {name: totals[name].audio / totals[name].wall for name in names}
+    audio_once = totals["baseline"].audio / args.rounds
+    print(f"## Transcription: {len(calls)} sample calls, {audio_once:.0f} s of audio, {args.rounds} round(s)\n")
+    print("| system | wall s (all rounds) | audio s per wall s | vs baseline | WER | WER en | WER ru "
+          "| WER manager | WER client |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in names:
+        w = werr[name]
+
+        def cell(key: str, w: dict[str, float] = w) -> str:
+            return f"{w[key]:.3f}" if key in w else "-"
+
+        print(f"| {titles[name]} | {totals[name].wall:.1f} | {speed[name]:.1f} | "
+              f"{speed[name] / speed['baseline']:.2f}x | {cell('all')} | {cell('en')} | {cell('ru')} | "
+              f"{cell('manager')} | {cell('client')} |")
+    print(f"\nMachine: {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+          f"faster-whisper {faster_whisper.__version__}, ctranslate2 {ctranslate2.__version__}; "
+          "model: embedded Whisper base, int8 on CPU.")
+    print(f"Ours: beam {options.beam_size}, batch {options.batch_size}, VAD {options.vad}, "
+          f"fitted context {options.fit_context}, word timestamps {options.word_timestamps}. "
+          "WER: corpus word error rate against samples/src after match normalisation; "
+          "the baseline has no roles.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
