@@ -458,17 +458,18 @@ def layout_speech(
     regions: Sequence[Sequence[tuple[int, int]]],
     *,
     shared: bool = True,
-    gap_seconds: float = 0.5,
+    gap_seconds: float = 0.3,
     clip_seconds: float = CLIP_SECONDS,
 ) -> Layout:
     """Lay the speech regions of all streams end to end and cut them into clips.
 
     ``shared=True``: the regions of both sides in time order, so a clip holds the
-    conversation as it went (fewer clips, and each side's words have the other side's
-    as context); ``gap_seconds`` of silence separates a change of speaker, so word timings
-    fall clearly on one side. ``shared=False``: one stream after the other; a clip never
-    holds two streams. Clips are cut at region boundaries and hold at most
-    ``clip_seconds``; a longer region is split (VAD caps regions at 30 s already).
+    conversation as it went; ``shared=False``: one stream after the other, and a clip never
+    holds two streams. Within a clip, ``gap_seconds`` of silence separates the pieces: word
+    timings near a junction then fall clearly on one piece (without it, the first word of
+    a piece was often timed into the one before, and so into the wrong turn). Clips are cut
+    at region boundaries and hold at most ``clip_seconds``; a longer region is split (VAD
+    caps regions at 30 s already).
     """
     max_len = int(clip_seconds * SR)
     gap = int(gap_seconds * SR)
@@ -488,7 +489,7 @@ def layout_speech(
     previous: int | None = None
     for stream_index, start, end in items:
         length = end - start
-        separator = gap if clip_start is not None and previous != stream_index else 0
+        separator = gap if clip_start is not None else 0
         if clip_start is not None and (
             cursor + separator + length - clip_start > max_len or (not shared and previous != stream_index)
         ):

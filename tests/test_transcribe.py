@@ -179,11 +179,13 @@ REGIONS = [[(S(1), S(3)), (S(10), S(12))], [(S(4), S(6))]]
 
 
 def test_layout_one_stream_per_clip():
-    lay = layout_speech(STREAMS, REGIONS, shared=False)
-    assert lay.pieces == [Piece(0, S(1), S(3), 0), Piece(0, S(10), S(12), S(2)), Piece(1, S(4), S(6), S(4))]
-    assert lay.clips == [(0.0, 4.0), (4.0, 6.0)]
-    assert len(lay.audio) == S(6)
-    assert lay.audio[S(4) + 5] == pytest.approx(0.2)  # the right stream's samples
+    lay = layout_speech(STREAMS, REGIONS, shared=False, gap_seconds=0.3)
+    # left 1-3 s, 0.3 s of silence, left 10-12 s | right 4-6 s in a clip of its own
+    assert lay.pieces == [Piece(0, S(1), S(3), 0), Piece(0, S(10), S(12), S(2.3)), Piece(1, S(4), S(6), S(4.3))]
+    assert lay.clips == [(0.0, 4.3), (4.3, 6.3)]
+    assert len(lay.audio) == S(6.3)
+    assert lay.audio[S(2.1)] == 0.0  # the gap
+    assert lay.audio[S(4.3) + 5] == pytest.approx(0.2)  # the right stream's samples
 
 
 def test_layout_shared_clips_in_time_order_with_gaps_between_speakers():
@@ -202,12 +204,13 @@ def test_layout_cuts_clips_at_30_seconds_and_splits_long_regions():
 
 
 def test_layout_maps_times_back():
-    lay = layout_speech(STREAMS, REGIONS, shared=False)
-    piece = lay.locate(2.5)  # 0.5 s into the second piece (left 10-12 s)
-    assert piece == Piece(0, S(10), S(12), S(2))
-    assert lay.to_source(piece, 2.5) == 10.5
+    lay = layout_speech(STREAMS, REGIONS, shared=False, gap_seconds=0.3)
+    piece = lay.locate(2.8)  # 0.5 s into the second piece (left 10-12 s)
+    assert piece == Piece(0, S(10), S(12), S(2.3))
+    assert lay.to_source(piece, 2.8) == 10.5
+    assert lay.locate(2.1) == Piece(0, S(1), S(3), 0)  # in the gap: the nearer piece
     assert lay.to_source(piece, 9.0) == 12.0  # clamped to the piece
-    assert lay.locate(99.0) == Piece(1, S(4), S(6), S(4))  # past the end: nearest piece
+    assert lay.locate(99.0) == Piece(1, S(4), S(6), S(4.3))  # past the end: nearest piece
     assert Layout(np.zeros(0, dtype=np.float32)).locate(1.0) is None
 
 
@@ -244,10 +247,11 @@ def stereo(seconds: float = 20.0) -> DecodedAudio:
     return DecodedAudio((left, right), SR, 8000, source="call.wav")
 
 
-# left speech 1-3 s and 10-12 s, right 4-6 s -> clips (0, 4) left and (4, 6) right
+# left speech 1-3 s and 10-12 s (0.3 s apart in the clip), right 4-6 s
+# -> clips (0, 4.3) left and (4.3, 6.3) right
 FAKE_REGIONS = [[(1, 3), (10, 12)], [(4, 6)]]
 FAKE_SCRIPT = [
-    [(0.1, 0.5, "Good"), (0.5, 1.2, "afternoon."), (2.2, 2.5, "How"), (2.5, 2.7, "are"), (2.7, 3.0, "you?")],
+    [(0.1, 0.5, "Good"), (0.5, 1.2, "afternoon."), (2.5, 2.8, "How"), (2.8, 3.0, "are"), (3.0, 3.3, "you?")],
     [(0.2, 0.6, "Fine,"), (0.6, 1.0, "thanks."), (1.2, 1.9, "Продолжение"), (1.9, 2.0, "следует")],
 ]
 
@@ -268,7 +272,7 @@ def test_transcriber_roles_times_and_guard_with_fake_model(tmp_path):
     assert t.language == "en" and t.quality["language_probability"] == 0.97
     assert t.model == "fake:1" and t.options["manager_channel"] == "left" and t.options["streams"] == "stereo"
     assert t.meta.call_id == "2026-01-01_call" and t.meta.duration == 20.0 and t.duration == 20.0
-    assert fake.calls[-1] == ("recognize", [(0.0, 4.0), (4.0, 6.0)], None)
+    assert fake.calls[-1] == ("recognize", [(0.0, 4.3), (4.3, 6.3)], None)
 
 
 def test_manager_on_the_right_from_options_or_manifest(tmp_path):
