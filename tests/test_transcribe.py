@@ -362,11 +362,12 @@ def transcriber():
 @pytest.mark.parametrize(
     "stem, max_manager_wer, max_client_wer, manager_says, client_says",
     [
-        # measured 0.07 / 0.17 (espeak-ng client voice is the harder one); bounds leave room
-        # for CPU-dependent decoding differences
+        # measured 0.03 / 0.10 (the espeak-ng client voice is the harder one); the bounds
+        # leave room for CPU-dependent int8 decoding differences
         ("en_good_inbound", 0.20, 0.30, "my name is john smith", "too expensive"),
-        # Russian at telephone-like quality: measured 0.07 / 0.25
-        ("ru_weak_inbound", 0.25, 0.40, "не знаю", "я подумаю"),
+        # Russian, ADPCM: measured 0.07 / 0.25-0.35; the client says 20 words, so one word
+        # is 0.05 of WER
+        ("ru_weak_inbound", 0.25, 0.50, "не знаю", "я подумаю"),
     ],
 )
 def test_real_model_roles_and_wer(transcriber, stem, max_manager_wer, max_client_wer, manager_says, client_says):
