@@ -15,7 +15,6 @@ edited script reuses the cached transcripts.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -117,14 +116,6 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     return audio, transcripts, failed
 
 
-def sha256_bytes_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_json(transcript: Transcript, output_dir: Path) -> None:
     """Write ``<call_id>.json`` atomically (never a half-written file)."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +165,11 @@ def transcribe_paths(
     output_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
 ) -> BatchResult:
-    """Transcribe or import every call under ``paths`` into ``ws``. See module docstring."""
+    """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
+
+    ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
+    single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
+    """
     from .metadata import load_manifest, resolve_meta
 
     started = time.monotonic()
@@ -232,6 +227,7 @@ def transcribe_paths(
         return meta if claim(meta, path) else None
 
     # -- transcripts made elsewhere --------------------------------------------------
+    from .audio import sha256_file  # hashing only: PyAV is imported by decode(), not here
     from .importers import load_transcript
 
     for path in transcript_files:
@@ -241,7 +237,7 @@ def transcribe_paths(
         try:
             t = load_transcript(path, meta)
             t.meta = t.meta.merged(meta) if t.meta.call_id == meta.call_id else meta
-            key = "import:" + sha256_bytes_of(path)
+            key = "import:" + sha256_file(path)
         except (QAError, OSError, UnicodeDecodeError) as e:
             fail(path, str(e) if isinstance(e, QAError) else f"{path}: cannot read: {e}")
             continue
@@ -253,7 +249,7 @@ def transcribe_paths(
         return result
 
     from .speech_model import resolve_model
-    from .transcribe import TranscribeOptions, cache_key
+    from .transcribe import TranscribeOptions, cache_key, effective_options
 
     options = options or TranscribeOptions()
     model_label = resolve_model(options.model).label
@@ -265,11 +261,12 @@ def transcribe_paths(
         try:
             if path.stat().st_size == 0:
                 raise QAError(f"{path}: file is empty (0 bytes); re-export it from the PBX")
-            sha = sha256_bytes_of(path)
+            sha = sha256_file(path)
         except (OSError, QAError) as e:
             fail(path, str(e))
             continue
-        key = cache_key(sha, options, model_label)
+        # A manifest manager_channel changes the roles, so it is part of the key.
+        key = cache_key(sha, effective_options(options, meta), model_label)
         cached = None if force else ws.cached_transcript(key)
         if cached is not None:
             cached.meta = cached.meta.merged(meta)
@@ -277,6 +274,9 @@ def transcribe_paths(
             saved(cached, key, sha, path, "cached")
         else:
             todo.append((path, meta, sha, key))
+
+    if workers <= 0:
+        workers = 1 if options.device == "cuda" else (os.cpu_count() or 1)
 
     def finished(path: Path, key: str, sha: str, t: Transcript) -> None:
         result.audio_seconds += float(t.duration or 0.0)

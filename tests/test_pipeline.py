@@ -288,3 +288,32 @@ def test_pipeline_real_kill_and_resume(tmp_path: Path) -> None:
     assert before <= after and len(after) == 3
     assert len(result.cached) >= len(before)
     assert len(result.transcribed) == 3 - len(result.cached)
+
+
+def test_manifest_manager_channel_is_part_of_the_cache_key(fake_model, day: Path, tmp_path: Path) -> None:
+    wav = day / SAMPLE_WAVS[0].name
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"file,manager_channel\n{wav.name},right\n", encoding="utf-8")
+    with Workspace(tmp_path / "ws") as ws:
+        first = pipeline.transcribe_paths([wav], ws)
+        same = pipeline.transcribe_paths([wav], ws)
+        swapped = pipeline.transcribe_paths([wav], ws, manifest=manifest)
+    assert (len(first.transcribed), len(same.cached), len(swapped.transcribed)) == (1, 1, 1)
+
+
+def test_workers_process_pool_keeps_going_after_a_bad_file(day: Path, tmp_path: Path, monkeypatch) -> None:
+    """Two worker processes (the default on 2 cores) with the real decoder and a stub model."""
+    import qa.speech_model
+
+    class Ref:
+        label = "stub"
+
+    monkeypatch.setattr(qa.speech_model, "resolve_model", lambda name: Ref())
+    monkeypatch.setattr(pipeline, "_worker_init", _stub_worker_init)
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([day], ws, workers=2)
+    assert len(result.transcribed) == 3 and len(result.failed) == 2
+
+
+def _stub_worker_init(options) -> None:
+    pipeline._worker_transcriber = FakeTranscriber(options)

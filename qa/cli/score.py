@@ -73,7 +73,7 @@ def score(
     compute_type: ComputeTypeOpt = "auto",
     language: LanguageOpt = "auto",
     manager_channel: ManagerChannelOpt = "left",
-    workers: WorkersOpt = 1,
+    workers: WorkersOpt = 0,
     batched: BatchedOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:

@@ -57,7 +57,11 @@ TemplateOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", "-j", min=1, help="Parallel transcription processes (cores are shared).")
+    int,
+    typer.Option(
+        "--workers", "-j", min=0,
+        help="Parallel transcription processes; 0 = one per CPU core (fastest on CPU).",
+    ),
 ]
 ComputeTypeOpt = Annotated[
     str, typer.Option("--compute-type", help="CTranslate2 compute type: auto (int8 on CPU), int8, float16, float32.")
@@ -142,7 +146,7 @@ def transcribe(
     manager_channel: ManagerChannelOpt = "left",
     template: TemplateOpt = None,
     manifest: ManifestOpt = None,
-    workers: WorkersOpt = 1,
+    workers: WorkersOpt = 0,
     batched: BatchedOpt = True,
     force: Annotated[bool, typer.Option("--force", help="Transcribe again even if cached.")] = False,
     verbose: VerboseOpt = False,
