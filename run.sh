@@ -49,8 +49,10 @@ case "$cmd" in
   demo)
     setup_python
     export QA_WORKSPACE=${QA_WORKSPACE:-qa_workspace}
+    # Each call gets the script its manifest row names (inbound or cold call) in its language.
     .venv/bin/qa score samples/ --manifest samples/manifest.csv \
       -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
+      -s scripts_library/b2b_cold_call.en.yaml -s scripts_library/b2b_cold_call.ru.yaml \
       -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml \
       -o out/ "$@"
     ;;

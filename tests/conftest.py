@@ -31,7 +31,11 @@ def scored_samples(tmp_path_factory: pytest.TempPathFactory):
     from qa.store import Workspace
 
     ws_path = tmp_path_factory.mktemp("samples_ws")
-    scripts = [load_script(ROOT / f"scripts_library/real_estate_inbound.{lang}.yaml") for lang in ("en", "ru")]
+    scripts = [
+        load_script(ROOT / f"scripts_library/{name}.{lang}.yaml")
+        for name in ("real_estate_inbound", "b2b_cold_call")
+        for lang in ("en", "ru")
+    ]
     rubrics = [load_rubric(ROOT / f"rubrics/objections.{lang}.yaml") for lang in ("en", "ru")]
     with Workspace(ws_path) as ws:
         result = score_paths([SAMPLES], ws, scripts, rubrics, manifest=SAMPLES / "manifest.csv")

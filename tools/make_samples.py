@@ -113,6 +113,7 @@ class CallSource:
     audio: dict[str, Any]
     turns: tuple[Turn, ...]
     pause: float = PAUSE
+    script: str = "real_estate_inbound"  # which scripts_library/ file the call follows
 
     @property
     def name_fields(self) -> dict[str, str]:
@@ -159,6 +160,7 @@ def load(path: Path) -> CallSource:
         audio=dict(data.get("audio") or {}),
         turns=tuple(turns),
         pause=float(data.get("pause", PAUSE)),
+        script=str(data.get("script", "real_estate_inbound")),
     )
 
 
@@ -251,12 +253,13 @@ def render(src: CallSource, out_dir: Path) -> Path:
 def write_manifest(sources: list[CallSource], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "call_id", "manager", "started_at", "direction", "outcome", "client_phone"])
+        writer.writerow(["file", "call_id", "manager", "started_at", "direction", "outcome",
+                         "client_phone", "script"])
         for src in sorted(sources, key=lambda s: s.file):
             n = src.name_fields
             started = f"{n['date']}T{n['time'].replace('-', ':')}"
             writer.writerow([src.file, Path(src.file).stem, n["manager"], started,
-                             n["direction"], src.outcome, n["phone"]])
+                             n["direction"], src.outcome, n["phone"], src.script])
 
 
 def main(argv: list[str] | None = None) -> int:

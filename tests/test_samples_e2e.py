@@ -1,0 +1,89 @@
+"""End to end: the bundled sample recordings through the real model and `qa score`.
+
+Expected verdicts come from the samples' source texts (`samples/src/*.yaml`, whose header
+comments say what each call does), not from the tool's output.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+GOOD_EN = "2026-11-21_10-32-15_smith_14155550123_in"
+WEAK_EN = "2026-11-21_11-05-40_jones_14155550188_in"
+COLD_EN = "2026-11-21_12-20-03_brown_14155550142_out"
+GOOD_RU = "2026-11-21_10-15-02_ivanov_79161234567_in"
+WEAK_RU = "2026-11-21_16-40-11_petrov_79031112233_in"
+
+# (call, stage, expected status)
+STAGES = [
+    *[(GOOD_EN, s, "found") for s in (
+        "greeting", "introduction", "permission", "needs", "presentation",
+        "objection_handling", "next_step", "farewell")],
+    *[(GOOD_RU, s, "found") for s in (
+        "greeting", "introduction", "permission", "needs", "presentation",
+        "objection_handling", "next_step", "farewell")],
+    (WEAK_EN, "introduction", "missed"),
+    (WEAK_EN, "needs", "missed"),
+    (WEAK_EN, "next_step", "missed"),
+    (WEAK_RU, "greeting", "missed"),
+    (WEAK_RU, "introduction", "missed"),
+    (WEAK_RU, "needs", "missed"),
+    (WEAK_RU, "next_step", "missed"),
+]
+
+
+@pytest.fixture(scope="module")
+def tables(scored_samples):
+    _, result = scored_samples
+    return result.calls.set_index("call_id"), result.items
+
+
+def _status(items, call_id: str, kind: str, item_id: str) -> list[str]:
+    rows = items[(items.call_id == call_id) & (items.kind == kind) & (items.item_id == item_id)]
+    return rows["status"].tolist()
+
+
+def test_every_sample_is_transcribed_and_scored(scored_samples, tables) -> None:
+    _, result = scored_samples
+    calls, _ = tables
+    assert not result.batch.failed
+    assert len(calls) == 6
+    assert calls.loc[GOOD_RU, "language"] == "ru" and calls.loc[GOOD_EN, "language"] == "en"
+    assert calls.loc[COLD_EN, "script"].startswith("B2B"), "the manifest's script column picks the cold-call script"
+
+
+@pytest.mark.parametrize(("call_id", "stage", "status"), STAGES)
+def test_samples_give_the_stages_they_contain(tables, call_id: str, stage: str, status: str) -> None:
+    _, items = tables
+    assert _status(items, call_id, "stage", stage) == [status]
+
+
+def test_objections_and_their_handling(tables) -> None:
+    _, items = tables
+    assert _status(items, GOOD_EN, "objection", "price") == ["handled"]
+    assert _status(items, GOOD_RU, "objection", "price") == ["handled"]
+    assert _status(items, WEAK_EN, "objection", "think") == ["unhandled"]
+    assert "unhandled" in _status(items, WEAK_RU, "objection", "price")
+    assert _status(items, COLD_EN, "objection", "have_supplier") == ["handled"]
+    assert _status(items, COLD_EN, "objection", "send_offer") == ["unhandled"]
+
+
+def test_forbidden_phrases_and_scores_order(tables) -> None:
+    calls, items = tables
+    forbidden = items[items.kind == "forbidden"]
+    assert (forbidden.call_id == WEAK_EN).sum() == 2  # "I don't know" twice
+    weak_ru = forbidden[forbidden.call_id == WEAK_RU]
+    assert any("не ко мне" in str(t).lower() for t in weak_ru["text"])
+    assert calls.loc[GOOD_EN, "score"] > 70 and calls.loc[GOOD_RU, "score"] > 70
+    assert calls.loc[WEAK_EN, "score"] < 30 and calls.loc[WEAK_RU, "score"] < 30
+
+
+def test_evidence_carries_quote_time_and_similarity(tables) -> None:
+    _, items = tables
+    found = items[(items.call_id == GOOD_EN) & (items.status == "found") & (items.kind == "stage")]
+    assert found["start"].notna().all() and found["text"].str.len().gt(0).all()
+    assert found["similarity"].between(50, 100).all()
+    greeting = found[found.item_id == "greeting"].iloc[0]
+    assert greeting.start < 5 and "afternoon" in greeting.text.lower()
