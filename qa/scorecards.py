@@ -449,7 +449,7 @@ class TeamData:
         out: list[str] = []
         if len(self.scope.versions) > 1:
             out.append(
-                "scores from one script version per language: "
+                "scores from the latest version of each script and language: "
                 + "; ".join(f"{v.language or '?'} {v.label}" for v in self.scope.versions)
             )
         other = self.other_versions

@@ -313,7 +313,7 @@ def test_translation_counts_with_the_latest_and_each_call_once(tmp_path: Path) -
     assert [v.language for v in scope.versions] == ["en", "ru"]
     lb = sc.team(ws, *WEEK1)
     assert lb.set_index("manager")["calls"].to_dict() == {"anna": 3, "boris": 4, "vera": 2}  # not 4 for vera
-    assert lb.attrs["notes"][0].startswith("scores from one script version per language: en Test inbound script")
+    assert lb.attrs["notes"][0].startswith("scores from the latest version of each script and language: en Test inbound script")
     # each manager reads the titles of the version their calls use; the numbers are shared
     vera = sc.scorecard(ws, "vera", *WEEK1).stages.set_index("stage")
     boris = sc.scorecard(ws, "boris", *WEEK1).stages.set_index("stage")

@@ -121,8 +121,10 @@ def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
         f"Scored {len(calls)} calls: mean score {calls['score'].mean():.1f}, "
         f"median {calls['score'].median():.1f}, critical failures {int(calls['critical'].sum())}."
     )
-    worst = calls.sort_values("score").head(5)
-    out_console.print("Worst calls:")
+    # The weakest calls, below the batch mean: the ones to open first.
+    worst = calls[calls["score"] < calls["score"].mean()].sort_values("score").head(5)
+    if len(worst):
+        out_console.print("Worst calls:")
     for row in worst.itertuples():
         reason = f" — {row.critical_reason}" if row.critical_reason else ""
         out_console.print(f"  {row.score:5.1f}  {row.call_id} ({row.manager or 'no manager'}){reason}")
