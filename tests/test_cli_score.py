@@ -1,0 +1,131 @@
+"""`qa score` and `qa transcribe` from the command line: exit codes, messages, outputs.
+
+Scoring runs for real on text transcripts (no speech model needed); the audio path through
+the CLI is covered by the real-model tests (`test_pipeline_real_kill_and_resume`,
+`test_samples_e2e.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT_RU = ROOT / "scripts_library/real_estate_inbound.ru.yaml"
+SCRIPT_EN = ROOT / "scripts_library/real_estate_inbound.en.yaml"
+RUBRIC_RU = ROOT / "rubrics/objections.ru.yaml"
+RUBRIC_EN = ROOT / "rubrics/objections.en.yaml"
+
+GOOD_RU = """\
+[00:01] Менеджер: Добрый день! Меня зовут Анна, компания «Новый дом», отдел продаж.
+[00:06] Клиент: Здравствуйте, я по поводу квартир в новом корпусе.
+[00:09] Менеджер: Вам удобно сейчас говорить пару минут?
+[00:12] Клиент: Да, удобно.
+[00:14] Менеджер: Для кого вы рассматриваете квартиру? И какой бюджет планируете?
+[00:20] Клиент: Для семьи, бюджет около десяти миллионов. Но у вас дорого.
+[00:26] Менеджер: Понимаю вас. С чем сравниваете? В стоимость входит отделка и паркинг, есть рассрочка без переплаты.
+[00:36] Клиент: Хорошо, интересно.
+[00:39] Менеджер: Приглашаю вас на просмотр в субботу в одиннадцать. Всего доброго, до свидания!
+"""
+WEAK_EN = """\
+[00:01] Manager: Hello.
+[00:03] Client: Hi, I'm calling about the apartments.
+[00:06] Manager: Yeah, they're nice apartments, I don't know the prices exactly.
+[00:12] Client: OK, I'll think about it.
+[00:15] Manager: Bye.
+"""
+
+
+@pytest.fixture
+def calls(tmp_path: Path) -> Path:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "2026-11-20_10-00-00_anna_79990000001_in.txt").write_text(GOOD_RU, encoding="utf-8")
+    (folder / "2026-11-20_11-00-00_bob_15550000002_in.txt").write_text(WEAK_EN, encoding="utf-8")
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    return folder
+
+
+def _score(calls: Path, tmp_path: Path, *extra: str):
+    return CliRunner().invoke(app, [
+        "score", str(calls), "-w", str(tmp_path / "ws"),
+        "-s", str(SCRIPT_RU), "-s", str(SCRIPT_EN), "-r", str(RUBRIC_RU), "-r", str(RUBRIC_EN), *extra,
+    ])
+
+
+def test_score_writes_calls_and_items_and_summarises(calls: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _score(calls, tmp_path, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "Scored 2 calls" in result.output
+    assert "broken.json" in result.output and "1 failed" in result.output
+    table = pd.read_csv(out / "calls.csv").set_index("call_id")
+    good, weak = "2026-11-20_10-00-00_anna_79990000001_in", "2026-11-20_11-00-00_bob_15550000002_in"
+    assert table.loc[good, "manager"] == "anna" and table.loc[weak, "manager"] == "bob"
+    assert table.loc[good, "script"] == "Входящий звонок, новостройки"
+    assert table.loc[weak, "script"] == "Inbound call, new-build real estate"
+    assert table.loc[good, "score"] > 80 > table.loc[weak, "score"]
+    assert bool(table.loc[good, "stage_greeting"]) and not bool(table.loc[weak, "stage_needs"])
+    items = pd.read_csv(out / "items.csv")
+    assert {"call_id", "kind", "item_id", "status", "score", "start", "text", "similarity"} <= set(items.columns)
+    price = items[(items.call_id == good) & (items.kind == "objection") & (items.item_id == "price")]
+    assert price["status"].tolist() == ["handled"]
+    think = items[(items.call_id == weak) & (items.kind == "objection")]
+    assert think[["item_id", "status"]].values.tolist() == [["think", "unhandled"]]
+    said = items[(items.call_id == weak) & (items.kind == "forbidden")]
+    assert said["start"].tolist() == [6.0]
+    assert "Worst calls:" in result.output and weak in result.output
+
+
+def test_rescoring_an_edited_script_reuses_transcripts(calls: Path, tmp_path: Path) -> None:
+    assert _score(calls, tmp_path).exit_code == 0
+    edited = tmp_path / "real_estate_inbound.en.yaml"
+    edited.write_text(SCRIPT_EN.read_text(encoding="utf-8").replace("weight: 25", "weight: 30", 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", str(calls), "-w", str(tmp_path / "ws"), "-s", str(edited),
+                                      "-r", str(RUBRIC_EN), "--format", "json", "-o", str(tmp_path / "o2")])
+    assert result.exit_code == 0, result.output
+    assert "0 transcribed" in result.output
+    from qa.store import Workspace
+
+    with Workspace(tmp_path / "ws") as ws:
+        versions = ws.query("SELECT DISTINCT script_hash FROM scores")
+    assert len(versions) == 3  # ru, en, edited en: every score names its version
+    doc = json.loads((tmp_path / "o2" / "scores.json").read_text(encoding="utf-8"))
+    assert len(doc["calls"]) == 2 and len(doc["items"]) > 10
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-s", "missing.yaml"], "Error: missing.yaml: file not found; check the path"),
+    (["-s", str(SCRIPT_EN), "--manager-channel", "middle"], "Error: --manager-channel must be 'left' or 'right', got 'middle'"),
+    (["-s", str(SCRIPT_EN), "-o", "OUT", "--format", "docx"], "Error: unknown format 'docx'; choose one of: table, md, csv, json, xlsx, parquet"),
+])
+def test_score_usage_errors_are_one_line(calls: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    args = [a.replace("OUT", str(tmp_path / "o")) for a in args]
+    result = CliRunner().invoke(app, ["score", str(calls), "-w", str(tmp_path / "ws"), *args])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_score_without_paths_is_a_usage_error() -> None:
+    assert CliRunner().invoke(app, ["score"]).exit_code == 2
+
+
+def test_transcribe_imports_and_writes_json(calls: Path, tmp_path: Path) -> None:
+    out = tmp_path / "json"
+    result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 imported, 1 failed" in result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "2026-11-20_10-00-00_anna_79990000001_in.json", "2026-11-20_11-00-00_bob_15550000002_in.json"]
+
+
+def test_transcribe_all_failed_exits_1(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["transcribe", str(tmp_path / "nothing.wav"), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 1
+    assert "no such file or folder; check the path" in result.output
