@@ -15,6 +15,7 @@ edited script reuses the cached transcripts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -192,7 +193,7 @@ def transcribe_paths(
                                    time.monotonic() - started))
 
     def fail(path: Path, reason: str) -> None:
-        log.warning("%s: %s", path, reason)
+        log.warning("%s", reason if str(path) in reason else f"{path}: {reason}")
         result.failed.append((str(path), reason))
         ws.record_failure(str(path), reason)
         emit(str(path), "failed")
@@ -369,8 +370,8 @@ def pick_config(configs: Sequence[Any], transcript: Transcript, column: str = "s
         for cfg in configs:
             if cfg.language == transcript.language:
                 return cfg
-    letters = {ch for ch in transcript.text().lower() if ch.isalpha()}
-    return max(configs, key=lambda cfg: len(letters & _alphabet(cfg)))
+    letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
+    return max(configs, key=lambda cfg: sum(ch in _alphabet(cfg) for ch in letters))
 
 
 def _config_names(cfg: Any) -> set[str]:
@@ -382,19 +383,31 @@ def _config_names(cfg: Any) -> set[str]:
     return names - {""}
 
 
-def _alphabet(cfg: Any) -> set[str]:
-    cached = getattr(cfg, "_qa_alphabet", None)
-    if cached is None:
-        import dataclasses
-        import json
+def _alphabet(cfg: Any) -> frozenset[str]:
+    """Letters of the config's phrases (not of its ids and keys, which are ASCII anyway)."""
+    cached = _ALPHABETS.get(id(cfg))
+    if cached is None or cached[0] is not cfg:
+        from .scripts import Phrase
 
-        text = json.dumps(dataclasses.asdict(cfg), ensure_ascii=False, default=str).lower()
-        cached = {ch for ch in text if ch.isalpha()}
-        try:
-            object.__setattr__(cfg, "_qa_alphabet", cached)
-        except (AttributeError, TypeError):
-            pass
-    return cached
+        letters: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, Phrase):
+                letters.update(ch for ch in value.text.lower() if ch.isalpha())
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                for f in dataclasses.fields(value):
+                    walk(getattr(value, f.name))
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    walk(v)
+
+        walk(cfg)
+        cached = (cfg, frozenset(letters))
+        _ALPHABETS[id(cfg)] = cached
+    return cached[1]
+
+
+_ALPHABETS: dict[int, tuple[Any, frozenset[str]]] = {}
 
 
 def score_calls(

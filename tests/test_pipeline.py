@@ -206,36 +206,17 @@ def test_duplicate_call_ids_in_one_batch_fail_clearly(tmp_path: Path) -> None:
 
 
 def test_pick_config_by_language_then_alphabet() -> None:
-    import dataclasses
-
-    @dataclasses.dataclass
-    class C:
-        language: str
-        phrases: list[str]
-
-    ru, en = C("ru", ["добрый день"]), C("en", ["good afternoon"])
-    t_en = Transcript(meta=_meta("x"), utterances=[Utterance(MANAGER, 0, 1, "hello")], language="en")
-    t_unknown_ru = Transcript(meta=_meta("y"), utterances=[Utterance(MANAGER, 0, 1, "здравствуйте, меня зовут")])
-    assert pipeline.pick_config([ru, en], t_en) is en
-    assert pipeline.pick_config([en, ru], t_unknown_ru) is ru
-    assert pipeline.pick_config([en], t_unknown_ru) is en
-
-
-def test_manifest_script_column_picks_the_script_file(tmp_path: Path) -> None:
     from qa.scripts import load_script
 
-    lib = ROOT / "scripts_library"
-    scripts = [load_script(lib / f) for f in (
-        "real_estate_inbound.en.yaml", "real_estate_inbound.ru.yaml", "b2b_cold_call.en.yaml", "b2b_cold_call.ru.yaml")]
-    t = Transcript(meta=_meta("c1"), utterances=[Utterance(MANAGER, 0, 1, "hello")], language="en")
-    assert Path(pipeline.pick_config(scripts, t).path).name == "real_estate_inbound.en.yaml"
-    t.meta.extra["script"] = "b2b_cold_call"
-    assert Path(pipeline.pick_config(scripts, t).path).name == "b2b_cold_call.en.yaml"
-    t.meta.extra["script"] = "B2B_Cold_Call.ru.yaml"
-    assert Path(pipeline.pick_config(scripts, t).path).name == "b2b_cold_call.ru.yaml"
-    t.meta.extra["script"] = "outbound"
-    with pytest.raises(QAError, match=r"call c1: manifest script 'outbound' is not among the given --script files"):
-        pipeline.pick_config(scripts, t)
+    en = load_script(ROOT / "scripts_library/real_estate_inbound.en.yaml")
+    ru = load_script(ROOT / "scripts_library/real_estate_inbound.ru.yaml")
+    t_en = Transcript(meta=_meta("x"), utterances=[Utterance(MANAGER, 0, 1, "hello")], language="en")
+    t_unknown_ru = Transcript(meta=_meta("y"), utterances=[Utterance(MANAGER, 0, 1, "здравствуйте, меня зовут")])
+    t_unknown_en = Transcript(meta=_meta("z"), utterances=[Utterance(MANAGER, 0, 1, "Hello, I don't know the prices")])
+    assert pipeline.pick_config([ru, en], t_en) is en
+    assert pipeline.pick_config([en, ru], t_unknown_ru) is ru
+    assert pipeline.pick_config([ru, en], t_unknown_en) is en  # ids and keys are ASCII: phrases decide
+    assert pipeline.pick_config([en], t_unknown_ru) is en
 
 
 def _meta(call_id: str):

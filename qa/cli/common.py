@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import QAError
 from ..store import Workspace, default_workspace
@@ -87,13 +88,14 @@ def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:
 
 
 def setup_logging(verbose: bool = False) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
+    # Without --verbose, library warnings are not repeated: the command's summary lists them.
+    level = logging.DEBUG if verbose else logging.ERROR
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
 def fail(message: str, code: int = 1) -> None:
     """Print ``Error: message`` on stderr and exit."""
-    err_console.print(f"[red]Error:[/red] {message}", soft_wrap=True)
+    err_console.print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

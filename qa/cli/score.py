@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from .common import (
     DeviceOpt,
@@ -53,7 +54,11 @@ RubricOpt = Annotated[
 ]
 ScoreFormatOpt = Annotated[
     str,
-    typer.Option("--format", "-f", help="Format of the calls/items tables written to --output: csv, parquet, xlsx, json."),
+    typer.Option(
+        "--format", "-f",
+        help="Format of the tables written to --output: csv or parquet (calls.csv, items.csv), "
+        "xlsx or json (scores.xlsx / scores.json with both tables).",
+    ),
 ]
 
 
@@ -104,7 +109,9 @@ def score(
         )
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
-        files = writer.write({"calls": result.calls, "items": result.items}, output, stem="")
+        # csv/parquet: calls.csv + items.csv; json/xlsx/md: one scores.<ext> holding both tables
+        stem = "" if writer.name in ("csv", "parquet") else "scores"
+        files = writer.write({"calls": result.calls, "items": result.items}, output, stem=stem)
         for f in files:
             err_console.print(f"Wrote {f}")
     print_score_summary(result.calls, result.items)
@@ -127,7 +134,9 @@ def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
         out_console.print("Worst calls:")
     for row in worst.itertuples():
         reason = f" — {row.critical_reason}" if row.critical_reason else ""
-        out_console.print(f"  {row.score:5.1f}  {row.call_id} ({row.manager or 'no manager'}){reason}")
+        out_console.print(
+            escape(f"  {row.score:5.1f}  {row.call_id} ({row.manager or 'no manager'}){reason}")
+        )
     stages = items[items["kind"] == "stage"]
     applicable = stages[stages["status"] != "na"]
     if len(applicable):
@@ -142,6 +151,6 @@ def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
             out_console.print("Most-missed stages:")
             for (item_id, title), row in missed.iterrows():
                 out_console.print(
-                    f"  {item_id:<16} missed in {int(row['sum'])} of {int(row['count'])} calls"
-                    + (f" ({title})" if isinstance(title, str) and title != item_id else "")
+                    escape(f"  {item_id:<16} missed in {int(row['sum'])} of {int(row['count'])} calls"
+                    + (f" ({title})" if isinstance(title, str) and title != item_id else ""))
                 )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from .common import (
     FormatOpt,
@@ -134,7 +135,7 @@ def _stem(*parts: str | None) -> str:
 
 def _notes(notes: Sequence[str]) -> None:
     for note in notes:
-        err_console.print(f"[yellow]Note:[/yellow] {note}", soft_wrap=True)
+        err_console.print(f"[yellow]Note:[/yellow] {escape(note)}", soft_wrap=True)
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from .common import (
     DeviceOpt,
@@ -121,10 +122,12 @@ def print_batch_summary(result: BatchResult) -> None:
         f"{len(result.imported)} imported, {len(result.failed)} failed."
     )
     for path, reason in result.failed:
-        err_console.print(f"  [red]failed[/red] {path}: {reason}", soft_wrap=True)
+        # Reasons from the library usually start with the file already.
+        line = reason if reason.startswith(path) else f"{path}: {reason}"
+        err_console.print(f"  [red]failed[/red] {escape(line)}", soft_wrap=True)
     no_manager = [w for w in result.warnings if "manager" in w]
     for w in result.warnings[:20]:
-        err_console.print(f"  [yellow]warning[/yellow] {w}", soft_wrap=True)
+        err_console.print(f"  [yellow]warning[/yellow] {escape(w)}", soft_wrap=True)
     if len(result.warnings) > 20:
         err_console.print(f"  ... and {len(result.warnings) - 20} more warnings")
     if no_manager:
