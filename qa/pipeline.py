@@ -148,7 +148,7 @@ def _split_threads(options: TranscribeOptions, workers: int) -> TranscribeOption
     """Give each worker process its share of the cores (CTranslate2 threads)."""
     from dataclasses import replace
 
-    if workers <= 1 or getattr(options, "cpu_threads", 0):
+    if workers <= 1 or options.cpu_threads:
         return options
     cores = os.cpu_count() or 1
     return replace(options, cpu_threads=max(1, cores // workers))
@@ -178,11 +178,11 @@ def transcribe_paths(
     out = Path(output_dir) if output_dir is not None else None
     audio, transcript_files, failed = discover(paths)
     result.failed.extend(failed)
-    for path, reason in failed:
-        ws.record_failure(path, reason)
+    for source, reason in failed:
+        ws.record_failure(source, reason)
     total = len(audio) + len(transcript_files) + len(failed)
     done = len(failed)
-    man = load_manifest(manifest) if manifest is not None else None
+    man = load_manifest(Path(manifest)) if manifest is not None else None
     ids_seen: dict[str, str] = {}
 
     def emit(path: str, status: str) -> None:
