@@ -81,6 +81,22 @@ ManifestOpt = Annotated[
     ),
 ]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs on stderr.")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="First day of the period, YYYY-MM-DD (inclusive). Default: the first scored call.",
+        show_default=False,
+    ),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        help="Last day of the period, YYYY-MM-DD (inclusive). Default: the last scored call.",
+        show_default=False,
+    ),
+]
 
 
 def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:

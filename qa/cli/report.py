@@ -14,7 +14,9 @@ from typing import Annotated, Any
 import typer
 
 from .common import (
+    FromOpt,
     OutputDirOpt,
+    ToOpt,
     VerboseOpt,
     WorkspaceOpt,
     app,
@@ -30,14 +32,6 @@ from .common import (
 DayOpt = Annotated[
     str | None,
     typer.Option("--day", "-d", help="One day of calls, YYYY-MM-DD.", show_default=False),
-]
-FromOpt = Annotated[
-    str | None,
-    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive).", show_default=False),
-]
-ToOpt = Annotated[
-    str | None,
-    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive).", show_default=False),
 ]
 ManagerOpt = Annotated[
     str | None,

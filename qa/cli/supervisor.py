@@ -22,7 +22,9 @@ from rich.markup import escape
 
 from .common import (
     FormatOpt,
+    FromOpt,
     OutputDirOpt,
+    ToOpt,
     WorkspaceOpt,
     app,
     err_console,
@@ -44,14 +46,6 @@ class By(str, Enum):
 
 
 ManagerArg = Annotated[str, typer.Argument(help="The manager, as in the calls' metadata (case does not matter).")]
-FromOpt = Annotated[
-    str | None,
-    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive). Default: the first scored call.", show_default=False),
-]
-ToOpt = Annotated[
-    str | None,
-    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive). Default: the last scored call.", show_default=False),
-]
 ByOpt = Annotated[By, typer.Option("--by", help="Trend buckets: day or week (ISO weeks).")]
 VersionOpt = Annotated[
     str | None,

@@ -10,7 +10,9 @@ import typer
 
 from .common import (
     FormatOpt,
+    FromOpt,
     OutputDirOpt,
+    ToOpt,
     VerboseOpt,
     WorkspaceOpt,
     app,
@@ -52,14 +54,6 @@ ScriptOpt = Annotated[
         "a script per language, the one with most calls).",
         show_default=False,
     ),
-]
-FromOpt = Annotated[
-    str | None,
-    typer.Option("--from", help="First day of the period, YYYY-MM-DD (inclusive).", show_default=False),
-]
-ToOpt = Annotated[
-    str | None,
-    typer.Option("--to", help="Last day of the period, YYYY-MM-DD (inclusive).", show_default=False),
 ]
 
 
