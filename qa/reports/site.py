@@ -792,7 +792,7 @@ class _Site:
 
     def plan(self, name: str) -> tuple[dict[str, Any] | None, str]:
         """The coaching plan to show and how it was obtained: the latest plan saved for a
-        period overlapping the report's (``qa supervisor coach`` saves them), else one
+        period overlapping the report's (``qa coach`` saves them), else one
         computed now by ``qa.coaching.coach`` without saving (it checks the previous
         saved plan's goals against this period)."""
         from .. import coaching
