@@ -976,6 +976,10 @@ def _item_table(data: TeamData, manager: str, kind: str) -> pd.DataFrame:
         bench[["item_id", "team_median", "team_best_quartile"]], on="item_id", how="left"
     )
     df = df[df["item_id"].isin(rates["item_id"])]
+    # Only items of the scripts this manager's calls were scored with: a manager on inbound
+    # calls is not shown the cold-call script's stages.
+    if len(mine):
+        df = df[df["item_id"].isin(mine["item_id"])]
     df["done"] = df["done"].fillna(0).astype(int)
     df["applicable"] = df["applicable"].fillna(0).astype(int)
     df["gap_to_best"] = (df["team_best_quartile"] - df["rate"]).clip(lower=0)

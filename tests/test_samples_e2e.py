@@ -87,3 +87,18 @@ def test_evidence_carries_quote_time_and_similarity(tables) -> None:
     assert found["similarity"].between(50, 100).all()
     greeting = found[found.item_id == "greeting"].iloc[0]
     assert greeting.start < 5 and "afternoon" in greeting.text.lower()
+
+
+def test_scorecards_show_each_manager_the_stages_of_their_own_script(scored_samples) -> None:
+    """Inbound and cold calls in one team: each scorecard lists its manager's script stages."""
+    from qa.scorecards import scorecard, team
+    from qa.store import Workspace
+
+    ws_path, _ = scored_samples
+    with Workspace(ws_path) as ws:
+        jones = scorecard(ws, "jones").stages["stage"].tolist()
+        brown = scorecard(ws, "brown").stages["stage"].tolist()
+        board = team(ws)
+    assert "decision_maker" in brown and "decision_maker" not in jones
+    assert "needs" in jones and "presentation" in jones and "presentation" not in brown
+    assert set(board["manager"]) == {"smith", "jones", "brown", "ivanov", "petrov"}
