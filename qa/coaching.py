@@ -39,6 +39,7 @@ from .scorecards import (
     item_rates,
     load_team,
     resolve_manager,
+    script_family,
     team_benchmarks,
 )
 from .store import Workspace
@@ -473,6 +474,13 @@ def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts
         return {}
     team = data.team_calls
     others = team[team["manager"] != manager]
+    # Examples come from calls made with the same script (an inbound call's needs discovery
+    # is not taught from a cold call), unless no colleague used it.
+    family = {h: script_family(ws, h) for h in team["script_hash"].unique()}
+    own_families = {family[h] for h in team.loc[team["manager"] == manager, "script_hash"].unique()}
+    same_script = others["script_hash"].map(family).isin(own_families)
+    if same_script.any():
+        others = others[same_script]
     # Colleagues who speak the manager's language first: their words can be reused as they are.
     own = {data.language_of(h) for h in team.loc[team["manager"] == manager, "script_hash"].unique()}
     own_hashes = [v.script_hash for v in data.scope.versions if v.language in own]

@@ -274,15 +274,16 @@ def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | N
     families: set[tuple[str, str | None]] = set()
     for pair in pairs:
         v = _version(ws, *pair)
-        family = (_script_family(ws, pair[0]), v.language)
+        family = (script_family(ws, pair[0]), v.language)
         if family not in families:
             families.add(family)
             chosen_v.append(v)
     return tuple(chosen_v)
 
 
-def _script_family(ws: Workspace, script_hash: str) -> str:
-    """Which script a version is an edit of: its file name without language and extension."""
+def script_family(ws: Workspace, script_hash: str) -> str:
+    """Which script a version is an edit of: its file name without language and extension
+    (``real_estate_inbound`` for ``scripts_library/real_estate_inbound.ru.yaml``)."""
     cfg = ws.config(script_hash)
     if cfg and cfg.get("path"):
         return Path(str(cfg["path"])).name.split(".", 1)[0]

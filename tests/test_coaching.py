@@ -181,8 +181,9 @@ def test_examples_in_the_managers_language_come_first(tmp_path: Path) -> None:
     russian = sw.SCRIPT_YAML.replace("language: en", "language: ru").replace("title: Greeting", "title: Приветствие")
     ru = file_hash(russian.encode("utf-8"))
     ws = Workspace(tmp_path)
-    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script", path=None, text=sw.SCRIPT_YAML)
-    ws.save_config(hash=ru, kind="script", name="Тестовый скрипт", path=None, text=russian)
+    # the same script file in two languages (inbound.en.yaml, inbound.ru.yaml)
+    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script", path="/s/inbound.en.yaml", text=sw.SCRIPT_YAML)
+    ws.save_config(hash=ru, kind="script", name="Тестовый скрипт", path="/s/inbound.ru.yaml", text=russian)
     ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
     sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "anna"}, script_hash=ru)
     sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] != "anna"})
@@ -192,3 +193,20 @@ def test_examples_in_the_managers_language_come_first(tmp_path: Path) -> None:
     # English-speaking colleagues first (boris: b3 90, b1 55), then anna's Russian calls
     assert [e.call_id for e in plan.gaps[0].examples] == ["b3", "a2", "b1"]
     assert plan.gaps[1].title == "Greeting"  # vera's calls are scored in English
+
+
+def test_examples_come_from_calls_made_with_the_same_script(tmp_path: Path) -> None:
+    """A cold call's next step is not offered as an example for an inbound-call gap."""
+    from qa.scripts import file_hash
+
+    cold = sw.SCRIPT_YAML.replace("name: Test inbound script", "name: Test cold call")
+    cold_hash = file_hash(cold.encode("utf-8"))
+    ws = Workspace(tmp_path)
+    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script", path="/s/inbound.en.yaml", text=sw.SCRIPT_YAML)
+    ws.save_config(hash=cold_hash, kind="script", name="Test cold call", path="/s/cold_call.en.yaml", text=cold)
+    ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "anna"}, script_hash=cold_hash)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] != "anna"})
+    plan = coaching.coach(ws, "vera", *WEEK1, save=False)
+    calls = {e.call_id for g in plan.gaps for e in g.examples}
+    assert calls and not any(c.startswith("a") for c in calls), calls
