@@ -203,6 +203,22 @@ class ForbiddenPhrase:
         return out
 
 
+def _check_document(name: str, threshold: float, key: str, noun: str, items: Sequence[Any]) -> list[str]:
+    """What a script and a rubric both need: a name, a valid threshold, unique item ids."""
+    if not name or not str(name).strip():
+        raise FieldError("name", "name must be non-empty text")
+    t = _threshold_problem(threshold)
+    if t:
+        raise FieldError("threshold", t)
+    if not items:
+        raise FieldError(key, f"{key} must list at least one {noun}")
+    ids = [item.id for item in items]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup:
+        raise FieldError(key, f"{noun} id {dup!r} is used twice; ids must be unique")
+    return ids
+
+
 @dataclass(frozen=True)
 class Script:
     """A sales script: ordered stages with weights and phrases, plus forbidden phrases."""
@@ -218,17 +234,7 @@ class Script:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not str(self.name).strip():
-            raise FieldError("name", "name must be non-empty text")
-        t = _threshold_problem(self.threshold)
-        if t:
-            raise FieldError("threshold", t)
-        if not self.stages:
-            raise FieldError("stages", "stages must list at least one stage")
-        ids = [s.id for s in self.stages]
-        dup = next((i for i in ids if ids.count(i) > 1), None)
-        if dup:
-            raise FieldError("stages", f"stage id {dup!r} is used twice; ids must be unique")
+        ids = _check_document(self.name, self.threshold, "stages", "stage", self.stages)
         if self.next_step_stage is None:
             found = next((i for i in NEXT_STEP_IDS if i in ids), None)
             object.__setattr__(self, "next_step_stage", found)
@@ -352,17 +358,7 @@ class Rubric:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not str(self.name).strip():
-            raise FieldError("name", "name must be non-empty text")
-        t = _threshold_problem(self.threshold)
-        if t:
-            raise FieldError("threshold", t)
-        if not self.objections:
-            raise FieldError("objections", "objections must list at least one objection")
-        ids = [o.id for o in self.objections]
-        dup = next((i for i in ids if ids.count(i) > 1), None)
-        if dup:
-            raise FieldError("objections", f"objection id {dup!r} is used twice; ids must be unique")
+        _check_document(self.name, self.threshold, "objections", "objection", self.objections)
 
     def objection(self, objection_id: str) -> Objection:
         for o in self.objections:
