@@ -2,8 +2,6 @@
 
 This is the first step of the transcription flow. It hands on to :mod:`qa.transcribe`:
 
-- :func:`find_audio` - the recordings under the paths a user named (files or folders,
-  recursive, sorted, hidden files skipped);
 - :func:`sha256_file` - the content hash the transcript cache is keyed on, so a renamed or
   copied recording is still a cache hit;
 - :func:`decode` - a :class:`DecodedAudio` with every channel kept separate (stereo call
@@ -47,39 +45,6 @@ log = logging.getLogger("qa")
 
 _HASH_CHUNK = 1 << 20  # 1 MiB: streamed, so a two-hour recording is not read into memory
 _SUPPORTED_HINT = "a complete wav/mp3/ogg/opus/m4a/flac recording"
-
-
-# -- finding files -------------------------------------------------------------------------
-def _is_hidden(path: Path, root: Path) -> bool:
-    """True when ``path`` or a folder between ``root`` and it starts with a dot."""
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
-def find_audio(paths: Iterable[str | Path]) -> list[Path]:
-    """Return the audio files named by ``paths``, sorted and without duplicates.
-
-    A folder is searched recursively for files whose ending is in :data:`AUDIO_EXTENSIONS`;
-    hidden files and folders (names starting with ``.``) inside it are skipped. A file named
-    explicitly is returned whatever its ending: the user asked for it, and :func:`decode`
-    says clearly if it is not audio. Raises :class:`AudioError` for a path that does not
-    exist.
-    """
-    found: set[Path] = set()
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            for candidate in path.rglob("*"):
-                if (
-                    candidate.suffix.lower() in AUDIO_EXTENSIONS
-                    and candidate.is_file()
-                    and not _is_hidden(candidate, path)
-                ):
-                    found.add(candidate)
-        elif path.is_file():
-            found.add(path)
-        else:
-            raise AudioError(f"{path}: no such file or folder; check the path")
-    return sorted(found, key=lambda p: str(p))
 
 
 def sha256_file(path: str | Path) -> str:
@@ -160,7 +125,7 @@ def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAu
     except OSError as e:
         raise AudioError(f"{path}: cannot be read ({e.strerror or e}); check the file's permissions") from e
     if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file; name the files or use find_audio()")
+        raise AudioError(f"{path}: is a folder, not an audio file; name the files or use qa.pipeline.discover()")
     if size == 0:
         raise AudioError(
             f"{path}: empty file (0 bytes); the recording was not saved - export it again from the PBX or remove it"

@@ -34,7 +34,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +46,6 @@ from .transcripts import CLIENT, MANAGER, ROLES, UNKNOWN, CallMeta, Transcript, 
 __all__ = [
     "TRANSCRIPT_EXTENSIONS",
     "ImportOptions",
-    "find_transcripts",
     "is_transcript_file",
     "load_transcript",
     "speaker_role",
@@ -106,38 +105,6 @@ def is_transcript_file(path: str | os.PathLike[str]) -> bool:
     Only the name is checked; the content is read by :func:`load_transcript`.
     """
     return Path(path).suffix.lower() in TRANSCRIPT_EXTENSIONS
-
-
-def find_transcripts(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Transcript files among ``paths``: files, or folders searched recursively.
-
-    Hidden files and folders (names starting with ``.``) inside folders are skipped, and so
-    are files of other types, which the caller may handle (recordings). Each file is
-    listed once, in the order given, folders sorted. A path that does not exist raises
-    :class:`TranscriptFormatError`.
-    """
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            candidates = [
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and is_transcript_file(p)
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ]
-        elif path.is_file():
-            candidates = [path] if is_transcript_file(path) else []
-        else:
-            raise TranscriptFormatError(f"{path}: no such file or folder; check the path")
-        for p in candidates:
-            key = p.resolve()
-            if key not in seen:
-                seen.add(key)
-                found.append(p)
-    return found
 
 
 # ---- speaker labels ------------------------------------------------------------------------------

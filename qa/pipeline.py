@@ -105,7 +105,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
             )
 
     for raw in paths:
-        p = Path(raw)
+        p = Path(raw).expanduser()
         if p.is_dir():
             for child in sorted(p.rglob("*")):
                 if child.is_file() and not any(part.startswith(".") for part in child.relative_to(p).parts):

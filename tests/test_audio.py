@@ -15,7 +15,6 @@ from qa.audio import (
     DecodedAudio,
     QualityOptions,
     decode,
-    find_audio,
     quality_flags,
     sha256_file,
 )
@@ -135,30 +134,9 @@ def test_decoded_audio_is_read_only_and_validated():
         DecodedAudio((np.zeros((2, 2)),), 16000, 16000)
 
 
-# -- find_audio / sha256_file -----------------------------------------------------------------
-def test_find_audio(tmp_path):
-    for rel in ["b.wav", "a/c.MP3", "a/d.ogg", "a/notes.txt", ".hidden/e.wav", "a/.f.wav", "z.flac"]:
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(b"x")
-    found = find_audio([tmp_path, tmp_path / "b.wav", tmp_path / "a" / "notes.txt"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        "a/c.MP3",
-        "a/d.ogg",
-        "a/notes.txt",  # named explicitly: decode() will say what it is
-        "b.wav",
-        "z.flac",
-    ]
-    with pytest.raises(AudioError, match=r"nope: no such file or folder; check the path"):
-        find_audio([tmp_path / "nope"])
+# -- extensions / sha256_file ----------------------------------------------------------------
+def test_audio_extensions():
     assert {".wav", ".mp3", ".ogg", ".opus", ".m4a", ".flac"} <= AUDIO_EXTENSIONS
-
-
-def test_find_audio_hidden_root_is_searched(tmp_path):
-    root = tmp_path / ".calls"
-    root.mkdir()
-    (root / "a.wav").write_bytes(b"x")
-    assert find_audio([root]) == [root / "a.wav"]
 
 
 def test_sha256_file(tmp_path):

@@ -12,7 +12,6 @@ from qa.errors import QAError, TranscriptFormatError
 from qa.importers import (
     TRANSCRIPT_EXTENSIONS,
     ImportOptions,
-    find_transcripts,
     is_transcript_file,
     load_transcript,
     speaker_role,
@@ -426,22 +425,11 @@ def test_is_transcript_file(name: str, expected: bool) -> None:
     assert set(TRANSCRIPT_EXTENSIONS) == {".json", ".srt", ".vtt", ".txt"}
 
 
-def test_find_transcripts(tmp_path: Path) -> None:
-    for rel in ["day/b.txt", "day/a.json", "day/sub/c.srt", "day/sub/d.vtt", "day/rec.mp3",
-                "day/manifest.csv", "day/.hidden.txt", "day/.cache/e.json", "single.srt"]:
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("x", encoding="utf-8")
-    found = find_transcripts([tmp_path / "day", tmp_path / "single.srt", tmp_path / "day/b.txt",
-                              tmp_path / "day/rec.mp3"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        "day/a.json", "day/b.txt", "day/sub/c.srt", "day/sub/d.vtt", "single.srt"
-    ]
-    with pytest.raises(TranscriptFormatError, match=r"nowhere: no such file or folder; check the path"):
-        find_transcripts([tmp_path / "nowhere"])
-
-
 def test_every_fixture_is_found_and_loads() -> None:
-    found = find_transcripts([FIXTURES])
+    from qa.pipeline import discover
+
+    audio, found, failed = discover([FIXTURES])
+    assert not audio and not failed
     assert sorted(p.name for p in found) == sorted(FILE_CASES)
     for path in found:
         assert load_transcript(path).utterances

@@ -97,6 +97,21 @@ def test_discover_splits_audio_transcripts_and_ignores_other_files(day: Path, tm
     assert "unsupported file type '.docx'" in reasons[str(day / "notes.docx")]
 
 
+def test_discover_walks_folders_once_each_kind_sorted_hidden_skipped(tmp_path: Path) -> None:
+    for rel in ["day/b.wav", "day/a/c.MP3", "day/a/d.ogg", "day/a/notes.txt", "day/.hidden/e.wav",
+                "day/a/.f.wav", "day/z.flac", "day/x.json", "day/sub/y.SRT", "day/manifest.csv",
+                "day/.cache/e.json", "single.vtt", ".calls/g.wav"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    audio, transcripts, failed = pipeline.discover(
+        [tmp_path / "day", tmp_path / "day/b.wav", tmp_path / "single.vtt", tmp_path / ".calls"])
+    rel = [p.relative_to(tmp_path).as_posix() for p in audio]
+    assert rel == ["day/a/c.MP3", "day/a/d.ogg", "day/b.wav", "day/z.flac", ".calls/g.wav"]
+    assert [p.relative_to(tmp_path).as_posix() for p in transcripts] == [
+        "day/a/notes.txt", "day/sub/y.SRT", "day/x.json", "single.vtt"]
+    assert failed == []
+
+
 def test_bad_files_fail_alone_and_the_batch_completes(fake_model, day: Path, tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         result = pipeline.transcribe_paths([day], ws)
