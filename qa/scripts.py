@@ -616,17 +616,25 @@ def _ids_hint(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
 
 
-def _build_script(doc: _Map, c: _Checker) -> Script | None:
-    c.keys(doc, SCRIPT_KEYS, "script")
-    ok = c.required(doc, "name", "script", "name: Inbound call")
-    ok = c.required(doc, "language", "script", "language: ru") and ok
-    ok = c.required(doc, "stages", "script", "stages: [...]") and ok
-    name = c.text(doc, "name", "script") or ""
-    language = c.language(doc, "script")
-    threshold = c.threshold(doc, "script")
+def _build_header(
+    doc: _Map, c: _Checker, kind: str, keys: Sequence[str], list_key: str, example_name: str
+) -> tuple[bool, str, str, Any]:
+    """The top of a script or rubric file: known keys, name, language, threshold, its list."""
+    c.keys(doc, keys, kind)
+    ok = c.required(doc, "name", kind, f"name: {example_name}")
+    ok = c.required(doc, "language", kind, "language: ru") and ok
+    ok = c.required(doc, list_key, kind, f"{list_key}: [...]") and ok
+    name = c.text(doc, "name", kind) or ""
+    language = c.language(doc, kind)
+    threshold = c.threshold(doc, kind)
     t_problem = _threshold_problem(threshold)
     if t_problem:
-        c.error(c.line_of(doc, "threshold"), f"script: {t_problem}")
+        c.error(c.line_of(doc, "threshold"), f"{kind}: {t_problem}")
+    return ok, name, language, threshold
+
+
+def _build_script(doc: _Map, c: _Checker) -> Script | None:
+    ok, name, language, threshold = _build_header(doc, c, "script", SCRIPT_KEYS, "stages", "Inbound call")
     raw_stages = doc.get("stages")
     stages: list[Stage] = []
     if raw_stages is not None and not isinstance(raw_stages, _List):
@@ -817,16 +825,7 @@ def _phrase_map(m: _Map) -> Any:
 
 
 def _build_rubric(doc: _Map, c: _Checker) -> Rubric | None:
-    c.keys(doc, RUBRIC_KEYS, "rubric")
-    ok = c.required(doc, "name", "rubric", "name: Objection handling")
-    ok = c.required(doc, "language", "rubric", "language: ru") and ok
-    ok = c.required(doc, "objections", "rubric", "objections: [...]") and ok
-    name = c.text(doc, "name", "rubric") or ""
-    language = c.language(doc, "rubric")
-    threshold = c.threshold(doc, "rubric")
-    t_problem = _threshold_problem(threshold)
-    if t_problem:
-        c.error(c.line_of(doc, "threshold"), f"rubric: {t_problem}")
+    ok, name, language, threshold = _build_header(doc, c, "rubric", RUBRIC_KEYS, "objections", "Objection handling")
     raw = doc.get("objections")
     objections: list[Objection] = []
     seen: dict[str, int] = {}
