@@ -110,12 +110,11 @@ class DecodedAudio:
         return np.mean(np.stack(self.channels), axis=0).astype(np.float32)
 
 
-def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
-    """Decode the first audio stream of ``path`` to float32 at ``sample_rate``, channels kept.
+def check_file(path: str | Path) -> None:
+    """Raise :class:`AudioError` unless ``path`` is a readable, non-empty file.
 
-    Raises :class:`AudioError` (one line: file, reason, fix) for a missing, empty,
-    unreadable, non-audio or corrupt file, or one without an audio stream. A file whose
-    tail is damaged (a recording cut off mid-write) decodes up to the damage.
+    Cheap (one ``stat``): the pipeline calls it before hashing and queueing a recording, and
+    :func:`decode` calls it first, so both say the same thing about the same file.
     """
     path = Path(path)
     try:
@@ -130,6 +129,17 @@ def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAu
         raise AudioError(
             f"{path}: empty file (0 bytes); the recording was not saved - export it again from the PBX or remove it"
         )
+
+
+def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
+    """Decode the first audio stream of ``path`` to float32 at ``sample_rate``, channels kept.
+
+    Raises :class:`AudioError` (one line: file, reason, fix) for a missing, empty,
+    unreadable, non-audio or corrupt file, or one without an audio stream. A file whose
+    tail is damaged (a recording cut off mid-write) decodes up to the damage.
+    """
+    path = Path(path)
+    check_file(path)
     try:
         import av
     except ImportError as e:  # pragma: no cover - depends on the installed extras

@@ -228,7 +228,7 @@ def transcribe_paths(
         return meta if claim(meta, path) else None
 
     # -- transcripts made elsewhere --------------------------------------------------
-    from .audio import sha256_file  # hashing only: PyAV is imported by decode(), not here
+    from .audio import check_file, sha256_file  # PyAV is imported by decode(), not here
     from .importers import load_transcript
 
     for path in transcript_files:
@@ -236,8 +236,7 @@ def transcribe_paths(
         if meta is None:
             continue
         try:
-            t = load_transcript(path, meta)
-            t.meta = t.meta.merged(meta) if t.meta.call_id == meta.call_id else meta
+            t = load_transcript(path, meta)  # meta's fields win over what the file says
             key = "import:" + sha256_file(path)
         except (QAError, OSError, UnicodeDecodeError) as e:
             fail(path, str(e) if isinstance(e, QAError) else f"{path}: cannot read: {e}")
@@ -260,18 +259,16 @@ def transcribe_paths(
         if meta is None:
             continue
         try:
-            if path.stat().st_size == 0:
-                raise QAError(f"{path}: file is empty (0 bytes); re-export it from the PBX")
+            check_file(path)  # empty or unreadable: fail now, before hashing and queueing
             sha = sha256_file(path)
-        except (OSError, QAError) as e:
+        except QAError as e:
             fail(path, str(e))
             continue
         # A manifest manager_channel changes the roles, so it is part of the key.
         key = cache_key(sha, effective_options(options, meta), model_label)
         cached = None if force else ws.cached_transcript(key)
         if cached is not None:
-            cached.meta = cached.meta.merged(meta)
-            cached.meta.call_id = meta.call_id
+            cached.meta = cached.meta.merged(meta)  # this file's name, manager, ...
             saved(cached, key, sha, path, "cached")
         else:
             todo.append((path, meta, sha, key))
