@@ -117,6 +117,11 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[
     return audio, transcripts, failed
 
 
+def _one_line(source: str, reason: str) -> str:
+    """A failure reason that names its file once (library errors usually start with it)."""
+    return reason if source in reason else f"{source}: {reason}"
+
+
 def _write_json(transcript: Transcript, output_dir: Path) -> None:
     """Write ``<call_id>.json`` atomically (never a half-written file)."""
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -177,9 +182,10 @@ def transcribe_paths(
     result = BatchResult()
     out = Path(output_dir) if output_dir is not None else None
     audio, transcript_files, failed = discover(paths)
-    result.failed.extend(failed)
     for source, reason in failed:
-        ws.record_failure(source, reason)
+        line = _one_line(source, reason)
+        result.failed.append((source, line))
+        ws.record_failure(source, line)
     total = len(audio) + len(transcript_files) + len(failed)
     done = len(failed)
     man = load_manifest(Path(manifest)) if manifest is not None else None
@@ -193,9 +199,10 @@ def transcribe_paths(
                                    time.monotonic() - started))
 
     def fail(path: Path, reason: str) -> None:
-        log.warning("%s", reason if str(path) in reason else f"{path}: {reason}")
-        result.failed.append((str(path), reason))
-        ws.record_failure(str(path), reason)
+        line = _one_line(str(path), reason)
+        log.warning("%s", line)
+        result.failed.append((str(path), line))
+        ws.record_failure(str(path), line)
         emit(str(path), "failed")
 
     def claim(meta: CallMeta, path: Path) -> bool:
@@ -239,7 +246,7 @@ def transcribe_paths(
             t = load_transcript(path, meta)  # meta's fields win over what the file says
             key = "import:" + sha256_file(path)
         except (QAError, OSError, UnicodeDecodeError) as e:
-            fail(path, str(e) if isinstance(e, QAError) else f"{path}: cannot read: {e}")
+            fail(path, str(e) if isinstance(e, QAError) else f"cannot read: {e}")
             continue
         saved(t, key, None, path, "imported")
 
@@ -312,7 +319,7 @@ def transcribe_paths(
                             fail(path, str(e))
                             continue
                         except Exception as e:  # a crash in one worker must not stop the batch
-                            fail(path, f"{path}: transcription failed: {type(e).__name__}: {e}")
+                            fail(path, f"transcription failed: {type(e).__name__}: {e}")
                             continue
                         finished(path, key, sha, t)
             except BaseException:

@@ -121,10 +121,8 @@ def print_batch_summary(result: BatchResult) -> None:
         f"({result.audio_seconds / 60:.1f} min audio{speed}), {len(result.cached)} cached, "
         f"{len(result.imported)} imported, {len(result.failed)} failed."
     )
-    for path, reason in result.failed:
-        # Reasons from the library usually start with the file already.
-        line = reason if reason.startswith(path) else f"{path}: {reason}"
-        err_console.print(f"  [red]failed[/red] {escape(line)}", soft_wrap=True)
+    for _, reason in result.failed:  # each reason names its file
+        err_console.print(f"  [red]failed[/red] {escape(reason)}", soft_wrap=True)
     no_manager = [w for w in result.warnings if "manager" in w]
     for w in result.warnings[:20]:
         err_console.print(f"  [yellow]warning[/yellow] {escape(w)}", soft_wrap=True)
