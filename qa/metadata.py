@@ -80,6 +80,7 @@ class _Vocabulary:
     columns: dict[str, str]  # normalised column name -> field
     won: frozenset[str]
     lost: frozenset[str]
+    managers_columns: dict[str, frozenset[str]]  # "extension" | "manager" -> column names
 
 
 def _key(value: str) -> str:
@@ -110,13 +111,17 @@ def _vocabulary() -> _Vocabulary:
         }
         won = frozenset(_key(w) for w in data["outcome"]["won"])
         lost = frozenset(_key(w) for w in data["outcome"]["lost"])
+        managers_columns = {
+            name: frozenset(_column_key(w) for w in [name, *words])
+            for name, words in data.get("managers_columns", {}).items()
+        }
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
         raise MetadataError(
             f"{_DATA_FILE}: cannot read the metadata vocabulary ({e}); reinstall call-qa"
         ) from e
     if set(direction.values()) != {"in", "out"}:
         raise MetadataError(f"{_DATA_FILE}: 'direction' must list words for 'in' and 'out'")
-    return _Vocabulary(direction, columns, won, lost)
+    return _Vocabulary(direction, columns, won, lost, managers_columns)
 
 
 def normalize_direction(value: str | None) -> str | None:
