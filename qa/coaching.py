@@ -30,19 +30,17 @@ from .scorecards import (
     OBJECTION,
     STAGE,
     STEP,
-    Scope,
     TeamData,
-    Version,
     call_items,
-    clock,
     evidence,
     item_rates,
     load_team,
     resolve_manager,
-    script_family,
     team_benchmarks,
 )
 from .store import Workspace
+from .transcripts import clock
+from .versions import Scope, Version, period_bounds, resolve_versions, script_family
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -693,13 +691,11 @@ def revive_list(
     """
     import pandas as pd
 
-    from .scorecards import _period_bounds, resolve_versions
-
     cols = ["started_at", "client_phone", "manager", "call_id", "objections", "time", "quote",
             "moments", "score", "source"]
     if manager is not None:
         manager = resolve_manager(ws, manager)
-    scope = Scope(resolve_versions(ws, version), *_period_bounds(date_from, date_to))
+    scope = Scope(resolve_versions(ws, version), *period_bounds(date_from, date_to))
     frm, params = scope.where(manager=manager, items=True)
     rows = ws.frame(
         f"""SELECT c.call_id, c.started_at, c.client_phone, c.manager, c.source, s.score,

@@ -356,7 +356,7 @@ class _Site:
         transcript = self.ws.transcript(cid)
         items = [dict(r) for r in self.data.call_items(cid).to_dict(orient="records")]
         utts = transcript.utterances if transcript is not None else []
-        where = _locate_all(utts, items)
+        where = _placed(utts, items)
         audio_rel, audio_note = self.audio_for(call)
 
         score = _value(call, "score")
@@ -1118,52 +1118,20 @@ class _Site:
 
 
 # ---- helpers -------------------------------------------------------------------------------
-def _locate(utts: Sequence[Utterance], item: Mapping[str, Any]) -> tuple[int, tuple[int, int] | None] | None:
-    """The utterance an evidence item points at, and the matched span inside it.
-
-    The scorer records the evidence start time, the role, the utterance quote and the
-    matched span; the utterance is the one of that role whose time covers the start
-    (a little slack for rounding), preferring the one whose text is the quote.
-    """
-    start = _value(item, "start")
-    if start is None or not utts:
-        return None
-    start = float(start)
-    role = _value(item, "role")
-    quote = str(_value(item, "text") or "").strip()
-    matched = _value(item, "matched")
-    best: tuple[float, int] | None = None
-    for i, u in enumerate(utts):
-        if u.start - 0.5 > start or start > u.end + 0.5:
-            continue
-        cost = abs(u.start - start) if start < u.start else 0.0
-        if role and u.role != role:
-            cost += 10
-        if quote and u.text.strip() != quote:
-            cost += 2 if find_span(u.text, matched) is None else 1
-        if best is None or cost < best[0]:
-            best = (cost, i)
-    if best is None:
-        # Evidence outside every turn (times from another transcript version): nearest start.
-        i = min(range(len(utts)), key=lambda k: abs(utts[k].start - start))
-        if abs(utts[i].start - start) > 2.0:
-            return None
-        best = (0.0, i)
-    ui = best[1]
-    return ui, find_span(utts[ui].text, matched)
-
-
-def _locate_all(
+def _placed(
     utts: Sequence[Utterance], items: Sequence[Mapping[str, Any]]
 ) -> dict[int, tuple[int, tuple[int, int] | None]]:
+    """Item position -> (the utterance its evidence is in, the matched span inside it), for
+    the evidence the scorer placed (``items.utterance``; items scored before it was kept
+    are listed in the breakdown but not marked in the conversation)."""
     out = {}
     for n, item in enumerate(items):
         if item["kind"] in ("stage", "objection", "step", "forbidden") and item["status"] in (
             "found", "handled", "unhandled"
         ):
-            hit = _locate(utts, item)
-            if hit is not None:
-                out[n] = hit
+            ui = _value(item, "utterance")
+            if ui is not None and 0 <= int(ui) < len(utts):
+                out[n] = (int(ui), find_span(utts[int(ui)].text, _value(item, "matched")))
     return out
 
 
