@@ -686,13 +686,13 @@ def revive_list(
     """Calls with an unhandled objection and no next step agreed, newest first.
 
     One row per call: ``started_at, client_phone, manager, call_id, objections`` (titles,
-    ``; ``-joined), ``time`` and ``quote`` of the first unhandled objection, ``moments``
-    (all of them as ``mm:ss "quote"``), ``score``, ``source``.
+    ``; ``-joined), ``time`` (``seconds`` as a clock) and ``quote`` of the first unhandled objection, ``moments``
+    (all of them as ``mm:ss "quote"``), ``score``, ``source``, ``seconds``.
     """
     import pandas as pd
 
     cols = ["started_at", "client_phone", "manager", "call_id", "objections", "time", "quote",
-            "moments", "score", "source"]
+            "moments", "score", "source", "seconds"]
     if manager is not None:
         manager = resolve_manager(ws, manager)
     scope = Scope(resolve_versions(ws, version), *period_bounds(date_from, date_to))
@@ -718,6 +718,7 @@ def revive_list(
                 "time": clock(_f(r["start"])),
                 "quote": evidence(None, r["text"], None, quote_width)[1:-1] if _text(r) else "",
                 "moments": [moment], "score": float(r["score"]), "source": r["source"],
+                "seconds": _f(r["start"]),
             }
         else:
             if title not in row["objections"]:

@@ -27,8 +27,10 @@ older versions. Calls in the period scored only under superseded versions are ke
 and reported in ``notes``; ``version=`` picks another version by hash prefix. Within the
 chosen versions each call counts once (its latest score).
 
-Speed. Counting is done in SQLite with GROUP BY over the ``items`` covering index, and only
-the per-call columns needed are read, so 100,000 stored calls take seconds, not minutes.
+Speed. A view reads one row per call in scope: each score keeps its item statuses per kind
+(``scores.tokens_*``) and the key talk metrics as columns (``scores.metric_*``), so a team
+is counted without reading ``items`` or parsing JSON; 100,000 stored calls take about a
+second (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
-from .store import FIELD_SEP, TOKEN_KINDS, TOKEN_SEP, Workspace
+from .store import FIELD_SEP, KEY_METRICS, TOKEN_KINDS, TOKEN_SEP, Workspace
 from .transcripts import clock
 from .versions import (
     Scope,
@@ -71,10 +73,7 @@ _METRIC_SAMPLE = 200
 #: Talk metrics (``qa.metrics`` keys) the views compare by default, when the scores carry
 #: them: talk share, longest monologue, questions, interruptions, long silences, speech rate
 #: (``load_team(metrics=...)`` reads others).
-KEY_TALK_METRICS = (
-    "manager_talk_share", "longest_monologue_s", "manager_questions", "manager_interruptions",
-    "long_silences", "manager_wpm",
-)
+KEY_TALK_METRICS = KEY_METRICS
 
 __all__ = [
     "KEY_TALK_METRICS",
@@ -252,19 +251,24 @@ def load_team(
         metrics = [m for m in KEY_TALK_METRICS if m in found] or found
     else:
         metrics = [m for m in metrics if m in found]
+    # The key talk metrics have columns of their own (qa.store.KEY_METRICS); others are
+    # read from the JSON, which is much slower on 100,000 calls.
     metric_sql = "".join(
-        f", json_extract(s.metrics_json, ?) AS \"m{n}\"" for n in range(len(metrics))
+        f", s.metric_{m} AS \"m{n}\"" if m in KEY_METRICS else f", json_extract(s.metrics_json, ?) AS \"m{n}\""
+        for n, m in enumerate(metrics)
     )
+    json_params = [_json_path(m) for m in metrics if m not in KEY_METRICS]
+    token_sql = "".join(f", s.tokens_{k}" for k in TOKEN_KINDS)
     vsql, vparams = scope._version_sql("s2")
     psql, pparams = scope.period_sql("c")
-    # Independent queries, run side by side (SQLite releases the GIL).
-    calls, patterns, other = ws.frames([
+    # One pass over the calls in scope (per-call columns and item tokens), and the calls
+    # kept apart, run side by side (SQLite releases the GIL).
+    calls, other = ws.frames([
         (
             f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
-                       s.script_hash, s.rubric_hash{metric_sql} {frm}""",
-            [*(_json_path(m) for m in metrics), *params],
+                       s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
+            [*json_params, *params],
         ),
-        _pattern_query(scope),
         # calls of the period with scores, none of them under the chosen versions
         (
             f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
@@ -274,6 +278,8 @@ def load_team(
             [*pparams, *vparams],
         ),
     ], workers=workers)
+    patterns = _patterns(calls)
+    calls = calls.drop(columns=[f"tokens_{k}" for k in TOKEN_KINDS])
     calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
     calls["critical"] = calls["critical"].astype(bool)
     calls["score"] = calls["score"].astype(float)
@@ -291,20 +297,26 @@ def load_team(
     )
 
 
-def _pattern_query(scope: Scope) -> tuple[str, list[Any]]:
+def _patterns(calls: pd.DataFrame) -> pd.DataFrame:
     """Item counts per manager, as (manager, kind, token string, calls) rows.
 
     Each score keeps its call's ``item_id<US>status`` tokens per kind (``scores.tokens_*``,
     written with the items by :meth:`qa.store.Workspace.save_scores`), so the team is
-    counted by grouping 100,000 short strings instead of reading ~2M item rows.
+    counted by grouping 100,000 short strings (a few thousand distinct ones) instead of
+    reading ~2M item rows.
     """
-    frm, params = scope.where()
-    sql = " UNION ALL ".join(
-        f"SELECT c.manager AS manager, '{k}' AS kind, s.tokens_{k} AS tokens, COUNT(*) AS n "
-        f"{frm} AND s.tokens_{k} IS NOT NULL GROUP BY c.manager, s.tokens_{k}"
-        for k in TOKEN_KINDS
-    )
-    return sql, params * len(TOKEN_KINDS)
+    import pandas as pd
+
+    frames = []
+    for k in TOKEN_KINDS:
+        col = f"tokens_{k}"
+        sub = calls[calls[col].notna()]
+        n = sub.groupby(["manager", col], dropna=False, sort=False).size()
+        frames.append(pd.DataFrame({
+            "manager": n.index.get_level_values(0), "kind": k,
+            "tokens": n.index.get_level_values(1), "n": n.to_numpy(),
+        }))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _expand_patterns(patterns: pd.DataFrame) -> pd.DataFrame:
@@ -312,12 +324,19 @@ def _expand_patterns(patterns: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     acc: dict[tuple[Any, str, str, str], int] = {}
+    split: dict[str, list[tuple[str, str]]] = {}  # managers share patterns: split each once
     for manager, kind, text, n in zip(patterns["manager"], patterns["kind"], patterns["tokens"], patterns["n"]):
         manager = None if manager is None or manager != manager else manager  # NaN -> None
-        for token in str(text).split(TOKEN_SEP):
-            item_id, _, status = token.partition(FIELD_SEP)
+        pairs = split.get(text)
+        if pairs is None:
+            pairs = split[text] = [
+                (item_id, status) for item_id, _, status in
+                (token.partition(FIELD_SEP) for token in str(text).split(TOKEN_SEP))
+            ]
+        n = int(n)
+        for item_id, status in pairs:
             key = (manager, kind, item_id, status)
-            acc[key] = acc.get(key, 0) + int(n)
+            acc[key] = acc.get(key, 0) + n
     return pd.DataFrame(
         [(*k, v) for k, v in acc.items()], columns=["manager", "kind", "item_id", "status", "n"]
     )
@@ -480,11 +499,19 @@ def team(
     Columns: ``rank, manager, calls, mean_score, median_score, next_step_rate, critical_calls,
     forbidden_said, objections_raised, objection_rate``, then ``stage:<id>`` (completion %),
     ``objection:<id>`` (handled %) and ``talk:<metric>`` (mean). ``df.attrs`` carries
-    ``titles`` (column -> stage/objection title), ``notes`` and ``scope``.
+    ``titles`` (column -> stage/objection title), ``notes``, ``scope`` and the team benchmarks
+    of the rate columns, ``team_median`` and ``team_best_quartile`` (column -> percent, see
+    :func:`team_benchmarks`).
     """
     data = data or load_team(ws, date_from, date_to, version=version)
     lb = _leaderboard(data)
     lb.attrs["titles"] = _titles(data)
+    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)):
+        bench = team_benchmarks(item_rates(data, kind))
+        for key in ("team_median", "team_best_quartile"):
+            lb.attrs.setdefault(key, {}).update(
+                {f"{prefix}{i}": float(v) for i, v in zip(bench["item_id"], bench[key]) if f"{prefix}{i}" in lb.columns}
+            )
     lb.attrs["notes"] = data.notes()
     lb.attrs["scope"] = data.scope.label
     lb.attrs["versions"] = [v.label for v in data.scope.versions]
@@ -722,7 +749,8 @@ def _item_table(data: TeamData, manager: str, kind: str) -> pd.DataFrame:
 def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: ScorecardOptions) -> pd.DataFrame:
     import pandas as pd
 
-    cols = ["phrase", "said", "per_100_calls", "team_per_100_calls", "example", "time", "call_id", "source"]
+    cols = ["phrase", "said", "per_100_calls", "team_per_100_calls", "example", "time", "call_id", "source",
+            "seconds"]
     c = data.counts[(data.counts["kind"] == FORBIDDEN) & (data.counts["status"] == "found")]
     team_n = max(1, len(data.team_calls))
     mine_n = max(1, int((data.calls["manager"] == manager).sum()))
@@ -750,6 +778,7 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
             "time": None if e is None else clock(e["start"]),
             "call_id": None if e is None else e["call_id"],
             "source": None if e is None else e["source"],
+            "seconds": None if e is None else e["start"],
         })
     return pd.DataFrame(rows, columns=cols)
 

@@ -562,6 +562,54 @@ def _not_applicable(st: Stage, raised: set[str] | None) -> str | None:
     return f"not applicable: objection {names} not raised"
 
 
+# ---- a batch in numbers --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchSummary:
+    """What ``qa score`` says about a scored batch (see :func:`batch_summary`)."""
+
+    calls: int
+    mean: float
+    median: float
+    critical: int
+    #: The weakest calls, below the batch mean, lowest first: ``(score, call_id, manager,
+    #: critical_reason)``; the ones to open first.
+    worst: tuple[tuple[float, str, str | None, str | None], ...]
+    #: Stages missed most often: ``(item_id, title, missed, applicable calls)``.
+    most_missed: tuple[tuple[str, str | None, int, int], ...]
+
+
+def batch_summary(calls: Any, items: Any, *, worst: int = 5, stages: int = 5) -> BatchSummary | None:
+    """Numbers of a scored batch from its ``calls`` and ``items`` frames
+    (:func:`qa.pipeline.score_paths`); None when no call was scored."""
+    if not len(calls):
+        return None
+    scores = calls["score"]
+    low = calls[scores < scores.mean()].sort_values("score").head(worst)
+    applicable = items[(items["kind"] == "stage") & (items["status"] != "na")]
+    missed_rows: list[tuple[str, str | None, int, int]] = []
+    if len(applicable):
+        missed = (
+            applicable.assign(missed=applicable["status"].eq("missed"))
+            .groupby(["item_id", "title"], dropna=False)["missed"]
+            .agg(["sum", "count"])
+            .sort_values("sum", ascending=False)
+        )
+        missed = missed[missed["sum"] > 0].head(stages)
+        missed_rows = [
+            (str(item_id), title if isinstance(title, str) else None, int(row["sum"]), int(row["count"]))
+            for (item_id, title), row in missed.iterrows()
+        ]
+    return BatchSummary(
+        calls=len(calls), mean=float(scores.mean()), median=float(scores.median()),
+        critical=int(calls["critical"].sum()),
+        worst=tuple(
+            (float(r.score), str(r.call_id), r.manager or None, r.critical_reason or None)
+            for r in low.itertuples()
+        ),
+        most_missed=tuple(missed_rows),
+    )
+
+
 # ---- one call, cached compile -------------------------------------------------------------------
 _SCORERS: dict[tuple[int, int, ScoringOptions], tuple[Script, Rubric | None, Scorer]] = {}
 

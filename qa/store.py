@@ -8,8 +8,10 @@ Tables (one owner each, all written only through this module):
 ``failures``     files that could not be processed, with a one-line reason;
 ``configs``      every script / rubric version ever used, by content hash;
 ``scores``       one row per call and (script, rubric) version: score, metrics, flags, and
-                 the call's item statuses per kind (``tokens_*``, see :data:`TOKEN_KINDS`),
-                 so the supervisor views count a team without reading ``items``;
+                 for the supervisor views, which read 100,000 of these at once: the call's
+                 item statuses per kind (``tokens_*``, see :data:`TOKEN_KINDS`) and the key
+                 talk metrics as columns (``metric_*``, see :data:`KEY_METRICS`), so a team
+                 is counted without reading ``items`` or parsing JSON;
 ``items``        one row per call, version and checked item (stage, objection, forbidden)
                  with the evidence: quote, timestamp, similarity, and the index of the
                  utterance it was said in (``utterance``);
@@ -22,7 +24,8 @@ Which scores a view reads is decided here too, by one rule (:mod:`qa.versions` n
 versions, :meth:`Workspace.scope_sql` writes the SQL): scorecards, coaching, mining, clips
 and the report all read through it, so they count the same calls.
 
-Schema versions: 1 (first release); 2 adds ``items.utterance`` and ``scores.tokens_*``.
+Schema versions: 1 (first release); 2 adds ``items.utterance``, ``scores.tokens_*`` and
+``scores.metric_*``.
 Opening an older workspace migrates it in place (``ALTER TABLE``; the token columns are
 filled from ``items`` once).
 """
@@ -102,6 +105,12 @@ CREATE TABLE IF NOT EXISTS scores (
     tokens_stage TEXT,
     tokens_objection TEXT,
     tokens_forbidden TEXT,
+    metric_manager_talk_share REAL,
+    metric_longest_monologue_s REAL,
+    metric_manager_questions REAL,
+    metric_manager_interruptions REAL,
+    metric_long_silences REAL,
+    metric_manager_wpm REAL,
     PRIMARY KEY (call_id, script_hash, rubric_hash)
 );
 CREATE INDEX IF NOT EXISTS scores_version ON scores(script_hash, rubric_hash);
@@ -159,6 +168,24 @@ ITEM_COLUMNS = (
 #: row, so an objection raised twice is there twice). Teams are counted from these.
 TOKEN_KINDS = ("stage", "objection", "forbidden")
 TOKEN_SEP, FIELD_SEP = "\x1e", "\x1f"
+#: The talk metrics (``qa.metrics`` keys) supervisors compare: talk share, longest
+#: monologue, questions, interruptions, long silences, speech rate. Besides
+#: ``metrics_json``, each score keeps them in a ``metric_<key>`` column.
+KEY_METRICS = (
+    "manager_talk_share", "longest_monologue_s", "manager_questions", "manager_interruptions",
+    "long_silences", "manager_wpm",
+)
+
+
+#: The derived columns of ``scores``, in insert order.
+_DERIVED = ", ".join([*(f"tokens_{k}" for k in TOKEN_KINDS), *(f"metric_{m}" for m in KEY_METRICS)])
+
+
+def _number(value: Any) -> float | None:
+    """A metric as ``json_extract`` reads it back: numbers (bools as 0/1), else NULL."""
+    if isinstance(value, bool):
+        return float(value)
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def item_tokens(items: Iterable[Mapping[str, Any]], kind: str) -> str | None:
@@ -238,7 +265,10 @@ class Workspace:
                     for kind in TOKEN_KINDS:
                         if f"tokens_{kind}" not in have:
                             c.execute(f"ALTER TABLE scores ADD COLUMN tokens_{kind} TEXT")
-                    self._fill_tokens(c, only_missing=False)
+                    for key in KEY_METRICS:
+                        if f"metric_{key}" not in have:
+                            c.execute(f"ALTER TABLE scores ADD COLUMN metric_{key} REAL")
+                    self._fill_derived(c, only_missing=False)
                 c.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
@@ -249,26 +279,30 @@ class Workspace:
             ) from e
 
     @staticmethod
-    def _fill_tokens(c: sqlite3.Connection, *, only_missing: bool) -> None:
+    def _fill_derived(c: sqlite3.Connection, *, only_missing: bool) -> None:
         # The covering index items_status hands each call's rows over sorted by item_id and
         # status: the same order item_tokens() sorts them in.
-        sets = ", ".join(
-            f"tokens_{k} = (SELECT group_concat(i.item_id || char(31) || i.status, char(30)) "
-            "FROM items i WHERE i.call_id = scores.call_id AND i.script_hash = scores.script_hash "
-            f"AND i.rubric_hash = scores.rubric_hash AND i.kind = '{k}')"
-            for k in TOKEN_KINDS
-        )
+        sets = ", ".join([
+            *(
+                f"tokens_{k} = (SELECT group_concat(i.item_id || char(31) || i.status, char(30)) "
+                "FROM items i WHERE i.call_id = scores.call_id AND i.script_hash = scores.script_hash "
+                f"AND i.rubric_hash = scores.rubric_hash AND i.kind = '{k}')"
+                for k in TOKEN_KINDS
+            ),
+            *(f"metric_{m} = json_extract(metrics_json, '$.{m}')" for m in KEY_METRICS),
+        ])
         where = " WHERE tokens_stage IS NULL AND tokens_objection IS NULL AND tokens_forbidden IS NULL" if only_missing else ""
         c.execute(f"UPDATE scores SET {sets}{where}")
 
-    def refresh_tokens(self) -> None:
-        """Fill ``scores.tokens_*`` from ``items`` where no token column is set.
+    def refresh_derived(self) -> None:
+        """Fill ``scores.tokens_*`` and ``scores.metric_*`` (from ``items`` and
+        ``metrics_json``) where no token column is set.
 
         :meth:`save_scores` keeps them up to date; a tool that writes ``items`` and ``scores``
         with its own SQL (the supervisor benchmark does) calls this afterwards.
         """
         with self.transaction() as c:
-            self._fill_tokens(c, only_missing=True)
+            self._fill_derived(c, only_missing=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -443,23 +477,24 @@ class Workspace:
         with self.transaction() as c:
             for call_id, script_hash, rubric_hash, summary, items in rows:
                 key = (call_id, script_hash, rubric_hash)
+                metrics = summary.get("metrics") or {}
                 c.execute("DELETE FROM items WHERE call_id=? AND script_hash=? AND rubric_hash=?", key)
                 rest = {
                     k: v for k, v in summary.items()
                     if k not in ("score", "points", "max_points", "critical", "critical_reason", "next_step", "metrics")
                 }
                 c.execute(
-                    """INSERT OR REPLACE INTO scores(call_id, script_hash, rubric_hash, score, points,
+                    f"""INSERT OR REPLACE INTO scores(call_id, script_hash, rubric_hash, score, points,
                     max_points, critical, critical_reason, next_step, metrics_json, summary_json, scored_at,
-                    tokens_stage, tokens_objection, tokens_forbidden)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    {_DERIVED}) VALUES ({','.join('?' * (12 + len(TOKEN_KINDS) + len(KEY_METRICS)))})""",
                     (
                         *key, float(summary["score"]), summary.get("points"), summary.get("max_points"),
                         int(bool(summary.get("critical"))), summary.get("critical_reason"),
                         None if summary.get("next_step") is None else int(bool(summary["next_step"])),
-                        json.dumps(summary.get("metrics") or {}, ensure_ascii=False),
+                        json.dumps(metrics, ensure_ascii=False),
                         json.dumps(rest, ensure_ascii=False, default=str), now,
                         *(item_tokens(items, k) for k in TOKEN_KINDS),
+                        *(_number(metrics.get(m)) for m in KEY_METRICS),
                     ),
                 )
                 c.executemany(

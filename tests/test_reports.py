@@ -763,3 +763,27 @@ def test_server_range_requests(site, server) -> None:
 def test_server_needs_a_built_report(tmp_path: Path) -> None:
     with pytest.raises(QAError, match="no index.html here; build the report first"):
         make_server(tmp_path, "127.0.0.1", 0)
+
+
+def test_page_times_use_the_one_clock() -> None:
+    from qa.reports.html import fmt_seconds
+    from qa.transcripts import clock
+
+    assert [fmt_seconds(x) for x in (75.4, 3723, 0)] == ["01:15", "1:02:03", "00:00"]
+    assert fmt_seconds(75.4) == clock(75.4)
+    assert fmt_seconds(None) == fmt_seconds(float("nan")) == "—"
+
+
+def test_evidence_without_an_utterance_is_listed_but_not_placed() -> None:
+    """Items scored before the evidence kept its utterance (a migrated workspace)."""
+    from qa.reports.call_page import _placed
+
+    utts = [Utterance("manager", 0.0, 2.0, "Good afternoon, thank you for calling.")]
+    items = [
+        {"kind": "stage", "status": "found", "utterance": 0, "matched": "thank you"},
+        {"kind": "stage", "status": "found", "utterance": None, "matched": "Good afternoon"},
+        {"kind": "stage", "status": "found", "utterance": float("nan"), "matched": "Good afternoon"},
+        {"kind": "stage", "status": "missed", "utterance": None, "matched": None},
+        {"kind": "forbidden", "status": "found", "utterance": 5, "matched": "x"},  # another transcript
+    ]
+    assert _placed(utts, items) == {0: (0, (16, 25))}

@@ -12,6 +12,7 @@ from qa.errors import WorkspaceError
 from qa.store import (
     DB_NAME,
     ITEM_COLUMNS,
+    KEY_METRICS,
     SCHEMA_VERSION,
     TOKEN_KINDS,
     Workspace,
@@ -46,7 +47,8 @@ CREATE TABLE items (
     phrase TEXT, similarity REAL, detail TEXT
 );
 INSERT INTO calls(call_id, manager, day, updated_at) VALUES ('c1', 'anna', '2026-11-20', 0);
-INSERT INTO scores(call_id, script_hash, rubric_hash, score, scored_at) VALUES ('c1', 's1', 'r1', 80, 1);
+INSERT INTO scores(call_id, script_hash, rubric_hash, score, scored_at, metrics_json)
+VALUES ('c1', 's1', 'r1', 80, 1, '{"manager_wpm": 140.5, "manager_questions": 3, "duration_s": 60}');
 INSERT INTO items(call_id, script_hash, rubric_hash, kind, item_id, status, start, text)
 VALUES ('c1', 's1', 'r1', 'stage', 'greeting', 'found', 0.5, 'Good afternoon'),
        ('c1', 's1', 'r1', 'stage', 'needs', 'missed', NULL, NULL),
@@ -73,6 +75,24 @@ def test_a_new_workspace_has_the_current_schema(tmp_path: Path) -> None:
         assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [(str(SCHEMA_VERSION),)]
         assert _columns(ws, "items")[3:] == list(ITEM_COLUMNS)
         assert {f"tokens_{k}" for k in TOKEN_KINDS} <= set(_columns(ws, "scores"))
+        assert {f"metric_{m}" for m in KEY_METRICS} <= set(_columns(ws, "scores"))
+
+
+def test_save_scores_keeps_tokens_and_key_metrics(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        ws.save_score("c1", script_hash="s", rubric_hash="none", summary={
+            "score": 70.0, "metrics": {"manager_talk_share": 0.6, "manager_questions": 4, "manager_wpm": None,
+                                       "long_silences": True, "duration_s": 90.0},
+        }, items=[{"kind": "stage", "item_id": "greeting", "status": "found"},
+                  {"kind": "forbidden", "item_id": "f1", "status": "found"}])
+        cols = ", ".join(f"metric_{m}" for m in KEY_METRICS)
+        assert dict(zip(KEY_METRICS, ws.query(f"SELECT {cols} FROM scores")[0])) == {
+            "manager_talk_share": 0.6, "longest_monologue_s": None, "manager_questions": 4.0,
+            "manager_interruptions": None, "long_silences": 1.0, "manager_wpm": None,
+        }
+        assert ws.query("SELECT tokens_stage, tokens_objection, tokens_forbidden FROM scores") == [
+            ("greeting\x1ffound", None, "f1\x1ffound")
+        ]
 
 
 def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
@@ -91,6 +111,9 @@ def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
             "price\x1fhandled\x1eprice\x1funhandled",
             None,
         )]
+        # and the key talk metrics from the JSON
+        assert ws.query("SELECT metric_manager_wpm, metric_manager_questions, metric_long_silences "
+                        "FROM scores") == [(140.5, 3.0, None)]
         # and it takes new scores with their utterances
         ws.save_score("c1", script_hash="s2", rubric_hash="none", summary={"score": 50.0}, items=[
             {"kind": "stage", "item_id": "greeting", "title": "Greeting", "status": "found",
@@ -126,14 +149,14 @@ def test_item_tokens() -> None:
     assert item_tokens(items, "objection") is None
 
 
-def test_refresh_tokens_fills_rows_written_with_plain_sql(tmp_path: Path) -> None:
+def test_refresh_derived_fills_rows_written_with_plain_sql(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         with ws.transaction() as c:
             c.execute("INSERT INTO scores(call_id, script_hash, rubric_hash, score, scored_at) "
                       "VALUES ('c1', 's', 'r', 90, 1)")
             c.execute("INSERT INTO items(call_id, script_hash, rubric_hash, kind, item_id, status) "
                       "VALUES ('c1', 's', 'r', 'stage', 'greeting', 'found')")
-        ws.refresh_tokens()
+        ws.refresh_derived()
         assert ws.query("SELECT tokens_stage FROM scores") == [("greeting\x1ffound",)]
 
 
@@ -151,7 +174,7 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
     def disk_full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(Workspace, "_fill_tokens", staticmethod(disk_full))
+    monkeypatch.setattr(Workspace, "_fill_derived", staticmethod(disk_full))
     with pytest.raises(WorkspaceError) as e:
         Workspace(path, create=False)
     assert str(e.value) == (
