@@ -4,7 +4,9 @@ Builds a realistic workspace of ``--calls`` scored calls (default 100,000: ~20 m
 90 days, an 8-stage script, 7 objection types with 3 handling steps each, forbidden
 phrases, ~20 items per call) straight into SQLite with ``executemany``, caches it under
 ``--cache DIR`` (rebuilt only when the parameters change), then times each view on it and
-prints a Markdown table. Target: each view in under 5 s on 2 cores.
+prints a Markdown table. Target: each view in under 1 s on 2 cores. To compare with an
+older version, run its own copy of this file from a checkout of it (each version keeps its
+own cached workspace: the cache key names the layout), alternating the two.
 
 Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
 workspace, about a minute; later runs reuse it).
@@ -200,7 +202,8 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
                 int(summary["critical"]), summary["critical_reason"], int(summary["next_step"]),
                 json.dumps(summary["metrics"]), json.dumps(rest), now + n * 1e-6,
             ))
-            item_rows.extend((call_id, SCRIPT_HASH, RUBRIC_HASH, *it) for it in items)
+            # the generated evidence has no transcript: its utterance column stays NULL
+            item_rows.extend((call_id, SCRIPT_HASH, RUBRIC_HASH, *it, None) for it in items)
             if len(call_rows) >= batch or n == calls - 1:
                 c.executemany("INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", call_rows)
                 c.executemany(
@@ -210,13 +213,15 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
                 )
                 c.executemany(item_sql, item_rows)
                 call_rows, score_rows, item_rows = [], [], []
+    # the per-score item tokens that Workspace.save_scores writes along with the items
+    ws.refresh_derived()
     # no ANALYZE: the views must be fast on a workspace as 'qa score' leaves it
     return ws
 
 
 def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tuple[Workspace, float | None]:
     """Reuse the workspace under ``cache`` when built with the same parameters."""
-    key = f"calls{calls}_m{managers}_d{days}_v3"
+    key = f"calls{calls}_m{managers}_d{days}_v5"
     path = cache / key
     stamp = path / "built.json"
     if stamp.exists():
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--managers", type=int, default=20)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--repeat", type=int, default=3, help="runs per view; the table shows best and median")
-    ap.add_argument("--target", type=float, default=5.0, help="seconds each view must stay under")
+    ap.add_argument("--target", type=float, default=1.0, help="seconds each view must stay under")
     args = ap.parse_args(argv)
 
     ws, built = cached_workspace(args.cache, calls=args.calls, managers=args.managers, days=args.days)
@@ -283,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         best, median, _ = _time(fn, args.repeat)
         good = median < args.target
         ok = ok and good
-        print(f"| {name} | {best:.2f} | {median:.2f} | {args.target:.0f} | {'yes' if good else 'NO'} |")
+        print(f"| {name} | {best:.2f} | {median:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
     ws.close()
     return 0 if ok else 1
 

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import AudioError, NotFoundError, QAError
 from .mining import (
     answer_turns,
-    format_time,
     load_version,
     order_calls,
     scored_calls,
     version_items,
 )
+from .transcripts import clock
 
 if TYPE_CHECKING:
     import numpy as np
@@ -155,7 +155,8 @@ def build_clips(
     opts = ClipOptions(per_item=per_item, before=context[0], after=context[1], by=by)
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
-    version, cfg, rubric, notes = load_version(ws, version, script)
+    loaded = load_version(ws, version, script)
+    cfg, rubric = loaded.script, loaded.rubric
     stage_ids = [s.id for s in cfg.stages]
     objections = list(rubric.objections) if rubric is not None else []
     if stage is not None and stage not in stage_ids:
@@ -164,18 +165,58 @@ def build_clips(
         known = ", ".join(o.id for o in objections) or "none (scored without a rubric)"
         raise NotFoundError(f"objection {objection!r} is not in the rubric; objections: {known}")
 
-    calls = scored_calls(ws, version, date_from, date_to)
+    # Phases: rank the candidate items, plan the moments (each recording decoded once
+    # later), cut them, write the playlist and page.
+    info, items = _ranked_items(ws, loaded, date_from, date_to, opts)
+    library = ClipLibrary(Path(out_dir), notes=loaded.notes)
+    wanted: list[tuple[str, str, str, Any]] = []
+    if objection is None:
+        wanted += [("stage", s.id, s.title, None) for s in cfg.stages if stage in (None, s.id)]
+    if stage is None:
+        wanted += [("objection", o.id, o.title, o) for o in objections if objection in (None, o.id)]
+    plan, recordings = _plan(ws, info, items, wanted, opts, library)
+    library.out_dir.mkdir(parents=True, exist_ok=True)
+    written = _cut(info, recordings, plan, opts, library, progress)
+    # Keep the plan's order: items as in the script / rubric, best call first.
+    library.clips = [written[k] for k in ((m.kind, m.item_id, m.call_id) for m, _ in plan) if k in written]
+    if not library.clips:
+        why = "; ".join(f"{c}: {r}" for c, r in library.skipped[:3]) or "no stage found or objection handled"
+        raise QAError(f"no clips could be cut ({why})")
+    library.playlist = write_m3u(library.clips, library.out_dir / "playlist.m3u")
+    library.index = write_html(library, library.out_dir / "index.html", script_name=cfg.name,
+                               language=cfg.language)
+    return library
+
+
+def _ranked_items(
+    ws: Workspace, loaded: Any, date_from: str | date | None, date_to: str | date | None, opts: ClipOptions
+) -> tuple[dict[str, Any], Any]:
+    """The calls counted under the version (as the views count them) and their items, best
+    call first and the closest match first within a call."""
+    calls = scored_calls(ws, loaded.key, date_from, date_to, versions=loaded.versions)
     if not len(calls):
         raise NotFoundError(f"{ws.path}: no calls scored with this script version in the period")
     order = order_calls(calls, opts.by)
     info = {r.call_id: r for r in calls.itertuples(index=False)}
-    items = version_items(ws, version, list(info))
+    items = version_items(ws, loaded.key, list(info))
     similarity = items["similarity"].fillna(0)
     items = items.assign(_rank=items["call_id"].map(order), _sim=similarity).sort_values(
         ["_rank", "_sim"], ascending=[True, False], kind="stable"
     )
+    return info, items
 
-    library = ClipLibrary(Path(out_dir), notes=notes)
+
+def _plan(
+    ws: Workspace,
+    info: dict[str, Any],
+    items: Any,
+    wanted: Sequence[tuple[str, str, str, Any]],
+    opts: ClipOptions,
+    library: ClipLibrary,
+) -> tuple[list[tuple[_Moment, int]], dict[str, Path]]:
+    """(moment, rank within its item) for up to ``per_item`` calls with a recording per
+    stage / objection, and the recordings found. A stage moment is the whole turn of its
+    evidence; an objection's runs on over the manager's answer window."""
     audio_ok: dict[str, str | None] = {}
     recordings: dict[str, Path] = {}
 
@@ -189,13 +230,7 @@ def build_clips(
                 library.skipped.append((cid, why or ""))
         return audio_ok[cid]
 
-    # Plan every clip first, so each recording is decoded once.
-    plan: list[tuple[_Moment, int]] = []  # (moment, rank within its item)
-    wanted: list[tuple[str, str, str, Any]] = []
-    if objection is None:
-        wanted += [("stage", s.id, s.title, None) for s in cfg.stages if stage in (None, s.id)]
-    if stage is None:
-        wanted += [("objection", o.id, o.title, o) for o in objections if objection in (None, o.id)]
+    plan: list[tuple[_Moment, int]] = []
     transcripts: dict[str, Any] = {}
     for kind, item_id, title, obj in wanted:
         status = "found" if kind == "stage" else "handled"
@@ -208,30 +243,46 @@ def build_clips(
             cid = row.call_id
             if cid in used or no_audio(cid):
                 continue
-            start, end = float(row.start), float(row.end if row.end == row.end and row.end is not None else row.start)
-            quote = str(row.text or "")
             if cid not in transcripts:
                 transcripts[cid] = ws.transcript(cid)
-            t = transcripts[cid]
-            # The whole turn, not only the matched words: a listener needs the sentence.
-            turn = _turn_of(t, start) if t is not None else None
-            if turn is not None:
-                start, end = min(start, turn.start), max(end, turn.end)
-            if kind == "objection" and t is not None:
-                window = int(getattr(obj, "respond_within_turns", 0) or opts.respond_turns)
-                answer = answer_turns(t, start, window)
-                if answer:
-                    end = max(end, answer[-1].end)
-                    quote = f"{quote} — {' '.join(u.text for u in answer)}"
+            window = int(getattr(obj, "respond_within_turns", 0) or opts.respond_turns)
             used.add(cid)
-            plan.append((_Moment(kind, item_id, title, cid, start, end, quote), len(used)))
+            plan.append((_moment(kind, item_id, title, row, transcripts[cid], window), len(used)))
         if not used:
             library.empty.append(f"{kind} {item_id}")
+    return plan, recordings
 
+
+def _moment(kind: str, item_id: str, title: str, row: Any, t: Any, window: int) -> _Moment:
+    """One item's moment: the evidence widened to its whole utterance (a listener needs the
+    sentence) and, for an objection, the manager's answer after it."""
+    start, end = float(row.start), float(row.end if row.end == row.end and row.end is not None else row.start)
+    quote = str(row.text or "")
+    utt = getattr(row, "utterance", None)
+    at = int(utt) if utt is not None and utt == utt else None
+    if t is not None and at is not None and at < len(t.utterances):
+        turn = t.utterances[at]
+        start, end = min(start, turn.start), max(end, turn.end)
+        if kind == "objection":
+            answer = answer_turns(t, at, window)
+            if answer:
+                end = max(end, answer[-1].end)
+                quote = f"{quote} — {' '.join(u.text for u in answer)}"
+    return _Moment(kind, item_id, title, row.call_id, start, end, quote)
+
+
+def _cut(
+    info: dict[str, Any],
+    recordings: dict[str, Path],
+    plan: Sequence[tuple[_Moment, int]],
+    opts: ClipOptions,
+    library: ClipLibrary,
+    progress: Callable[[int, int], None] | None,
+) -> dict[tuple[str, str, str], Clip]:
+    """Cut the planned moments, one decode per recording; a recording that fails is skipped."""
     by_call: dict[str, list[tuple[_Moment, int]]] = {}
     for m, rank in plan:
         by_call.setdefault(m.call_id, []).append((m, rank))
-    library.out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[tuple[str, str, str], Clip] = {}
     for n, (cid, moments) in enumerate(by_call.items(), 1):
         try:
@@ -241,23 +292,7 @@ def build_clips(
             log.warning("%s", e)
         if progress is not None:
             progress(n, len(by_call))
-    # Keep the plan's order: items as in the script / rubric, best call first.
-    library.clips = [written[k] for k in ((m.kind, m.item_id, m.call_id) for m, _ in plan) if k in written]
-    if not library.clips:
-        why = "; ".join(f"{c}: {r}" for c, r in library.skipped[:3]) or "no stage found or objection handled"
-        raise QAError(f"no clips could be cut ({why})")
-    library.playlist = write_m3u(library.clips, library.out_dir / "playlist.m3u")
-    library.index = write_html(library, library.out_dir / "index.html", script_name=cfg.name,
-                               language=cfg.language)
-    return library
-
-
-def _turn_of(t: Any, at: float) -> Any:
-    """The utterance holding time ``at`` (evidence times lie inside their utterance)."""
-    for u in t.utterances:
-        if u.start - 0.05 <= at <= u.end + 0.05:
-            return u
-    return None
+    return written
 
 
 def locate_recording(source: Any, workspace: Path | None = None) -> tuple[Path | None, str | None]:
@@ -314,8 +349,8 @@ def _cut_call(
         end = min(total, m.end + opts.after)
         if end <= start:
             raise AudioError(
-                f"{call.source}: the moment at {format_time(m.start)} lies beyond the end of the "
-                f"recording ({format_time(total)}); was the file replaced after scoring?"
+                f"{call.source}: the moment at {clock(m.start)} lies beyond the end of the "
+                f"recording ({clock(total)}); was the file replaced after scoring?"
             )
         rel = Path(f"{m.kind}_{_safe(m.item_id)}") / f"{rank:02d}_{_safe(m.call_id)}.wav"
         a, b = int(round(start * sr)), int(round(end * sr))
@@ -407,8 +442,8 @@ def write_html(
             parts.append(f'<h2 id="{e(c.kind)}-{e(c.item_id)}">{e(_label(c))}</h2>')
         meta = " · ".join(x for x in (
             c.manager or "no manager", f"call {c.call_id}",
-            f"at {format_time(c.moment_start)}",
-            f"clip {format_time(c.start)}–{format_time(c.end)}",
+            f"at {clock(c.moment_start)}",
+            f"clip {clock(c.start)}–{clock(c.end)}",
             f"score {c.score:.0f}" if c.score is not None else "",
         ) if x)
         parts.append(

@@ -30,19 +30,17 @@ from .scorecards import (
     OBJECTION,
     STAGE,
     STEP,
-    Scope,
     TeamData,
-    Version,
     call_items,
-    clock,
     evidence,
     item_rates,
     load_team,
     resolve_manager,
-    script_family,
     team_benchmarks,
 )
 from .store import Workspace
+from .transcripts import clock
+from .versions import Scope, Version, period_bounds, resolve_versions, script_family
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -688,18 +686,16 @@ def revive_list(
     """Calls with an unhandled objection and no next step agreed, newest first.
 
     One row per call: ``started_at, client_phone, manager, call_id, objections`` (titles,
-    ``; ``-joined), ``time`` and ``quote`` of the first unhandled objection, ``moments``
-    (all of them as ``mm:ss "quote"``), ``score``, ``source``.
+    ``; ``-joined), ``time`` (``seconds`` as a clock) and ``quote`` of the first unhandled objection, ``moments``
+    (all of them as ``mm:ss "quote"``), ``score``, ``source``, ``seconds``.
     """
     import pandas as pd
 
-    from .scorecards import _period_bounds, resolve_versions
-
     cols = ["started_at", "client_phone", "manager", "call_id", "objections", "time", "quote",
-            "moments", "score", "source"]
+            "moments", "score", "source", "seconds"]
     if manager is not None:
         manager = resolve_manager(ws, manager)
-    scope = Scope(resolve_versions(ws, version), *_period_bounds(date_from, date_to))
+    scope = Scope(resolve_versions(ws, version), *period_bounds(date_from, date_to))
     frm, params = scope.where(manager=manager, items=True)
     rows = ws.frame(
         f"""SELECT c.call_id, c.started_at, c.client_phone, c.manager, c.source, s.score,
@@ -722,6 +718,7 @@ def revive_list(
                 "time": clock(_f(r["start"])),
                 "quote": evidence(None, r["text"], None, quote_width)[1:-1] if _text(r) else "",
                 "moments": [moment], "score": float(r["score"]), "source": r["source"],
+                "seconds": _f(r["start"]),
             }
         else:
             if title not in row["objections"]:

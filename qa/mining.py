@@ -36,6 +36,7 @@ Hands on a :class:`MiningResult`: tables for :mod:`qa.writers` and the groups th
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
@@ -44,13 +45,14 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError, WorkspaceError
 from .store import Workspace
-from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, Utterance
+from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, Utterance, clock
+from .versions import Scope, Version, period_bounds, resolve_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,7 +131,7 @@ class Example:
 
     @property
     def at(self) -> str:
-        return format_time(self.start)
+        return clock(self.start)
 
 
 @dataclass(frozen=True)
@@ -291,12 +293,8 @@ def _pct(share: float) -> float:
     return round(100.0 * share, 1)
 
 
-def format_time(seconds: float) -> str:
-    """``83.4`` -> ``"01:23"`` (hours shown only when needed)."""
-    s = max(0, int(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+#: Seconds as a clock (``qa.transcripts.clock``), kept under its old name for callers.
+format_time = clock
 
 
 # ---- loading one scored version ------------------------------------------------------
@@ -321,47 +319,69 @@ def resolve_version(
 
     ``version`` wins. With ``script`` (a script file): the calls scored with exactly that
     file; if it changed since (a suggestion applied), the latest version scored from the
-    same file, else one with the same ``name:``. Otherwise the latest scored version; when
-    one run scored several (a script per language), the one with most calls, and a note
-    names the others.
+    same file, else one with the same ``name:``. Otherwise, of the versions the views read
+    (:func:`qa.versions.resolve_versions`), the one scored most recently; when one run
+    scored several (a script per language), the one counting most calls, and a note names
+    the others.
     """
+    key, notes, _ = _resolve(ws, version, script)
+    return key, notes
+
+
+def _resolve(
+    ws: Workspace,
+    version: tuple[str, str] | None,
+    script: str | os.PathLike[str] | None,
+) -> tuple[tuple[str, str], list[str], tuple[Version, ...]]:
+    """:func:`resolve_version` and the versions of the scope its calls are counted in: the
+    views' default versions (each call counts once, under its latest score, as in the
+    scorecards), or the one version asked for."""
     from .scripts import file_hash, parse_script
 
     if version is not None:
-        return version, []
-    versions = scored_versions(ws)
-    if not versions:
+        return version, [], (Version(*version),)
+    found = scored_versions(ws)
+    if not found:
         raise NotFoundError(
             f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
         )
-    pick = lambda v: (v["script_hash"], v["rubric_hash"])  # noqa: E731
+    by_key = {(v["script_hash"], v["rubric_hash"]): v for v in found}
     if script is None:
-        latest = versions[0]
-        others = [v for v in versions[1:] if v["scored_at"] == latest["scored_at"]]
+        chosen = resolve_versions(ws)
+        frm, params = Scope(chosen).where()
+        counted = {
+            (r[0], r[1]): int(r[2])
+            for r in ws.query(f"SELECT s.script_hash, s.rubric_hash, COUNT(*) {frm} GROUP BY 1, 2", params)
+        }
+        latest_at = max(by_key[v.key]["scored_at"] for v in chosen)
+        same_run = [v for v in chosen if by_key[v.key]["scored_at"] == latest_at]
+        pick = max(same_run, key=lambda v: counted.get(v.key, 0))
+        where = lambda v: by_key[v.key]["path"] or by_key[v.key]["name"]  # noqa: E731
         notes = [
-            f"mining the {latest['calls']} calls scored with {latest['path'] or latest['name']}; "
-            f"{v['calls']} call(s) were scored with {v['path'] or v['name']} in the same run "
-            f"(pass --script {v['path'] or 'FILE'} to mine them)"
-            for v in others
+            f"mining the {counted.get(pick.key, 0)} calls scored with {where(pick)}; "
+            f"{counted.get(v.key, 0)} call(s) were scored with {where(v)} in the same run "
+            f"(pass --script {by_key[v.key]['path'] or 'FILE'} to mine them)"
+            for v in same_run if v != pick
         ]
-        return pick(latest), notes
+        return pick.key, notes, chosen
     path = Path(script)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise QAError(f"{path}: cannot read the script: {e.strerror or e}") from e
-    exact = [v for v in versions if v["script_hash"] == file_hash(data)]
+    pick_key = lambda v: (v["script_hash"], v["rubric_hash"])  # noqa: E731
+    exact = [v for v in found if v["script_hash"] == file_hash(data)]
     if exact:
-        return pick(exact[0]), []
-    same_file = [v for v in versions if v["path"] and _same_file(v["path"], path)]
+        return pick_key(exact[0]), [], (Version(*pick_key(exact[0])),)
+    same_file = [v for v in found if v["path"] and _same_file(v["path"], path)]
     name = parse_script(data.decode("utf-8", errors="replace"), str(path)).name
-    same_name = [v for v in versions if v["name"] == name]
-    for found in (same_file, same_name):
-        if found:
-            return pick(found[0]), [
+    same_name = [v for v in found if v["name"] == name]
+    for hits in (same_file, same_name):
+        if hits:
+            return pick_key(hits[0]), [
                 f"{path} changed since its calls were scored; mining the calls scored with its "
-                f"earlier version {found[0]['script_hash']} (rescore with 'qa score' to mine the new one)"
-            ]
+                f"earlier version {hits[0]['script_hash']} (rescore with 'qa score' to mine the new one)"
+            ], (Version(*pick_key(hits[0])),)
     raise NotFoundError(
         f"{path}: no calls in {ws.path} were scored with this script; run "
         f"'qa score PATH --script {path}' first"
@@ -375,22 +395,34 @@ def _same_file(stored: str, path: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class LoadedVersion:
+    """The version mining (and the clip library) reads, parsed, and the scope its calls are
+    counted in (:func:`qa.versions.resolve_versions`: each call once, its latest score)."""
+
+    key: tuple[str, str]
+    script: Script
+    rubric: Rubric | None
+    notes: list[str]
+    versions: tuple[Version, ...]
+
+
 def load_version(
     ws: Workspace,
     version: tuple[str, str] | None = None,
     script: str | os.PathLike[str] | None = None,
-) -> tuple[tuple[str, str], Script, Rubric | None, list[str]]:
-    """The (script_hash, rubric_hash) to read (see :func:`resolve_version`), its configs
-    and notes on the choice.
+) -> LoadedVersion:
+    """The (script_hash, rubric_hash) to read (see :func:`resolve_version`), its configs,
+    notes on the choice and the versions of its scope.
 
     Script and rubric are parsed from the texts the workspace kept (table ``configs``), so
     mining reads exactly the version that produced the scores, even if the file changed.
     """
-    version, notes = resolve_version(ws, version, script)
-    script_hash, rubric_hash = version
+    key, notes, chosen = _resolve(ws, version, script)
+    script_hash, rubric_hash = key
     script_cfg = _config(ws, script_hash, "script")
     rubric = None if rubric_hash == "none" else _config(ws, rubric_hash, "rubric")
-    return version, script_cfg, rubric, notes
+    return LoadedVersion(key, script_cfg, rubric, notes, chosen)
 
 
 def _config(ws: Workspace, hash_: str, kind: str) -> Any:
@@ -412,29 +444,23 @@ def scored_calls(
     version: tuple[str, str],
     date_from: str | date | None = None,
     date_to: str | date | None = None,
+    *,
+    versions: Sequence[Version] | None = None,
 ) -> pd.DataFrame:
-    """One row per call scored under ``version``: score, manager, day, outcome, source.
+    """One row per call counted under ``version``: score, manager, day, outcome, source.
 
-    Raises :class:`QAError` for a day that is not ``YYYY-MM-DD`` or a reversed period.
+    ``versions``: the scope the calls are counted in (default: ``version`` alone); a call
+    also scored later under another version of the scope counts there, as in the
+    scorecards. Raises :class:`QAError` for a day that is not ``YYYY-MM-DD`` or a reversed
+    period.
     """
-    from .scorecards import parse_day
-
-    date_from, date_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
-    if date_from and date_to and date_from > date_to:
-        raise QAError(f"--from {date_from} is after --to {date_to}; swap them")
+    scope = Scope(tuple(versions) if versions else (Version(*version),), *period_bounds(date_from, date_to))
+    frm, params = scope.where()
     sql = (
         "SELECT s.call_id, s.score, s.critical, c.manager, c.day, c.outcome, c.source, "
-        "c.duration, c.language FROM scores s JOIN calls c USING(call_id) "
-        "WHERE s.script_hash=? AND s.rubric_hash=?"
+        f"c.duration, c.language {frm} AND s.script_hash = ? AND s.rubric_hash = ? ORDER BY s.call_id"
     )
-    params: list[Any] = list(version)
-    if date_from is not None:
-        sql += " AND c.day >= ?"
-        params.append(str(date_from))
-    if date_to is not None:
-        sql += " AND c.day <= ?"
-        params.append(str(date_to))
-    return ws.frame(sql + " ORDER BY s.call_id", params)
+    return ws.frame(sql, [*params, *version])
 
 
 def version_items(ws: Workspace, version: tuple[str, str], call_ids: Iterable[str]) -> pd.DataFrame:
@@ -780,17 +806,6 @@ def speaker_roles(t: Transcript) -> frozenset[str]:
     return frozenset({UNKNOWN}) if t.is_mono else frozenset({MANAGER})
 
 
-def _turn_at(turns: Sequence[Utterance], t: float, eps: float = 0.05) -> int | None:
-    """Index of the turn containing time ``t``, else the first starting after it."""
-    for i, u in enumerate(turns):
-        if u.start - eps <= t <= u.end + eps:
-            return i
-    for i, u in enumerate(turns):
-        if u.start >= t:
-            return i
-    return None
-
-
 def stage_regions(
     t: Transcript,
     stage_items: pd.DataFrame,
@@ -810,46 +825,19 @@ def stage_regions(
     matched turns; those turns are its, not the preceding stage's. Turns in ``busy``
     (``id()`` of utterances answering an objection) are never located by position.
     """
+    # Three phases: anchor each found stage on the speaker's turn of its evidence, give a
+    # missed stage the unclaimed gap between its found neighbours, then extend each found
+    # stage over the following turns (splitting turns that several stages share).
     speaker = speaker_roles(t)
-    mgr = [u for u in t.utterances if u.role in speaker]
-    anchors: dict[str, float] = {}
-    spans: dict[str, str] = {}
-    missed: set[str] = set()
-    for row in stage_items.itertuples(index=False):
-        start = row.start
-        if row.status == "found" and start is not None and not math.isnan(start):
-            if float(start) < anchors.get(row.item_id, math.inf):
-                anchors[row.item_id] = float(start)
-                spans[row.item_id] = str(getattr(row, "matched", None) or "")
-        elif row.status == "missed":
-            missed.add(row.item_id)
-    matched: dict[str, int] = {}
-    for sid, a in anchors.items():
-        i = _turn_at(mgr, a)
-        if i is not None:
-            matched[sid] = i
+    positions = [i for i, u in enumerate(t.utterances) if u.role in speaker]
+    mgr = [t.utterances[i] for i in positions]
+    anchors, spans, matched, missed = _stage_anchors(stage_items, positions)
     regions: dict[str, tuple[list[Utterance], bool]] = {}
     claimed: set[int] = set(matched.values())
     if options.infer_missed:
-        index = {sid: k for k, sid in enumerate(stage_order)}
-        for sid in sorted(missed, key=lambda s: index.get(s, len(index))):
-            k = index.get(sid)
-            if k is None:
-                continue
-            prev = [s for s in stage_order[:k] if s in matched]
-            nxt = [s for s in stage_order[k + 1:] if s in matched]
-            lo_k = index[prev[-1]] if prev else -1
-            hi_k = index[nxt[0]] if nxt else len(stage_order)
-            # Only when this stage is the one missing between its neighbours: otherwise the
-            # words in the gap could belong to any of the missed stages.
-            if any(s in missed for s in stage_order[lo_k + 1:hi_k] if s != sid):
-                continue
-            first = matched[prev[-1]] + 1 if prev else 0
-            last = matched[nxt[0]] if nxt else len(mgr)  # exclusive
-            gap = [i for i in range(first, last) if i not in claimed and id(mgr[i]) not in busy]
-            if gap and len(gap) <= options.max_inferred_turns:
-                regions[sid] = ([mgr[i] for i in gap], True)
-                claimed.update(gap)
+        for sid, gap in _missed_gaps(mgr, matched, missed, stage_order, claimed, busy, options):
+            regions[sid] = ([mgr[i] for i in gap], True)
+            claimed.update(gap)
     shared = _split_shared_turns(mgr, matched, spans)
     for sid, i0 in matched.items():
         nxt_start = min(
@@ -867,6 +855,68 @@ def stage_regions(
             said = [piece, *said[1:]] if last_in_turn else [piece]
         regions[sid] = (said, False)
     return regions
+
+
+def _stage_anchors(
+    stage_items: pd.DataFrame, positions: Sequence[int]
+) -> tuple[dict[str, float], dict[str, str], dict[str, int], set[str]]:
+    """Per found stage: its first evidence time, matched words and the speaker's turn
+    holding it (or the first after it, when a client's turn holds it: ``positions`` are the
+    speaker's utterance indexes); and the missed stages."""
+    anchors: dict[str, float] = {}
+    spans: dict[str, str] = {}
+    turn_of: dict[str, int] = {}
+    missed: set[str] = set()
+    for row in stage_items.itertuples(index=False):
+        start = row.start
+        if row.status == "found" and start is not None and not math.isnan(start):
+            if float(start) < anchors.get(row.item_id, math.inf):
+                anchors[row.item_id] = float(start)
+                spans[row.item_id] = str(getattr(row, "matched", None) or "")
+                utt = getattr(row, "utterance", None)
+                if utt is None or utt != utt:  # scored before evidence kept its utterance
+                    turn_of.pop(row.item_id, None)
+                else:
+                    turn_of[row.item_id] = int(utt)
+        elif row.status == "missed":
+            missed.add(row.item_id)
+    matched: dict[str, int] = {}
+    for sid, utt in turn_of.items():
+        k = bisect.bisect_left(positions, utt)
+        if k < len(positions):
+            matched[sid] = k
+    return anchors, spans, matched, missed
+
+
+def _missed_gaps(
+    mgr: Sequence[Utterance],
+    matched: Mapping[str, int],
+    missed: set[str],
+    stage_order: Sequence[str],
+    claimed: set[int],
+    busy: Collection[int],
+    options: MiningOptions,
+) -> Iterable[tuple[str, list[int]]]:
+    """(stage, turn positions) of each missed stage that is the only one missing between
+    its found neighbours in script order, in script order; ``claimed`` is read as it grows."""
+    index = {sid: k for k, sid in enumerate(stage_order)}
+    for sid in sorted(missed, key=lambda s: index.get(s, len(index))):
+        k = index.get(sid)
+        if k is None:
+            continue
+        prev = [s for s in stage_order[:k] if s in matched]
+        nxt = [s for s in stage_order[k + 1:] if s in matched]
+        lo_k = index[prev[-1]] if prev else -1
+        hi_k = index[nxt[0]] if nxt else len(stage_order)
+        # Only when this stage is the one missing between its neighbours: otherwise the
+        # words in the gap could belong to any of the missed stages.
+        if any(s in missed for s in stage_order[lo_k + 1:hi_k] if s != sid):
+            continue
+        first = matched[prev[-1]] + 1 if prev else 0
+        last = matched[nxt[0]] if nxt else len(mgr)  # exclusive
+        gap = [i for i in range(first, last) if i not in claimed and id(mgr[i]) not in busy]
+        if gap and len(gap) <= options.max_inferred_turns:
+            yield sid, gap
 
 
 def _split_shared_turns(
@@ -902,34 +952,11 @@ def _split_shared_turns(
     return out
 
 
-def answer_turns(t: Transcript, trigger_start: float, turns: int, mono_segments: int = 2) -> list[Utterance]:
-    """The manager's utterances in the next ``turns`` turns after the client turn at
-    ``trigger_start`` -- the window :mod:`qa.scoring` searches for the handling steps.
-
-    A turn is a run of one side's utterances; on mono (no sides) each turn stands for
-    ``mono_segments`` utterances, as in scoring.
-    """
-    utts = t.utterances
-    i = _turn_at(utts, trigger_start)
-    if i is None:
-        return []
-    out: list[Utterance] = []
-    runs = 0
-    prev: str | None = None
-    for u in utts[i + 1:]:
-        if u.role == UNKNOWN:
-            if len(out) >= turns * mono_segments:
-                break
-            out.append(u)
-            continue
-        if u.role == MANAGER:
-            if prev != MANAGER:
-                if runs >= turns:
-                    break
-                runs += 1
-            out.append(u)
-        prev = u.role
-    return out
+def answer_turns(t: Transcript, index: int, turns: int, mono_segments: int = 2) -> list[Utterance]:
+    """The manager's utterances in the next ``turns`` turns after utterance ``index`` (the
+    client's objection): :meth:`qa.transcripts.Transcript.answer_window`, the window
+    :mod:`qa.scoring` searches for the handling steps."""
+    return [t.utterances[i] for i in t.answer_window(index, turns, mono_segments)]
 
 
 # ---- the public entry point --------------------------------------------------------------
@@ -958,7 +985,88 @@ def mine(
     opts = options or MiningOptions()
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
-    version, cfg, rubric, version_notes = load_version(ws, version, script)
+    run = _load(ws, stage, objection, top, by, date_from, date_to, opts, version, script, progress)
+    answers, raised_at = _locate_answers(run, opts)
+    located, inferred = _locate_stages(run, answers, raised_at, opts)
+    result = run.result
+    if inferred:
+        result.notes.append(
+            f"{inferred} time(s) a stage the script missed was located by its position in the call"
+        )
+    _rank(run, located, answers, stage, objection, opts)
+    if stage is None and objection is None:
+        result.uncovered = _uncovered(
+            run.transcripts, run.by_call, run.cohorts, run.won if run.has_outcomes else None,
+            run.rubric, run.language, opts, run.example,
+        )
+        result.unmatched = _unmatched(
+            run.transcripts, run.cohorts, run.script, run.rubric, run.language, opts, run.examples
+        )
+    return result
+
+
+@dataclass
+class _Run:
+    """What :func:`mine` read (phase 1) and hands to locating and ranking."""
+
+    script: Script
+    rubric: Rubric | None
+    cohorts: Cohorts
+    calls: pd.DataFrame
+    by_call: dict[str, pd.DataFrame]
+    transcripts: dict[str, Transcript]
+    won: dict[str, bool | None]
+    has_outcomes: bool
+    result: MiningResult
+
+    @property
+    def language(self) -> str | None:
+        return self.script.language
+
+    @property
+    def objections(self) -> list[Any]:
+        return list(self.rubric.objections) if self.rubric is not None else []
+
+    @cached_property
+    def _info(self) -> dict[str, Any]:
+        return {r.call_id: r for r in self.calls.itertuples(index=False)}
+
+    @cached_property
+    def _best(self) -> frozenset[str]:
+        return frozenset(self.cohorts.best)
+
+    @cached_property
+    def _worst(self) -> frozenset[str]:
+        return frozenset(self.cohorts.worst)
+
+    def example(self, cid: str, u: Utterance) -> Example:
+        row = self._info.get(cid)
+        cohort = "best" if cid in self._best else "worst" if cid in self._worst else "other"
+        return Example(cid, getattr(row, "manager", None), u.start, u.end, u.text, cohort,
+                       float(row.score) if row is not None else None)
+
+    def examples(self, occ: Mapping[str, Utterance]) -> tuple[Example, ...]:
+        """Every call's turn, best-ranked call first (``examples`` keeps the first few)."""
+        order = self.cohorts.order
+        return tuple(self.example(c, occ[c]) for c in sorted(occ, key=lambda c: order.get(c, 0)))
+
+
+def _load(
+    ws: Workspace,
+    stage: str | None,
+    objection: str | None,
+    top: float | str,
+    by: str,
+    date_from: str | date | None,
+    date_to: str | date | None,
+    opts: MiningOptions,
+    version: tuple[str, str] | None,
+    script: str | os.PathLike[str] | None,
+    progress: Callable[[int, int], None] | None,
+) -> _Run:
+    """Phase 1: the version, its calls and cohorts, their items and transcripts."""
+    loaded = load_version(ws, version, script)
+    cfg, rubric = loaded.script, loaded.rubric
     stage_ids = [s.id for s in cfg.stages]
     objections = list(rubric.objections) if rubric is not None else []
     if stage is not None and stage not in stage_ids:
@@ -969,28 +1077,25 @@ def mine(
         known = ", ".join(o.id for o in objections) or "none (scored without a rubric)"
         raise NotFoundError(f"objection {objection!r} is not in the rubric; objections: {known}")
 
-    calls = scored_calls(ws, version, date_from, date_to)
+    calls = scored_calls(ws, loaded.key, date_from, date_to, versions=loaded.versions)
     if not len(calls):
         period = f" between {date_from or 'the start'} and {date_to or 'now'}" if (date_from or date_to) else ""
         raise NotFoundError(f"{ws.path}: no calls scored with this script version{period}")
     cohorts = select_cohorts(calls, by, parse_top(top))
+    notes = list(loaded.notes)
     if len(cohorts.best) < opts.min_calls:
-        version_notes = [*version_notes,
-                         f"only {len(cohorts.best)} best call(s), and a phrase must be said in at least "
-                         f"{opts.min_calls}: raise --top or score more calls"]
-    language = cfg.language
+        notes.append(f"only {len(cohorts.best)} best call(s), and a phrase must be said in at least "
+                     f"{opts.min_calls}: raise --top or score more calls")
     result = MiningResult(
-        cohorts=cohorts, script_hash=version[0], rubric_hash=version[1],
-        script_name=cfg.name, language=language, notes=list(version_notes),
+        cohorts=cohorts, script_hash=loaded.key[0], rubric_hash=loaded.key[1],
+        script_name=cfg.name, language=cfg.language, notes=notes,
     )
-    info = {r.call_id: r for r in calls.itertuples(index=False)}
     won = _won_map(calls)
     has_outcomes = any(v is True for v in won.values()) and any(v is False for v in won.values())
-    gaps = stage is None and objection is None
     needed = set(cohorts.best) | set(cohorts.worst)
-    if gaps and has_outcomes:
+    if stage is None and objection is None and has_outcomes:
         needed |= {cid for cid, v in won.items() if v is not None}
-    items = version_items(ws, version, needed)
+    items = version_items(ws, loaded.key, needed)
     by_call = {cid: g for cid, g in items.groupby("call_id")}
     transcripts: dict[str, Transcript] = {}
     ordered = sorted(needed, key=lambda c: cohorts.order.get(c, 0))
@@ -1002,49 +1107,62 @@ def mine(
             transcripts[cid] = t
         if progress is not None:
             progress(n, len(ordered))
+    unplaced = int((items["start"].notna() & items["utterance"].isna()).sum()) if len(items) else 0
+    if unplaced:
+        result.notes.append(
+            f"{unplaced} evidence moment(s) were scored before call-qa kept their utterance and are "
+            "left out; rescore with 'qa score' to mine them"
+        )
+    return _Run(cfg, rubric, cohorts, calls, by_call, transcripts, won, has_outcomes, result)
 
-    def example(cid: str, u: Utterance) -> Example:
-        row = info.get(cid)
-        cohort = "best" if cid in best_set else "worst" if cid in worst_set else "other"
-        return Example(cid, getattr(row, "manager", None), u.start, u.end, u.text, cohort,
-                       float(row.score) if row is not None else None)
 
-    best_set, worst_set = set(cohorts.best), set(cohorts.worst)
+def _locate_answers(
+    run: _Run, opts: MiningOptions
+) -> tuple[dict[str, dict[str, list[Utterance]]], dict[str, list[float]]]:
+    """Phase 2a: the manager's answer after each objection raised in a cohort call
+    (objection id -> call -> turns), and when each call's objections were raised.
 
-    def examples(occ: Mapping[str, Utterance]) -> tuple[Example, ...]:
-        """Every call's turn, best-ranked call first (``examples`` keeps the first few)."""
-        return tuple(example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0)))
-
-    def empty() -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(columns=items.columns)
-
-    # Objections first: the manager's answer right after each trigger belongs to the
-    # objection, and a stage's turns stop where the client objects.
-    windows = {o.id: int(o.respond_within_turns or opts.respond_turns) for o in objections}
-    answers: dict[str, dict[str, list[Utterance]]] = {}  # objection id -> call -> turns
+    Objections come first: the manager's answer right after a trigger belongs to the
+    objection, and a stage's turns stop where the client objects."""
+    windows = {o.id: int(o.respond_within_turns or opts.respond_turns) for o in run.objections}
+    answers: dict[str, dict[str, list[Utterance]]] = {}
     raised_at: dict[str, list[float]] = {}
-    for cid in [*cohorts.best, *cohorts.worst]:
-        t = transcripts.get(cid)
-        rows = by_call.get(cid)
+    for cid in [*run.cohorts.best, *run.cohorts.worst]:
+        t = run.transcripts.get(cid)
+        rows = run.by_call.get(cid)
         if t is None or rows is None:
             continue
         raised = rows[(rows["kind"] == "objection") & rows["start"].notna()]
-        for oid, start in zip(raised["item_id"], raised["start"]):
-            turns = answer_turns(t, float(start), windows.get(oid, opts.respond_turns))
+        for oid, start, utt in zip(raised["item_id"], raised["start"], raised["utterance"]):
             raised_at.setdefault(cid, []).append(float(start))
+            if utt is None or utt != utt:  # scored before evidence kept its utterance
+                continue
+            turns = answer_turns(t, int(utt), windows.get(oid, opts.respond_turns))
             if turns:
                 answers.setdefault(oid, {}).setdefault(cid, []).extend(turns)
+    return answers, raised_at
 
-    # Stages.
+
+def _locate_stages(
+    run: _Run,
+    answers: Mapping[str, Mapping[str, list[Utterance]]],
+    raised_at: Mapping[str, list[float]],
+    opts: MiningOptions,
+) -> tuple[dict[str, dict[str, list[Utterance]]], int]:
+    """Phase 2b: stage id -> call -> the manager's turns at that stage, and how many
+    stages were located by position."""
+    import pandas as pd
+
+    stage_ids = [s.id for s in run.script.stages]
     located: dict[str, dict[str, list[Utterance]]] = {}
     inferred = 0
-    for cid in [*cohorts.best, *cohorts.worst]:
-        t = transcripts.get(cid)
+    for cid in [*run.cohorts.best, *run.cohorts.worst]:
+        t = run.transcripts.get(cid)
         if t is None:
             continue
-        rows = by_call.get(cid, empty())
+        rows = run.by_call.get(cid)
+        if rows is None:
+            rows = pd.DataFrame(columns=["kind", "item_id", "status", "start", "matched", "utterance"])
         busy = {id(u) for per_call in answers.values() for u in per_call.get(cid, ())}
         regs = stage_regions(
             t, rows[rows["kind"] == "stage"], stage_ids, opts,
@@ -1053,48 +1171,47 @@ def mine(
         for sid, (turns, guessed) in regs.items():
             located.setdefault(sid, {})[cid] = turns
             inferred += guessed
-    if inferred:
-        result.notes.append(
-            f"{inferred} time(s) a stage the script missed was located by its position in the call"
-        )
-    titles = {s.id: s.title for s in cfg.stages}
-    absent_stages: list[str] = []
-    absent_objections: list[str] = []
-    for sid in ([stage] if stage else [] if objection else stage_ids):
-        docs = located.get(sid, {})
+    return located, inferred
+
+
+def _rank(
+    run: _Run,
+    located: Mapping[str, Mapping[str, list[Utterance]]],
+    answers: Mapping[str, Mapping[str, list[Utterance]]],
+    stage: str | None,
+    objection: str | None,
+    opts: MiningOptions,
+) -> None:
+    """Phase 3: rank each stage's and objection's phrases, best calls against worst."""
+    result, cohorts = run.result, run.cohorts
+    titles = {s.id: s.title for s in run.script.stages}
+    stage_ids = [s.id for s in run.script.stages]
+    wanted: list[tuple[str, str, str | None, Mapping[str, list[Utterance]]]] = [
+        ("stage", sid, titles.get(sid), located.get(sid, {}))
+        for sid in ([stage] if stage else [] if objection else stage_ids)
+    ]
+    wanted += [
+        ("objection", o.id, o.title, answers.get(o.id, {}))
+        for o in run.objections
+        if stage is None and objection in (None, o.id)
+    ]
+    absent: dict[str, list[str]] = {"stage": [], "objection": []}
+    for kind, item_id, title, docs in wanted:
         pos = {c: docs[c] for c in cohorts.best if c in docs}
         neg = {c: docs[c] for c in cohorts.worst if c in docs}
         if not pos:
-            absent_stages.append(sid)
+            absent[kind].append(item_id)
             continue
-        for g, members, occ in rank_phrases(pos, neg, language, opts)[: opts.max_phrases]:
-            result.phrases.append(_group("stage", sid, titles.get(sid), g, members, len(pos), len(neg), examples(occ), opts.examples))
-
-    for obj in objections:
-        if stage is not None or (objection is not None and obj.id != objection):
-            continue
-        docs = answers.get(obj.id, {})
-        pos_o = {c: docs[c] for c in cohorts.best if c in docs}
-        neg_o = {c: docs[c] for c in cohorts.worst if c in docs}
-        if not pos_o:
-            absent_objections.append(obj.id)
-            continue
-        for g, members, occ in rank_phrases(pos_o, neg_o, language, opts)[: opts.max_phrases]:
-            result.phrases.append(_group("objection", obj.id, obj.title, g, members, len(pos_o), len(neg_o), examples(occ), opts.examples))
-
-    if absent_stages:
-        result.notes.append(f"not found in any best call: stage {', '.join(absent_stages)}")
-    if absent_objections:
+        for g, members, occ in rank_phrases(pos, neg, run.language, opts)[: opts.max_phrases]:
+            result.phrases.append(
+                _group(kind, item_id, title, g, members, len(pos), len(neg), run.examples(occ), opts.examples)
+            )
+    if absent["stage"]:
+        result.notes.append(f"not found in any best call: stage {', '.join(absent['stage'])}")
+    if absent["objection"]:
         result.notes.append(
-            f"not raised (or not answered) in any best call: objection {', '.join(absent_objections)}"
+            f"not raised (or not answered) in any best call: objection {', '.join(absent['objection'])}"
         )
-    if gaps:
-        result.uncovered = _uncovered(
-            transcripts, by_call, cohorts, won if has_outcomes else None, rubric, language,
-            opts, example,
-        )
-        result.unmatched = _unmatched(transcripts, cohorts, cfg, rubric, language, opts, examples)
-    return result
 
 
 def _won_map(calls: pd.DataFrame) -> dict[str, bool | None]:
@@ -1186,12 +1303,12 @@ def _uncovered(
         t = transcripts[cid]
         rows = by_call.get(cid)
         # Turns where the scorer already saw an objection are covered by definition.
-        raised = set()
+        raised: set[int] = set()
         if rows is not None:
-            raised = {round(float(s), 2) for s in rows[rows["kind"] == "objection"]["start"].dropna()}
+            raised = {int(i) for i in rows[rows["kind"] == "objection"]["utterance"].dropna()}
         if t.is_mono:
             return []
-        return [u for u in t.utterances if u.role == CLIENT and round(u.start, 2) not in raised]
+        return [u for i, u in enumerate(t.utterances) if u.role == CLIENT and i not in raised]
 
     bad = {c: client_turns(c) for c in bad_ids}
     good = {c: client_turns(c) for c in good_ids}
@@ -1211,7 +1328,9 @@ def _uncovered(
         first_turns: list[str] = []  # the direct answer: the first manager turn, good calls
         good_set = set(good_ids)
         for cid in sorted(said, key=lambda c: cohorts.order.get(c, 0)):
-            turns = answer_turns(transcripts[cid], said[cid].start, window)
+            t = transcripts[cid]
+            at = next(i for i, u in enumerate(t.utterances) if u is said[cid])
+            turns = answer_turns(t, at, window)
             if not turns:
                 continue
             ex = example(cid, turns[0])

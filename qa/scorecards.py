@@ -27,24 +27,36 @@ older versions. Calls in the period scored only under superseded versions are ke
 and reported in ``notes``; ``version=`` picks another version by hash prefix. Within the
 chosen versions each call counts once (its latest score).
 
-Speed. Counting is done in SQLite with GROUP BY over the ``items`` covering index, and only
-the per-call columns needed are read, so 100,000 stored calls take seconds, not minutes.
+Speed. A view reads one row per call in scope: each score keeps its item statuses per kind
+(``scores.tokens_*``) and the key talk metrics as columns (``scores.metric_*``), so a team
+is counted without reading ``items`` or parsing JSON; 100,000 stored calls take about a
+second (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
-from .store import Workspace
+from .store import FIELD_SEP, KEY_METRICS, TOKEN_KINDS, TOKEN_SEP, Workspace
+from .transcripts import clock
+from .versions import (
+    Scope,
+    Version,
+    _period_bounds,
+    parse_day,
+    resolve_versions,
+    script_family,
+    versions,
+)
+from .versions import parsed_rubric as _parsed_rubric
+from .versions import parsed_script as _parsed_script
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,10 +73,7 @@ _METRIC_SAMPLE = 200
 #: Talk metrics (``qa.metrics`` keys) the views compare by default, when the scores carry
 #: them: talk share, longest monologue, questions, interruptions, long silences, speech rate
 #: (``load_team(metrics=...)`` reads others).
-KEY_TALK_METRICS = (
-    "manager_talk_share", "longest_monologue_s", "manager_questions", "manager_interruptions",
-    "long_silences", "manager_wpm",
-)
+KEY_TALK_METRICS = KEY_METRICS
 
 __all__ = [
     "KEY_TALK_METRICS",
@@ -82,22 +91,13 @@ __all__ = [
     "resolve_manager",
     "resolve_versions",
     "scorecard",
+    "script_family",
     "team",
     "versions",
 ]
 
 
 # ---- small helpers ------------------------------------------------------------------------
-def clock(seconds: float | None) -> str:
-    """``725.3`` -> ``"12:05"``; an hour or more -> ``"1:02:05"``; ``None`` -> ``""``."""
-    if seconds is None or seconds != seconds:  # NaN
-        return ""
-    s = int(max(0.0, float(seconds)))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-
-
 def evidence(seconds: float | None, quote: str | None, call_id: str | None = None, width: int = 70) -> str:
     """One evidence moment as a supervisor reads it: ``12:05 "quote…" (call_id)``."""
     text = " ".join(str(quote or "").split())
@@ -108,26 +108,6 @@ def evidence(seconds: float | None, quote: str | None, call_id: str | None = Non
         parts.append(f"({call_id})")
     return " ".join(parts)
 
-
-def parse_day(value: str | date | None, what: str = "date") -> str | None:
-    """``"2024-05-01"`` / a ``date`` -> ``"2024-05-01"``; raises :class:`QAError` otherwise."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    try:
-        return date.fromisoformat(str(value).strip()[:10]).isoformat()
-    except ValueError:
-        raise QAError(f"{what} {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01") from None
-
-
-def _period_bounds(date_from: str | date | None, date_to: str | date | None) -> tuple[str | None, str | None]:
-    lo, hi = parse_day(date_from, "--from"), parse_day(date_to, "--to")
-    if lo and hi and lo > hi:
-        raise QAError(f"--from {lo} is after --to {hi}; swap them")
-    return lo, hi
 
 
 def _pct(num: Any, den: Any) -> Any:
@@ -140,254 +120,6 @@ def _pct(num: Any, den: Any) -> Any:
 
 def _json_path(key: str) -> str:
     return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in key.split("."))
-
-
-# ---- versions ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Version:
-    """One (script, rubric) version scores were made with; names come from ``configs``."""
-
-    script_hash: str
-    rubric_hash: str
-    script_name: str | None = None
-    rubric_name: str | None = None
-    language: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.script_hash or not self.rubric_hash:
-            raise ValueError("script_hash and rubric_hash must not be empty")
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.script_hash, self.rubric_hash)
-
-    @property
-    def label(self) -> str:
-        script = f"{self.script_name or 'script'} ({self.script_hash[:8]})"
-        if self.rubric_hash == "none":
-            return script
-        return f"{script} + {self.rubric_name or 'rubric'} ({self.rubric_hash[:8]})"
-
-
-def _config_text(ws: Workspace, hash_: str) -> tuple[str | None, str]:
-    cfg = ws.config(hash_)
-    if cfg is None:
-        return None, ""
-    return cfg.get("name"), cfg.get("text") or ""
-
-
-def _parsed_script(ws: Workspace, hash_: str) -> Any | None:
-    """The script of a version, parsed with :mod:`qa.scripts`; None when not stored/parsable."""
-    _, text = _config_text(ws, hash_)
-    if not text.strip():
-        return None
-    try:
-        from .scripts import parse_script
-
-        return parse_script(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
-        log.debug("script %s not parsable (%s); using item titles and max scores", hash_, e)
-        return None
-
-
-def _parsed_rubric(ws: Workspace, hash_: str) -> Any | None:
-    if hash_ == "none":
-        return None
-    _, text = _config_text(ws, hash_)
-    if not text.strip():
-        return None
-    try:
-        from .scripts import parse_rubric
-
-        return parse_rubric(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:
-        log.debug("rubric %s not parsable (%s)", hash_, e)
-        return None
-
-
-def _version(ws: Workspace, script_hash: str, rubric_hash: str) -> Version:
-    script_name, _ = _config_text(ws, script_hash)
-    rubric_name = _config_text(ws, rubric_hash)[0] if rubric_hash != "none" else None
-    parsed = _parsed_script(ws, script_hash)
-    return Version(
-        script_hash, rubric_hash,
-        script_name=script_name or (parsed.name if parsed else None),
-        rubric_name=rubric_name,
-        language=parsed.language if parsed else None,
-    )
-
-
-def versions(ws: Workspace) -> pd.DataFrame:
-    """Every version with scores: hashes, names, calls scored, last scored (newest first)."""
-    df = ws.frame(
-        """SELECT s.script_hash, s.rubric_hash, cs.name AS script_name, cr.name AS rubric_name,
-                  COUNT(*) AS calls, MIN(c.day) AS first_day, MAX(c.day) AS last_day,
-                  MAX(s.scored_at) AS last_scored
-           FROM scores s LEFT JOIN calls c ON c.call_id = s.call_id
-           LEFT JOIN configs cs ON cs.hash = s.script_hash
-           LEFT JOIN configs cr ON cr.hash = s.rubric_hash
-           GROUP BY s.script_hash, s.rubric_hash ORDER BY last_scored DESC"""
-    )
-    return df
-
-
-def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | None = None) -> tuple[Version, ...]:
-    """The versions a view reads (see the module docstring).
-
-    ``version``: None (latest, plus its translations), a :class:`Version`, a
-    ``(script_hash, rubric_hash)`` pair, or text ``SCRIPT[:RUBRIC]`` of hash prefixes
-    (several separated by commas). Raises :class:`NotFoundError` listing known versions.
-    """
-    if isinstance(version, Version):
-        return (version,)
-    known = ws.query(
-        "SELECT script_hash, rubric_hash, MAX(scored_at) FROM scores GROUP BY 1, 2 ORDER BY 3 DESC"
-    )
-    if not known:
-        raise NotFoundError(
-            f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
-        )
-    pairs = [(r[0], r[1]) for r in known]
-    if isinstance(version, tuple):
-        if tuple(version) not in pairs:
-            raise NotFoundError(f"no scores under version {version[0]}:{version[1]}; known: {_known_list(pairs)}")
-        return (_version(ws, *version),)
-    if version:
-        chosen: list[tuple[str, str]] = []
-        for spec in str(version).split(","):
-            s_pre, _, r_pre = spec.strip().partition(":")
-            hits = [p for p in pairs if p[0].startswith(s_pre) and p[1].startswith(r_pre)]
-            if not s_pre or not hits:
-                raise NotFoundError(f"no scores under version {spec.strip()!r}; known: {_known_list(pairs)}")
-            if len(hits) > 1:
-                raise NotFoundError(
-                    f"version {spec.strip()!r} is ambiguous ({_known_list(hits)}); "
-                    "give SCRIPT:RUBRIC hash prefixes"
-                )
-            chosen.append(hits[0])
-        return tuple(_version(ws, *p) for p in dict.fromkeys(chosen))
-    # One version per script file and language: the most recently used. A run that scores
-    # each call with the script in its language (or inbound and cold calls with their own
-    # scripts) makes several versions at once and they all count; an edit of a file
-    # supersedes its older versions, which are kept apart and reported in notes.
-    chosen_v: list[Version] = []
-    families: set[tuple[str, str | None]] = set()
-    for pair in pairs:
-        v = _version(ws, *pair)
-        family = (script_family(ws, pair[0]), v.language)
-        if family not in families:
-            families.add(family)
-            chosen_v.append(v)
-    return tuple(chosen_v)
-
-
-def script_family(ws: Workspace, script_hash: str) -> str:
-    """Which script a version is an edit of: its file name without language and extension
-    (``real_estate_inbound`` for ``scripts_library/real_estate_inbound.ru.yaml``)."""
-    cfg = ws.config(script_hash)
-    if cfg and cfg.get("path"):
-        return Path(str(cfg["path"])).name.split(".", 1)[0]
-    return str((cfg or {}).get("name") or script_hash)
-
-
-def _known_list(pairs: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"{s[:8]}:{r[:8]}" for s, r in pairs)
-
-
-# ---- scope: which scores a view reads --------------------------------------------------------
-# CROSS JOIN fixes the join order: calls (by day) drive, items and scores are looked up by
-# call through their primary key / covering index. Without it, on a workspace without
-# ANALYZE statistics, SQLite may scan every item of the version even for one week.
-# SQLite 3.35+ can be told to compute a CTE once; older ones simply recompute it.
-_MATERIALIZED = "MATERIALIZED " if sqlite3.sqlite_version_info >= (3, 35) else ""
-_ITEMS_JOIN = (
-    " CROSS JOIN items i ON i.call_id = s.call_id AND i.script_hash = s.script_hash"
-    " AND i.rubric_hash = s.rubric_hash"
-)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Versions and period (inclusive days, None = open) a view reads."""
-
-    versions: tuple[Version, ...]
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.versions:
-            raise ValueError("a scope needs at least one version")
-
-    def _version_sql(self, alias: str) -> tuple[str, list[Any]]:
-        if len(self.versions) == 1:
-            v = self.versions[0]
-            return f"{alias}.script_hash = ? AND {alias}.rubric_hash = ?", [v.script_hash, v.rubric_hash]
-        values = ",".join("(?,?)" for _ in self.versions)
-        params = [h for v in self.versions for h in v.key]
-        return f"({alias}.script_hash, {alias}.rubric_hash) IN (VALUES {values})", params
-
-    def period_sql(self, alias: str = "c") -> tuple[str, list[Any]]:
-        conds, params = [], []
-        if self.date_from:
-            conds.append(f"{alias}.day >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            conds.append(f"{alias}.day <= ?")
-            params.append(self.date_to)
-        return (" AND ".join(conds) or "1"), params
-
-    def where(
-        self,
-        *,
-        manager: str | None = None,
-        unassigned: bool = False,
-        items: bool = False,
-        scores: bool = True,
-    ) -> tuple[str, list[Any]]:
-        """``FROM calls c JOIN scores s [JOIN items i] WHERE ...`` for the calls in scope.
-
-        Each call counts once (its latest score among the versions); callers append
-        ``AND ...`` conditions. ``scores=False`` (with ``items=True``) lets a one-version
-        query skip the scores table when it reads only ``c.*`` and ``i.*``.
-        """
-        psql, pparams = self.period_sql("c")
-        if items and not scores and len(self.versions) == 1:
-            # one version: the items say which version they belong to, no scores needed
-            v = self.versions[0]
-            sql = (
-                "FROM calls c CROSS JOIN items i ON i.call_id = c.call_id AND i.script_hash = ?"
-                f" AND i.rubric_hash = ? WHERE {psql}"
-            )
-            params = [v.script_hash, v.rubric_hash, *pparams]
-        else:
-            vsql, vparams = self._version_sql("s")
-            join = _ITEMS_JOIN if items else ""
-            sql = f"FROM calls c CROSS JOIN scores s ON s.call_id = c.call_id{join} WHERE {vsql} AND {psql}"
-            params = [*vparams, *pparams]
-        if len(self.versions) > 1:
-            # each call once: its latest score among the chosen versions
-            v2sql, v2params = self._version_sql("s2")
-            sql += (
-                f" AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = s.call_id AND {v2sql}"
-                " AND s2.scored_at > s.scored_at)"
-            )
-            params += v2params
-        if manager is not None:
-            sql += " AND c.manager = ?"
-            params.append(manager)
-        elif unassigned:
-            sql += " AND c.manager IS NULL"
-        return sql, params
-
-    @property
-    def label(self) -> str:
-        if self.date_from and self.date_to:
-            return self.date_from if self.date_from == self.date_to else f"{self.date_from} … {self.date_to}"
-        if self.date_from:
-            return f"from {self.date_from}"
-        if self.date_to:
-            return f"until {self.date_to}"
-        return "all days"
 
 
 # ---- loading the team ----------------------------------------------------------------------
@@ -519,40 +251,24 @@ def load_team(
         metrics = [m for m in KEY_TALK_METRICS if m in found] or found
     else:
         metrics = [m for m in metrics if m in found]
+    # The key talk metrics have columns of their own (qa.store.KEY_METRICS); others are
+    # read from the JSON, which is much slower on 100,000 calls.
     metric_sql = "".join(
-        f", json_extract(s.metrics_json, ?) AS \"m{n}\"" for n in range(len(metrics))
+        f", s.metric_{m} AS \"m{n}\"" if m in KEY_METRICS else f", json_extract(s.metrics_json, ?) AS \"m{n}\""
+        for n, m in enumerate(metrics)
     )
+    json_params = [_json_path(m) for m in metrics if m not in KEY_METRICS]
+    token_sql = "".join(f", s.tokens_{k}" for k in TOKEN_KINDS)
     vsql, vparams = scope._version_sql("s2")
     psql, pparams = scope.period_sql("c")
-    # Item counts per manager: one string of "item_id<US>status" tokens per call and kind
-    # (a scan of the covering index per call), grouped by manager and string. Sorting 100k
-    # short strings instead of ~2M item rows halves the time of a plain GROUP BY.
-    def tokens(kind: str) -> str:
-        return (
-            f"(SELECT group_concat(i.item_id || char(31) || i.status, char(30)) FROM items i "
-            "WHERE i.call_id = s.call_id AND i.script_hash = s.script_hash "
-            f"AND i.rubric_hash = s.rubric_hash AND i.kind = '{kind}')"
-        )
-
-    kinds = (STAGE, OBJECTION, FORBIDDEN)
-    pattern_sql = (
-        f"WITH p AS {_MATERIALIZED}(SELECT c.manager AS manager, "
-        + ", ".join(f"{tokens(k)} AS k{n}" for n, k in enumerate(kinds))
-        + f" {frm}) "
-        + " UNION ALL ".join(
-            f"SELECT manager, '{k}' AS kind, k{n} AS tokens, COUNT(*) AS n FROM p "
-            f"WHERE k{n} IS NOT NULL GROUP BY manager, k{n}"
-            for n, k in enumerate(kinds)
-        )
-    )
-    # Independent queries, run side by side (SQLite releases the GIL).
-    calls, patterns, other = ws.frames([
+    # One pass over the calls in scope (per-call columns and item tokens), and the calls
+    # kept apart, run side by side (SQLite releases the GIL).
+    calls, other = ws.frames([
         (
             f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
-                       s.script_hash, s.rubric_hash{metric_sql} {frm}""",
-            [*(_json_path(m) for m in metrics), *params],
+                       s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
+            [*json_params, *params],
         ),
-        (pattern_sql, params),
         # calls of the period with scores, none of them under the chosen versions
         (
             f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
@@ -562,6 +278,8 @@ def load_team(
             [*pparams, *vparams],
         ),
     ], workers=workers)
+    patterns = _patterns(calls)
+    calls = calls.drop(columns=[f"tokens_{k}" for k in TOKEN_KINDS])
     calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
     calls["critical"] = calls["critical"].astype(bool)
     calls["score"] = calls["score"].astype(float)
@@ -579,17 +297,46 @@ def load_team(
     )
 
 
+def _patterns(calls: pd.DataFrame) -> pd.DataFrame:
+    """Item counts per manager, as (manager, kind, token string, calls) rows.
+
+    Each score keeps its call's ``item_id<US>status`` tokens per kind (``scores.tokens_*``,
+    written with the items by :meth:`qa.store.Workspace.save_scores`), so the team is
+    counted by grouping 100,000 short strings (a few thousand distinct ones) instead of
+    reading ~2M item rows.
+    """
+    import pandas as pd
+
+    frames = []
+    for k in TOKEN_KINDS:
+        col = f"tokens_{k}"
+        sub = calls[calls[col].notna()]
+        n = sub.groupby(["manager", col], dropna=False, sort=False).size()
+        frames.append(pd.DataFrame({
+            "manager": n.index.get_level_values(0), "kind": k,
+            "tokens": n.index.get_level_values(1), "n": n.to_numpy(),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _expand_patterns(patterns: pd.DataFrame) -> pd.DataFrame:
     """(manager, kind, token string, calls) -> (manager, kind, item_id, status, n)."""
     import pandas as pd
 
     acc: dict[tuple[Any, str, str, str], int] = {}
+    split: dict[str, list[tuple[str, str]]] = {}  # managers share patterns: split each once
     for manager, kind, text, n in zip(patterns["manager"], patterns["kind"], patterns["tokens"], patterns["n"]):
         manager = None if manager is None or manager != manager else manager  # NaN -> None
-        for token in str(text).split("\x1e"):
-            item_id, _, status = token.partition("\x1f")
+        pairs = split.get(text)
+        if pairs is None:
+            pairs = split[text] = [
+                (item_id, status) for item_id, _, status in
+                (token.partition(FIELD_SEP) for token in str(text).split(TOKEN_SEP))
+            ]
+        n = int(n)
+        for item_id, status in pairs:
             key = (manager, kind, item_id, status)
-            acc[key] = acc.get(key, 0) + int(n)
+            acc[key] = acc.get(key, 0) + n
     return pd.DataFrame(
         [(*k, v) for k, v in acc.items()], columns=["manager", "kind", "item_id", "status", "n"]
     )
@@ -752,11 +499,19 @@ def team(
     Columns: ``rank, manager, calls, mean_score, median_score, next_step_rate, critical_calls,
     forbidden_said, objections_raised, objection_rate``, then ``stage:<id>`` (completion %),
     ``objection:<id>`` (handled %) and ``talk:<metric>`` (mean). ``df.attrs`` carries
-    ``titles`` (column -> stage/objection title), ``notes`` and ``scope``.
+    ``titles`` (column -> stage/objection title), ``notes``, ``scope`` and the team benchmarks
+    of the rate columns, ``team_median`` and ``team_best_quartile`` (column -> percent, see
+    :func:`team_benchmarks`).
     """
     data = data or load_team(ws, date_from, date_to, version=version)
     lb = _leaderboard(data)
     lb.attrs["titles"] = _titles(data)
+    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)):
+        bench = team_benchmarks(item_rates(data, kind))
+        for key in ("team_median", "team_best_quartile"):
+            lb.attrs.setdefault(key, {}).update(
+                {f"{prefix}{i}": float(v) for i, v in zip(bench["item_id"], bench[key]) if f"{prefix}{i}" in lb.columns}
+            )
     lb.attrs["notes"] = data.notes()
     lb.attrs["scope"] = data.scope.label
     lb.attrs["versions"] = [v.label for v in data.scope.versions]
@@ -994,7 +749,8 @@ def _item_table(data: TeamData, manager: str, kind: str) -> pd.DataFrame:
 def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: ScorecardOptions) -> pd.DataFrame:
     import pandas as pd
 
-    cols = ["phrase", "said", "per_100_calls", "team_per_100_calls", "example", "time", "call_id", "source"]
+    cols = ["phrase", "said", "per_100_calls", "team_per_100_calls", "example", "time", "call_id", "source",
+            "seconds"]
     c = data.counts[(data.counts["kind"] == FORBIDDEN) & (data.counts["status"] == "found")]
     team_n = max(1, len(data.team_calls))
     mine_n = max(1, int((data.calls["manager"] == manager).sum()))
@@ -1022,6 +778,7 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
             "time": None if e is None else clock(e["start"]),
             "call_id": None if e is None else e["call_id"],
             "source": None if e is None else e["source"],
+            "seconds": None if e is None else e["start"],
         })
     return pd.DataFrame(rows, columns=cols)
 

@@ -59,13 +59,11 @@ from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTrans
 from .metrics import MetricsOptions, call_metrics
 from .normalize import language_code
 from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step
-from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript
+from .store import ITEM_COLUMNS as _STORE_ITEM_COLUMNS
+from .transcripts import CLIENT, MANAGER, Transcript, clock
 
-#: Columns of an ``items`` row (same order as :data:`qa.store.ITEM_COLUMNS`).
-ITEM_COLUMNS = (
-    "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
-    "role", "text", "matched", "phrase", "similarity", "detail",
-)
+#: Columns of an ``items`` row: defined once, in the store.
+ITEM_COLUMNS = _STORE_ITEM_COLUMNS
 KINDS = ("stage", "objection", "step", "forbidden", "order")
 STATUSES = ("found", "missed", "na", "handled", "unhandled")
 
@@ -116,19 +114,21 @@ class Item:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
     def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
+        row: dict[str, Any] = dict.fromkeys(ITEM_COLUMNS)
+        row.update({
             "kind": self.kind,
             "item_id": self.item_id,
             "title": self.title,
             "status": self.status,
             "score": round(self.score, 3),
             "max_score": round(self.max_score, 3),
-            "start": None, "end": None, "role": None, "text": None,
-            "matched": None, "phrase": None, "similarity": None,
             "detail": self.detail,
-        }
+        })
         if self.match is not None:
             row.update(self.match.evidence())
+            # which utterance the evidence is in (the first one of a match joined across
+            # split utterances), so readers never search for it again by time and quote
+            row["utterance"] = self.match.utterance_index
         return row
 
 
@@ -188,14 +188,6 @@ class CallScore:
             "rubric_name": self.rubric_name,
         }
         return summary, [i.to_row() for i in self.items]
-
-
-def fmt_time(seconds: float) -> str:
-    """``83.4`` -> ``"01:23"`` (``h:mm:ss`` past an hour)."""
-    s = int(max(0.0, seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 def _roles(role: str) -> frozenset[str] | None:
@@ -268,7 +260,7 @@ class Scorer:
         if prepared is None:  # a script always has phrases; kept for type checkers
             prepared = prepare(transcript, self.script.language, self.options.match)
         end_time = prepared.end_time
-        turns = _turn_ids(transcript)
+        turns = transcript.turn_ids()
 
         def matches(refs: Sequence[tuple[str, int]]) -> list[list[Match]]:
             return [found[code][qi] for code, qi in refs]
@@ -353,20 +345,20 @@ class Scorer:
             first = min((ms[0] for ms in inside), key=lambda m: (m.start, -m.similarity))
             detail = None
             if len(best) > 1:
-                detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {fmt_time(m.start)}" for m in best)
+                detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {clock(m.start)}" for m in best)
             return Item("stage", st.id, st.title, "found", weight, weight, first, detail), first
         parts = []
         if best:
             parts.append(
                 f"{len(best)} of {st.min_matches} phrases needed: "
-                + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in best)
+                + ", ".join(f"{m.phrase!r} at {clock(m.start)}" for m in best)
             )
             chosen = {m.phrase for m in best}
             same = [ms[0] for ms in inside if ms[0].phrase not in chosen]
             if same:
                 parts.append(
                     "on the same words: "
-                    + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in same)
+                    + ", ".join(f"{m.phrase!r} at {clock(m.start)}" for m in same)
                 )
         if outside:
             window = []
@@ -376,7 +368,7 @@ class Scorer:
                 window.append(f"the last {st.within_last_seconds:g} s")
             parts.append(
                 "said outside " + " and ".join(window) + ": "
-                + ", ".join(f"{m.phrase!r} at {fmt_time(m.start)}" for m in outside)
+                + ", ".join(f"{m.phrase!r} at {clock(m.start)}" for m in outside)
             )
         detail = "; ".join(parts) if parts else "not found"
         if not st.required:
@@ -390,7 +382,7 @@ class Scorer:
         mine = [r for r in raises if ANY_OBJECTION in st.applies_if or r.objection.id in st.applies_if]
         handled = [r for r in mine if r.handled and r.evidence is not None]
         summary = "; ".join(
-            f"{r.objection.id} raised at {fmt_time(r.trigger.start)}: {'handled' if r.handled else 'unhandled'}, "
+            f"{r.objection.id} raised at {clock(r.trigger.start)}: {'handled' if r.handled else 'unhandled'}, "
             f"{r.got:g} of {r.total:g} step points"
             for r in mine
         )
@@ -415,7 +407,7 @@ class Scorer:
                         Item(
                             "order", f"{st.id}.after.{before}", f"{st.title} after {self.script.stage(before).title}",
                             "missed", 0.0, 0.0, None,
-                            f"{st.id} at {fmt_time(mine.start)} came before {before} at {fmt_time(theirs.start)}",
+                            f"{st.id} at {clock(mine.start)} came before {before} at {clock(theirs.start)}",
                         )
                     )
         return out
@@ -429,7 +421,6 @@ class Scorer:
         items: list[Item] = []
         raises: list[_Raise] = []
         points = max_points = 0.0
-        utts = transcript.utterances
         for ob in self.rubric.objections:
             triggers = sorted(
                 (m for ms in matches(self._trigger_q[ob.id]) for m in ms),
@@ -442,11 +433,13 @@ class Scorer:
                 if turn in seen_turns:
                     continue
                 seen_turns.update(turns[i] for i in (trig.utterance_indices or (trig.utterance_index,)))
-                window = _response_window(utts, turns, last, ob.respond_within_turns, self.options.mono_turn_segments)
+                window = set(transcript.answer_window(
+                    last, ob.respond_within_turns, self.options.mono_turn_segments, turn_ids=turns
+                ))
                 got, total, step_items = self._steps(ob, window, matches)
                 handled = total > 0 and got >= self.options.handled_share * total
                 detail = (
-                    f"raised at {fmt_time(trig.start)}; {got:g} of {total:g} step points in the next "
+                    f"raised at {clock(trig.start)}; {got:g} of {total:g} step points in the next "
                     f"{ob.respond_within_turns} manager turn(s)"
                 )
                 items.append(
@@ -489,9 +482,9 @@ class Scorer:
                 p = float(fb.penalty) if (self.options.penalty_per_occurrence or n == 0) else 0.0
                 penalty += p
                 if fb.critical:
-                    detail = f"critical: {fb.phrase.text!r} at {fmt_time(m.start)}"
+                    detail = f"critical: {fb.phrase.text!r} at {clock(m.start)}"
                     if reason is None:
-                        reason = f"forbidden phrase {fb.phrase.text!r} said at {fmt_time(m.start)} ({m.role}): \"{m.text}\""
+                        reason = f"forbidden phrase {fb.phrase.text!r} said at {clock(m.start)} ({m.role}): \"{m.text}\""
                 else:
                     detail = f"penalty {p:g}"
                 items.append(Item("forbidden", fb.id, fb.phrase.text, "found", -p, 0.0, m, detail))
@@ -569,37 +562,52 @@ def _not_applicable(st: Stage, raised: set[str] | None) -> str | None:
     return f"not applicable: objection {names} not raised"
 
 
-def _turn_ids(transcript: Transcript) -> list[int]:
-    """Turn number of each utterance: runs of one side; every utterance on mono."""
-    ids: list[int] = []
-    turn = -1
-    prev: str | None = None
-    for u in transcript.utterances:
-        if u.role != prev or u.role == UNKNOWN:
-            turn += 1
-            prev = u.role
-        ids.append(turn)
-    return ids
+# ---- a batch in numbers --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchSummary:
+    """What ``qa score`` says about a scored batch (see :func:`batch_summary`)."""
+
+    calls: int
+    mean: float
+    median: float
+    critical: int
+    #: The weakest calls, below the batch mean, lowest first: ``(score, call_id, manager,
+    #: critical_reason)``; the ones to open first.
+    worst: tuple[tuple[float, str, str | None, str | None], ...]
+    #: Stages missed most often: ``(item_id, title, missed, applicable calls)``.
+    most_missed: tuple[tuple[str, str | None, int, int], ...]
 
 
-def _response_window(utts: Sequence[Any], turns: list[int], after: int, n_turns: int, mono_segments: int) -> set[int]:
-    """Utterance indexes where the manager may answer an objection raised in ``after``."""
-    out: set[int] = set()
-    seen_turns: set[int] = set()
-    for i in range(after + 1, len(utts)):
-        role = utts[i].role
-        if role == UNKNOWN:
-            # mono: no sides, so the next utterances stand for the turns
-            if len(out) >= n_turns * mono_segments:
-                break
-            out.add(i)
-            continue
-        if role == MANAGER:
-            if turns[i] not in seen_turns and len(seen_turns) >= n_turns:
-                break
-            seen_turns.add(turns[i])
-            out.add(i)
-    return out
+def batch_summary(calls: Any, items: Any, *, worst: int = 5, stages: int = 5) -> BatchSummary | None:
+    """Numbers of a scored batch from its ``calls`` and ``items`` frames
+    (:func:`qa.pipeline.score_paths`); None when no call was scored."""
+    if not len(calls):
+        return None
+    scores = calls["score"]
+    low = calls[scores < scores.mean()].sort_values("score").head(worst)
+    applicable = items[(items["kind"] == "stage") & (items["status"] != "na")]
+    missed_rows: list[tuple[str, str | None, int, int]] = []
+    if len(applicable):
+        missed = (
+            applicable.assign(missed=applicable["status"].eq("missed"))
+            .groupby(["item_id", "title"], dropna=False)["missed"]
+            .agg(["sum", "count"])
+            .sort_values("sum", ascending=False)
+        )
+        missed = missed[missed["sum"] > 0].head(stages)
+        missed_rows = [
+            (str(item_id), title if isinstance(title, str) else None, int(row["sum"]), int(row["count"]))
+            for (item_id, title), row in missed.iterrows()
+        ]
+    return BatchSummary(
+        calls=len(calls), mean=float(scores.mean()), median=float(scores.median()),
+        critical=int(calls["critical"].sum()),
+        worst=tuple(
+            (float(r.score), str(r.call_id), r.manager or None, r.critical_reason or None)
+            for r in low.itertuples()
+        ),
+        most_missed=tuple(missed_rows),
+    )
 
 
 # ---- one call, cached compile -------------------------------------------------------------------

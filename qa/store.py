@@ -7,13 +7,27 @@ Tables (one owner each, all written only through this module):
 ``calls``        one row per call: metadata, which transcript it uses, quality flags;
 ``failures``     files that could not be processed, with a one-line reason;
 ``configs``      every script / rubric version ever used, by content hash;
-``scores``       one row per call and (script, rubric) version: score, metrics, flags;
+``scores``       one row per call and (script, rubric) version: score, metrics, flags, and
+                 for the supervisor views, which read 100,000 of these at once: the call's
+                 item statuses per kind (``tokens_*``, see :data:`TOKEN_KINDS`) and the key
+                 talk metrics as columns (``metric_*``, see :data:`KEY_METRICS`), so a team
+                 is counted without reading ``items`` or parsing JSON;
 ``items``        one row per call, version and checked item (stage, objection, forbidden)
-                 with the evidence: quote, timestamp, similarity;
+                 with the evidence: quote, timestamp, similarity, and the index of the
+                 utterance it was said in (``utterance``);
 ``plans``        saved coaching plans.
 
 Every write is one transaction, so a killed run leaves either the whole call or nothing:
 nothing half-written is ever read back as valid.
+
+Which scores a view reads is decided here too, by one rule (:mod:`qa.versions` names the
+versions, :meth:`Workspace.scope_sql` writes the SQL): scorecards, coaching, mining, clips
+and the report all read through it, so they count the same calls.
+
+Schema versions: 1 (first release); 2 adds ``items.utterance``, ``scores.tokens_*`` and
+``scores.metric_*``.
+Opening an older workspace migrates it in place (``ALTER TABLE``; the token columns are
+filled from ``items`` once).
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ from typing import Any
 from .errors import WorkspaceError
 from .transcripts import CallMeta, Transcript
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
@@ -88,6 +102,15 @@ CREATE TABLE IF NOT EXISTS scores (
     metrics_json TEXT NOT NULL DEFAULT '{}',
     summary_json TEXT NOT NULL DEFAULT '{}',
     scored_at REAL NOT NULL,
+    tokens_stage TEXT,
+    tokens_objection TEXT,
+    tokens_forbidden TEXT,
+    metric_manager_talk_share REAL,
+    metric_longest_monologue_s REAL,
+    metric_manager_questions REAL,
+    metric_manager_interruptions REAL,
+    metric_long_silences REAL,
+    metric_manager_wpm REAL,
     PRIMARY KEY (call_id, script_hash, rubric_hash)
 );
 CREATE INDEX IF NOT EXISTS scores_version ON scores(script_hash, rubric_hash);
@@ -108,7 +131,8 @@ CREATE TABLE IF NOT EXISTS items (
     matched TEXT,
     phrase TEXT,
     similarity REAL,
-    detail TEXT
+    detail TEXT,
+    utterance INTEGER
 );
 CREATE INDEX IF NOT EXISTS items_call ON items(call_id, script_hash, rubric_hash);
 CREATE INDEX IF NOT EXISTS items_version ON items(script_hash, rubric_hash, kind, item_id);
@@ -127,11 +151,49 @@ CREATE TABLE IF NOT EXISTS plans (
 );
 """
 
+#: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
+#: the index (in ``Transcript.utterances``) of the utterance holding the match, so a page or
+#: the miner finds the turn without searching for it by time and quote.
+EVIDENCE_COLUMNS = (
+    "start", "end", "role", "text", "matched", "phrase", "similarity", "utterance",
+)
 #: Columns of ``items`` in insert order (the dicts passed to :meth:`Workspace.save_score`).
+#: The one definition: the scorer, the views and the benchmarks all take it from here.
 ITEM_COLUMNS = (
     "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
-    "role", "text", "matched", "phrase", "similarity", "detail",
+    "role", "text", "matched", "phrase", "similarity", "detail", "utterance",
 )
+#: Item kinds whose statuses are kept per score in ``scores.tokens_<kind>``: the item ids and
+#: statuses of the call as ``item_id<US>status`` joined by ``<RS>``, sorted (one token per
+#: row, so an objection raised twice is there twice). Teams are counted from these.
+TOKEN_KINDS = ("stage", "objection", "forbidden")
+TOKEN_SEP, FIELD_SEP = "\x1e", "\x1f"
+#: The talk metrics (``qa.metrics`` keys) supervisors compare: talk share, longest
+#: monologue, questions, interruptions, long silences, speech rate. Besides
+#: ``metrics_json``, each score keeps them in a ``metric_<key>`` column.
+KEY_METRICS = (
+    "manager_talk_share", "longest_monologue_s", "manager_questions", "manager_interruptions",
+    "long_silences", "manager_wpm",
+)
+
+
+#: The derived columns of ``scores``, in insert order.
+_DERIVED = ", ".join([*(f"tokens_{k}" for k in TOKEN_KINDS), *(f"metric_{m}" for m in KEY_METRICS)])
+
+
+def _number(value: Any) -> float | None:
+    """A metric as ``json_extract`` reads it back: numbers (bools as 0/1), else NULL."""
+    if isinstance(value, bool):
+        return float(value)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def item_tokens(items: Iterable[Mapping[str, Any]], kind: str) -> str | None:
+    """``scores.tokens_<kind>`` of one score's items (None when it has none of that kind)."""
+    toks = sorted(
+        f"{it['item_id']}{FIELD_SEP}{it['status']}" for it in items if it.get("kind") == kind
+    )
+    return TOKEN_SEP.join(toks) if toks else None
 
 
 def default_workspace() -> Path:
@@ -165,7 +227,11 @@ class Workspace:
             self.conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise WorkspaceError(f"{self.db_path}: cannot open workspace database: {e}") from e
-        self._check_version()
+        try:
+            self._check_version()
+        except WorkspaceError:
+            self.conn.close()
+            raise
 
     # -- housekeeping ---------------------------------------------------------
     def _check_version(self) -> None:
@@ -179,6 +245,64 @@ class Workspace:
                 f"{self.db_path}: made by a newer version of call-qa (schema {row[0]}); "
                 "upgrade with 'pip install -U call-qa'"
             )
+        elif int(row[0]) < SCHEMA_VERSION:
+            self._migrate(int(row[0]))
+
+    def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+
+    def _migrate(self, found: int) -> None:
+        """Bring a workspace made by an older call-qa up to :data:`SCHEMA_VERSION`, in one
+        transaction (a failed migration leaves the workspace as it was)."""
+        try:
+            with self.transaction() as c:
+                if found < 2:
+                    # 1 -> 2: evidence keeps its utterance (NULL for items scored before:
+                    # rescoring fills it); scores keep their item statuses per kind.
+                    if "utterance" not in self._columns("items"):
+                        c.execute("ALTER TABLE items ADD COLUMN utterance INTEGER")
+                    have = self._columns("scores")
+                    for kind in TOKEN_KINDS:
+                        if f"tokens_{kind}" not in have:
+                            c.execute(f"ALTER TABLE scores ADD COLUMN tokens_{kind} TEXT")
+                    for key in KEY_METRICS:
+                        if f"metric_{key}" not in have:
+                            c.execute(f"ALTER TABLE scores ADD COLUMN metric_{key} REAL")
+                    self._fill_derived(c, only_missing=False)
+                c.execute(
+                    "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.Error as e:
+            raise WorkspaceError(
+                f"{self.db_path}: cannot upgrade the workspace from schema {found} to "
+                f"{SCHEMA_VERSION}: {e}; is it read-only or the disk full?"
+            ) from e
+
+    @staticmethod
+    def _fill_derived(c: sqlite3.Connection, *, only_missing: bool) -> None:
+        # The covering index items_status hands each call's rows over sorted by item_id and
+        # status: the same order item_tokens() sorts them in.
+        sets = ", ".join([
+            *(
+                f"tokens_{k} = (SELECT group_concat(i.item_id || char(31) || i.status, char(30)) "
+                "FROM items i WHERE i.call_id = scores.call_id AND i.script_hash = scores.script_hash "
+                f"AND i.rubric_hash = scores.rubric_hash AND i.kind = '{k}')"
+                for k in TOKEN_KINDS
+            ),
+            *(f"metric_{m} = json_extract(metrics_json, '$.{m}')" for m in KEY_METRICS),
+        ])
+        where = " WHERE tokens_stage IS NULL AND tokens_objection IS NULL AND tokens_forbidden IS NULL" if only_missing else ""
+        c.execute(f"UPDATE scores SET {sets}{where}")
+
+    def refresh_derived(self) -> None:
+        """Fill ``scores.tokens_*`` and ``scores.metric_*`` (from ``items`` and
+        ``metrics_json``) where no token column is set.
+
+        :meth:`save_scores` keeps them up to date; a tool that writes ``items`` and ``scores``
+        with its own SQL (the supervisor benchmark does) calls this afterwards.
+        """
+        with self.transaction() as c:
+            self._fill_derived(c, only_missing=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -353,21 +477,24 @@ class Workspace:
         with self.transaction() as c:
             for call_id, script_hash, rubric_hash, summary, items in rows:
                 key = (call_id, script_hash, rubric_hash)
+                metrics = summary.get("metrics") or {}
                 c.execute("DELETE FROM items WHERE call_id=? AND script_hash=? AND rubric_hash=?", key)
                 rest = {
                     k: v for k, v in summary.items()
                     if k not in ("score", "points", "max_points", "critical", "critical_reason", "next_step", "metrics")
                 }
                 c.execute(
-                    """INSERT OR REPLACE INTO scores(call_id, script_hash, rubric_hash, score, points,
-                    max_points, critical, critical_reason, next_step, metrics_json, summary_json, scored_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    f"""INSERT OR REPLACE INTO scores(call_id, script_hash, rubric_hash, score, points,
+                    max_points, critical, critical_reason, next_step, metrics_json, summary_json, scored_at,
+                    {_DERIVED}) VALUES ({','.join('?' * (12 + len(TOKEN_KINDS) + len(KEY_METRICS)))})""",
                     (
                         *key, float(summary["score"]), summary.get("points"), summary.get("max_points"),
                         int(bool(summary.get("critical"))), summary.get("critical_reason"),
                         None if summary.get("next_step") is None else int(bool(summary["next_step"])),
-                        json.dumps(summary.get("metrics") or {}, ensure_ascii=False),
+                        json.dumps(metrics, ensure_ascii=False),
                         json.dumps(rest, ensure_ascii=False, default=str), now,
+                        *(item_tokens(items, k) for k in TOKEN_KINDS),
+                        *(_number(metrics.get(m)) for m in KEY_METRICS),
                     ),
                 )
                 c.executemany(

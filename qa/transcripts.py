@@ -25,6 +25,21 @@ ROLES = (MANAGER, CLIENT, UNKNOWN)
 FORMAT_VERSION = 1
 
 
+def clock(seconds: float | None) -> str:
+    """Seconds as a clock for people: ``75.4`` -> ``"01:15"``, an hour or more ->
+    ``"1:02:05"``, ``None`` / NaN -> ``""``.
+
+    The one clock format: the library hands seconds around and only output edges (CLI
+    tables, pages, playlists, score details) format them with this.
+    """
+    if seconds is None or seconds != seconds:  # NaN
+        return ""
+    s = int(max(0.0, float(seconds)))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
 @dataclass(frozen=True)
 class Word:
     """One recognised word with its time span (seconds) and recogniser probability."""
@@ -134,6 +149,49 @@ class Transcript:
 
     def by_role(self, role: str) -> list[Utterance]:
         return [u for u in self.utterances if u.role == role]
+
+    # -- turns ----------------------------------------------------------------
+    def turn_ids(self) -> list[int]:
+        """Turn number of each utterance: a turn is a run of one side's utterances; on
+        mono (role ``unknown``) every utterance is a turn of its own."""
+        ids: list[int] = []
+        turn = -1
+        prev: str | None = None
+        for u in self.utterances:
+            if u.role != prev or u.role == UNKNOWN:
+                turn += 1
+                prev = u.role
+            ids.append(turn)
+        return ids
+
+    def answer_window(
+        self, after: int, turns: int, mono_segments: int = 2, *, turn_ids: list[int] | None = None
+    ) -> list[int]:
+        """Indexes of the manager's utterances in the next ``turns`` manager turns after
+        utterance ``after``: where an objection raised there may be answered.
+
+        On mono, where there are no sides, the next ``turns x mono_segments`` utterances
+        stand for the turns. Scoring searches the handling steps here and mining reads the
+        answers here, so both mean the same window. ``turn_ids``: :meth:`turn_ids`, when
+        the caller has it already.
+        """
+        ids = turn_ids if turn_ids is not None else self.turn_ids()
+        utts = self.utterances
+        out: list[int] = []
+        seen: set[int] = set()
+        for i in range(after + 1, len(utts)):
+            role = utts[i].role
+            if role == UNKNOWN:
+                if len(out) >= turns * mono_segments:
+                    break
+                out.append(i)
+                continue
+            if role == MANAGER:
+                if ids[i] not in seen and len(seen) >= turns:
+                    break
+                seen.add(ids[i])
+                out.append(i)
+        return out
 
     def text(self, roles: Iterable[str] | None = None) -> str:
         wanted = set(roles) if roles is not None else None

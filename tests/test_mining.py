@@ -26,7 +26,7 @@ from qa.mining import (
     stage_regions,
 )
 from qa.store import Workspace
-from qa.transcripts import CallMeta, Transcript, Utterance
+from qa.transcripts import CallMeta, Transcript, Utterance, clock
 
 
 @pytest.fixture(scope="module", params=["en", "ru"])
@@ -127,7 +127,8 @@ def test_candidate_phrases_key_inflections_together():
     assert candidate_phrases("Какой бюджет?", "ru", opts).keys() == candidate_phrases("Какого бюджета?", "ru", opts).keys()
 
 
-def test_format_time():
+def test_format_time_is_the_one_clock():
+    assert format_time is clock
     assert [format_time(x) for x in (0, 7.9, 83.4, 3725)] == ["00:00", "00:07", "01:23", "1:02:05"]
 
 
@@ -167,8 +168,13 @@ def _t(*turns):
 
 
 def _items(*rows):
+    """Stage rows; the evidence's utterance is the one of ``T`` holding its time."""
+    def utterance(s):
+        return None if s is None else next(n for n, u in enumerate(T.utterances) if u.start <= s <= u.end)
+
     return pd.DataFrame(
-        [{"item_id": i, "status": st, "start": s} for i, st, s in rows], columns=["item_id", "status", "start"]
+        [{"item_id": i, "status": st, "start": s, "utterance": utterance(s)} for i, st, s in rows],
+        columns=["item_id", "status", "start", "utterance"],
     )
 
 
@@ -228,8 +234,8 @@ def test_stage_regions_share_one_turn_clause_by_clause():
     t = _t(("manager", 0, "Good afternoon, Riverside Homes, my name is Kate. How can I help?"),
            ("client", 3, "Hi."), ("manager", 6, "Who is it for?"))
     items = pd.DataFrame(
-        [{"item_id": "greeting", "status": "found", "start": 0.0, "matched": "Good afternoon,"},
-         {"item_id": "introduction", "status": "found", "start": 1.0, "matched": "my name is"}],
+        [{"item_id": "greeting", "status": "found", "start": 0.0, "matched": "Good afternoon,", "utterance": 0},
+         {"item_id": "introduction", "status": "found", "start": 1.0, "matched": "my name is", "utterance": 0}],
     )
     got = _texts(stage_regions(t, items, ["greeting", "introduction", "needs"], MiningOptions(stage_turns=1)))
     assert got == {
@@ -244,16 +250,22 @@ def test_stage_regions_share_one_turn_clause_by_clause():
 
 
 @pytest.mark.parametrize(
-    "start, turns, expected",
+    "index, turns, expected",
     [
-        (21.5, 1, ["I understand.", "It includes parking."]),  # one turn = one run of the manager
-        (21.5, 2, ["I understand.", "It includes parking.", "Book a viewing?"]),
-        (3.0, 1, ["What matters most to you?"]),
-        (40.0, 1, []),
+        (7, 1, ["I understand.", "It includes parking."]),  # one turn = one run of the manager
+        (7, 2, ["I understand.", "It includes parking.", "Book a viewing?"]),
+        (1, 1, ["What matters most to you?"]),
+        (11, 1, []),
     ],
 )
-def test_answer_turns(start, turns, expected):
-    assert [u.text for u in answer_turns(T, start, turns)] == expected
+def test_answer_turns(index, turns, expected):
+    assert [u.text for u in answer_turns(T, index, turns)] == expected
+
+
+def test_stage_regions_without_utterance_is_not_located():
+    # items scored before evidence kept its utterance: nothing is guessed from the time
+    items = _items(("greeting", "found", 0.5), ("needs", "found", 6.0)).assign(utterance=None)
+    assert stage_regions(T, items, ORDER, MiningOptions(stage_turns=1)) == {}
 
 
 # ---- the constructed corpus, for real ------------------------------------------------------
@@ -459,8 +471,9 @@ def test_version_of_a_run_with_several_scripts(tmp_path):
         version, notes = resolve_version(ws)
         assert version == (a.hash, rubric.hash)  # of the latest run, the one with most calls
         assert notes == [
-            # the 4 calls scored with b were scored with a too, by tc.build
-            f"mining the 10 calls scored with {corpus.script}; 4 call(s) were scored with {second} in "
+            # the 4 calls scored with b were scored with a too, by tc.build: like every view,
+            # mining counts each call once, under its latest score (b)
+            f"mining the 6 calls scored with {corpus.script}; 4 call(s) were scored with {second} in "
             f"the same run (pass --script {second} to mine them)"
         ]
         assert mine(ws, top=0.5).notes[0] == notes[0]

@@ -133,22 +133,22 @@ def make_report_workspace(root: Path, *, adpcm: bool = False) -> Path:
             items=[
                 dict(kind="stage", item_id="greeting", title="Приветствие", status="found", score=5,
                      max_score=5, start=0.5, end=3.0, role="manager", text=RU_UTTS[0].text,
-                     matched="Добрый день", phrase="добрый день", similarity=100),
+                     matched="Добрый день", phrase="добрый день", similarity=100, utterance=0),
                 dict(kind="stage", item_id="needs", title="Выявление потребности", status="missed",
                      score=0, max_score=10),
                 dict(kind="stage", item_id="farewell", title="Прощание", status="na", score=0,
                      max_score=0, detail="звонок прерван"),
                 dict(kind="objection", item_id="price", title="Дорого", status="handled", score=1,
                      max_score=2, start=3.5, end=6.0, role="client", text=RU_UTTS[1].text,
-                     matched="это дорого", phrase="дорого", similarity=95),
+                     matched="это дорого", phrase="дорого", similarity=95, utterance=1),
                 dict(kind="step", item_id="price.acknowledge", title="Дорого: Признать", status="found",
                      score=1, max_score=1, start=6.5, end=9.5, role="manager", text=RU_UTTS[2].text,
-                     matched="Понимаю вас", phrase="понимаю", similarity=90),
+                     matched="Понимаю вас", phrase="понимаю", similarity=90, utterance=2),
                 dict(kind="step", item_id="price.argue", title="Дорого: Аргумент", status="missed", score=0,
                      max_score=1),
                 dict(kind="forbidden", item_id="forbidden_1", title="не знаю", status="found",
                      score=-5, max_score=0, start=7.8, end=8.4, role="manager", text=RU_UTTS[2].text,
-                     matched="Не знаю", phrase="не знаю", similarity=100),
+                     matched="Не знаю", phrase="не знаю", similarity=100, utterance=2),
             ],
         )
         ws.save_call(
@@ -170,11 +170,11 @@ def make_report_workspace(root: Path, *, adpcm: bool = False) -> Path:
                 dict(kind="stage", item_id="greeting", title="Greeting", status="found", score=5,
                      max_score=5, start=0.0, end=2.0, role="manager",
                      text="Good afternoon, thank you for calling.", matched="Good afternoon",
-                     phrase="good afternoon", similarity=100),
+                     phrase="good afternoon", similarity=100, utterance=0),
                 dict(kind="stage", item_id="needs", title="Needs", status="found", score=10,
                      max_score=10, start=0.0, end=2.0, role="manager",
                      text="Good afternoon, thank you for calling.", matched="thank you for calling",
-                     phrase="thank you for calling", similarity=88),
+                     phrase="thank you for calling", similarity=88, utterance=0),
             ],
         )
         ws.save_call(
@@ -194,7 +194,7 @@ def make_report_workspace(root: Path, *, adpcm: bool = False) -> Path:
                 dict(kind="stage", item_id="greeting", title="Greeting", status="found", score=5,
                      max_score=5, start=0.0, end=3.0, role="unknown",
                      text="Hello, this is Kate from Sunrise Homes.", matched="Hello",
-                     phrase="hello", similarity=100),
+                     phrase="hello", similarity=100, utterance=0),
                 dict(kind="stage", item_id="needs", title="Needs", status="missed", score=0,
                      max_score=10),
             ],
@@ -763,3 +763,27 @@ def test_server_range_requests(site, server) -> None:
 def test_server_needs_a_built_report(tmp_path: Path) -> None:
     with pytest.raises(QAError, match="no index.html here; build the report first"):
         make_server(tmp_path, "127.0.0.1", 0)
+
+
+def test_page_times_use_the_one_clock() -> None:
+    from qa.reports.html import fmt_seconds
+    from qa.transcripts import clock
+
+    assert [fmt_seconds(x) for x in (75.4, 3723, 0)] == ["01:15", "1:02:03", "00:00"]
+    assert fmt_seconds(75.4) == clock(75.4)
+    assert fmt_seconds(None) == fmt_seconds(float("nan")) == "—"
+
+
+def test_evidence_without_an_utterance_is_listed_but_not_placed() -> None:
+    """Items scored before the evidence kept its utterance (a migrated workspace)."""
+    from qa.reports.call_page import _placed
+
+    utts = [Utterance("manager", 0.0, 2.0, "Good afternoon, thank you for calling.")]
+    items = [
+        {"kind": "stage", "status": "found", "utterance": 0, "matched": "thank you"},
+        {"kind": "stage", "status": "found", "utterance": None, "matched": "Good afternoon"},
+        {"kind": "stage", "status": "found", "utterance": float("nan"), "matched": "Good afternoon"},
+        {"kind": "stage", "status": "missed", "utterance": None, "matched": None},
+        {"kind": "forbidden", "status": "found", "utterance": 5, "matched": "x"},  # another transcript
+    ]
+    assert _placed(utts, items) == {0: (0, (16, 25))}

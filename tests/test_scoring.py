@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.scoring import ITEM_COLUMNS, CallScore, Scorer, ScoringOptions, fmt_time, score_call
+from qa.scoring import ITEM_COLUMNS, CallScore, Scorer, ScoringOptions, score_call
+from qa.transcripts import clock
 from qa.scripts import parse_rubric, parse_script
 from qa.store import ITEM_COLUMNS as STORE_ITEM_COLUMNS
 from qa.store import Workspace
@@ -291,7 +292,8 @@ forbidden:
 
 
 def test_to_store_matches_the_contract(tmp_path: Path) -> None:
-    cs = score_call(call(OPENING + NEEDS + PRICE + [(M, "I have no idea.")] + PRESENT + CLOSE), SCRIPT, RUBRIC)
+    transcript = call(OPENING + NEEDS + PRICE + [(M, "I have no idea.")] + PRESENT + CLOSE)
+    cs = score_call(transcript, SCRIPT, RUBRIC)
     summary, items = cs.to_store()
     assert set(summary) == {
         "score", "points", "max_points", "penalty", "critical", "critical_reason", "next_step", "metrics",
@@ -307,10 +309,16 @@ def test_to_store_matches_the_contract(tmp_path: Path) -> None:
         "kind": "forbidden", "item_id": "forbidden_1", "title": "i have no idea", "status": "found",
         "score": -5.0, "max_score": 0.0, "start": 42.0, "end": 47.0, "role": "manager",
         "text": "I have no idea.", "matched": "I have no idea.", "phrase": "i have no idea", "similarity": 100.0,
-        "detail": "penalty 5",
+        "detail": "penalty 5", "utterance": 7,
     }
+    # the evidence names its utterance: no search by time and quote is needed
+    assert transcript.utterances[7].text == "I have no idea."
+    for row in items:
+        if row["start"] is not None:
+            u = transcript.utterances[row["utterance"]]
+            assert u.start <= row["start"] <= u.end and u.role == row["role"]
     missed = next(r for r in items if r["item_id"] == "bonus")
-    assert missed["start"] is None and missed["similarity"] is None
+    assert missed["start"] is None and missed["similarity"] is None and missed["utterance"] is None
     step = next(r for r in items if r["kind"] == "step")
     assert step["item_id"] == "price.acknowledge" and step["title"] == "Too expensive: acknowledge"
     # the store takes it as is
@@ -367,8 +375,8 @@ def test_russian_script_fixture_end_to_end() -> None:
     assert cs.score == 100.0 and cs.next_step is True
 
 
-def test_fmt_time() -> None:
-    assert [fmt_time(x) for x in (0, 83.4, 3600, 3725.9, -1)] == ["00:00", "01:23", "1:00:00", "1:02:05", "00:00"]
+def test_clock() -> None:
+    assert [clock(x) for x in (0, 83.4, 3600, 3725.9, -1, None, float("nan"))] == ["00:00", "01:23", "1:00:00", "1:02:05", "00:00", "", ""]
 
 
 def test_compiled_scorer_is_reused_for_equal_options() -> None:

@@ -121,36 +121,25 @@ def score(
 
 def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
     """Calls, mean score, worst calls, most-missed stages — on stdout."""
-    if not len(calls):
+    from ..scoring import batch_summary
+
+    summary = batch_summary(calls, items)
+    if summary is None:
         err_console.print("No calls were scored.")
         return
     out_console.print(
-        f"Scored {len(calls)} calls: mean score {calls['score'].mean():.1f}, "
-        f"median {calls['score'].median():.1f}, critical failures {int(calls['critical'].sum())}."
+        f"Scored {summary.calls} calls: mean score {summary.mean:.1f}, "
+        f"median {summary.median:.1f}, critical failures {summary.critical}."
     )
-    # The weakest calls, below the batch mean: the ones to open first.
-    worst = calls[calls["score"] < calls["score"].mean()].sort_values("score").head(5)
-    if len(worst):
+    if summary.worst:
         out_console.print("Worst calls:")
-    for row in worst.itertuples():
-        reason = f" — {row.critical_reason}" if row.critical_reason else ""
+    for score, call_id, manager, critical_reason in summary.worst:
+        reason = f" — {critical_reason}" if critical_reason else ""
+        out_console.print(escape(f"  {score:5.1f}  {call_id} ({manager or 'no manager'}){reason}"))
+    if summary.most_missed:
+        out_console.print("Most-missed stages:")
+    for item_id, title, missed, applicable in summary.most_missed:
         out_console.print(
-            escape(f"  {row.score:5.1f}  {row.call_id} ({row.manager or 'no manager'}){reason}")
+            escape(f"  {item_id:<16} missed in {missed} of {applicable} calls"
+                   + (f" ({title})" if title and title != item_id else ""))
         )
-    stages = items[items["kind"] == "stage"]
-    applicable = stages[stages["status"] != "na"]
-    if len(applicable):
-        missed = (
-            applicable.assign(missed=applicable["status"].eq("missed"))
-            .groupby(["item_id", "title"], dropna=False)["missed"]
-            .agg(["sum", "count"])
-            .sort_values("sum", ascending=False)
-        )
-        missed = missed[missed["sum"] > 0].head(5)
-        if len(missed):
-            out_console.print("Most-missed stages:")
-            for (item_id, title), row in missed.iterrows():
-                out_console.print(
-                    escape(f"  {item_id:<16} missed in {int(row['sum'])} of {int(row['count'])} calls"
-                    + (f" ({title})" if isinstance(title, str) and title != item_id else ""))
-                )

@@ -218,7 +218,7 @@ def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
     forbidden = _frame([
         {"Phrase": r["phrase"], "Said": int(r["said"]), "Per 100 calls": _num(r["per_100_calls"]),
          "Team per 100": _num(r["team_per_100_calls"]),
-         "Latest": evidence(_seconds(r["time"]), r["example"], r["call_id"])}
+         "Latest": evidence(r["seconds"], r["example"], r["call_id"])}
         for r in card.forbidden.to_dict("records")
     ], ["Phrase", "Said", "Per 100 calls", "Team per 100", "Latest"])
     talk = _frame([
@@ -247,16 +247,6 @@ def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
         "Forbidden phrases": forbidden, "Talk vs team": talk, "Worst calls": worst,
         "Evidence moments (worst calls)": moments, "Best calls": best,
     }
-
-
-def _seconds(clock_text: Any) -> float | None:
-    if not clock_text:
-        return None
-    parts = [int(p) for p in str(clock_text).split(":")]
-    total = 0
-    for p in parts:
-        total = total * 60 + p
-    return float(total)
 
 
 @app.command()
@@ -307,8 +297,9 @@ def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame
         if not cols:
             continue
         rows = [{"Manager": r["manager"], **{titles.get(c, c): _pct(r[c]) for c in cols}} for r in lb.to_dict("records")]
-        for label, q in (("team median", 0.5), ("best quartile", 0.75)):
-            rows.append({"Manager": f"({label})", **{titles.get(c, c): _pct(lb[c].dropna().quantile(q)) for c in cols}})
+        for label, attr in (("team median", "team_median"), ("best quartile", "team_best_quartile")):
+            bench = lb.attrs.get(attr, {})
+            rows.append({"Manager": f"({label})", **{titles.get(c, c): _pct(bench.get(c)) for c in cols}})
         out[name] = _frame(rows, ["Manager", *(titles.get(c, c) for c in cols)])
     talk = [c for c in lb.columns if c.startswith(TALK_COL)]
     key = [c for c in talk if c[len(TALK_COL):] in KEY_TALK_METRICS] or talk[:6]
@@ -455,7 +446,7 @@ def revive(
         human = _frame([
             {"Started": _when(r["started_at"]), "Client phone": r["client_phone"], "Manager": r["manager"],
              "Objection": r["objections"],
-             "Moment": evidence(_seconds(r["time"]), r["quote"], r["call_id"]), "Score": _num(r["score"])}
+             "Moment": evidence(r["seconds"], r["quote"], r["call_id"]), "Score": _num(r["score"])}
             for r in rows.to_dict("records")
         ], ["Started", "Client phone", "Manager", "Objection", "Moment", "Score"])
         period = " · ".join(p for p in (date_from and f"from {date_from}", date_to and f"to {date_to}") if p)

@@ -6,8 +6,9 @@ script versions, or Russian and English calls scored with scripts in their langu
 that score's ``items``. It hands a :class:`PeriodData` to the page writers and the Excel
 export, which both draw on the same frames, so the site and the workbook never disagree.
 
-Only the store tables are read here; per-manager scorecards and coaching plans come from
-``qa.scorecards`` and ``qa.coaching``.
+Which score a call shows follows the views' one rule (:mod:`qa.versions`), so the day
+page, the manager pages and the scorecards count the same calls. Per-manager scorecards
+and coaching plans come from ``qa.scorecards`` and ``qa.coaching``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError, QAError
-from ..store import Workspace
+from ..store import ITEM_COLUMNS, Workspace
+from ..versions import Scope, resolve_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +125,6 @@ def load_period(ws: Workspace, period: Period, manager: str | None = None) -> Pe
     Raises :class:`NotFoundError` when the workspace has no calls, none in the period,
     or the manager has none there.
     """
-    import pandas as pd
 
     where, params = [], []
     if period.date_from:
@@ -151,43 +152,11 @@ def load_period(ws: Workspace, period: Period, manager: str | None = None) -> Pe
         )
     calls["quality"] = [_loads(q) for q in calls.pop("quality_json")]
 
-    # The most recent score of each call: a call rescored with an edited script shows its
-    # new score; calls in different languages keep their own script's score.
-    ids = calls["call_id"].tolist()
-    marks = ",".join("?" * len(ids))
-    scores = ws.frame(
-        "SELECT call_id, script_hash, rubric_hash, score, points, max_points, critical, "
-        f"critical_reason, next_step, metrics_json, summary_json, scored_at FROM scores "
-        f"WHERE call_id IN ({marks}) ORDER BY scored_at, rowid",
-        ids,
-    )
-    scores = scores.drop_duplicates("call_id", keep="last")
-    scores["metrics"] = [_loads(m) for m in scores.pop("metrics_json")]
-    summaries = [_loads(s) for s in scores.pop("summary_json")]
-    scores["script_name"] = [s.get("script_name") for s in summaries]
-    scores["rubric_name"] = [s.get("rubric_name") for s in summaries]
-    scores["critical"] = scores["critical"].astype(bool)
-    calls = calls.merge(scores.drop(columns=["scored_at"]), on="call_id", how="left")
+    scores, items = _scores_and_items(ws, period)
+    calls = calls.merge(scores, on="call_id", how="left")
     # NaN (not scored) is not critical; NaN != NaN.
     calls["critical"] = [bool(v) if v is not None and v == v else False for v in calls["critical"]]
     calls["metrics"] = [m if isinstance(m, dict) else {} for m in calls["metrics"]]
-
-    versions = scores[["call_id", "script_hash", "rubric_hash"]]
-    if versions.empty:
-        items = pd.DataFrame(
-            columns=["seq", "call_id", "kind", "item_id", "title", "status", "score", "max_score",
-                     "start", "end", "role", "text", "matched", "phrase", "similarity", "detail"]
-        )
-    else:
-        items = ws.frame(
-            "SELECT rowid AS seq, call_id, script_hash, rubric_hash, kind, item_id, title, status, "
-            "score, max_score, start, end, role, text, matched, phrase, similarity, detail "
-            f"FROM items WHERE call_id IN ({marks}) ORDER BY rowid",
-            ids,
-        )
-        items = items.merge(versions, on=["call_id", "script_hash", "rubric_hash"], how="inner")
-        items = items.drop(columns=["script_hash", "rubric_hash"]).sort_values("seq")
-        items = items.reset_index(drop=True)
 
     managers = sorted({m for m in calls["manager"].dropna().tolist() if m})
     team_calls, team_items = calls, items
@@ -204,6 +173,43 @@ def load_period(ws: Workspace, period: Period, manager: str | None = None) -> Pe
         calls = calls[calls["manager"] == manager].reset_index(drop=True)
         items = items[items["call_id"].isin(set(calls["call_id"]))].reset_index(drop=True)
     return PeriodData(period, manager, calls, items, team_calls, team_items, managers)
+
+
+#: Columns of :attr:`PeriodData.items`: the stored order and the columns of table ``items``.
+ITEM_FRAME_COLUMNS = ["seq", "call_id", *ITEM_COLUMNS]
+
+
+def _scores_and_items(ws: Workspace, period: Period) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The score each call counts with and its items, by the views' one rule
+    (:mod:`qa.versions`): the latest version of each script file and language, each call
+    once. A call scored only under a superseded version shows as not scored here, as it is
+    left out of the scorecards, so every page counts the same calls."""
+    import pandas as pd
+
+    score_cols = ["call_id", "script_hash", "rubric_hash", "score", "points", "max_points", "critical",
+                  "critical_reason", "next_step", "metrics", "script_name", "rubric_name"]
+    try:
+        scope = Scope(resolve_versions(ws), period.date_from, period.date_to)
+    except NotFoundError:  # nothing scored yet: the calls are listed as not scored
+        return pd.DataFrame(columns=score_cols), pd.DataFrame(columns=ITEM_FRAME_COLUMNS)
+    frm, params = scope.where()
+    scores = ws.frame(
+        "SELECT s.call_id, s.script_hash, s.rubric_hash, s.score, s.points, s.max_points, s.critical, "
+        f"s.critical_reason, s.next_step, s.metrics_json, s.summary_json {frm}",
+        params,
+    )
+    scores["metrics"] = [_loads(m) for m in scores.pop("metrics_json")]
+    summaries = [_loads(s) for s in scores.pop("summary_json")]
+    scores["script_name"] = [s.get("script_name") for s in summaries]
+    scores["rubric_name"] = [s.get("rubric_name") for s in summaries]
+    scores["critical"] = scores["critical"].astype(bool)
+    frm_i, params_i = scope.where(items=True)
+    items = ws.frame(
+        f"SELECT i.rowid AS seq, i.call_id, {', '.join('i.' + c for c in ITEM_COLUMNS)} {frm_i} "
+        "ORDER BY i.rowid",
+        params_i,
+    )
+    return scores[score_cols], items[ITEM_FRAME_COLUMNS]
 
 
 def quality_flags(quality: Mapping[str, Any]) -> list[str]:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import yaml
 
 from ..errors import ConfigError
+from ..transcripts import clock
 
 __all__ = [
     "Labels",
@@ -66,13 +67,11 @@ def slug(text: str, max_len: int = 80) -> str:
 
 
 def fmt_seconds(seconds: Any) -> str:
-    """``75.4`` -> ``1:15``; an hour or more -> ``1:02:03``; missing -> ``—``."""
+    """:func:`qa.transcripts.clock` for a page: ``75.4`` -> ``01:15``, an hour or more ->
+    ``1:02:03``; missing -> ``—``."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return "—"
-    total = int(max(0.0, float(seconds)))
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    return clock(float(seconds))
 
 
 def is_missing(value: Any) -> bool:

@@ -4,20 +4,34 @@ PBXs write WAV files in codecs no browser decodes (IMA ADPCM, GSM 6.10, ...); an
 ``<audio>`` element given one shows a dead player. :func:`browser_playable` reads the
 codec with PyAV (the ``audio`` extra) and :func:`to_mp3` converts such a recording to MP3
 (plays in every browser; speech at 48 kbit/s keeps a call small). Without PyAV nothing
-can be checked, and recordings go into the report as they are.
+can be checked, and recordings go into the report as they are. :func:`audio_for` puts a
+call's recording into the report site (copied, linked or converted).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..errors import AudioError
+from ..errors import AudioError, QAError
+from .html import is_missing, slug
+
+if TYPE_CHECKING:
+    from .site import _Site
 
 log = logging.getLogger("qa")
 
-__all__ = ["BROWSER_CODECS", "browser_playable", "have_decoder", "to_mp3"]
+__all__ = ["BROWSER_CODECS", "PLAYABLE_EXTENSIONS", "audio_for", "browser_playable", "have_decoder", "to_mp3"]
+
+#: Extensions of recordings a browser's <audio> element may play (the codec inside decides:
+#: see :func:`browser_playable`).
+PLAYABLE_EXTENSIONS = frozenset(
+    {".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm", ".weba", ".mp4"}
+)
 
 #: Audio codecs Chromium and Firefox decode in an <audio> element (names as FFmpeg gives
 #: them). Checked in Chromium: PCM, mu-law and a-law WAV play; IMA ADPCM and GSM WAV do not.
@@ -100,3 +114,60 @@ def to_mp3(src: str | os.PathLike[str], dest: str | os.PathLike[str], bitrate: i
         tmp.unlink(missing_ok=True)
         raise AudioError(f"{src}: cannot convert the recording to MP3 for the browser: {e}") from e
     return dest
+
+
+def audio_for(site: _Site, call: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(relative path inside the site, or None) and why not, for the call's recording.
+
+    A recording in a codec browsers cannot play (IMA ADPCM or GSM WAV from a PBX) is
+    converted to MP3 in either mode; the others are copied or linked as they are.
+    """
+    from ..importers import TRANSCRIPT_EXTENSIONS
+
+    if site.audio_mode == "none":
+        return None, ""
+    source = None if is_missing(call.get("source")) else call.get("source")
+    if not source:
+        site.missing_audio.append(call["call_id"])
+        return None, site.t("audio_no_source")
+    src = Path(str(source))
+    if src.suffix.lower() in TRANSCRIPT_EXTENSIONS:
+        # Imported transcripts (JSON, SRT, ...) have no recording of their own.
+        return None, site.t("audio_transcript_only", source=src.name)
+    if not src.is_file():
+        site.missing_audio.append(call["call_id"])
+        return None, site.t("audio_missing", source=str(src))
+    playable = browser_playable(src)
+    if playable is None and src.suffix.lower() not in PLAYABLE_EXTENSIONS:
+        playable = False  # cannot probe, and the extension says no browser plays it
+    suffix = ".mp3" if playable is False else src.suffix.lower()
+    rel = f"audio/{slug(call['call_id'])}{suffix}"
+    dest = site.out / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if dest.is_symlink():
+            dest.unlink()
+        if playable is False:
+            if not (dest.exists() and dest.stat().st_mtime >= src.stat().st_mtime):
+                try:
+                    to_mp3(src, dest)
+                except AudioError as e:
+                    log.warning("%s", e)
+                    site.missing_audio.append(call["call_id"])
+                    return None, site.t("audio_unplayable", source=str(src))
+            site.converted += 1
+        elif site.audio_mode == "link":
+            dest.unlink(missing_ok=True)
+            try:
+                dest.symlink_to(src.resolve())
+            except OSError:  # no symlinks here (Windows without rights): copy instead
+                shutil.copy2(src, dest)
+        else:
+            st = src.stat()
+            if not (dest.exists() and dest.stat().st_size == st.st_size
+                    and int(dest.stat().st_mtime) == int(st.st_mtime)):
+                shutil.copy2(src, dest)
+    except OSError as e:
+        raise QAError(f"{dest}: cannot put the recording {src} into the report: {e}") from e
+    site.audio_files += 1
+    return rel, ""
