@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TranscriptFormatError
+from .paths import displayable
 from .transcripts import CLIENT, MANAGER, ROLES, UNKNOWN, CallMeta, Transcript, Utterance, Word
 
 __all__ = [
@@ -228,6 +229,8 @@ def _detect_format(path: Path, text: str) -> str:
                 json.loads(text)
             except ValueError:
                 return "text"  # "[00:12] Manager: ..." also starts with a bracket
+            except RecursionError:
+                return "json"  # nested too deeply: the JSON reader says so, per file
             return "json"
         return "text"
     raise TranscriptFormatError(
@@ -255,16 +258,21 @@ def load_transcript(
     speakers = _Speakers.build(roles, "speaker_roles")
     text = _read_text(path)
     fmt = _detect_format(path, text)
-    where = str(path)
-    base = CallMeta(call_id=path.stem, source=str(path))
-    if fmt == "json":
-        transcript = _from_json(text, where, base, speakers, options)
-    else:
-        if fmt == "text":
-            utterances = _parse_text(text, where, speakers, options)
+    where = displayable(str(path))
+    base = CallMeta(call_id=displayable(path.stem), source=where)
+    try:
+        if fmt == "json":
+            transcript = _from_json(text, where, base, speakers, options)
         else:
-            utterances = _parse_subtitles(text, where, speakers, fmt)
-        transcript = Transcript(meta=base, utterances=utterances, options={"import_format": fmt})
+            if fmt == "text":
+                utterances = _parse_text(text, where, speakers, options)
+            else:
+                utterances = _parse_subtitles(text, where, speakers, fmt)
+            transcript = Transcript(meta=base, utterances=utterances, options={"import_format": fmt})
+    except RecursionError as e:
+        raise TranscriptFormatError(
+            f"{where}: the data is nested too deeply to be a transcript; export it again"
+        ) from e
     if transcript.meta.source is None:
         transcript.meta.source = str(path)
     if meta is not None:
@@ -282,6 +290,12 @@ def _from_json(
         raise TranscriptFormatError(
             f"{where}:{e.lineno}: not valid JSON ({e.msg}); export the transcript again"
         ) from e
+    except RecursionError as e:
+        raise TranscriptFormatError(
+            f"{where}: the JSON is nested too deeply to be a transcript; export it again"
+        ) from e
+    if _SURROGATE_ESCAPE.search(text):
+        data = _valid_unicode(data)
     if isinstance(data, dict) and "utterances" in data:
         return _from_project_json(data, where, speakers)
     if isinstance(data, dict) and isinstance(data.get("segments"), list):
@@ -305,6 +319,22 @@ def _from_json(
         language=language if isinstance(language, str) else None,
         options=extra,
     )
+
+
+# "\ud800"-style escapes: JSON allows half of a surrogate pair, which no UTF-8 writer
+# (the workspace, reports) accepts. Only files that have one are walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """``value`` with lone surrogates in its strings replaced (see :func:`displayable`)."""
+    if isinstance(value, str):
+        return displayable(value)
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {displayable(str(k)): _valid_unicode(v) for k, v in value.items()}
+    return value
 
 
 def _from_project_json(data: dict[str, Any], where: str, speakers: _Speakers) -> Transcript:

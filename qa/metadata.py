@@ -33,6 +33,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from .errors import MetadataError
+from .paths import displayable
 from .transcripts import CallMeta
 
 __all__ = [
@@ -342,6 +343,8 @@ class Manifest:
     path: Path
     calls: list[CallMeta]
     lines: list[int] = field(default_factory=list)  # CSV line of each call, for messages
+    #: Rows read with a doubt, as ``file:line: what``: too few or too many cells.
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._by_id: dict[str, int] = {}
@@ -469,12 +472,17 @@ def load_manifest(path: str | Path) -> Manifest:
 
     calls: list[CallMeta] = []
     lines: list[int] = []
+    warnings: list[str] = []
     seen: dict[str, int] = {}
+    width = len(header)
     try:
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
+            problem = _row_width_problem(row, width, header)
+            if problem:
+                warnings.append(f"{where}:{line}: {problem}")
             meta = _row_to_meta(row, columns, extra_columns, f"{where}:{line}")
             keys = [("call_id", meta.call_id)]
             if meta.source:
@@ -492,7 +500,26 @@ def load_manifest(path: str | Path) -> Manifest:
             lines.append(line)
     except csv.Error as e:
         raise MetadataError(f"{where}:{reader.line_num}: not valid CSV ({e})") from e
-    return Manifest(path=path, calls=calls, lines=lines)
+    return Manifest(path=path, calls=calls, lines=lines, warnings=warnings)
+
+
+def _row_width_problem(row: list[str], width: int, header: list[str]) -> str | None:
+    """What is wrong with a row whose cell count differs from the header's, or None.
+
+    Short rows are read with the missing cells empty; extra cells are ignored, since they
+    usually mean a delimiter inside an unquoted value, which shifts nothing we can undo.
+    """
+    if len(row) < width:
+        missing = ", ".join(repr(h.strip()) for h in header[len(row):] if h.strip())
+        if not missing:  # only unnamed columns (a trailing delimiter in the header)
+            return None
+        return (f"{len(row)} cells but the header has {width} columns; read {missing} "
+                "as empty (fill them in, or end the row with delimiters)")
+    extra = [cell for cell in row[width:] if cell.strip()]
+    if extra:
+        return (f"{len(row)} cells but the header has {width} columns; ignored the extra "
+                f"{', '.join(repr(c.strip()) for c in extra[:3])} (quote values that hold the delimiter)")
+    return None
 
 
 def _row_to_meta(
@@ -588,6 +615,8 @@ def resolve_meta(
         else:
             meta = from_name.merged(row)
     meta.source = str(path)
+    # A name that is not UTF-8 holds lone surrogates, which no store or report can write.
+    meta.call_id = displayable(meta.call_id)
     if not meta.manager:
         warnings.append("no manager in file name or manifest")
     return meta, warnings

@@ -365,6 +365,11 @@ ERRORS = [
      "calls/a.vtt:3: expected a cue timing such as '00:01.000 --> 00:03.500'; each cue is a timing "
      "line, its text and a blank line"),
     ("a.vtt", "WEBVTT\n\n", "calls/a.vtt: no cues with text found; is this a subtitle file?"),
+    # Nested too deeply for the JSON reader (RecursionError, not a per-file error, before).
+    ("a.json", "[" * 100_000 + "]" * 100_000,
+     "calls/a.json: the JSON is nested too deeply to be a transcript; export it again"),
+    ("a.txt", '{"a":' * 50_000 + "1" + "}" * 50_000,
+     "calls/a.txt: the JSON is nested too deeply to be a transcript; export it again"),
 ]
 
 
@@ -386,6 +391,16 @@ def test_bad_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TranscriptFormatError) as e:
         load_transcript("a.txt")
     assert str(e.value) == "a.txt: cannot decode the text as UTF-8 or Windows-1251; save it as UTF-8"
+
+
+def test_json_escapes_of_half_a_surrogate_pair_are_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text('{"meta": {"manager": "iv\\udc80"}, "utterances": [{"role": "manager", "start": 0, '
+                    '"end": 1, "text": "hi \\ud800 there \\ud83d\\ude00"}]}', encoding="utf-8")
+    t = load_transcript(path)
+    assert t.utterances[0].text == "hi \ufffd there \U0001f600"  # a whole pair stays an emoji
+    assert t.meta.manager == "iv\ufffd"
+    t.to_json().encode("utf-8")  # what the workspace stores
 
 
 def test_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

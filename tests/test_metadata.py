@@ -299,6 +299,21 @@ def test_manifest_time_column_alone_is_kept(tmp_path: Path) -> None:
     assert meta is not None and meta.started_at is None and meta.extra == {"time": "10:32"}
 
 
+def test_manifest_rows_with_missing_or_extra_cells_are_warned_about(tmp_path: Path) -> None:
+    path = write(tmp_path, "file,manager,outcome,\na.mp3,ivanov\nb.mp3,petrov,won,,\n"
+                           "c.mp3,smith,lost,,Moscow, Tverskaya 1\nd.mp3,jones,won\n")
+    manifest = load_manifest(path)
+    assert [m.call_id for m in manifest] == ["a", "b", "c", "d"]  # every row still read
+    assert manifest.lookup("a.mp3") == CallMeta(call_id="a", source="a.mp3", manager="ivanov")
+    assert manifest.lookup("c.mp3").outcome == "lost"
+    assert manifest.warnings == [
+        f"{path}:2: 2 cells but the header has 4 columns; read 'outcome' as empty "
+        "(fill them in, or end the row with delimiters)",
+        f"{path}:4: 6 cells but the header has 4 columns; ignored the extra 'Moscow', "
+        "'Tverskaya 1' (quote values that hold the delimiter)",
+    ]  # b: an empty extra cell is only a trailing delimiter; d: the unnamed column may be short
+
+
 def manifest_error(tmp_path: Path, text: str, encoding: str = "utf-8") -> str:
     path = write(tmp_path, text, encoding)
     with pytest.raises(MetadataError) as e:

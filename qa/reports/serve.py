@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable
 from email.utils import formatdate
 from functools import partial
@@ -24,7 +25,7 @@ from ..errors import QAError
 
 log = logging.getLogger("qa")
 
-__all__ = ["RangeRequestHandler", "make_server", "parse_range", "serve"]
+__all__ = ["RangeRequestHandler", "ReportServer", "make_server", "parse_range", "serve"]
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -89,7 +90,7 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             return super().send_head()  # type: ignore[return-value]
         try:
             f = open(path, "rb")  # noqa: SIM115 - handed to copyfile and closed by the base class
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte (%00) in the requested path
             self.send_error(HTTPStatus.NOT_FOUND, "File not found")
             return None
         try:
@@ -145,6 +146,25 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         log.debug("serve: %s - %s", self.address_string(), format % args)
 
 
+class ReportServer(ThreadingHTTPServer):
+    """One thread per connection, a listen backlog that a browser's burst of requests
+    (a call page asks for its audio, charts and styles at once) does not overflow, and
+    connection errors logged as one line instead of a traceback on stderr."""
+
+    #: socketserver's default backlog is 5: with many clients at once, connections beyond
+    #: it wait for a SYN retry (1 s, 3 s, ...) or time out. The kernel caps this at somaxconn.
+    request_queue_size = 1024
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("serve: %s: %s", client_address, exc)
+            return
+        log.warning("serve: request from %s failed: %s: %s", client_address, type(exc).__name__, exc)
+        log.debug("serve: traceback", exc_info=True)
+
+
 def make_server(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """A threading HTTP server for ``root`` (not started: call ``serve_forever``).
     ``port=0`` picks a free port (``server.server_address[1]``)."""
@@ -153,12 +173,11 @@ def make_server(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int
         raise QAError(f"{folder}: no index.html here; build the report first with 'qa report -o {folder}'")
     handler = partial(RangeRequestHandler, directory=str(folder.resolve()))
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = ReportServer((host, port), handler)
     except OSError as e:
         raise QAError(
             f"cannot listen on {host}:{port}: {e.strerror or e}; pick another one with --port"
         ) from e
-    server.daemon_threads = True
     return server
 
 
