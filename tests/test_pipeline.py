@@ -317,6 +317,26 @@ def test_workers_process_pool_keeps_going_after_a_bad_file(day: Path, tmp_path: 
     assert len(result.transcribed) == 3 and len(result.failed) == 2
 
 
+def test_workers_save_copies_of_the_same_recording_as_their_own_calls(day: Path, tmp_path: Path, monkeypatch) -> None:
+    import qa.speech_model
+
+    class Ref:
+        label = "stub"
+
+    monkeypatch.setattr(qa.speech_model, "resolve_model", lambda name: Ref())
+    monkeypatch.setattr(pipeline, "_worker_init", _stub_worker_init)
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("x1", "x2", "x3"):
+        shutil.copy(SAMPLE_WAVS[0], folder / f"{name}.wav")
+    shutil.copy(SAMPLE_WAVS[1], folder / "y.wav")
+    with Workspace(tmp_path / "ws") as ws:
+        result = pipeline.transcribe_paths([folder], ws, workers=2)
+        sources = {t.call_id: Path(t.meta.source).name for t in ws.transcripts()}
+    assert (len(result.transcribed), len(result.cached)) == (2, 2)
+    assert sources == {"x1": "x1.wav", "x2": "x2.wav", "x3": "x3.wav", "y": "y.wav"}
+
+
 def _stub_worker_init(options) -> None:
     pipeline._worker_transcriber = FakeTranscriber(options)
 
