@@ -5,8 +5,10 @@ transcripts made elsewhere, attaches call metadata (file-name template and/or ma
 and stores one transcript per call in the workspace. A recording already transcribed with
 the same model and options (cache key: audio content + model + options) is never
 transcribed again, and every call is saved in its own transaction as soon as it is done,
-so a killed run resumes where it stopped. One bad file is recorded as failed with a
-one-line reason; the rest of the batch completes.
+so a killed run resumes where it stopped (its worker processes die with it). Files with
+the same content share one cached transcript but stay separate calls, each with its own id
+and metadata. One bad file is recorded as failed with a one-line reason; the rest of the
+batch completes.
 
 ``score_paths`` runs the same intake, then scores every call of the batch against a
 script and rubric and stores the results under their content hashes, so rescoring with an
