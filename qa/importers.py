@@ -259,7 +259,8 @@ def load_transcript(
     text = _read_text(path)
     fmt = _detect_format(path, text)
     where = displayable(str(path))
-    base = CallMeta(call_id=displayable(path.stem), source=where)
+    # A blank stem (" .txt") is no id: the whole name is.
+    base = CallMeta(call_id=displayable(path.stem if path.stem.strip() else path.name.strip()), source=where)
     try:
         if fmt == "json":
             transcript = _from_json(text, where, base, speakers, options)
@@ -294,10 +295,12 @@ def _from_json(
         raise TranscriptFormatError(
             f"{where}: the JSON is nested too deeply to be a transcript; export it again"
         ) from e
+    except ValueError as e:  # a number past Python's digit limit
+        raise TranscriptFormatError(f"{where}: not valid JSON ({e}); export the transcript again") from e
     if _SURROGATE_ESCAPE.search(text):
         data = _valid_unicode(data)
     if isinstance(data, dict) and "utterances" in data:
-        return _from_project_json(data, where, speakers)
+        return _from_project_json({**data, "call_id": data.get("call_id") or base.call_id}, where, speakers)
     if isinstance(data, dict) and isinstance(data.get("segments"), list):
         segments, language = data["segments"], data.get("language")
     elif isinstance(data, list):
@@ -357,18 +360,65 @@ def _from_project_json(data: dict[str, Any], where: str, speakers: _Speakers) ->
         for name in ("start", "end"):
             if u.get(name) is not None:
                 u[name] = _seconds(u[name], where, f"{key}.{name}")
+        _check_text(u.get("text"), where, f"{key}.text")
+        if u.get("words") is not None:
+            start = u.get("start") or 0.0
+            words, _ = _segment_words(u["words"], start, max(start, u.get("end") or start), where, key)
+            u["words"] = [[w.start, w.end, w.text, w.probability] for w in words]
         fixed.append(u)
+    _check_project_fields(data, where)
     return Transcript.from_dict({**data, "utterances": fixed}, source=where)
+
+
+def _check_project_fields(data: dict[str, Any], where: str) -> None:
+    """The call-qa layout's other keys have the types :meth:`Transcript.from_dict` expects."""
+    meta = data.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise TranscriptFormatError(f"{where}: 'meta' must be an object (call_id, manager, ...), got {_kind(meta)}")
+    for key, value in [*(((f"meta.{k}", v) for k, v in (meta or {}).items())),
+                       ("call_id", data.get("call_id")), ("language", data.get("language"))]:
+        if key == "meta.extra":
+            if value is not None and not isinstance(value, dict):
+                raise TranscriptFormatError(f"{where}: 'meta.extra' must be an object, got {_kind(value)}")
+        elif key == "meta.duration" or value is None or isinstance(value, (str, int, float)):
+            continue
+        else:
+            raise TranscriptFormatError(f"{where}: '{key}' must be text, got {_kind(value)}")
+    for key in ("duration", "meta.duration"):
+        value = data.get("duration") if key == "duration" else (meta or {}).get("duration")
+        if value is not None:
+            _seconds(value, where, key)
+    for key in ("options", "quality"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise TranscriptFormatError(f"{where}: '{key}' must be an object, got {_kind(data[key])}")
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", bool: "true/false"}.get(type(value), type(value).__name__)
+
+
+def _check_text(value: object, where: str, key: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TranscriptFormatError(f"{where}: {key} must be text, got {_kind(value)}")
+
+
+def _short(value: object) -> str:
+    """``repr`` for a message: cut short (a 400-digit number is not worth quoting whole)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _seconds(value: object, where: str, key: str) -> float:
     try:
         seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = math.nan
-    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
+    if isinstance(value, bool) or math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
         raise TranscriptFormatError(
-            f"{where}: {key} is {value!r}; times must be seconds from the start (a number >= 0)"
+            f"{where}: {key} is {_short(value)}; times must be seconds from the start (a number >= 0)"
         )
     return seconds
 
@@ -391,6 +441,7 @@ def _from_segments(
         whisperx = whisperx or "speaker" in seg or any(
             isinstance(w, dict) and "score" in w for w in seg.get("words") or ()
         )
+        _check_text(seg.get("text"), where, f"{key}.text")
         text = " ".join(str(seg.get("text") or "").split())
         if not text and words:
             text = " ".join(w.text for w in words)
@@ -450,6 +501,7 @@ def _segment_words(
     for j, w in enumerate(raw):
         wkey = f"{key}.words[{j}]"
         if isinstance(w, dict):
+            _check_text(w.get("word", w.get("text")), where, f"{wkey}.word")
             text = str(w.get("word", w.get("text", ""))).strip()
             start = _seconds(w["start"], where, f"{wkey}.start") if w.get("start") is not None else None
             end = _seconds(w["end"], where, f"{wkey}.end") if w.get("end") is not None else None
@@ -457,6 +509,7 @@ def _segment_words(
         elif isinstance(w, (list, tuple)) and len(w) >= 3:
             start = _seconds(w[0], where, f"{wkey}[0]")
             end = _seconds(w[1], where, f"{wkey}[1]")
+            _check_text(w[2], where, f"{wkey}[2]")
             text = str(w[2]).strip()
             prob = w[3] if len(w) > 3 else None
         else:

@@ -259,7 +259,7 @@ class NameTemplate:
             # A time without a day is not a point in time; keep it for the reader.
             extra["time"] = clock.isoformat(timespec="seconds")
         return CallMeta(
-            call_id=values.get("call_id") or path.stem,
+            call_id=values.get("call_id", "").strip() or _stem(path),
             source=str(path),
             manager=values.get("manager"),
             started_at=started_at,
@@ -273,7 +273,7 @@ class NameTemplate:
         path = _as_path(path)
         meta = self.match(path)
         if meta is None:
-            return CallMeta(call_id=path.stem, source=str(path))
+            return CallMeta(call_id=_stem(path), source=str(path))
         return meta
 
 
@@ -320,6 +320,11 @@ def _direction_regex() -> str:
     # Longest words first, so "входящий" is not cut to "вх" when both could match.
     words = sorted(_vocabulary().direction, key=len, reverse=True)
     return "|".join(re.escape(w) for w in words)
+
+
+def _stem(path: Path) -> str:
+    """The call id a file name gives: its stem, or the whole name when the stem is blank."""
+    return path.stem if path.stem.strip() else path.name.strip() or "call"
 
 
 def _as_path(path: str | Path) -> Path:
@@ -436,7 +441,8 @@ def load_manifest(path: str | Path) -> Manifest:
     if not text.strip():
         raise MetadataError(f"{where}: the manifest is empty; expected a header row with {_EXPECTED_COLUMNS}")
     header_line = text.lstrip("\r\n").splitlines()[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(header_line))
+    # strict: a quote left open is an error, not one cell that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(header_line), strict=True)
     try:
         header = next(reader)
         while not any(cell.strip() for cell in header):
@@ -499,7 +505,9 @@ def load_manifest(path: str | Path) -> Manifest:
             calls.append(meta)
             lines.append(line)
     except csv.Error as e:
-        raise MetadataError(f"{where}:{reader.line_num}: not valid CSV ({e})") from e
+        raise MetadataError(
+            f"{where}:{reader.line_num}: not valid CSV ({e}); check the quotes on or before this line"
+        ) from e
     return Manifest(path=path, calls=calls, lines=lines, warnings=warnings)
 
 
@@ -601,7 +609,7 @@ def resolve_meta(
     warnings: list[str] = []
     from_name = template.match(path)
     if from_name is None:
-        from_name = CallMeta(call_id=path.stem, source=str(path))
+        from_name = CallMeta(call_id=_stem(path), source=str(path))
         if explicit:
             warnings.append(f"file name does not match template {template.pattern!r}")
     meta = from_name

@@ -5,8 +5,10 @@ transcripts made elsewhere, attaches call metadata (file-name template and/or ma
 and stores one transcript per call in the workspace. A recording already transcribed with
 the same model and options (cache key: audio content + model + options) is never
 transcribed again, and every call is saved in its own transaction as soon as it is done,
-so a killed run resumes where it stopped. One bad file is recorded as failed with a
-one-line reason; the rest of the batch completes.
+so a killed run resumes where it stopped (its worker processes die with it). Files with
+the same content share one cached transcript but stay separate calls, each with its own id
+and metadata. One bad file is recorded as failed with a one-line reason; the rest of the
+batch completes.
 
 ``score_paths`` runs the same intake, then scores every call of the batch against a
 script and rubric and stores the results under their content hashes, so rescoring with an
@@ -18,6 +20,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -26,12 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import QAError
+from .paths import call_path, displayable
 from .store import Workspace
 from .transcripts import CallMeta, Transcript
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .metadata import Manifest
     from .scripts import Rubric, Script
     from .transcribe import TranscribeOptions
 
@@ -122,19 +129,30 @@ def _one_line(source: str, reason: str) -> str:
     return reason if source in reason else f"{source}: {reason}"
 
 
-def _write_json(transcript: Transcript, output_dir: Path) -> None:
-    """Write ``<call_id>.json`` atomically (never a half-written file)."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / f"{transcript.call_id}.json"
-    tmp = target.with_suffix(".json.tmp")
+def _write_json(transcript: Transcript, output_dir: Path) -> Path:
+    """Write ``<call_id>.json`` atomically (never a half-written file) inside ``output_dir``.
+
+    The name goes through :func:`qa.paths.call_path`, so a call id such as ``../../x``
+    cannot put a file anywhere else.
+    """
     import json
 
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = call_path(output_dir, transcript.call_id, ".json")
+    tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(json.dumps(transcript.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, target)
+    return target
 
 
 # ---- worker processes ---------------------------------------------------------------
 _worker_transcriber: Any = None
+
+
+def _worker_start(parent_pid: int, options: TranscribeOptions) -> None:
+    """Pool initializer: tie the worker's life to the run's, then load the model."""
+    _die_with_parent(parent_pid)
+    _worker_init(options)
 
 
 def _worker_init(options: TranscribeOptions) -> None:
@@ -142,6 +160,45 @@ def _worker_init(options: TranscribeOptions) -> None:
     from .transcribe import Transcriber
 
     _worker_transcriber = Transcriber(options)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker exit when the process that started it dies, even by ``kill -9``.
+
+    A worker waiting for its next file never notices on its own (it holds the task
+    queue's write end itself) and would stay blocked forever, holding its model. On Linux
+    the kernel sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere,
+    a daemon thread checks once a second that the parent is still there.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except Exception:  # no libc to ask (musl, a sandbox): the thread below still works
+            pass
+    parent = os.getppid()
+    if parent != parent_pid and not _alive(parent_pid):
+        os._exit(1)  # the run died before this worker had started
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:  # re-parented: the run is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="qa-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
 
 
 def _worker_transcribe(path: str, meta: CallMeta) -> Transcript:
@@ -157,6 +214,244 @@ def _split_threads(options: TranscribeOptions, workers: int) -> TranscribeOption
         return options
     cores = os.cpu_count() or 1
     return replace(options, cpu_threads=max(1, cores // workers))
+
+
+# ---- one run ------------------------------------------------------------------------
+@dataclass
+class _Job:
+    """One recording to transcribe, and other files of the batch with the same content.
+
+    The copies are distinct calls (a duplicate export, two unanswered calls of the same
+    length): the recognition is done once and each copy is saved as its own call.
+    """
+
+    path: Path
+    meta: CallMeta
+    sha: str
+    key: str
+    copies: list[tuple[Path, CallMeta]] = field(default_factory=list)
+
+
+class _Batch:
+    """The state one :func:`transcribe_paths` run shares between its steps.
+
+    It owns the :class:`BatchResult`, the progress count, the call ids claimed so far and
+    the output folder, and is the one place where a file is saved, failed or reported.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        template: str | None,
+        manifest: Manifest | None,
+        progress: Callable[[ProgressEvent], None] | None,
+        output_dir: Path | None,
+    ) -> None:
+        self.ws = ws
+        self.template = template
+        self.manifest = manifest
+        self.progress = progress
+        self.out = output_dir
+        self.result = BatchResult()
+        self.started = time.monotonic()
+        self.total = 0
+        self.done = 0
+        self.ids_seen: dict[str, str] = {}
+
+    # -- reporting ----------------------------------------------------------------------
+    def emit(self, path: Path | str, status: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(ProgressEvent(self.done, self.total, displayable(str(path)), status,
+                                        self.result.audio_seconds, time.monotonic() - self.started))
+
+    def fail(self, path: Path | str, reason: str, *, counted: bool = True) -> None:
+        """Record ``path`` as failed with a one-line reason that names it.
+
+        ``counted=False`` for failures found before the run's total is known (discovery).
+        """
+        source = displayable(str(path))  # a name that is not UTF-8 must not break the store
+        line = displayable(_one_line(source, reason))
+        log.warning("%s", line)
+        self.result.failed.append((source, line))
+        self.ws.record_failure(source, line)
+        if counted:
+            self.emit(source, "failed")
+        else:
+            self.done += 1
+
+    def warn(self, path: Path | str, message: str) -> None:
+        self.result.warnings.append(displayable(f"{path}: {message}"))
+
+    # -- intake ---------------------------------------------------------------------------
+    def meta_for(self, path: Path) -> CallMeta | None:
+        """This file's call metadata, or None (failed) when it is bad or its id is taken."""
+        from .metadata import resolve_meta
+
+        try:
+            meta, warnings = resolve_meta(path, template=self.template, manifest=self.manifest)
+        except QAError as e:
+            self.fail(path, str(e))
+            return None
+        for w in warnings:
+            self.warn(path, w)
+        # Absolute, so clips and report audio players find the recording from anywhere.
+        source = str(path.resolve())
+        meta.source = displayable(source)
+        if meta.source != source:
+            self.warn(path, "the file name is not valid UTF-8; rename the file (UTF-8) so "
+                            "clips and the report's audio player can find the recording")
+        other = self.ids_seen.get(meta.call_id)
+        if other is not None and other != str(path):
+            self.fail(path, f"call_id '{meta.call_id}' is also used by {other}; give calls unique "
+                            "names or a manifest with a call_id column")
+            return None
+        self.ids_seen[meta.call_id] = str(path)
+        return meta
+
+    # -- saving -------------------------------------------------------------------------
+    def save(self, t: Transcript, key: str, sha: str | None, path: Path, status: str) -> None:
+        self.ws.save_call(t, cache_key=key, audio_sha256=sha)
+        if self.out is not None:
+            try:
+                _write_json(t, self.out)
+            except OSError as e:  # the call is safe in the workspace; say what is missing
+                self.warn(path, f"saved, but cannot write its JSON into {self.out} "
+                                f"({e.strerror or e}); check the folder and rerun")
+        self.result.call_ids.append(t.call_id)
+        getattr(self.result, status).append(str(path))
+        self.emit(path, status)
+
+    def transcribed(self, job: _Job, t: Transcript) -> None:
+        self.result.audio_seconds += float(t.duration or 0.0)
+        self.save(t, job.key, job.sha, job.path, "transcribed")
+        for path, meta in job.copies:
+            self.save(_for_call(t, meta), job.key, job.sha, path, "cached")
+
+    def job_failed(self, job: _Job, reason: str) -> None:
+        self.fail(job.path, reason)
+        for path, _ in job.copies:
+            self.fail(path, f"same content as {job.path}, which failed: {reason}")
+
+    def finish(self) -> BatchResult:
+        self.result.wall_seconds = time.monotonic() - self.started
+        return self.result
+
+
+def _for_call(t: Transcript, meta: CallMeta) -> Transcript:
+    """A cached transcript as call ``meta``'s own: the text is shared, the identity is not."""
+    own = meta.merged(None)
+    if own.duration is None:
+        own.duration = t.meta.duration  # same content, same length
+    return dataclasses.replace(t, meta=own, utterances=list(t.utterances))
+
+
+def _import_transcripts(batch: _Batch, files: Sequence[Path]) -> None:
+    """Transcripts made elsewhere: read, attach metadata, save; a bad file fails alone."""
+    from .audio import sha256_file  # PyAV is imported by decode(), not here
+    from .importers import load_transcript
+
+    for path in files:
+        meta = batch.meta_for(path)
+        if meta is None:
+            continue
+        try:
+            t = load_transcript(path, meta)  # meta's fields win over what the file says
+            key = "import:" + sha256_file(path)
+        except (QAError, OSError, UnicodeDecodeError) as e:
+            batch.fail(path, str(e) if isinstance(e, QAError) else f"cannot read: {e}")
+            continue
+        except Exception as e:  # an importer bug must cost one file, not the batch
+            log.debug("importing %s", path, exc_info=True)
+            batch.fail(path, f"cannot import: {type(e).__name__}: {e}; please report this file")
+            continue
+        batch.save(t, key, None, path, "imported")
+
+
+def _queue_recordings(
+    batch: _Batch, audio: Sequence[Path], options: TranscribeOptions, force: bool
+) -> list[_Job]:
+    """Check, hash and look up every recording; save cache hits, return the rest as jobs.
+
+    Recordings with the same content in this batch become one job with copies.
+    """
+    from .audio import check_file, sha256_file
+    from .speech_model import resolve_model
+    from .transcribe import cache_key, effective_options
+
+    model_label = resolve_model(options.model).label
+    jobs: dict[str, _Job] = {}
+    for path in audio:
+        meta = batch.meta_for(path)
+        if meta is None:
+            continue
+        try:
+            check_file(path)  # empty or unreadable: fail now, before hashing and queueing
+            sha = sha256_file(path)
+        except QAError as e:
+            batch.fail(path, str(e))
+            continue
+        # A manifest manager_channel changes the roles, so it is part of the key.
+        key = cache_key(sha, effective_options(options, meta), model_label)
+        if key in jobs:
+            jobs[key].copies.append((path, meta))
+            continue
+        cached = None if force else batch.ws.cached_transcript(key)
+        if cached is None:
+            jobs[key] = _Job(path, meta, sha, key)
+            continue
+        previous = batch.ws.transcript(meta.call_id)
+        if previous is not None and previous.meta.source == meta.source:
+            # The same call again: what an earlier run knew (a manifest's manager) stays.
+            meta = previous.meta.merged(meta)
+        batch.save(_for_call(cached, meta), key, sha, path, "cached")
+    return list(jobs.values())
+
+
+def _run_serial(batch: _Batch, jobs: Sequence[_Job], options: TranscribeOptions) -> None:
+    """Transcribe in this process, one file after another (one worker, or one file)."""
+    from .transcribe import Transcriber
+
+    if not jobs:
+        return
+    transcriber = Transcriber(options)
+    for job in jobs:
+        try:
+            t = transcriber.transcribe(job.path, job.meta)
+        except QAError as e:
+            batch.job_failed(job, str(e))
+            continue
+        batch.transcribed(job, t)
+
+
+def _run_pool(batch: _Batch, jobs: Sequence[_Job], options: TranscribeOptions, workers: int) -> None:
+    """Transcribe in worker processes; each result is saved as soon as it arrives."""
+    worker_options = _split_threads(options, workers)
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), initializer=_worker_start,
+        initargs=(os.getpid(), worker_options),
+    ) as pool:
+        pending: dict[Future[Transcript], _Job] = {
+            pool.submit(_worker_transcribe, str(job.path), job.meta): job for job in jobs
+        }
+        try:
+            while pending:
+                ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    job = pending.pop(fut)
+                    try:
+                        t = fut.result()
+                    except QAError as e:
+                        batch.job_failed(job, str(e))
+                        continue
+                    except Exception as e:  # a crash in one worker must not stop the batch
+                        batch.job_failed(job, f"transcription failed: {type(e).__name__}: {e}")
+                        continue
+                    batch.transcribed(job, t)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def transcribe_paths(
@@ -176,157 +471,32 @@ def transcribe_paths(
     ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
     single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
     """
-    from .metadata import load_manifest, resolve_meta
+    from .metadata import load_manifest
 
-    started = time.monotonic()
-    result = BatchResult()
-    out = Path(output_dir) if output_dir is not None else None
-    audio, transcript_files, failed = discover(paths)
-    for source, reason in failed:
-        line = _one_line(source, reason)
-        result.failed.append((source, line))
-        ws.record_failure(source, line)
-    total = len(audio) + len(transcript_files) + len(failed)
-    done = len(failed)
     man = load_manifest(Path(manifest)) if manifest is not None else None
-    ids_seen: dict[str, str] = {}
-
-    def emit(path: str, status: str) -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(ProgressEvent(done, total, path, status, result.audio_seconds,
-                                   time.monotonic() - started))
-
-    def fail(path: Path, reason: str) -> None:
-        line = _one_line(str(path), reason)
-        log.warning("%s", line)
-        result.failed.append((str(path), line))
-        ws.record_failure(str(path), line)
-        emit(str(path), "failed")
-
-    def claim(meta: CallMeta, path: Path) -> bool:
-        other = ids_seen.get(meta.call_id)
-        if other is not None and other != str(path):
-            fail(path, f"call_id '{meta.call_id}' is also used by {other}; give calls unique "
-                       "names or a manifest with a call_id column")
-            return False
-        ids_seen[meta.call_id] = str(path)
-        return True
-
-    def saved(t: Transcript, key: str, sha: str | None, path: Path, status: str) -> None:
-        ws.save_call(t, cache_key=key, audio_sha256=sha)
-        if out is not None:
-            _write_json(t, out)
-        result.call_ids.append(t.call_id)
-        getattr(result, status).append(str(path))
-        emit(str(path), status)
-
-    def meta_for(path: Path) -> CallMeta | None:
-        try:
-            meta, warnings = resolve_meta(path, template=template, manifest=man)
-        except QAError as e:
-            fail(path, str(e))
-            return None
-        for w in warnings:
-            result.warnings.append(f"{path}: {w}")
-        # Absolute, so clips and report audio players find the recording from anywhere.
-        meta.source = str(path.resolve())
-        return meta if claim(meta, path) else None
-
-    # -- transcripts made elsewhere --------------------------------------------------
-    from .audio import check_file, sha256_file  # PyAV is imported by decode(), not here
-    from .importers import load_transcript
-
-    for path in transcript_files:
-        meta = meta_for(path)
-        if meta is None:
-            continue
-        try:
-            t = load_transcript(path, meta)  # meta's fields win over what the file says
-            key = "import:" + sha256_file(path)
-        except (QAError, OSError, UnicodeDecodeError) as e:
-            fail(path, str(e) if isinstance(e, QAError) else f"cannot read: {e}")
-            continue
-        saved(t, key, None, path, "imported")
-
-    # -- recordings ----------------------------------------------------------------
+    batch = _Batch(ws, template=template, manifest=man, progress=progress,
+                   output_dir=Path(output_dir) if output_dir is not None else None)
+    if man is not None:
+        batch.result.warnings.extend(man.warnings)
+    audio, transcript_files, failed = discover(paths)
+    batch.total = len(audio) + len(transcript_files) + len(failed)
+    for source, reason in failed:
+        batch.fail(source, reason, counted=False)
+    _import_transcripts(batch, transcript_files)
     if not audio:
-        result.wall_seconds = time.monotonic() - started
-        return result
+        return batch.finish()
 
-    from .speech_model import resolve_model
-    from .transcribe import TranscribeOptions, cache_key, effective_options
+    from .transcribe import TranscribeOptions
 
     options = options or TranscribeOptions()
-    model_label = resolve_model(options.model).label
-    todo: list[tuple[Path, CallMeta, str, str]] = []
-    for path in audio:
-        meta = meta_for(path)
-        if meta is None:
-            continue
-        try:
-            check_file(path)  # empty or unreadable: fail now, before hashing and queueing
-            sha = sha256_file(path)
-        except QAError as e:
-            fail(path, str(e))
-            continue
-        # A manifest manager_channel changes the roles, so it is part of the key.
-        key = cache_key(sha, effective_options(options, meta), model_label)
-        cached = None if force else ws.cached_transcript(key)
-        if cached is not None:
-            cached.meta = cached.meta.merged(meta)  # this file's name, manager, ...
-            saved(cached, key, sha, path, "cached")
-        else:
-            todo.append((path, meta, sha, key))
-
+    jobs = _queue_recordings(batch, audio, options, force)
     if workers <= 0:
         workers = 1 if options.device == "cuda" else (os.cpu_count() or 1)
-
-    def finished(path: Path, key: str, sha: str, t: Transcript) -> None:
-        result.audio_seconds += float(t.duration or 0.0)
-        saved(t, key, sha, path, "transcribed")
-
-    if workers <= 1 or len(todo) <= 1:
-        from .transcribe import Transcriber
-
-        transcriber = Transcriber(options) if todo else None
-        for path, meta, sha, key in todo:
-            try:
-                assert transcriber is not None
-                t = transcriber.transcribe(path, meta)
-            except QAError as e:
-                fail(path, str(e))
-                continue
-            finished(path, key, sha, t)
+    if workers <= 1 or len(jobs) <= 1:
+        _run_serial(batch, jobs, options)
     else:
-        worker_options = _split_threads(options, workers)
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(todo)), initializer=_worker_init, initargs=(worker_options,)
-        ) as pool:
-            pending: dict[Future[Transcript], tuple[Path, str, str]] = {
-                pool.submit(_worker_transcribe, str(path), meta): (path, sha, key)
-                for path, meta, sha, key in todo
-            }
-            try:
-                while pending:
-                    ready, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for fut in ready:
-                        path, sha, key = pending.pop(fut)
-                        try:
-                            t = fut.result()
-                        except QAError as e:
-                            fail(path, str(e))
-                            continue
-                        except Exception as e:  # a crash in one worker must not stop the batch
-                            fail(path, f"transcription failed: {type(e).__name__}: {e}")
-                            continue
-                        finished(path, key, sha, t)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-    result.wall_seconds = time.monotonic() - started
-    return result
+        _run_pool(batch, jobs, options, workers)
+    return batch.finish()
 
 
 # ---- scoring ------------------------------------------------------------------------

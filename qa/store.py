@@ -201,6 +201,21 @@ def default_workspace() -> Path:
     return Path(os.environ.get("QA_WORKSPACE") or DEFAULT_WORKSPACE)
 
 
+# Identical recordings (or transcript files) share one cached transcript; who the call is
+# (id, source, manager, ...) comes from its own row in ``calls``, never from the cache.
+_CALL_TRANSCRIPT = (
+    "SELECT t.json, call_id, source, manager, started_at, direction, client_phone, duration,"
+    " outcome, extra_json FROM calls JOIN transcripts t USING(cache_key)"
+)
+
+
+def _call_transcript(row: Sequence[Any]) -> Transcript:
+    t = Transcript.from_json(row[0])
+    fields = ("call_id", "source", "manager", "started_at", "direction", "client_phone", "duration", "outcome")
+    t.meta = CallMeta(**dict(zip(fields, row[1:9])), extra=json.loads(row[9] or "{}"))
+    return t
+
+
 def _day(started_at: str | None) -> str | None:
     if not started_at:
         return None
@@ -393,19 +408,13 @@ class Workspace:
                 )
 
     def transcript(self, call_id: str) -> Transcript | None:
-        row = self.conn.execute(
-            "SELECT t.json FROM calls JOIN transcripts t USING(cache_key) WHERE call_id=?",
-            (call_id,),
-        ).fetchone()
-        return Transcript.from_json(row[0]) if row else None
+        row = self.conn.execute(_CALL_TRANSCRIPT + " WHERE call_id=?", (call_id,)).fetchone()
+        return _call_transcript(row) if row else None
 
     def transcripts(self, call_ids: Iterable[str] | None = None) -> Iterator[Transcript]:
         if call_ids is None:
-            rows = self.conn.execute(
-                "SELECT t.json FROM calls JOIN transcripts t USING(cache_key) ORDER BY call_id"
-            )
-            for (text,) in rows:
-                yield Transcript.from_json(text)
+            for row in self.conn.execute(_CALL_TRANSCRIPT + " ORDER BY call_id"):
+                yield _call_transcript(row)
         else:
             for cid in call_ids:
                 t = self.transcript(cid)

@@ -346,6 +346,9 @@ MANIFEST_ERRORS = [
      "manifest.csv:2: unknown direction 'sideways'; use in or out (or incoming/outgoing, вх/исх; words are in qa/data/metadata.yaml)"),
     ("file,duration\na.mp3,long\n",
      "manifest.csv:2: cannot read duration 'long'; write seconds (95) or mm:ss (1:35)"),
+    # A quote left open used to swallow the rest of the file into one cell, silently.
+    ('file,manager\n"a.mp3,ivanov\nb.mp3,petrov\n',
+     "manifest.csv:3: not valid CSV (unexpected end of data); check the quotes on or before this line"),
 ]
 
 
@@ -363,6 +366,13 @@ def test_manifest_missing_file(tmp_path: Path) -> None:
 
 
 # ---- resolve_meta -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name, call_id", [(" .wav", ".wav"), ("   .mp3", ".mp3"), ("a .wav", "a ")])
+def test_a_blank_stem_still_gives_a_call_id(name: str, call_id: str) -> None:
+    meta, _ = resolve_meta(name)
+    assert meta.call_id == call_id
+    assert NameTemplate("{date}_{call_id}").parse(f"2026-11-21_{name}").call_id.strip()
+
+
 def test_resolve_meta_manifest_wins(tmp_path: Path) -> None:
     manifest = load_manifest(
         write(tmp_path, "file;manager;outcome;campaign\n2026-11-21_10-32-15_ivanov_79161234567_out.mp3;Petrov;won;spring\n")

@@ -53,7 +53,7 @@ def test_displayable_replaces_bytes_that_are_not_utf8() -> None:
 _IDS = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=300)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(_IDS)
 def test_any_call_id_gives_a_writable_name_inside_the_folder(call_id: str) -> None:
     folder = Path("/srv/out")
@@ -65,7 +65,7 @@ def test_any_call_id_gives_a_writable_name_inside_the_folder(call_id: str) -> No
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES + 16  # UTF-8, and short enough
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(_IDS, _IDS)
 def test_different_call_ids_never_share_a_file(a: str, b: str) -> None:
     if a != b:
