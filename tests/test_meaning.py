@@ -153,7 +153,9 @@ def test_matcher_with_fake_encoder() -> None:
 
 def test_options_validate() -> None:
     assert MeaningOptions().threshold_for("x") == 0.35
-    assert MeaningOptions(encoder="e5").threshold_for("x") == 0.88
+    assert MeaningOptions(encoder="e5").threshold_for("x") == 0.86
+    assert (MeaningOptions().lead, MeaningOptions(encoder="e5").lead) == (0.02, 0.0)
+    assert MeaningOptions(margin=0.1).lead == 0.1
     assert MeaningOptions(threshold=0.5, item_thresholds={"x": 0.7}).threshold_for("x") == 0.7
     with pytest.raises(MeaningError, match="unknown meaning encoder 'bert'"):
         MeaningOptions(encoder="bert")

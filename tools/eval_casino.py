@@ -28,10 +28,16 @@ Methods, each per item and as macro F1 (mean over the five items of the F1 of "p
   the best, relative position of the best, share of the side's utterances over the default
   threshold], fitted on ``fit``.
 
+Also ``qa score``: today's matcher over the same phrases, read back from a workspace.
+
 Usage::
 
-    python tools/eval_casino.py --encoder use            # writes /tmp/h6_eval_use.json
+    python tools/eval_casino.py --write-configs /tmp/casino_cfg     # script, rubric, grades
+    qa score /work/shared/data/casino/dialogues -s /tmp/casino_cfg/script.yaml \
+        -r /tmp/casino_cfg/rubric.yaml -w /tmp/casino_ws
+    python tools/eval_casino.py --encoder use --qa-workspace /tmp/casino_ws  # /tmp/h6_eval_use.json
     python tools/eval_casino.py --encoder e5 --cache /tmp/h6_vectors.sqlite
+    qa calibrate /tmp/casino_cfg/test.csv -w /tmp/casino_ws --fit
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from rapidfuzz import fuzz  # noqa: E402
 
 from qa.calibrate import cohen_kappa, fit_logistic, fit_threshold, prf  # noqa: E402
 from qa.meaning import (  # noqa: E402
-    DEFAULT_MARGIN,
+    DEFAULT_MARGINS,
     DEFAULT_THRESHOLDS,
     SqliteVectorCache,
     best_items,
@@ -227,12 +233,55 @@ def scores(truth: dict[str, list[bool]], pred: dict[str, list[bool]]) -> dict:
             "mean_kappa": float(np.mean([v["kappa"] for v in per.values()])), "items": per}
 
 
-def run(enc_name: str, cache_path: str, margin: float | None) -> dict:
+def qa_score_decisions(workspace: str) -> dict[str, dict[str, bool]]:
+    """Today's ``qa score`` (the fuzzy matcher in qa.matching) over the same phrases, read
+    back from a workspace scored with :func:`write_configs`' script and rubric."""
+    from qa.calibrate import tool_decisions
+    from qa.store import Workspace
+
+    d = tool_decisions(Workspace(workspace, create=False)).decisions
+    out: dict[str, dict[str, bool]] = {}
+    for cid, q, v in zip(d["call_id"], d["question"], d["tool"]):
+        if q in ITEMS:
+            out.setdefault(cid, {})[q] = bool(v)
+    return out
+
+
+def write_configs(folder: Path) -> tuple[Path, Path]:
+    """ITEMS as a script (4 manager stages) and a rubric (the client objection), for
+    ``qa score``."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    st = [{"id": k, "weight": 10, "phrases": v[1]} for k, v in ITEMS.items() if v[0] == "Manager"]
+    ob = [{"id": k, "triggers": v[1],
+           "steps": [{"id": "answer", "weight": 1, "phrases": ["i understand"]}]}
+          for k, v in ITEMS.items() if v[0] == "Client"]
+    s, r = folder / "script.yaml", folder / "rubric.yaml"
+    s.write_text(yaml.safe_dump({"name": "CaSiNo strategies", "language": "en", "stages": st},
+                                sort_keys=False), encoding="utf-8")
+    r.write_text(yaml.safe_dump({"name": "CaSiNo objections", "language": "en", "objections": ob},
+                                sort_keys=False), encoding="utf-8")
+    return s, r
+
+
+def write_grades(path: Path, part: str = "fit") -> int:
+    """The human labels of one split part as a ``qa calibrate`` grades CSV."""
+    calls = split(load_calls())[part]
+    lines = ["call_id,item_id,value,grader"]
+    for c in calls:
+        lines += [f"{c.call_id},{k},{'yes' if v else 'no'},casino" for k, v in c.labels.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(calls)
+
+
+def run(enc_name: str, cache_path: str, margin: float | None,
+        qa_workspace: str | None = None) -> dict:
     enc = encoder(enc_name)
     cache = SqliteVectorCache(cache_path)
     calls = load_calls()
     parts = split(calls)
-    margin = DEFAULT_MARGIN if margin is None else margin
+    margin = DEFAULT_MARGINS[enc_name] if margin is None else margin
     result: dict = {"encoder": enc.name, "margin": margin, "noise_rate": NOISE_RATE,
                     "split": {k: len(v) for k, v in parts.items()}}
     t0 = time.perf_counter()
@@ -269,8 +318,13 @@ def run(enc_name: str, cache_path: str, margin: float | None) -> dict:
             model = fit_logistic(X, y)
             cal_l[k] = [bool(v) for v in model.predict(Xt)]
         yes = {k: [True] * len(test) for k in ITEMS}
-        result[cond] = {
-            "always-yes": scores(truth, yes), "fuzzy": scores(truth, fz), "meaning": scores(truth, mn),
+        result[cond] = {"always-yes": scores(truth, yes)}
+        if qa_workspace and not noisy:
+            qs = qa_score_decisions(qa_workspace)
+            result[cond]["qa score"] = scores(
+                truth, {k: [qs[c.call_id][k] for c in test] for k in ITEMS})
+        result[cond] |= {
+            "fuzzy": scores(truth, fz), "meaning": scores(truth, mn),
             "fuzzy|meaning": scores(truth, both), "cal-threshold": scores(truth, cal_t),
             "cal-logistic": scores(truth, cal_l),
         }
@@ -283,9 +337,12 @@ def table(res: dict) -> str:
     rows = ["| method | clean macro F1 | clean F1 (yes) | clean mean kappa | noisy macro F1 "
             "| noisy F1 (yes) | noisy mean kappa |", "|---|---|---|---|---|---|---|"]
     for m in res["clean"]:
-        c, n = res["clean"][m], res["noisy"][m]
+        c = res["clean"][m]
+        n = res["noisy"].get(m)
+        noisy = (f"{n['macro_f1']:.3f} | {n['macro_f1_yes']:.3f} | {n['mean_kappa']:.2f}"
+                 if n else "- | - | -")
         rows.append(f"| {m} | {c['macro_f1']:.3f} | {c['macro_f1_yes']:.3f} | {c['mean_kappa']:.2f} "
-                    f"| {n['macro_f1']:.3f} | {n['macro_f1_yes']:.3f} | {n['mean_kappa']:.2f} |")
+                    f"| {noisy} |")
     rows.append("")
     rows.append("| item (clean: F1 yes / kappa) | " + " | ".join(res["clean"]) + " |")
     rows.append("|---" * (len(res["clean"]) + 1) + "|")
@@ -302,8 +359,20 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/h6_vectors.sqlite")
     ap.add_argument("--margin", type=float, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--qa-workspace", default=None,
+                    help="a workspace scored by 'qa score' with --write-configs' files: adds a "
+                    "'qa score' row (clean only)")
+    ap.add_argument("--write-configs", default=None, metavar="DIR",
+                    help="write script.yaml and rubric.yaml for 'qa score' and fit.csv / "
+                    "test.csv grades for 'qa calibrate' into DIR, then stop")
     a = ap.parse_args()
-    res = run(a.encoder, a.cache, a.margin)
+    if a.write_configs:
+        d = Path(a.write_configs)
+        print(*write_configs(d), sep="\n")
+        for part in ("fit", "test"):
+            print(d / f"{part}.csv", write_grades(d / f"{part}.csv", part), "calls")
+        return
+    res = run(a.encoder, a.cache, a.margin, a.qa_workspace)
     out = Path(a.out or f"/tmp/h6_eval_{a.encoder}.json")
     out.write_text(json.dumps(res, indent=1), encoding="utf-8")
     print(f"encoder {res['encoder']}; split {res['split']}; margin {res['margin']}; "

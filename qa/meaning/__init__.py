@@ -32,7 +32,7 @@ from .cache import MemoryVectorCache, SqliteVectorCache, VectorCache, text_key
 from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, encoder
 
 __all__ = [
-    "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
+    "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_MARGINS", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
     "MeaningError", "MeaningHit", "MeaningMatcher", "MeaningOptions", "MemoryVectorCache",
     "SqliteVectorCache", "VectorCache", "Verdict", "best_items", "cosine", "decide", "embed",
     "encoder", "item_similarities", "text_key",
@@ -40,9 +40,11 @@ __all__ = [
 
 #: Zero-shot similarity thresholds per encoder, chosen on the CaSiNo development split
 #: (never on its held-out test split; see docs/meaning.md). Cosine scales differ per model.
-DEFAULT_THRESHOLDS: dict[str, float] = {"use": 0.35, "e5": 0.88}
-#: How far an item must beat every competing item on the same utterance.
-DEFAULT_MARGIN = 0.02
+DEFAULT_THRESHOLDS: dict[str, float] = {"use": 0.35, "e5": 0.86}
+#: How far an item must beat every competing item on the same utterance, per encoder (e5's
+#: cosines crowd into 0.8-0.95, so any fixed lead would be a large one for it).
+DEFAULT_MARGINS: dict[str, float] = {"use": 0.02, "e5": 0.0}
+DEFAULT_MARGIN = DEFAULT_MARGINS["use"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class MeaningOptions:
     threshold: float | None = None
     #: Per-item thresholds (e.g. learned by ``qa calibrate --fit``); override ``threshold``.
     item_thresholds: Mapping[str, float] = field(default_factory=dict)
-    #: Lead over the best competing item on the same utterance.
-    margin: float = DEFAULT_MARGIN
+    #: Lead over the best competing item on the same utterance (None: per-encoder default).
+    margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -65,7 +67,7 @@ class MeaningOptions:
         for name, t in [("threshold", self.threshold), *self.item_thresholds.items()]:
             if t is not None and not -1.0 <= t <= 1.0:
                 raise MeaningError(f"meaning threshold {name!r} must be in [-1, 1], got {t}")
-        if not 0.0 <= self.margin < 2.0:
+        if self.margin is not None and not 0.0 <= self.margin < 2.0:
             raise MeaningError(f"meaning margin must be in [0, 2), got {self.margin}")
 
     def threshold_for(self, item_id: str) -> float:
@@ -74,6 +76,11 @@ class MeaningOptions:
         if self.threshold is not None:
             return float(self.threshold)
         return DEFAULT_THRESHOLDS[self.encoder]
+
+    @property
+    def lead(self) -> float:
+        """The margin in force: ``margin`` or the encoder's default."""
+        return DEFAULT_MARGINS[self.encoder] if self.margin is None else float(self.margin)
 
 
 @dataclass(frozen=True)
@@ -228,7 +235,7 @@ class MeaningMatcher:
         vecs = (utterances if isinstance(utterances, np.ndarray)
                 else self.embed([str(u) for u in utterances]))
         thr = {k: self.options.threshold_for(k) for k in self.vectors}
-        return best_items(vecs, self.vectors, thr, self.options.margin, eligible)
+        return best_items(vecs, self.vectors, thr, self.options.lead, eligible)
 
     def example_text(self, hit: MeaningHit) -> str | None:
         """The example phrase a hit was closest to (for the evidence)."""
