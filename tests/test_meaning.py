@@ -240,3 +240,28 @@ def test_use_finds_small_talk_on_real_dialogues_better_than_words_alone() -> Non
     agree_f = np.mean(np.array(truth) == np.array(fuzzy))
     assert sum(truth) == 9
     assert agree_m >= 0.75 and agree_m > agree_f, (agree_m, agree_f)
+
+
+# -- script and rubric -------------------------------------------------------------------
+def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
+    from qa.meaning.items import script_matchers, stage_eligibility
+    from qa.scripts import load_rubric, load_script
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    fx = Path(__file__).parent / "fixtures" / "scripts"
+    script, rubric = load_script(fx / "sales.ru.yaml"), load_rubric(fx / "objections.ru.yaml")
+    m = script_matchers(script, rubric, enc=FakeEncoder())
+    assert m.stages is not None and "objection_handling" not in m.stages.examples  # applies_if
+    assert m.stages.examples["greeting"][0] == "добрый день"
+    assert m.triggers is not None and set(m.triggers.examples) == {o.id for o in rubric.objections}
+    assert set(m.steps["price"].examples) == {"acknowledge", "clarify", "argue"}
+
+    t = Transcript(CallMeta("c1"), [
+        Utterance("manager", 0.0, 2.0, "Добрый день"),
+        Utterance("client", 2.0, 4.0, "Здравствуйте"),
+        Utterance("manager", 30.0, 35.0, "Меня зовут Анна"),
+    ], duration=60.0)
+    el = stage_eligibility(script, t)
+    assert el["greeting"] == [True, False, False]  # manager, within the first 20 s
+    assert el["introduction"] == [True, False, True]  # within the first 40 s
+    assert "objection_handling" not in el
