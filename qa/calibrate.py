@@ -273,22 +273,20 @@ def tool_decisions(ws: Any, version: tuple[str, str] | None = None) -> ToolDecis
     known = {**_config_ids(ws, sh), **_config_ids(ws, rh)}
     for k, kind in zip(items["item_id"], items["kind"]):
         known.setdefault(str(k), str(kind))
-    calls = list(scores["call_id"])
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in items.to_dict("records"):  # one pass: a large workspace has many rows
+        rows.setdefault((str(r["call_id"]), str(r["item_id"])), []).append(r)
     recs = []
-    by_call = {cid: g for cid, g in items.groupby("call_id")}
-    empty = items.iloc[0:0]
-    for cid in calls:
-        g = by_call.get(cid, empty)
+    for cid in scores["call_id"]:
         for item, kind in known.items():
-            mine = g[g["item_id"] == item]
-            ev = mine.iloc[0].to_dict() if len(mine) else {}
+            mine = rows.get((cid, item), [])
+            ev = mine[0] if mine else {}
             if kind == "stage":
-                qs = [(item, bool((mine["status"] == "found").any()))]
+                qs = [(item, any(r["status"] == "found" for r in mine))]
             else:  # one row per raise; raised = any row, handled = any handled raise
-                qs = [(item, len(mine) > 0),
-                      (f"{item}:handled", bool((mine["status"] == "handled").any()))]
-                if (mine["status"] == "handled").any():
-                    ev = mine[mine["status"] == "handled"].iloc[0].to_dict()
+                handled = [r for r in mine if r["status"] == "handled"]
+                qs = [(item, bool(mine)), (f"{item}:handled", bool(handled))]
+                ev = handled[0] if handled else ev
             for q, val in qs:
                 recs.append({"call_id": cid, "question": q, "kind": kind, "tool": val,
                              "status": ev.get("status"), "start": ev.get("start"),
