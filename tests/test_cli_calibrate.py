@@ -55,8 +55,9 @@ def test_calibrate_csv(paths: tuple[Path, Path]) -> None:
     ws, g = paths
     r = run("calibrate", str(g), "-w", str(ws), "-f", "csv")
     assert r.exit_code == 0
-    assert r.stdout.splitlines()[0] == ("question,n,agreement,kappa,precision,recall,f1,"
-                                        "human_yes,tool_yes")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "question,n,agreement,kappa,precision,recall,f1,human_yes,tool_yes"
+    assert len(lines) == 5 and lines[2].startswith("needs,4,0.75,0.5,")  # no wrapped lines
 
 
 def test_calibrate_errors(paths: tuple[Path, Path], tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def calibrate(
             fitted.table.to_csv(output / "fit.csv", index=False)
 
     if fmt == "csv":
-        out_console.print(rep.per_item.to_csv(index=False), end="", markup=False, highlight=False)
+        typer.echo(rep.per_item.to_csv(index=False), nl=False)  # raw: rich would wrap lines
         return
     if fmt == "json":
         doc = {"per_item": _records(rep.per_item), "per_call": rep.per_call,
