@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "supervisor",
     "trainer",
     "report",
+    "calibrate",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,459 @@
+"""Calibration: human QA grades against the tool's decisions, and what to learn from them.
+
+Reads a grades file (CSV or XLSX; one row per call, item and grader) and the tool's
+decisions from the workspace (``items`` and ``scores`` of one script/rubric version), and
+reports how far they agree: per item agreement, Cohen's kappa, precision and recall of the
+tool against the human; per call the share of score differences within 10 points; the worst
+disagreements with the tool's evidence; and inter-grader agreement where two graders graded
+the same call. :func:`fit_items` learns per-item decisions from grades and reports
+cross-validated agreement before and after (never only in-sample).
+
+Grades file columns: ``call_id``, ``item_id``, ``value`` (yes/no, 1/0, true/false,
+found/missed, handled/unhandled, raised/not raised); optional ``grader`` and ``score``
+(the human's 0-100 score of the call). For an objection id, yes means "raised"; handled /
+unhandled asks whether it was handled (question ``<id>:handled``). Rows that cannot be used
+(unknown call or item, bad value) are skipped and listed, with their line; the rest is kept.
+
+Hands on a :class:`CalibrationReport` (pandas frames) for the CLI to render.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import QAError
+
+#: Yes/no or numeric values: a list or a numpy array.
+Bools = Sequence[bool] | np.ndarray
+Floats = Sequence[float] | np.ndarray
+
+
+class GradesError(QAError):
+    """A grades file is missing, unreadable or lacks the required columns."""
+
+
+REQUIRED = ("call_id", "item_id", "value")
+TRUE_VALUES = {"yes", "y", "1", "true", "found", "handled", "raised", "да", "+"}
+FALSE_VALUES = {"no", "n", "0", "false", "missed", "unhandled", "not raised", "нет", "-"}
+HANDLED_VALUES = {"handled", "unhandled"}
+#: A call's human and tool scores "agree" when they differ by at most this many points.
+SCORE_TOLERANCE = 10.0
+
+
+# -- metrics -----------------------------------------------------------------------------
+def prf(truth: Bools, pred: Bools) -> tuple[float, float, float]:
+    """Precision, recall and F1 of ``pred`` for the positive class (0 when undefined)."""
+    t = np.asarray(truth, dtype=bool)
+    p = np.asarray(pred, dtype=bool)
+    tp = float((t & p).sum())
+    prec = tp / p.sum() if p.sum() else 0.0
+    rec = tp / t.sum() if t.sum() else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return float(prec), float(rec), float(f1)
+
+
+def cohen_kappa(a: Bools, b: Bools) -> float:
+    """Cohen's kappa of two yes/no raters (1.0 when both are constant and equal)."""
+    x = np.asarray(a, dtype=bool)
+    y = np.asarray(b, dtype=bool)
+    if x.size == 0:
+        return float("nan")
+    po = float((x == y).mean())
+    pe = float(x.mean() * y.mean() + (1 - x.mean()) * (1 - y.mean()))
+    if pe >= 1.0:
+        return 1.0 if po == 1.0 else 0.0
+    return (po - pe) / (1 - pe)
+
+
+# -- learning ----------------------------------------------------------------------------
+def fit_threshold(scores: Floats, truth: Bools, objective: str = "kappa") -> float:
+    """The cut ``score >= t`` that maximises ``objective`` (``kappa``: agreement beyond
+    chance, the default; ``f1``: F1 of "yes") on these examples; ties: higher agreement, then
+    the lowest such cut, midway between neighbouring scores. No positive: above them all."""
+    if objective not in ("kappa", "f1"):
+        raise ValueError(f"objective must be 'kappa' or 'f1', got {objective!r}")
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(truth, dtype=bool)
+    if s.size == 0 or not y.any():
+        return float(s.max() + 1.0) if s.size else 1.0
+    vals = np.unique(s)
+    cuts = np.concatenate([[vals[0] - 1e-6], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1e-6]])
+    best, best_key = float(cuts[0]), (-1.0, -1.0)
+    for c in cuts:
+        p = s >= c
+        gain = cohen_kappa(y, p) if objective == "kappa" else prf(y, p)[2]
+        key = (gain, float((p == y).mean()))
+        if key > best_key:
+            best, best_key = float(c), key
+    return best
+
+
+@dataclass
+class LogisticModel:
+    """A standardised, L2-regularised logistic regression: tiny, numpy only."""
+
+    w: np.ndarray
+    b: float
+    mean: np.ndarray
+    std: np.ndarray
+    cut: float = 0.5
+
+    def proba(self, X: Any) -> np.ndarray:
+        z = (np.asarray(X, dtype=float) - self.mean) / self.std
+        return np.asarray(1.0 / (1.0 + np.exp(-(z @ self.w + self.b))))
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.proba(X) >= self.cut
+
+
+def fit_logistic(X: Any, y: Bools, l2: float = 1.0, steps: int = 300) -> LogisticModel:
+    """Fit by Newton's method; the decision cut is then chosen for F1 on the same rows."""
+    Xa = np.asarray(X, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    mean = Xa.mean(axis=0)
+    std = Xa.std(axis=0)
+    std[std == 0] = 1.0
+    Z = np.hstack([(Xa - mean) / std, np.ones((len(Xa), 1))])
+    w = np.zeros(Z.shape[1])
+    reg = np.eye(Z.shape[1]) * l2
+    reg[-1, -1] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(Z @ w)))
+        g = Z.T @ (p - ya) + reg @ w
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + reg + np.eye(Z.shape[1]) * 1e-9
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    m = LogisticModel(w[:-1], float(w[-1]), mean, std)
+    m.cut = min(max(fit_threshold(m.proba(Xa), ya.astype(bool)), 0.0), 1.0) if ya.any() else 0.5
+    return m
+
+
+# -- grades ------------------------------------------------------------------------------
+@dataclass
+class Grades:
+    """Usable grade rows (``call_id, item_id, question, human, grader, line``) and the
+    per-call human ``score`` where given, plus every skipped row with its reason."""
+
+    rows: Any
+    scores: Any
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _parse_value(v: Any) -> tuple[bool, bool] | None:
+    """(value, asks_handled) or None when unreadable."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, bool):
+        return v, False
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v), False
+    s = str(v).strip().lower()
+    if s.endswith(".0"):
+        s = s[:-2]
+    if s in TRUE_VALUES:
+        return True, s in HANDLED_VALUES
+    if s in FALSE_VALUES:
+        return False, s in HANDLED_VALUES
+    return None
+
+
+def read_grades(path: str | Path) -> Grades:
+    """Read and check a grades file; bad rows are skipped with a reason, not fatal."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise GradesError(f"{p}: no such grades file; pass a CSV or XLSX with columns "
+                          "call_id, item_id, value")
+    try:
+        if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+            df = pd.read_excel(p, dtype=object)
+        else:
+            df = pd.read_csv(p, dtype=object, sep=None, engine="python", encoding="utf-8-sig")
+    except Exception as e:  # pandas raises many kinds; all mean "cannot read this file"
+        raise GradesError(f"{p}: cannot read grades file ({e}); save it as CSV (UTF-8) or XLSX") from e
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise GradesError(f"{p}: missing column(s) {', '.join(missing)}; the header needs "
+                          "call_id, item_id, value (optional grader, score)")
+    rows, scores, skipped = [], [], []
+    for i, r in enumerate(df.to_dict("records")):
+        line = i + 2  # header is line 1
+        cid = "" if r["call_id"] is None or r["call_id"] != r["call_id"] else str(r["call_id"]).strip()
+        item = "" if r["item_id"] is None or r["item_id"] != r["item_id"] else str(r["item_id"]).strip()
+        grader = str(r.get("grader") or "").strip() if r.get("grader") == r.get("grader") else ""
+        if not cid:
+            skipped.append((line, "empty call_id"))
+            continue
+        sc = r.get("score")
+        if sc is not None and sc == sc and str(sc).strip() != "":
+            try:
+                v = float(str(sc).replace(",", "."))
+                if not 0 <= v <= 100:
+                    raise ValueError
+                scores.append({"call_id": cid, "grader": grader, "human_score": v})
+            except ValueError:
+                skipped.append((line, f"score {sc!r} is not a number from 0 to 100"))
+        if not item:
+            if sc is None or sc != sc:
+                skipped.append((line, "empty item_id"))
+            continue
+        parsed = _parse_value(r["value"])
+        if parsed is None:
+            skipped.append((line, f"{cid}/{item}: value {r['value']!r} is not yes/no, 1/0, "
+                                  "found/missed or handled/unhandled"))
+            continue
+        val, handled = parsed
+        rows.append({"call_id": cid, "item_id": item,
+                     "question": f"{item}:handled" if handled else item,
+                     "human": val, "grader": grader, "line": line})
+    cols = ["call_id", "item_id", "question", "human", "grader", "line"]
+    sframe = pd.DataFrame(scores, columns=["call_id", "grader", "human_score"])
+    if not sframe.empty:
+        sframe = sframe.drop_duplicates(["call_id", "grader"], keep="last")
+    return Grades(pd.DataFrame(rows, columns=cols), sframe, skipped)
+
+
+# -- the tool's side -------------------------------------------------------------------------
+@dataclass
+class ToolDecisions:
+    """Per (call, question): the tool's yes/no, its evidence; and the per-call score."""
+
+    decisions: Any  # call_id, question, kind, tool, status, start, text, phrase, similarity, detail
+    scores: Any  # call_id, tool_score
+    items: dict[str, str]  # item id -> kind ("stage" or "objection")
+    version: tuple[str, str]
+
+
+def _config_ids(ws: Any, h: str) -> dict[str, str]:
+    import yaml
+
+    row = ws.query("SELECT text FROM configs WHERE hash=?", (h,))
+    if not row:
+        return {}
+    try:
+        doc = yaml.safe_load(row[0][0]) or {}
+    except yaml.YAMLError:
+        return {}
+    out = {}
+    for key, kind in (("stages", "stage"), ("objections", "objection")):
+        for x in doc.get(key) or []:
+            if isinstance(x, dict) and x.get("id"):
+                out[str(x["id"])] = kind
+    return out
+
+
+def tool_decisions(ws: Any, version: tuple[str, str] | None = None) -> ToolDecisions:
+    """Read the tool's decisions for one (script_hash, rubric_hash); default: the latest."""
+    import pandas as pd
+
+    from .errors import NotFoundError
+
+    version = version or ws.latest_version()
+    if version is None:
+        raise NotFoundError(f"{ws.path}: nothing scored in this workspace; run 'qa score' first")
+    sh, rh = version
+    items = ws.frame(
+        "SELECT call_id, kind, item_id, status, start, text, phrase, similarity, detail "
+        "FROM items WHERE script_hash=? AND rubric_hash=? AND kind IN ('stage','objection')",
+        (sh, rh),
+    )
+    scores = ws.frame("SELECT call_id, score AS tool_score FROM scores "
+                      "WHERE script_hash=? AND rubric_hash=?", (sh, rh))
+    known = {**_config_ids(ws, sh), **_config_ids(ws, rh)}
+    for k, kind in zip(items["item_id"], items["kind"]):
+        known.setdefault(str(k), str(kind))
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in items.to_dict("records"):  # one pass: a large workspace has many rows
+        rows.setdefault((str(r["call_id"]), str(r["item_id"])), []).append(r)
+    recs = []
+    for cid in scores["call_id"]:
+        for item, kind in known.items():
+            mine = rows.get((cid, item), [])
+            ev = mine[0] if mine else {}
+            if kind == "stage":
+                qs = [(item, any(r["status"] == "found" for r in mine))]
+            else:  # one row per raise; raised = any row, handled = any handled raise
+                handled = [r for r in mine if r["status"] == "handled"]
+                qs = [(item, bool(mine)), (f"{item}:handled", bool(handled))]
+                ev = handled[0] if handled else ev
+            for q, val in qs:
+                recs.append({"call_id": cid, "question": q, "kind": kind, "tool": val,
+                             "status": ev.get("status"), "start": ev.get("start"),
+                             "text": ev.get("text"), "phrase": ev.get("phrase"),
+                             "similarity": ev.get("similarity"), "detail": ev.get("detail")})
+    cols = ["call_id", "question", "kind", "tool", "status", "start", "text", "phrase",
+            "similarity", "detail"]
+    return ToolDecisions(pd.DataFrame(recs, columns=cols), scores, known, (sh, rh))
+
+
+# -- the report --------------------------------------------------------------------------
+@dataclass
+class CalibrationReport:
+    per_item: Any  # question, n, agreement, kappa, precision, recall, human_yes, tool_yes
+    per_call: dict[str, Any]  # calls, within_10, mean_abs_diff
+    worst: Any  # the disagreements, worst first, with evidence
+    graders: Any  # question, calls, agreement, kappa (pairs of graders on the same calls)
+    skipped: list[tuple[int, str]]
+    joined: Any  # every usable grade with the tool's decision
+
+
+def _item_table(joined: Any, truth: str = "human", pred: str = "tool") -> Any:
+    import pandas as pd
+
+    out = []
+    for q, g in joined.groupby("question", sort=True):
+        h, t = list(g[truth]), list(g[pred])
+        p, r, f = prf(h, t)
+        out.append({"question": q, "n": len(g), "agreement": float(np.mean(np.array(h) == np.array(t))),
+                    "kappa": cohen_kappa(h, t), "precision": p, "recall": r, "f1": f,
+                    "human_yes": float(np.mean(h)), "tool_yes": float(np.mean(t))})
+    return pd.DataFrame(out, columns=["question", "n", "agreement", "kappa", "precision",
+                                      "recall", "f1", "human_yes", "tool_yes"])
+
+
+def _grader_table(rows: Any) -> Any:
+    import pandas as pd
+
+    out = []
+    graded = rows[rows["grader"] != ""]
+    for q, g in graded.groupby("question", sort=True):
+        wide = g.pivot_table(index="call_id", columns="grader", values="human", aggfunc="last")
+        names = list(wide.columns)
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                both = wide[[names[i], names[j]]].dropna()
+                if len(both):
+                    a = both[names[i]].astype(bool).tolist()
+                    b = both[names[j]].astype(bool).tolist()
+                    out.append({"question": q, "graders": f"{names[i]} vs {names[j]}",
+                                "calls": len(both),
+                                "agreement": float(np.mean(np.array(a) == np.array(b))),
+                                "kappa": cohen_kappa(a, b)})
+    return pd.DataFrame(out, columns=["question", "graders", "calls", "agreement", "kappa"])
+
+
+def join(grades: Grades, tool: ToolDecisions) -> tuple[Any, list[tuple[int, str]]]:
+    """Grades with the tool's decision beside them; rows naming unknown calls or items are
+    skipped with their line."""
+    rows = grades.rows
+    skipped = list(grades.skipped)
+    calls = set(tool.scores["call_id"])
+    questions = set(tool.decisions["question"])
+    keep = []
+    for r in rows.to_dict("records"):
+        if r["call_id"] not in calls:
+            skipped.append((r["line"], f"call {r['call_id']!r} is not scored in the workspace"))
+        elif r["item_id"] not in tool.items:
+            skipped.append((r["line"], f"item {r['item_id']!r} is not in the script or rubric"))
+        elif r["question"] not in questions:
+            skipped.append((r["line"], f"{r['item_id']!r} is a stage: use found/missed or yes/no"))
+        else:
+            keep.append(r)
+    import pandas as pd
+
+    kept = pd.DataFrame(keep, columns=list(rows.columns))
+    joined = kept.merge(tool.decisions, on=["call_id", "question"], how="left")
+    return joined, sorted(skipped)
+
+
+def report(grades: Grades, tool: ToolDecisions, worst: int = 10) -> CalibrationReport:
+    """Agreement of the tool with the human grades (see the module docstring)."""
+    import pandas as pd
+
+    joined, skipped = join(grades, tool)
+    per_item = _item_table(joined)
+    per_call: dict[str, Any] = {"calls": 0, "within_10": None, "mean_abs_diff": None}
+    if not grades.scores.empty:
+        known = grades.scores[grades.scores["call_id"].isin(set(tool.scores["call_id"]))]
+        for cid in sorted(set(grades.scores["call_id"]) - set(known["call_id"])):
+            skipped.append((0, f"score for call {cid!r}: not scored in the workspace"))
+        sc = known.groupby("call_id", as_index=False)["human_score"].mean().merge(
+            tool.scores, on="call_id")
+        if len(sc):
+            diff = (sc["human_score"] - sc["tool_score"]).abs()
+            per_call = {"calls": len(sc), "within_10": float((diff <= SCORE_TOLERANCE).mean()),
+                        "mean_abs_diff": float(diff.mean())}
+    dis = joined[joined["human"] != joined["tool"]].copy()
+    # worst first: a confident tool that is wrong (high similarity on a false find); then
+    # calls with most disagreements
+    dis["n_call"] = dis.groupby("call_id")["question"].transform("count")
+    dis["sim"] = pd.to_numeric(dis["similarity"], errors="coerce").fillna(0.0)
+    dis = dis.sort_values(["sim", "n_call", "call_id", "question"],
+                          ascending=[False, False, True, True]).head(worst)
+    dis = dis[["call_id", "question", "grader", "human", "tool", "status", "start", "text",
+               "phrase", "similarity", "detail"]]
+    return CalibrationReport(per_item, per_call, dis.reset_index(drop=True),
+                             _grader_table(grades.rows), skipped, joined)
+
+
+# -- fitting -----------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """Cross-validated agreement per question, before (the tool as is) and after fitting."""
+
+    table: Any  # question, n, before_*, after_*, threshold (fitted on all rows)
+    folds: int
+    features: list[str]
+
+
+def fit_items(frame: Any, features: Sequence[str], folds: int = 5, seed: int = 0) -> FitResult:
+    """Learn, per question, a decision from ``features`` (one feature: a threshold; more: a
+    logistic regression) and measure it by ``folds``-fold cross-validation over calls.
+
+    ``frame`` has ``call_id, question, human, tool`` and the feature columns; ``before`` is
+    the tool's own decision on the same rows, ``after`` the held-out predictions.
+    """
+    import pandas as pd
+
+    features = list(features)
+    out = []
+    for q, g in frame.groupby("question", sort=True):
+        g = g.reset_index(drop=True)
+        calls = sorted(set(g["call_id"]))
+        random.Random(seed).shuffle(calls)
+        k = max(2, min(folds, len(calls)))
+        fold_of = {c: i % k for i, c in enumerate(calls)}
+        fid = g["call_id"].map(fold_of).to_numpy()
+        X = g[features].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        y = g["human"].astype(bool).to_numpy()
+        pred = np.zeros(len(g), dtype=bool)
+        for f in range(k):
+            tr, te = fid != f, fid == f
+            if not te.any():
+                continue
+            if len(features) == 1:
+                pred[te] = X[te, 0] >= fit_threshold(X[tr, 0], y[tr])
+            elif y[tr].all() or not y[tr].any():
+                pred[te] = bool(y[tr].all())
+            else:
+                pred[te] = fit_logistic(X[tr], y[tr]).predict(X[te])
+        tool = g["tool"].astype(bool).to_numpy()
+        row: dict[str, Any] = {"question": q, "n": len(g)}
+        for tag, p in (("before", tool), ("after", pred)):
+            row[f"{tag}_agreement"] = float((p == y).mean())
+            row[f"{tag}_kappa"] = cohen_kappa(y, p)
+            row[f"{tag}_f1"] = prf(y, p)[2]
+        row["threshold"] = fit_threshold(X[:, 0], y) if len(features) == 1 else None
+        out.append(row)
+    return FitResult(pd.DataFrame(out), folds, features)
+
+
+def fit(grades: Grades, tool: ToolDecisions, folds: int = 5, seed: int = 0) -> FitResult:
+    """``qa calibrate --fit`` over what the workspace records: per item, a similarity cut
+    (a missed item's similarity is 0; a found one's is its evidence's similarity)."""
+    joined, _ = join(grades, tool)
+    f = joined.copy()
+    sim = f["similarity"].astype(float).fillna(0.0)
+    f["tool_similarity"] = np.where(f["tool"].astype(bool), np.maximum(sim, 1e-3), 0.0)
+    return fit_items(f, ["tool_similarity"], folds=folds, seed=seed)

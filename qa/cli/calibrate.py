@@ -1,0 +1,127 @@
+"""``qa calibrate``: human QA grades against the tool's decisions (and ``--fit``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .. import calibrate as cal
+from .common import WorkspaceOpt, app, err_console, fail, handle_errors, open_workspace, out_console
+
+_FORMATS = ("table", "json", "csv")
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    return str(v)
+
+
+_LABELS = {"agreement": "agree", "precision": "prec", "human_yes": "human yes",
+           "tool_yes": "tool yes", "similarity": "sim", "before_agreement": "agree before",
+           "after_agreement": "agree after", "before_kappa": "kappa before",
+           "after_kappa": "kappa after", "threshold": "cut"}
+
+
+def _table(title: str, frame: Any, columns: list[str]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(_LABELS.get(c, c), overflow="fold")
+    for r in frame[columns].itertuples(index=False):
+        t.add_row(*[_fmt(v) for v in r])
+    return t
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate(
+    grades: Annotated[
+        Path,
+        typer.Argument(help="Human grades, CSV or XLSX: call_id, item_id, value "
+                       "(yes/no, 1/0, found/missed, handled/unhandled); optional grader, score.",
+                       show_default=False),
+    ],
+    workspace: WorkspaceOpt = None,
+    do_fit: Annotated[bool, typer.Option("--fit", help="Also learn per-item cuts from the grades "
+                                         "and report cross-validated agreement before and after.")] = False,
+    folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds for --fit.", min=2)] = 5,
+    worst: Annotated[int, typer.Option("--worst", help="How many disagreements to list.", min=0)] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv (csv: the per-item table).")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write per_item.csv, "
+                      "worst.csv, graders.csv, skipped.csv (and fit.csv) into this folder.",
+                      show_default=False)] = None,
+) -> None:
+    """Compare human QA grades with the tool: per item agreement, Cohen's kappa, precision and recall of the tool; the share of calls whose scores differ by at most 10 points; the worst disagreements with the tool's evidence; agreement between graders who graded the same calls.
+
+    Rows naming unknown calls or items, or with values that are not yes/no, are skipped and listed on stderr; the rest is used.
+
+    Example: qa calibrate grades.xlsx --workspace qa_workspace --fit
+    """
+    if fmt not in _FORMATS:
+        fail(f"--format {fmt!r}: choose one of {', '.join(_FORMATS)}", code=2)
+    g = cal.read_grades(grades)
+    ws = open_workspace(workspace, create=False)
+    tool = cal.tool_decisions(ws)
+    rep = cal.report(g, tool, worst=worst)
+    fitted = cal.fit(g, tool, folds=folds) if do_fit and len(rep.joined) else None
+
+    for line, why in rep.skipped:
+        where = f"{grades}:{line}" if line else str(grades)
+        err_console.print(f"skipped {where}: {why}", markup=False, soft_wrap=True)
+    err_console.print(f"{len(rep.joined)} grade(s) compared, {len(rep.skipped)} skipped", markup=False)
+
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        rep.per_item.to_csv(output / "per_item.csv", index=False)
+        rep.worst.to_csv(output / "worst.csv", index=False)
+        rep.graders.to_csv(output / "graders.csv", index=False)
+        import pandas as pd
+
+        pd.DataFrame(rep.skipped, columns=["line", "reason"]).to_csv(output / "skipped.csv", index=False)
+        if fitted is not None:
+            fitted.table.to_csv(output / "fit.csv", index=False)
+
+    if fmt == "csv":
+        typer.echo(rep.per_item.to_csv(index=False), nl=False)  # raw: rich would wrap lines
+        return
+    if fmt == "json":
+        doc = {"per_item": _records(rep.per_item), "per_call": rep.per_call,
+               "worst": _records(rep.worst), "graders": _records(rep.graders),
+               "skipped": [{"line": ln, "reason": r} for ln, r in rep.skipped],
+               "fit": None if fitted is None else {"folds": fitted.folds,
+                                                   "items": _records(fitted.table)}}
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    out_console.print(_table("Per item (tool vs human)", rep.per_item,
+                             ["question", "n", "agreement", "kappa", "precision", "recall",
+                              "human_yes", "tool_yes"]))
+    pc = rep.per_call
+    if pc["calls"]:
+        out_console.print(f"Per call: {pc['within_10']:.0%} of {pc['calls']} call(s) within "
+                          f"±{cal.SCORE_TOLERANCE:g} points; mean |difference| {pc['mean_abs_diff']:.1f}",
+                          markup=False)
+    if len(rep.worst):
+        out_console.print(_table("Worst disagreements", rep.worst,
+                                 ["call_id", "question", "grader", "human", "tool", "start",
+                                  "text", "similarity"]))
+    if len(rep.graders):
+        out_console.print(_table("Graders on the same calls", rep.graders,
+                                 ["question", "graders", "calls", "agreement", "kappa"]))
+    if fitted is not None:
+        out_console.print(_table(f"--fit: {fitted.folds}-fold cross-validated, before -> after",
+                                 fitted.table, ["question", "n", "before_agreement",
+                                                "after_agreement", "before_kappa", "after_kappa",
+                                                "threshold"]))

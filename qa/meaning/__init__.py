@@ -1,0 +1,253 @@
+"""The meaning layer: is an utterance *saying* one of an item's examples, in other words?
+
+Beside the fuzzy layer (:mod:`qa.matching`, same words with small slips), this layer embeds
+every utterance and every example phrase of an item (stage phrases, objection triggers,
+handling steps) with an offline multilingual sentence encoder (:mod:`.encoders`) and compares
+them by cosine similarity. Each distinct text is embedded once per model and kept in a
+pluggable :class:`~.cache.VectorCache`.
+
+The rule (:func:`best_items`): an item is found in an utterance when the utterance's
+similarity to the item's closest example is at least ``threshold`` AND beats every other
+competing item's similarity on that utterance by at least ``margin``. The overall verdict
+(:func:`decide`) is fuzzy OR meaning; the evidence says which layer fired and how similar.
+
+Integration from scoring is one object and one call per transcript::
+
+    from qa.meaning import MeaningMatcher, MeaningOptions, decide
+    mm = MeaningMatcher({"greeting": ["hello", "good afternoon"], ...}, MeaningOptions())
+    hits = mm.match([u.text for u in utterances], eligible={"greeting": is_manager_mask})
+    verdict = decide(fuzzy_found, fuzzy_similarity, hits["greeting"])
+
+It hands on :class:`MeaningHit` values (utterance index, similarity, margin, example).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cache import MemoryVectorCache, SqliteVectorCache, VectorCache, text_key
+from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, encoder
+
+__all__ = [
+    "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_MARGINS", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
+    "MeaningError", "MeaningHit", "MeaningMatcher", "MeaningOptions", "MemoryVectorCache",
+    "SqliteVectorCache", "VectorCache", "Verdict", "best_items", "cosine", "decide", "embed",
+    "encoder", "item_similarities", "text_key",
+]
+
+#: Zero-shot similarity thresholds per encoder, chosen on the CaSiNo development split
+#: (never on its held-out test split; see docs/meaning.md). Cosine scales differ per model.
+DEFAULT_THRESHOLDS: dict[str, float] = {"use": 0.35, "e5": 0.86}
+#: How far an item must beat every competing item on the same utterance, per encoder (e5's
+#: cosines crowd into 0.8-0.95, so any fixed lead would be a large one for it).
+DEFAULT_MARGINS: dict[str, float] = {"use": 0.02, "e5": 0.0}
+DEFAULT_MARGIN = DEFAULT_MARGINS["use"]
+
+
+@dataclass(frozen=True)
+class MeaningOptions:
+    """How the meaning layer decides. ``None`` fields take the encoder's default."""
+
+    #: ``use`` (default) or ``e5``; see :mod:`qa.meaning.encoders`.
+    encoder: str = DEFAULT_ENCODER
+    #: Similarity an utterance needs to an item's closest example (None: per-encoder default).
+    threshold: float | None = None
+    #: Per-item thresholds (e.g. learned by ``qa calibrate --fit``); override ``threshold``.
+    item_thresholds: Mapping[str, float] = field(default_factory=dict)
+    #: Lead over the best competing item on the same utterance (None: per-encoder default).
+    margin: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise MeaningError(
+                f"unknown meaning encoder {self.encoder!r}; choose one of: {', '.join(ENCODERS)}")
+        for name, t in [("threshold", self.threshold), *self.item_thresholds.items()]:
+            if t is not None and not -1.0 <= t <= 1.0:
+                raise MeaningError(f"meaning threshold {name!r} must be in [-1, 1], got {t}")
+        if self.margin is not None and not 0.0 <= self.margin < 2.0:
+            raise MeaningError(f"meaning margin must be in [0, 2), got {self.margin}")
+
+    def threshold_for(self, item_id: str) -> float:
+        if item_id in self.item_thresholds:
+            return float(self.item_thresholds[item_id])
+        if self.threshold is not None:
+            return float(self.threshold)
+        return DEFAULT_THRESHOLDS[self.encoder]
+
+    @property
+    def lead(self) -> float:
+        """The margin in force: ``margin`` or the encoder's default."""
+        return DEFAULT_MARGINS[self.encoder] if self.margin is None else float(self.margin)
+
+
+@dataclass(frozen=True)
+class MeaningHit:
+    """The meaning layer's evidence for one item in one transcript.
+
+    ``utterance`` is the index of the best qualifying utterance when ``found``, else of the
+    most similar one (None when no utterance was eligible). ``margin`` is the lead over the
+    best competing item on that utterance (``inf`` when nothing competes). ``all_found``
+    lists every qualifying utterance, in order (for "said first" checks).
+    """
+
+    item_id: str
+    found: bool
+    utterance: int | None
+    similarity: float
+    margin: float
+    example: int | None
+    all_found: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Fuzzy OR meaning: which layer fired (``fuzzy`` first) and its similarity (0-1)."""
+
+    found: bool
+    layer: str | None
+    similarity: float | None
+
+
+def embed(texts: Sequence[str], enc: Encoder, cache: VectorCache | None = None) -> np.ndarray:
+    """Vectors for ``texts`` (rows in order), embedding each distinct uncached text once."""
+    texts = list(texts)
+    if not texts:
+        return np.zeros((0, enc.dim), dtype=np.float32)
+    keys = [text_key(t) for t in texts]
+    have = cache.get_many(enc.name, keys) if cache is not None else {}
+    todo = {k: t for k, t in zip(keys, texts) if k not in have}
+    if todo:
+        new = enc.encode(list(todo.values()))
+        fresh = dict(zip(todo.keys(), new))
+        if cache is not None:
+            cache.put_many(enc.name, fresh)
+        have = {**have, **fresh}
+    return np.stack([np.asarray(have[k], dtype=np.float32) for k in keys])
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every row of ``a`` with every row of ``b``: ``(len(a), len(b))``."""
+    a = np.atleast_2d(np.asarray(a, dtype=np.float32))
+    b = np.atleast_2d(np.asarray(b, dtype=np.float32))
+    na = np.linalg.norm(a, axis=1, keepdims=True)
+    nb = np.linalg.norm(b, axis=1, keepdims=True)
+    na[na == 0] = 1.0
+    nb[nb == 0] = 1.0
+    return np.asarray((a / na) @ (b / nb).T)
+
+
+def item_similarities(
+    utterance_vectors: np.ndarray, item_example_vectors: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per utterance and item: similarity to the item's closest example and that example.
+
+    Returns ``(sims, examples)``, both ``(n_utterances, n_items)`` in the mapping's order.
+    """
+    n = len(utterance_vectors)
+    sims = np.full((n, len(item_example_vectors)), -np.inf, dtype=np.float32)
+    which = np.zeros((n, len(item_example_vectors)), dtype=np.int64)
+    for j, ex in enumerate(item_example_vectors.values()):
+        if n and len(ex):
+            s = cosine(utterance_vectors, ex)
+            sims[:, j] = s.max(axis=1)
+            which[:, j] = s.argmax(axis=1)
+    return sims, which
+
+
+def best_items(
+    utterance_vectors: np.ndarray,
+    item_example_vectors: Mapping[str, np.ndarray],
+    threshold: float | Mapping[str, float],
+    margin: float = DEFAULT_MARGIN,
+    eligible: Mapping[str, Sequence[bool]] | None = None,
+) -> dict[str, MeaningHit]:
+    """Decide every item on one transcript (see the module docstring for the rule).
+
+    ``threshold`` is one number or one per item. ``eligible[item]`` masks the utterances an
+    item may be found in (its role, its time window); an ineligible utterance neither finds
+    the item nor lets it compete with the others there.
+    """
+    ids = list(item_example_vectors)
+    n = len(utterance_vectors)
+    sims, which = item_similarities(utterance_vectors, item_example_vectors)
+    if eligible:
+        for j, item in enumerate(ids):
+            if item in eligible:
+                mask = np.asarray(eligible[item], dtype=bool)
+                if mask.shape != (n,):
+                    raise MeaningError(
+                        f"eligible[{item!r}] has {mask.size} entries for {n} utterances")
+                sims[~mask, j] = -np.inf
+    out: dict[str, MeaningHit] = {}
+    for j, item in enumerate(ids):
+        thr = float(threshold[item] if isinstance(threshold, Mapping) else threshold)
+        col = sims[:, j]
+        if n == 0 or not np.isfinite(col).any():
+            out[item] = MeaningHit(item, False, None, 0.0, 0.0, None)
+            continue
+        others = np.delete(sims, j, axis=1)
+        rival = others.max(axis=1) if others.shape[1] else np.full(n, -np.inf)
+        with np.errstate(invalid="ignore"):
+            lead = np.where(np.isfinite(rival), col - rival, np.inf)
+        ok = np.isfinite(col) & (col >= thr) & (lead >= margin)
+        hits = np.flatnonzero(ok)
+        best = int(hits[np.argmax(col[hits])]) if hits.size else int(np.argmax(col))
+        out[item] = MeaningHit(
+            item_id=item, found=bool(hits.size), utterance=best, similarity=float(col[best]),
+            margin=float(lead[best]), example=int(which[best, j]),
+            all_found=tuple(int(i) for i in hits),
+        )
+    return out
+
+
+class MeaningMatcher:
+    """An item set embedded once; :meth:`match` decides it on transcript after transcript."""
+
+    def __init__(
+        self,
+        examples: Mapping[str, Sequence[str]],
+        options: MeaningOptions | None = None,
+        *,
+        cache: VectorCache | None = None,
+        enc: Encoder | None = None,
+    ):
+        self.options = options or MeaningOptions()
+        self.encoder = enc or encoder(self.options.encoder)
+        self.cache: VectorCache = cache if cache is not None else MemoryVectorCache()
+        self.examples = {k: list(v) for k, v in examples.items()}
+        empty = [k for k, v in self.examples.items() if not v]
+        if empty:
+            raise MeaningError(f"item(s) without example phrases: {', '.join(empty)}")
+        self.vectors = {k: embed(v, self.encoder, self.cache) for k, v in self.examples.items()}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return embed(texts, self.encoder, self.cache)
+
+    def match(
+        self,
+        utterances: Sequence[str] | np.ndarray,
+        eligible: Mapping[str, Sequence[bool]] | None = None,
+    ) -> dict[str, MeaningHit]:
+        """Decide every item on one transcript (texts, or their vectors from :meth:`embed`)."""
+        vecs = (utterances if isinstance(utterances, np.ndarray)
+                else self.embed([str(u) for u in utterances]))
+        thr = {k: self.options.threshold_for(k) for k in self.vectors}
+        return best_items(vecs, self.vectors, thr, self.options.lead, eligible)
+
+    def example_text(self, hit: MeaningHit) -> str | None:
+        """The example phrase a hit was closest to (for the evidence)."""
+        return None if hit.example is None else self.examples[hit.item_id][hit.example]
+
+
+def decide(fuzzy_found: bool, fuzzy_similarity: float | None, hit: MeaningHit | None) -> Verdict:
+    """Fuzzy OR meaning. Fuzzy wins when both fire (exact words are the stronger evidence);
+    ``fuzzy_similarity`` is on rapidfuzz's 0-100 scale or 0-1 and comes back as 0-1."""
+    if fuzzy_found:
+        s = None if fuzzy_similarity is None else float(fuzzy_similarity)
+        return Verdict(True, "fuzzy", s / 100 if s is not None and s > 1 else s)
+    if hit is not None and hit.found:
+        return Verdict(True, "meaning", hit.similarity)
+    return Verdict(False, None, None)
