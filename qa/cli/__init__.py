@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "supervisor",
     "trainer",
     "report",
+    "calls",  # qa missed (PBX call log)
 )
 
 for _name in COMMAND_MODULES:
