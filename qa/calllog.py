@@ -148,7 +148,9 @@ class CallLogRules:
         return digits[-n:] if n > 0 else digits
 
 
+@lru_cache(maxsize=4096)
 def _word(value: Any) -> str:
+    # Statuses and directions repeat on every row: compare them once per distinct value.
     return _column_key(str(value))
 
 
@@ -196,6 +198,8 @@ class ParsedLog:
 
 
 _CHANNEL_EXT = re.compile(r"^[^/]+/([^-@;/]+)")
+_PHONE_PUNCT = re.compile(r"[\s()\-.]")
+_PHONE = re.compile(r"\+?\d+")
 
 
 def _channel_extension(channel: str) -> str | None:
@@ -206,8 +210,10 @@ def _channel_extension(channel: str) -> str | None:
 def _number(value: str) -> str:
     """``"+7 (916) 123-45-67"`` -> ``"+79161234567"``; text such as ``s`` stays as it is."""
     text = (value or "").strip()
-    cleaned = re.sub(r"[\s()\-.]", "", text)
-    return cleaned if re.fullmatch(r"\+?\d+", cleaned) else text
+    if text.isdigit():
+        return text
+    cleaned = _PHONE_PUNCT.sub("", text)
+    return cleaned if _PHONE.fullmatch(cleaned) else text
 
 
 def _parse_start(text: str) -> datetime | None:
@@ -294,7 +300,7 @@ def classify(values: Mapping[str, str], rule: CallLogRules | None = None) -> dic
 
 def _row_key(cells: Sequence[str]) -> str:
     # The row's own content: the same row in a re-import or an overlapping export is one row.
-    return hashlib.blake2b("\x1f".join(c.strip() for c in cells).encode("utf-8"), digest_size=12).hexdigest()
+    return hashlib.blake2b("\x1f".join(cells).encode("utf-8"), digest_size=12).hexdigest()
 
 
 def _make_row(values: Mapping[str, str], cells: Sequence[str], path: str, line: int, r: CallLogRules) -> dict[str, Any]:
@@ -511,15 +517,28 @@ def import_log(
     managers: ManagerMap | None = None,
     preset: str | None = None,
 ) -> ImportResult:
-    """Read a log file and store its rows; importing the same rows again adds nothing.
+    """Read a log file and store its rows; importing the same rows again adds nothing (a file
+    already imported, by content, is not even read again; rows shared with another export of
+    the same calls are stored once).
 
     ``managers`` (from :func:`qa.managers.load_managers`) names the extensions; the names are
     kept in the workspace, so later views show them without the file.
     """
-    parsed = read_log(path, preset=preset)
     if managers is not None:
         ws.save_extension_names(dict(managers.names))
-    new = ws.save_calllog(parsed.rows, source=parsed.path, issues=parsed.issues)
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as e:
+        raise CallLogError(f"{p}: cannot read the call log ({e.strerror or e}); check the path") from e
+    done = ws.calllog_imports(digest)
+    if done and preset in (None, done[-1]["format"]):
+        # The same file again: every row is stored already; say what its first import said.
+        last = done[-1]
+        return ImportResult(str(p), last["format"], last["rows"], 0, last["internal"], tuple(last["issues"]))
+    parsed = read_log(p, preset=preset)
+    new = ws.save_calllog(parsed.rows, source=parsed.path, issues=parsed.issues, sha256=digest, format=parsed.format)
     internal = sum(1 for row in parsed.rows if row["direction"] == "internal")
     return ImportResult(parsed.path, parsed.format, len(parsed.rows), new, internal, tuple(parsed.issues))
 

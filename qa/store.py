@@ -155,11 +155,15 @@ CREATE INDEX IF NOT EXISTS calllog_uniqueid ON calllog(uniqueid);
 CREATE TABLE IF NOT EXISTS calllog_imports (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
+    sha256 TEXT,
+    format TEXT,
+    internal INTEGER NOT NULL DEFAULT 0,
     rows INTEGER NOT NULL,
     new_rows INTEGER NOT NULL,
     issues_json TEXT NOT NULL DEFAULT '[]',
     imported_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS calllog_imports_sha ON calllog_imports(sha256);
 CREATE TABLE IF NOT EXISTS calllog_extensions (extension TEXT PRIMARY KEY, manager TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS calllog_goals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -522,7 +526,13 @@ class Workspace:
     )
 
     def save_calllog(
-        self, rows: Sequence[Mapping[str, Any]], *, source: str, issues: Sequence[str] = ()
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        source: str,
+        issues: Sequence[str] = (),
+        sha256: str | None = None,
+        format: str | None = None,
     ) -> int:
         """Store call-log rows (dicts with :attr:`_CALLLOG_COLUMNS`) in one transaction;
         rows already stored (same ``row_key``) are left as they are. Returns how many were new."""
@@ -537,8 +547,10 @@ class Workspace:
             )
             new = c.total_changes - before
             c.execute(
-                "INSERT INTO calllog_imports(source, rows, new_rows, issues_json, imported_at) VALUES (?,?,?,?,?)",
-                (source, len(rows), new, json.dumps(list(issues), ensure_ascii=False), now),
+                "INSERT INTO calllog_imports(source, sha256, format, internal, rows, new_rows, issues_json, "
+                "imported_at) VALUES (?,?,?,?,?,?,?,?)",
+                (source, sha256, format, sum(1 for r in rows if r.get("direction") == "internal"),
+                 len(rows), new, json.dumps(list(issues), ensure_ascii=False), now),
             )
         return int(new)
 
@@ -575,15 +587,15 @@ class Workspace:
         ).fetchone()
         return dict(zip(cols, r)) if r else None
 
-    def calllog_imports(self) -> list[dict[str, Any]]:
+    def calllog_imports(self, sha256: str | None = None) -> list[dict[str, Any]]:
+        """Imports of log files, oldest first (only those of a file's content with ``sha256``)."""
         rows = self.conn.execute(
-            "SELECT id, source, rows, new_rows, issues_json, imported_at FROM calllog_imports ORDER BY id"
+            "SELECT id, source, sha256, format, internal, rows, new_rows, issues_json, imported_at "
+            "FROM calllog_imports" + (" WHERE sha256=?" if sha256 else "") + " ORDER BY id",
+            (sha256,) if sha256 else (),
         ).fetchall()
-        return [
-            {"id": r[0], "source": r[1], "rows": r[2], "new_rows": r[3], "issues": json.loads(r[4]),
-             "imported_at": r[5]}
-            for r in rows
-        ]
+        keys = ("id", "source", "sha256", "format", "internal", "rows", "new_rows", "issues", "imported_at")
+        return [{**dict(zip(keys, r)), "issues": json.loads(r[7])} for r in rows]
 
     def save_extension_names(self, names: Mapping[str, str]) -> None:
         """Remember extension -> manager name (from managers.csv) for the call-log views."""

@@ -131,10 +131,20 @@ def test_reimport_is_idempotent(tmp_path: Path) -> None:
         assert (again.rows, again.new) == (20, 0)
         assert w.query("SELECT COUNT(*) FROM calllog")[0][0] == 20
         assert "20 row(s) read (asterisk), 0 new, 20 already in the workspace" in again.summary
-        assert [i["new_rows"] for i in w.calllog_imports()] == [20, 0]
+        assert [i["new_rows"] for i in w.calllog_imports()] == [20]  # the same file is not read again
+        # another export overlapping the day: only its new rows are added
+        overlap = tmp_path / "Master-2.csv"
+        extra = ('"","103","89035550005","from-internal","","SIP/103-1","SIP/trunk-2","Dial","",'
+                 '"2026-11-22 09:00:00","2026-11-22 09:00:03","2026-11-22 09:01:00",60,57,"ANSWERED","3","99.1",""')
+        overlap.write_text(DAY.read_text() + extra + "\n")
+        third = import_log(w, overlap)
+        assert (third.rows, third.new) == (21, 1)
+        assert w.query("SELECT COUNT(*) FROM calllog")[0][0] == 21
     with Workspace(tmp_path / "ws") as w:  # reopened: the log is still there
         assert w.has_calllog()
-        assert _counts(missed_report(w))[TEAM] == HAND[TEAM]
+        team = _counts(missed_report(w))[TEAM]
+        assert team[:3] == HAND[TEAM][:3]
+        assert team[4:6] == (4, 1)  # the next day's callback reached F: two misses now called back late
 
 
 # ---- classifying rows ------------------------------------------------------------------------------
