@@ -47,7 +47,8 @@ Callbacks (:func:`missed_report`)
 It hands plain tables (pandas) to the CLI (``qa missed``) and small blocks to the views:
 :func:`calls_block` (scorecard, team), :func:`never_called_back` (report day page),
 :func:`revive_rows` (``qa revive``), :func:`callback_coaching` (``qa coach``),
-:func:`log_for_call` and :func:`unrecorded_calls` (recordings and log rows linked).
+:func:`log_for_call` and :func:`unrecorded_calls` (recordings and log rows linked), and
+:func:`day_card_html` / :func:`call_log_html` (the report's day and call pages).
 """
 
 from __future__ import annotations
@@ -87,9 +88,11 @@ __all__ = [
     "ImportResult",
     "MissedReport",
     "ParsedLog",
+    "call_log_html",
     "calls_block",
     "callback_coaching",
     "classify",
+    "day_card_html",
     "import_log",
     "log_for_call",
     "missed_report",
@@ -878,6 +881,8 @@ def revive_rows(
     no next step``)."""
     import pandas as pd
 
+    if base is not None and not ws.has_calllog():
+        return base  # no log: the list stays as it was
     frames = []
     if base is not None:
         b = base.copy()
@@ -987,7 +992,17 @@ def _nan(v: Any) -> bool:
 
 # ---- recordings and log rows ----------------------------------------------------------------------
 def _links(ws: Workspace, lo: str | None = None, hi: str | None = None) -> dict[str, str]:
-    """call_id -> row_key of the log row that is the same call."""
+    """call_id -> row_key of the log row that is the same call (cached per workspace state:
+    the report asks once per call page)."""
+    state = (lo, hi, ws.conn.total_changes, ws.query("PRAGMA data_version")[0][0])
+    cache: dict[Any, dict[str, str]] = ws.__dict__.setdefault("_calllog_links", {})
+    if state not in cache:
+        cache.clear()
+        cache[state] = _find_links(ws, lo, hi)
+    return cache[state]
+
+
+def _find_links(ws: Workspace, lo: str | None, hi: str | None) -> dict[str, str]:
     rec = ws.query(
         "SELECT call_id, source, manager, started_at, client_phone FROM calls WHERE started_at IS NOT NULL"
         + (" AND day >= ?" if lo else "") + (" AND day <= ?" if hi else ""),
@@ -1089,3 +1104,72 @@ def _linked_uids(ws: Workspace, keys: set[str]) -> set[str]:
         if row and row.get("uniqueid"):
             out.add(str(row["uniqueid"]))
     return out
+
+
+# ---- HTML for the report (qa report) ------------------------------------------------------------
+def _h(value: Any) -> str:
+    import html
+
+    return html.escape("" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value))
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool]) -> str:
+    head = "".join(f'<th class="{"num" if n else "text"}">{_h(h)}</th>' for h, n in zip(headers, numeric))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if n else ""}">{_h(v)}</td>' for v, n in zip(row, numeric)) + "</tr>"
+        for row in rows
+    )
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def day_card_html(
+    ws: Workspace,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+    *,
+    window: str | float = 30,
+) -> str:
+    """The report day page's PBX block: missed calls per manager and the clients never called
+    back (phone and time). An empty string when the workspace has no call log."""
+    if not ws.has_calllog():
+        return ""
+    report = missed_report(ws, date_from, date_to, window=window)
+    within = f"within {report.window_minutes:g} min"
+    per_manager = _html_table(
+        ["Manager", "Inbound", "Missed", f"Called back {within}", "Later", "Never", "Recovered",
+         "Median callback, min", "Outbound", "Talk, min"],
+        [[r["manager"], r["inbound"], r["missed"], r["called_back_in_time"], r["called_back_late"],
+          r["not_called_back"], r["recovered"], _fmt(r["median_callback_minutes"]), r["outbound"],
+          _fmt(r["talk_minutes"])] for r in report.managers.to_dict("records")],
+        [False] + [True] * 9,
+    )
+    never = report.not_called_back
+    clients = _html_table(
+        ["Client phone", "Manager", "Missed calls", "Last missed", "First missed"],
+        [[r["client"], r["manager"], r["missed_calls"], str(r["last_missed_at"]).replace("T", " ")[:16],
+          str(r["first_missed_at"]).replace("T", " ")[:16]] for r in never.to_dict("records")],
+        [False, False, True, False, False],
+    ) if len(never) else '<p class="note">Every missed client was called back or called again.</p>'
+    return (
+        '<section class="card calllog"><h2>Missed calls (PBX log)</h2>'
+        f'<p class="note">Inbound calls nobody answered and whether a manager called back ({within} is in '
+        f'time; rule: {report.rule}).</p>{per_manager}'
+        f'<h2>Clients never called back</h2>{clients}</section>'
+    )
+
+
+def call_log_html(ws: Workspace, call_id: str) -> str:
+    """The call page's line of PBX log data (start, status, talk time, uniqueid); an empty
+    string when no log row is the same call."""
+    row = log_for_call(ws, call_id)
+    if row is None:
+        return ""
+    parts = [
+        f"{row['direction']} call at {str(row['started_at']).replace('T', ' ')}",
+        f"status {row['disposition'] or ('answered' if row['answered'] else 'missed')}",
+        f"talk {row['billsec']:.0f} s" if row["billsec"] is not None else "",
+        f"extension {row['extension']} ({row['manager']})" if row["extension"] else "",
+        f"client {row['client']}" if row["client"] else "",
+        f"uniqueid {row['uniqueid']}" if row["uniqueid"] else "",
+    ]
+    return f'<div class="alert info calllog"><b>PBX log:</b> {_h(" · ".join(p for p in parts if p))}</div>'

@@ -124,3 +124,103 @@ def test_the_sample_day(tmp_path: Path, repo_root: Path) -> None:
     assert (rows["jones"]["called_back_late"], rows["jones"]["median_callback_minutes"]) == (1, 58.0)
     assert (rows["brown"]["missed"], rows["brown"]["median_callback_minutes"]) == (1, 177.0)
     assert rows["petrov"]["recovered"] == 1 and rows["smith"]["not_called_back"] == 1
+
+
+# ---- where the log shows up: scorecard, team, revive, coach, report ------------------------------------
+def _cdr(start: str, src: str, dst: str, disposition: str, billsec: int, uid: str) -> str:
+    chan = f"SIP/{src}-1" if len(src) <= 5 else "SIP/trunk-1"
+    dchan = f"SIP/{dst}-2" if len(dst) <= 5 else "SIP/trunk-2"
+    return (f'"","{src}","{dst}","ctx","","{chan}","{dchan}","Dial","","{start}","","{start}",'
+            f'{billsec + 5},{billsec},"{disposition}","3","{uid}",""')
+
+
+@pytest.fixture()
+def scored_with_log(tmp_path: Path) -> Path:
+    """The hand-computed supervisor workspace (anna, boris, vera) plus a log of 2024-05-06."""
+    import supervisor_workspace as sw
+
+    ws = tmp_path / "ws"
+    sw.build(ws).close()
+    log = tmp_path / "Master.csv"
+    log.write_text("\n".join([
+        _cdr("2024-05-06 09:00:00", "79160000001", "202", "NO ANSWER", 0, "1714986000.1"),  # boris, never
+        _cdr("2024-05-06 09:30:00", "79160000002", "201", "NO ANSWER", 0, "1714987800.2"),  # anna...
+        _cdr("2024-05-06 09:40:00", "201", "89160000002", "ANSWERED", 60, "1714988400.3"),  # ...back in 10 min
+        _cdr("2024-05-06 10:00:02", "15550001", "201", "ANSWERED", 120, "1714989602.4"),  # recording a1
+        _cdr("2024-05-06 12:00:00", "79160000003", "203", "ANSWERED", 50, "1714996800.5"),  # vera, no recording
+    ]) + "\n")
+    managers = tmp_path / "managers.csv"
+    managers.write_text("extension,manager\n201,anna\n202,boris\n203,vera\n")
+    r = run(ws, str(log), "--managers", str(managers))
+    assert r.exit_code == 0, r.output
+    return ws
+
+
+def _cli(ws: Path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, [*args, "--workspace", str(ws)])
+
+
+def test_missed_lists_answered_calls_without_a_recording(scored_with_log: Path) -> None:
+    doc = json.loads(run(scored_with_log, "--format", "json").stdout)
+    assert [(r["manager"], r["client"]) for r in doc["answered_without_recording"]] == [
+        ("anna", "89160000002"), ("vera", "79160000003")]
+
+
+def test_scorecard_and_team_show_the_calls_block(scored_with_log: Path) -> None:
+    r = _cli(scored_with_log, "scorecard", "boris", "--from", "2024-05-06", "--to", "2024-05-08", "--format", "md")
+    assert r.exit_code == 0, r.output
+    assert "### Calls (PBX log)" in r.stdout
+    assert "| Missed | 1 | 2 |" in r.stdout
+    assert "| Called back | 0% | 50% |" in r.stdout
+    assert "| Never called back | 1 | 1 |" in r.stdout
+    doc = json.loads(_cli(scored_with_log, "team", "--format", "json").stdout)
+    calls = {row["Manager"]: row for row in doc["calls"]}
+    assert (calls["boris"]["Missed"], calls["anna"]["Called back"], calls["(team)"]["Inbound"]) == (1, "100%", 4)
+
+
+def test_no_log_no_calls_block(tmp_path: Path) -> None:
+    import supervisor_workspace as sw
+
+    sw.build(tmp_path / "ws").close()
+    r = _cli(tmp_path / "ws", "scorecard", "boris", "--format", "json")
+    assert r.exit_code == 0 and "calls" not in json.loads(r.stdout)
+    r = _cli(tmp_path / "ws", "revive", "--format", "json")
+    assert "reason" not in json.loads(r.stdout)["revive"][0]
+
+
+def test_revive_adds_clients_never_called_back(scored_with_log: Path) -> None:
+    r = _cli(scored_with_log, "revive", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["revive"]
+    log_rows = [row for row in rows if row["source"] == "PBX call log"]
+    assert [(row["client_phone"], row["manager"], row["reason"]) for row in log_rows] == [
+        ("79160000001", "boris", "missed call, not called back")]
+    assert {row["reason"] for row in rows} == {"missed call, not called back", "unhandled objection, no next step"}
+    table = _cli(scored_with_log, "revive", "--manager", "boris")
+    assert "79160000001" in table.stdout and "missed call, not called back" in table.stdout
+
+
+def test_coach_sets_a_callback_goal(scored_with_log: Path) -> None:
+    r = _cli(scored_with_log, "coach", "boris", "--from", "2024-05-06", "--to", "2024-05-08", "--format", "md")
+    assert r.exit_code == 0, r.output
+    assert "## Callbacks (PBX call log)" in r.stdout
+    assert "- Now: called back within 30 min: 0% of 1 missed call(s); team best quartile 75%" in r.stdout
+    assert "- Goal for the next period: call back at least 75% of missed calls within 30 min" in r.stdout
+    from qa.store import Workspace
+
+    with Workspace(scored_with_log) as ws:
+        assert [g["goal"]["target"] for g in ws.callback_goals("boris")] == [75.0]
+
+
+def test_report_day_page_and_call_page(scored_with_log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    r = CliRunner().invoke(app, ["report", "-w", str(scored_with_log), "-o", str(out), "--day", "2024-05-06",
+                                 "--lang", "en", "--no-excel"])
+    assert r.exit_code == 0, r.output
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Missed calls (PBX log)" in index and "Clients never called back" in index
+    assert "<td class=\"\">79160000001</td><td class=\"\">boris</td>" in index
+    assert "2024-05-06 09:00" in index
+    call = (out / "calls" / "a1.html").read_text(encoding="utf-8")
+    assert "PBX log:" in call and "uniqueid 1714989602.4" in call and "talk 120 s" in call
+    assert "PBX log:" not in (out / "calls" / "b1.html").read_text(encoding="utf-8")

@@ -396,6 +396,9 @@ class _Site:
                           f'{esc(self.flag_text(call, flag))}</div>')
         if score is None:
             alerts.append(f'<div class="alert info">{esc(t("not_scored"))}</div>')
+        # PBX call log (qa missed): this call's log row
+        from ..calllog import call_log_html
+        alerts.append(call_log_html(self.ws, cid))
 
         conversation = self.conversation(utts, items, where, transcript)
         breakdown = self.breakdown(call, items, where)
@@ -923,6 +926,9 @@ class _Site:
             "</div>"
         )
         body.append(self.review_card(review))
+        # PBX call log (qa missed): missed calls, never called back
+        from ..calllog import day_card_html
+        body.append(day_card_html(self.ws, self.data.period.date_from, self.data.period.date_to))
         body.append(self.managers_card())
         body.append(self.calls_card(calls, depth=0, title=t("all_calls"), show_manager=True))
         if self.opts.excel:
