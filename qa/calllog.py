@@ -394,7 +394,7 @@ def _looks_asterisk(cells: Sequence[str], r: CallLogRules) -> bool:
 def _pick_preset(header: Sequence[str], preset: str | None, r: CallLogRules, where: str) -> tuple[str, dict[str, int], list[str]]:
     keys = [_word(h.replace("\ufeff", "")) for h in header]
     if preset is not None and preset not in r.presets:
-        raise CallLogError(f"unknown preset {preset!r}; choose one of: {', '.join(r.presets)}")
+        raise CallLogError(f"unknown preset {preset!r}; choose one of: asterisk, {', '.join(r.presets)}")
     candidates = [preset] if preset else list(r.presets)
     best: tuple[int, str, dict[str, int]] | None = None
     for name in candidates:
@@ -438,7 +438,7 @@ def read_log(path: str | Path, *, preset: str | None = None, rule: CallLogRules 
         raise CallLogError(f"{where}: the call log is empty; export the day's calls from the PBX (Master.csv) and try again")
     line, cells = first
     n_std = len(r.asterisk_columns)
-    if preset is None and _looks_asterisk(cells, r):
+    if preset in (None, "asterisk") and _looks_asterisk(cells, r):
         result = ParsedLog(where, "asterisk", issues=issues)
         for line, cells in _chain([first], rows):
             result.lines += 1

@@ -316,8 +316,24 @@ def test_xlsx_export(tmp_path: Path) -> None:
         ("in", "101", False), ("out", "101", True)]
 
 
+def test_zadarma_api_style_export_and_forced_presets(tmp_path: Path) -> None:
+    path = tmp_path / "zadarma.csv"
+    path.write_text(
+        "call_id,sip,callstart,clid,destination,disposition,seconds\n"
+        "z1,101,2026-11-21 10:00:00,+79161234567,101,no answer,0\n"
+        "z2,101,2026-11-21 10:40:00,101,79161234567,answered,61\n"
+    )
+    parsed = read_log(path)
+    assert parsed.format == "zadarma" and parsed.issues == []
+    assert [(r["direction"], r["extension"], r["answered"], r["uniqueid"]) for r in parsed.rows] == [
+        ("in", "101", False, "z1"), ("out", "101", True, "z2")]
+    assert read_log(DAY, preset="asterisk").format == "asterisk"
+    with pytest.raises(CallLogError, match="this is not an Asterisk Master.csv row"):
+        read_log(path, preset="asterisk")
+
+
 def test_unknown_preset(tmp_path: Path) -> None:
-    with pytest.raises(CallLogError, match="unknown preset 'avaya'; choose one of: mango, zadarma"):
+    with pytest.raises(CallLogError, match="unknown preset 'avaya'; choose one of: asterisk, mango, zadarma"):
         read_log(FIX / "managers.csv", preset="avaya")
 
 
