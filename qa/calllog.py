@@ -57,7 +57,6 @@ import bisect
 import csv
 import hashlib
 import io
-import logging
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -104,18 +103,10 @@ __all__ = [
     "unrecorded_calls",
 ]
 
-log = logging.getLogger("qa")
-
 _DATA_FILE = Path(__file__).parent / "data" / "calllog.yaml"
 TEAM = "(team)"
 NOBODY = "(no extension)"
 CALLBACK_RULES = ("attempt", "answered")
-#: Fields one stored log row keeps (table ``calllog``), in insert order.
-ROW_FIELDS = (
-    "row_key", "source", "line", "started_at", "day", "direction", "extension", "client",
-    "client_key", "src", "dst", "channel", "dstchannel", "disposition", "answered",
-    "duration", "billsec", "uniqueid", "linkedid",
-)
 _FIELDS = (
     "start", "date", "time", "answer", "end", "src", "dst", "direction", "extension", "client",
     "channel", "dstchannel", "disposition", "billsec", "duration", "uniqueid", "linkedid",

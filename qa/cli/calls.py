@@ -15,9 +15,7 @@ from rich.markup import escape
 
 from .common import (
     FormatOpt,
-    FromOpt,
     OutputDirOpt,
-    ToOpt,
     WorkspaceOpt,
     app,
     err_console,
@@ -26,6 +24,16 @@ from .common import (
     out_console,
 )
 
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", help="First day of missed calls, YYYY-MM-DD (inclusive). Default: the log's first.",
+                 show_default=False),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="Last day of missed calls, YYYY-MM-DD (inclusive). Default: the log's last. "
+                 "Callbacks after it still count.", show_default=False),
+]
 LogArg = Annotated[
     list[Path] | None,
     typer.Argument(
