@@ -1113,22 +1113,42 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: 
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+@lru_cache(maxsize=1)
+def _labels() -> dict[str, dict[str, str]]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))
+        return {str(lang): {str(k): str(v) for k, v in words.items()} for lang, words in data["labels"].items()}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise CallLogError(f"{_DATA_FILE}: cannot read the report labels ({e}); fix or reinstall the file") from e
+
+
+def _label(key: str, lang: str, **values: Any) -> str:
+    table = _labels()
+    text = table.get(lang, {}).get(key) or table["en"].get(key) or key.replace("_", " ")
+    return text.format(**values) if values else text
+
+
 def day_card_html(
     ws: Workspace,
     date_from: str | date | None = None,
     date_to: str | date | None = None,
     *,
     window: str | float = 30,
+    lang: str = "en",
 ) -> str:
     """The report day page's PBX block: missed calls per manager and the clients never called
-    back (phone and time). An empty string when the workspace has no call log."""
+    back (phone and time), in ``lang`` (words in ``qa/data/calllog.yaml``, English for a
+    missing one). An empty string when the workspace has no call log."""
     if not ws.has_calllog():
         return ""
     report = missed_report(ws, date_from, date_to, window=window)
-    within = f"within {report.window_minutes:g} min"
+    t = lambda key, **v: _label(key, lang, **v)  # noqa: E731
+    within = t("within", minutes=f"{report.window_minutes:g}")
     per_manager = _html_table(
-        ["Manager", "Inbound", "Missed", f"Called back {within}", "Later", "Never", "Recovered",
-         "Median callback, min", "Outbound", "Talk, min"],
+        [t("manager"), t("inbound"), t("missed"), t("called_back", within=within), t("later"), t("never"),
+         t("recovered"), t("median"), t("outbound"), t("talk")],
         [[r["manager"], r["inbound"], r["missed"], r["called_back_in_time"], r["called_back_late"],
           r["not_called_back"], r["recovered"], _fmt(r["median_callback_minutes"]), r["outbound"],
           _fmt(r["talk_minutes"])] for r in report.managers.to_dict("records")],
@@ -1136,31 +1156,31 @@ def day_card_html(
     )
     never = report.not_called_back
     clients = _html_table(
-        ["Client phone", "Manager", "Missed calls", "Last missed", "First missed"],
+        [t("client"), t("manager"), t("missed_calls"), t("last_missed"), t("first_missed")],
         [[r["client"], r["manager"], r["missed_calls"], str(r["last_missed_at"]).replace("T", " ")[:16],
           str(r["first_missed_at"]).replace("T", " ")[:16]] for r in never.to_dict("records")],
         [False, False, True, False, False],
-    ) if len(never) else '<p class="note">Every missed client was called back or called again.</p>'
+    ) if len(never) else f'<p class="note">{_h(t("all_called_back"))}</p>'
     return (
-        '<section class="card calllog"><h2>Missed calls (PBX log)</h2>'
-        f'<p class="note">Inbound calls nobody answered and whether a manager called back ({within} is in '
-        f'time; rule: {report.rule}).</p>{per_manager}'
-        f'<h2>Clients never called back</h2>{clients}</section>'
+        f'<section class="card calllog"><h2>{_h(t("card_title"))}</h2>'
+        f'<p class="note">{_h(t("card_note", within=within, rule=report.rule))}</p>{per_manager}'
+        f'<h2>{_h(t("never_title"))}</h2>{clients}</section>'
     )
 
 
-def call_log_html(ws: Workspace, call_id: str) -> str:
-    """The call page's line of PBX log data (start, status, talk time, uniqueid); an empty
-    string when no log row is the same call."""
+def call_log_html(ws: Workspace, call_id: str, *, lang: str = "en") -> str:
+    """The call page's line of PBX log data (start, status, talk time, uniqueid) in ``lang``;
+    an empty string when no log row is the same call."""
     row = log_for_call(ws, call_id)
     if row is None:
         return ""
+    t = lambda key, **v: _label(key, lang, **v)  # noqa: E731
     parts = [
-        f"{row['direction']} call at {str(row['started_at']).replace('T', ' ')}",
-        f"status {row['disposition'] or ('answered' if row['answered'] else 'missed')}",
-        f"talk {row['billsec']:.0f} s" if row["billsec"] is not None else "",
-        f"extension {row['extension']} ({row['manager']})" if row["extension"] else "",
-        f"client {row['client']}" if row["client"] else "",
-        f"uniqueid {row['uniqueid']}" if row["uniqueid"] else "",
+        f"{t(row['direction'])} {str(row['started_at']).replace('T', ' ')}",
+        f"{t('status')} {row['disposition'] or ''}".strip(),
+        t("talk_seconds", seconds=f"{row['billsec']:.0f}") if row["billsec"] is not None else "",
+        f"{t('extension')} {row['extension']} ({row['manager']})" if row["extension"] else "",
+        f"{t('client')} {row['client']}" if row["client"] else "",
+        f"{t('uniqueid')} {row['uniqueid']}" if row["uniqueid"] else "",
     ]
-    return f'<div class="alert info calllog"><b>PBX log:</b> {_h(" · ".join(p for p in parts if p))}</div>'
+    return f'<div class="alert info calllog"><b>{_h(t("log"))}:</b> {_h(" · ".join(p for p in parts if p))}</div>'

@@ -249,3 +249,15 @@ def test_the_sample_recordings_link_to_the_sample_log(scored_samples, tmp_path: 
     missing = json.loads(r.stdout)["answered_without_recording"]
     assert [(m["started_at"][11:16], m["manager"]) for m in missing] == [
         ("11:48", "jones"), ("13:20", "brown"), ("15:24", "petrov"), ("17:10", "smith")]
+
+
+def test_report_pbx_blocks_in_russian(scored_with_log: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    r = CliRunner().invoke(app, ["report", "-w", str(scored_with_log), "-o", str(out), "--day", "2024-05-06",
+                                 "--lang", "ru", "--no-excel"])
+    assert r.exit_code == 0, r.output
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Пропущенные звонки (журнал АТС)" in index and "Клиенты, которым не перезвонили" in index
+    assert "Перезвонили в течение 30 мин" in index
+    call = (out / "calls" / "a1.html").read_text(encoding="utf-8")
+    assert "<b>Журнал АТС:</b> входящий звонок 2024-05-06 10:00:02 · статус ANSWERED · разговор 120 с" in call

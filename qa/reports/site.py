@@ -398,7 +398,7 @@ class _Site:
             alerts.append(f'<div class="alert info">{esc(t("not_scored"))}</div>')
         # PBX call log (qa missed): this call's log row
         from ..calllog import call_log_html
-        alerts.append(call_log_html(self.ws, cid))
+        alerts.append(call_log_html(self.ws, cid, lang=self.t.lang))
 
         conversation = self.conversation(utts, items, where, transcript)
         breakdown = self.breakdown(call, items, where)
@@ -928,7 +928,7 @@ class _Site:
         body.append(self.review_card(review))
         # PBX call log (qa missed): missed calls, never called back
         from ..calllog import day_card_html
-        body.append(day_card_html(self.ws, self.data.period.date_from, self.data.period.date_to))
+        body.append(day_card_html(self.ws, self.data.period.date_from, self.data.period.date_to, lang=self.t.lang))
         body.append(self.managers_card())
         body.append(self.calls_card(calls, depth=0, title=t("all_calls"), show_manager=True))
         if self.opts.excel:
