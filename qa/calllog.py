@@ -41,8 +41,9 @@ Callbacks (:func:`missed_report`)
     window (``--callback-within``, default 30 minutes) is *in time*, after it *late*. When
     the client called again and got through before any callback, the miss is *recovered*
     (shown apart, not counted as called back). Otherwise it is *not called back*. Callbacks
-    are looked for in the whole log in the workspace, also after the period's end; time to
-    callback runs from the start of the missed call.
+    are looked for in the log in the workspace also after the period's end, up to
+    ``callback_horizon_days`` (30) after it; time to callback runs from the start of the
+    missed call.
 
 It hands plain tables (pandas) to the CLI (``qa missed``) and small blocks to the views:
 :func:`calls_block` (scorecard, team), :func:`never_called_back` (report day page),
@@ -61,7 +62,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,7 @@ class CallLogRules:
     presets: Mapping[str, Mapping[str, frozenset[str]]]
     preset_titles: Mapping[str, str]
     link_within_seconds: float
+    callback_horizon_days: int
 
     def is_extension(self, number: str | None) -> bool:
         return bool(number) and self.internal_extension.fullmatch(str(number)) is not None
@@ -174,6 +176,7 @@ def rules() -> CallLogRules:
             presets=presets,
             preset_titles={name: str(p.get("title") or name) for name, p in data["presets"].items()},
             link_within_seconds=float(data.get("link_within_seconds", 10)),
+            callback_horizon_days=int(data.get("callback_horizon_days", 30)),
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError, re.error) as e:
         raise CallLogError(f"{_DATA_FILE}: cannot read the call-log rules ({e}); fix or reinstall the file") from e
@@ -639,8 +642,12 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _load_rows(ws: Workspace, day_from: str | None) -> list[dict[str, Any]]:
-    return ws.calllog_rows(day_from=day_from, directions=("in", "out"))
+def _load_rows(ws: Workspace, day_from: str | None, day_to: str | None) -> list[dict[str, Any]]:
+    """The period's rows and, for callbacks, those of ``callback_horizon_days`` after it."""
+    horizon = None
+    if day_to is not None:
+        horizon = (date.fromisoformat(day_to) + timedelta(days=rules().callback_horizon_days)).isoformat()
+    return ws.calllog_rows(day_from=day_from, day_to=horizon, directions=("in", "out"))
 
 
 def missed_report(
@@ -665,7 +672,7 @@ def missed_report(
         raise CallLogError(f"unknown callback rule {rule!r}; use {' or '.join(CALLBACK_RULES)}")
     lo, hi = _day_arg(date_from, "from"), _day_arg(date_to, "to")
     names = ws.extension_names()
-    rows = _load_rows(ws, lo)
+    rows = _load_rows(ws, lo, hi)
     calls = _calls(rows)
 
     def who(ext: str | None) -> str:

@@ -123,6 +123,26 @@ def test_callbacks_after_the_period_count(tmp_path: Path) -> None:
         assert report.row("103") is not None  # no managers file: the extension is the name
 
 
+def test_callbacks_are_looked_for_up_to_the_horizon(tmp_path: Path) -> None:
+    miss = ('"","79035550005","103","from-trunk","","SIP/trunk-1","SIP/103-2","Dial","","2026-11-21 12:00:00","",'
+            '"2026-11-21 12:00:20",20,0,"NO ANSWER","3","1.1",""')
+    path = tmp_path / "Master.csv"
+    lines = [miss]
+    for day, uid in (("2026-12-21", "2.1"), ("2026-12-22", "2.2")):  # 30 and 31 days after
+        lines.append(f'"","103","89035550005","x","","SIP/103-1","SIP/trunk-2","Dial","","{day} 09:00:00",'
+                     f'"{day} 09:00:03","{day} 09:01:00",60,57,"ANSWERED","3","{uid}",""')
+    path.write_text("\n".join([lines[0], lines[2]]) + "\n")
+    with Workspace(tmp_path / "ws") as w:
+        import_log(w, path)
+        team = missed_report(w, "2026-11-21", "2026-11-21").row(TEAM)
+        assert team is not None and (team["called_back_late"], team["not_called_back"]) == (0, 1)
+        assert missed_report(w).row(TEAM)["called_back_late"] == 1  # type: ignore[index]  # open period
+        path.write_text(lines[1] + "\n")
+        import_log(w, path)
+        team = missed_report(w, "2026-11-21", "2026-11-21").row(TEAM)
+        assert team is not None and (team["called_back_late"], team["median_callback_minutes"]) == (1, 43020.0)  # 30 days less 3 hours
+
+
 def test_reimport_is_idempotent(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as w:
         first = import_log(w, DAY)
