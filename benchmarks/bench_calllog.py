@@ -9,7 +9,8 @@ internal calls; 21 columns with ``peeraccount, linkedid, sequence``), cached und
 - :func:`qa.calllog.read_log` (parse + classify every row);
 - :func:`qa.calllog.import_log` (parse + classify + store; what ``qa missed LOG`` does);
 - the same import again (idempotent: every row already stored);
-- :func:`qa.calllog.missed_report` for the month (what ``qa missed`` then prints).
+- :func:`qa.calllog.missed_report` for the month (what ``qa missed`` then prints) and for
+  one week (the calls block of ``qa scorecard`` for a week).
 
 Target: the import well under a minute. Prints a Markdown table.
 
@@ -139,6 +140,8 @@ def main() -> None:
         first = timed("import_log into a fresh workspace", lambda: import_log(ws, log), results)
         again = timed("import_log again (idempotent)", lambda: import_log(ws, log), results)
         report = timed("missed_report, the whole month", lambda: missed_report(ws, window="30m"), results)
+        timed("missed_report, one week (what qa scorecard's calls block reads)",
+              lambda: missed_report(ws, "2026-10-05", "2026-10-11"), results)
     assert first.new == first.rows == len(parsed.rows) and again.new == 0  # type: ignore[attr-defined]
     team = report.row("(team)")  # type: ignore[attr-defined]
     print(f"Machine: {machine()}\n")

@@ -579,25 +579,32 @@ class _Call:
 
 
 def _calls(rows: Iterable[Mapping[str, Any]]) -> list[_Call]:
+    """Rows (oldest first, as :meth:`Workspace.calllog_rows` gives them) -> calls, oldest first."""
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
         key = row["linkedid"] or row["uniqueid"] or row["row_key"]
         groups.setdefault((row["direction"], key), []).append(row)
     calls = []
+    parse = datetime.fromisoformat
     for (direction, _), legs in groups.items():
-        legs.sort(key=lambda x: (x["started_at"], x["line"] or 0))
-        answered = [x for x in legs if x["answered"]]
-        owner = answered[0] if answered else next((x for x in legs if x["extension"]), legs[0])
         first = legs[0]
+        if len(legs) == 1:  # most calls: one row
+            owner, answered = first, bool(first["answered"])
+            billsec = float(first["billsec"] or 0)
+            uids: tuple[str, ...] = (first["uniqueid"],) if first["uniqueid"] else ()
+        else:
+            picked = [x for x in legs if x["answered"]]
+            owner = picked[0] if picked else next((x for x in legs if x["extension"]), first)
+            answered = bool(picked)
+            billsec = float(max((x["billsec"] or 0) for x in legs))
+            uids = tuple(x["uniqueid"] for x in legs if x["uniqueid"])
         calls.append(_Call(
-            direction=direction, started_at=first["started_at"],
-            t=datetime.fromisoformat(first["started_at"]), extension=owner["extension"],
-            client=owner["client"] or first["client"], client_key=owner["client_key"] or first["client_key"],
-            answered=bool(answered), billsec=float(max((x["billsec"] or 0) for x in legs)),
-            row_key=owner["row_key"],
-            uniqueids=tuple(x["uniqueid"] for x in legs if x["uniqueid"]),
+            direction=direction, started_at=first["started_at"], t=parse(first["started_at"]),
+            extension=owner["extension"], client=owner["client"] or first["client"],
+            client_key=owner["client_key"] or first["client_key"], answered=answered, billsec=billsec,
+            row_key=owner["row_key"], uniqueids=uids,
         ))
-    calls.sort(key=lambda c: c.t)
+    # Groups are in the order of their first rows, which come oldest first: already sorted.
     return calls
 
 
@@ -642,7 +649,7 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def _load_rows(ws: Workspace, day_from: str | None, day_to: str | None) -> list[dict[str, Any]]:
+def _load_rows(ws: Workspace, day_from: str | None, day_to: str | None) -> list[Any]:
     """The period's rows and, for callbacks, those of ``callback_horizon_days`` after it."""
     horizon = None
     if day_to is not None:

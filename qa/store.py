@@ -563,8 +563,9 @@ class Workspace:
         day_from: str | None = None,
         day_to: str | None = None,
         directions: Sequence[str] = ("in", "out", "internal"),
-    ) -> list[dict[str, Any]]:
-        """Stored log rows as dicts, oldest first (``day_from`` / ``day_to`` inclusive)."""
+    ) -> list[Any]:
+        """Stored log rows, oldest first (``day_from`` / ``day_to`` inclusive), as
+        :class:`sqlite3.Row` (``row["client"]``, ``dict(row)``)."""
         cols = self._CALLLOG_COLUMNS
         where = [f"direction IN ({','.join('?' * len(directions))})"]
         params: list[Any] = list(directions)
@@ -574,11 +575,13 @@ class Workspace:
         if day_to:
             where.append("day <= ?")
             params.append(day_to)
-        cur = self.conn.execute(
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row  # read by name, built in C: a month's log is 200,000 rows
+        cur.execute(
             f"SELECT {', '.join(cols)} FROM calllog WHERE {' AND '.join(where)} ORDER BY started_at, line",
             params,
         )
-        return [dict(zip(cols, r)) for r in cur]
+        return cur.fetchall()
 
     def calllog_row(self, row_key: str) -> dict[str, Any] | None:
         cols = self._CALLLOG_COLUMNS
