@@ -36,3 +36,7 @@ class WorkspaceError(QAError):
 
 class NotFoundError(QAError):
     """A manager, call or period the user named is not in the workspace."""
+
+
+class CallLogError(QAError):
+    """A PBX call log (CDR) cannot be read, or an option about it is invalid."""

@@ -149,6 +149,55 @@ CREATE TABLE IF NOT EXISTS plans (
     rubric_hash TEXT,
     plan_json TEXT NOT NULL
 );
+-- ---- PBX call log (qa.calllog) -------------------------------------------------------
+-- One row per CDR row, keyed by a hash of the row's own cells, so re-importing a day's
+-- log (or an overlapping export) adds nothing. direction: in | out | internal.
+CREATE TABLE IF NOT EXISTS calllog (
+    row_key TEXT PRIMARY KEY,
+    source TEXT,
+    line INTEGER,
+    started_at TEXT NOT NULL,
+    day TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    extension TEXT,
+    client TEXT,
+    client_key TEXT,
+    src TEXT,
+    dst TEXT,
+    channel TEXT,
+    dstchannel TEXT,
+    disposition TEXT,
+    answered INTEGER NOT NULL,
+    duration REAL,
+    billsec REAL,
+    uniqueid TEXT,
+    linkedid TEXT,
+    imported_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calllog_day ON calllog(day, direction);
+CREATE INDEX IF NOT EXISTS calllog_uniqueid ON calllog(uniqueid);
+CREATE TABLE IF NOT EXISTS calllog_imports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    sha256 TEXT,
+    format TEXT,
+    internal INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL,
+    new_rows INTEGER NOT NULL,
+    issues_json TEXT NOT NULL DEFAULT '[]',
+    imported_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calllog_imports_sha ON calllog_imports(sha256);
+CREATE TABLE IF NOT EXISTS calllog_extensions (extension TEXT PRIMARY KEY, manager TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS calllog_goals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    manager TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    period_from TEXT,
+    period_to TEXT,
+    goal_json TEXT NOT NULL
+);
+-- ---- end of PBX call log ----------------------------------------------------------------
 """
 
 #: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
@@ -602,3 +651,121 @@ class Workspace:
 
         with ThreadPoolExecutor(max_workers=min(workers, len(queries))) as pool:
             return list(pool.map(run, queries))
+
+    # ---- PBX call log (qa.calllog) ------------------------------------------------------
+    # Tables calllog, calllog_imports, calllog_extensions, calllog_goals; the rules that
+    # fill them live in qa/calllog.py.
+    _CALLLOG_COLUMNS = (
+        "row_key", "source", "line", "started_at", "day", "direction", "extension", "client",
+        "client_key", "src", "dst", "channel", "dstchannel", "disposition", "answered",
+        "duration", "billsec", "uniqueid", "linkedid",
+    )
+
+    def save_calllog(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        source: str,
+        issues: Sequence[str] = (),
+        sha256: str | None = None,
+        format: str | None = None,
+    ) -> int:
+        """Store call-log rows (dicts with :attr:`_CALLLOG_COLUMNS`) in one transaction;
+        rows already stored (same ``row_key``) are left as they are. Returns how many were new."""
+        cols = self._CALLLOG_COLUMNS
+        now = time.time()
+        with self.transaction() as c:
+            before = c.total_changes
+            c.executemany(
+                f"INSERT OR IGNORE INTO calllog({', '.join(cols)}, imported_at) "
+                f"VALUES ({','.join('?' * len(cols))},?)",
+                [(*(int(r[k]) if k == "answered" else r.get(k) for k in cols), now) for r in rows],
+            )
+            new = c.total_changes - before
+            c.execute(
+                "INSERT INTO calllog_imports(source, sha256, format, internal, rows, new_rows, issues_json, "
+                "imported_at) VALUES (?,?,?,?,?,?,?,?)",
+                (source, sha256, format, sum(1 for r in rows if r.get("direction") == "internal"),
+                 len(rows), new, json.dumps(list(issues), ensure_ascii=False), now),
+            )
+        return int(new)
+
+    def has_calllog(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM calllog LIMIT 1").fetchone() is not None
+
+    def calllog_rows(
+        self,
+        *,
+        day_from: str | None = None,
+        day_to: str | None = None,
+        directions: Sequence[str] = ("in", "out", "internal"),
+    ) -> list[Any]:
+        """Stored log rows, oldest first (``day_from`` / ``day_to`` inclusive), as
+        :class:`sqlite3.Row` (``row["client"]``, ``dict(row)``)."""
+        cols = self._CALLLOG_COLUMNS
+        where = [f"direction IN ({','.join('?' * len(directions))})"]
+        params: list[Any] = list(directions)
+        if day_from:
+            where.append("day >= ?")
+            params.append(day_from)
+        if day_to:
+            where.append("day <= ?")
+            params.append(day_to)
+        cur = self.conn.cursor()
+        cur.row_factory = sqlite3.Row  # read by name, built in C: a month's log is 200,000 rows
+        cur.execute(
+            f"SELECT {', '.join(cols)} FROM calllog WHERE {' AND '.join(where)} ORDER BY started_at, line",
+            params,
+        )
+        return cur.fetchall()
+
+    def calllog_row(self, row_key: str) -> dict[str, Any] | None:
+        cols = self._CALLLOG_COLUMNS
+        r = self.conn.execute(
+            f"SELECT {', '.join(cols)} FROM calllog WHERE row_key=?", (row_key,)
+        ).fetchone()
+        return dict(zip(cols, r)) if r else None
+
+    def calllog_imports(self, sha256: str | None = None) -> list[dict[str, Any]]:
+        """Imports of log files, oldest first (only those of a file's content with ``sha256``)."""
+        rows = self.conn.execute(
+            "SELECT id, source, sha256, format, internal, rows, new_rows, issues_json, imported_at "
+            "FROM calllog_imports" + (" WHERE sha256=?" if sha256 else "") + " ORDER BY id",
+            (sha256,) if sha256 else (),
+        ).fetchall()
+        keys = ("id", "source", "sha256", "format", "internal", "rows", "new_rows", "issues", "imported_at")
+        return [{**dict(zip(keys, r)), "issues": json.loads(r[7])} for r in rows]
+
+    def save_extension_names(self, names: Mapping[str, str]) -> None:
+        """Remember extension -> manager name (from managers.csv) for the call-log views."""
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO calllog_extensions(extension, manager) VALUES (?,?)",
+                list(names.items()),
+            )
+
+    def extension_names(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT extension, manager FROM calllog_extensions").fetchall())
+
+    def save_callback_goal(
+        self, manager: str, goal: Mapping[str, Any], *, period_from: str | None, period_to: str | None
+    ) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO calllog_goals(manager, created_at, period_from, period_to, goal_json) "
+                "VALUES (?,?,?,?,?)",
+                (manager, time.time(), period_from, period_to, json.dumps(goal, ensure_ascii=False)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def callback_goals(self, manager: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT id, period_from, period_to, goal_json FROM calllog_goals "
+            "WHERE manager=? COLLATE NOCASE ORDER BY id",
+            (manager,),
+        ).fetchall()
+        return [
+            {"id": r[0], "period_from": r[1], "period_to": r[2], "goal": json.loads(r[3])}
+            for r in rows
+        ]
+    # ---- end of PBX call log ------------------------------------------------------------

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "trainer",
     "report",
     "calibrate",
+    "calls",  # qa missed (PBX call log)
 )
 
 for _name in COMMAND_MODULES:

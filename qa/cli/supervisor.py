@@ -274,7 +274,12 @@ def scorecard(
 
     with open_workspace(workspace, create=False) as ws:
         card = build(ws, manager, date_from, date_to, period=by.value, version=version)
-        _emit(fmt, human=_card_tables(card), raw=card.tables(), header=_card_header(card),
+        human, raw = _card_tables(card), card.tables()
+        # PBX call log (qa missed): the "calls" block
+        from ..calllog import calls_block
+        if (block := calls_block(ws, card.manager, card.scope.date_from, card.scope.date_to)) is not None:
+            human["Calls (PBX log)"], raw["calls"] = block, block
+        _emit(fmt, human=human, raw=raw, header=_card_header(card),
               output=output, stem=_stem("scorecard", card.manager, card.scope.date_from, card.scope.date_to))
     _notes(card.notes)
 
@@ -352,7 +357,12 @@ def team(
         if lb.empty:
             header.append("No scored calls in this period.")
         raw = {"leaderboard": lb, **({"outcome_link": link} if len(link) else {})}
-        _emit(fmt, human=_team_tables(lb, link), raw=raw, header=header, output=output,
+        human = _team_tables(lb, link)
+        # PBX call log (qa missed): the "calls" block
+        from ..calllog import calls_block
+        if (block := calls_block(ws, None, data.scope.date_from, data.scope.date_to)) is not None:
+            human["Calls (PBX log)"], raw["calls"] = block, block
+        _emit(fmt, human=human, raw=raw, header=header, output=output,
               stem=_stem("team", data.scope.date_from, data.scope.date_to))
     _notes(lb.attrs.get("notes", []))
 
@@ -411,6 +421,11 @@ def coach(
         plan = build(ws, manager, date_from, date_to, version=version, save=save,
                      options=CoachOptions(gaps=gaps))
         _print_plan(plan, fmt, output)
+        # PBX call log (qa missed): a goal on callback speed
+        from ..calllog import callback_coaching
+        cb = callback_coaching(ws, plan.manager, plan.period_from, plan.period_to, save=save)
+        if cb is not None and fmt in ("table", "md") and output is None:
+            out_console.file.write("\n" + cb.to_markdown())
     if plan.plan_id is not None:
         err_console.print(
             f"Saved plan #{plan.plan_id} for {plan.manager}; run 'qa coach {plan.manager} "
@@ -443,6 +458,9 @@ def revive(
 
     with open_workspace(workspace, create=False) as ws:
         rows = revive_list(ws, date_from, date_to, manager, version=version)
+        # PBX call log (qa missed): clients never called back
+        from ..calllog import revive_rows
+        rows = revive_rows(ws, date_from, date_to, manager, base=rows)
         human = _frame([
             {"Started": _when(r["started_at"]), "Client phone": r["client_phone"], "Manager": r["manager"],
              "Objection": r["objections"],

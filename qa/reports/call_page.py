@@ -89,6 +89,10 @@ def call_page(site: _Site, call: dict[str, Any]) -> str:
                       f'{esc(site.flag_text(call, flag))}</div>')
     if score is None:
         alerts.append(f'<div class="alert info">{esc(t("not_scored"))}</div>')
+    # PBX call log (qa missed): this call's log row
+    from ..calllog import call_log_html
+
+    alerts.append(call_log_html(site.ws, cid, lang=site.t.lang))
 
     conversation_html = conversation(site, utts, items, where, transcript)
     breakdown_html = breakdown(site, call, items, where)

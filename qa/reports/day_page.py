@@ -76,6 +76,11 @@ def index_page(site: _Site) -> str:
         "</div>"
     )
     body.append(review_card(site, review))
+    # PBX call log (qa missed): missed calls per manager, clients never called back
+    from ..calllog import day_card_html
+
+    body.append(day_card_html(site.ws, site.data.period.date_from, site.data.period.date_to,
+                              lang=site.t.lang))
     body.append(managers_card(site))
     body.append(site.calls_card(calls, depth=0, title=t("all_calls"), show_manager=True))
     if site.opts.excel:
