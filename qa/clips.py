@@ -24,7 +24,6 @@ import html
 import logging
 import math
 import os
-import re
 import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from .mining import (
     scored_calls,
     version_items,
 )
+from .paths import slug
 from .transcripts import clock
 
 if TYPE_CHECKING:
@@ -315,13 +315,6 @@ def locate_recording(source: Any, workspace: Path | None = None) -> tuple[Path |
     return None, f"{source}: recording not found; was it moved?"
 
 
-_SAFE = re.compile(r"[^\w.-]+", re.UNICODE)
-
-
-def _safe(name: str) -> str:
-    return _SAFE.sub("_", name).strip("._") or "call"
-
-
 def decode_native(path: str | Path) -> Any:
     """The recording at its own sample rate (clips keep the original quality).
 
@@ -352,7 +345,7 @@ def _cut_call(
                 f"{call.source}: the moment at {clock(m.start)} lies beyond the end of the "
                 f"recording ({clock(total)}); was the file replaced after scoring?"
             )
-        rel = Path(f"{m.kind}_{_safe(m.item_id)}") / f"{rank:02d}_{_safe(m.call_id)}.wav"
+        rel = Path(f"{m.kind}_{slug(m.item_id)}") / f"{rank:02d}_{slug(m.call_id)}.wav"
         a, b = int(round(start * sr)), int(round(end * sr))
         write_wav(out_dir / rel, [c[a:b] for c in channels], sr)
         out[(m.kind, m.item_id, m.call_id)] = Clip(

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-__all__ = ["call_path", "displayable", "safe_filename"]
+__all__ = ["call_path", "displayable", "safe_filename", "slug"]
 
 # Separators, characters Windows refuses, and control characters.
 _UNSAFE = re.compile(r'[\\/<>:"|?*\x00-\x1f\x7f]')
@@ -77,3 +77,15 @@ def call_path(folder: str | os.PathLike[str], call_id: str, suffix: str = "") ->
     if path.parent != base:
         raise ValueError(f"call id {call_id!r} escapes {base}")
     return path
+
+
+def slug(text: str, max_len: int = 80) -> str:
+    """A file name that is also a clean URL path, for pages and media linked from HTML (the
+    report, the clips playlist): letters, digits, ``.``, ``-``, ``_`` kept (Cyrillic too);
+    anything else replaced, and then a short hash of the original added so two ids never
+    share a file. Never leaves its folder (no separators, no leading dot)."""
+    kept = "".join(ch if (ch.isalnum() or ch in "-_.") else "_" for ch in str(text)).strip(".")
+    kept = kept[:max_len] or "_"
+    if kept != text:
+        kept += "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:8]
+    return kept

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.paths import MAX_NAME_BYTES, call_path, displayable, safe_filename
+from qa.paths import MAX_NAME_BYTES, call_path, displayable, safe_filename, slug
 
 
 @pytest.mark.parametrize("call_id", ["2026-11-21_10-32-15_ivanov", "C-1001", "звонок 5", "a.b"])
@@ -70,3 +70,17 @@ def test_any_call_id_gives_a_writable_name_inside_the_folder(call_id: str) -> No
 def test_different_call_ids_never_share_a_file(a: str, b: str) -> None:
     if a != b:
         assert safe_filename(a) != safe_filename(b)
+
+
+@pytest.mark.parametrize("pair", [("a/b", "a_b"), ("a b", "a_b"), ("../x", "x"), ("звонок 1", "звонок_1")])
+def test_slug_never_gives_two_ids_one_name(pair: tuple[str, str]) -> None:
+    # Clips and report pages name files with slug: two calls must never share a file.
+    a, b = (slug(x) for x in pair)
+    assert a != b
+    for name in (a, b):
+        assert "/" not in name and not name.startswith(".")
+
+
+def test_slug_keeps_ordinary_ids() -> None:
+    assert slug("1700000001.101") == "1700000001.101"
+    assert slug("звонок-42") == "звонок-42"

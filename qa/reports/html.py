@@ -9,7 +9,6 @@ so adding a language is a data change.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from urllib.parse import quote
 import yaml
 
 from ..errors import ConfigError
+from ..paths import slug  # noqa: F401  (re-exported: pages and media name files with it)
 from ..transcripts import clock
 
 __all__ = [
@@ -53,17 +53,6 @@ def esc(value: Any) -> str:
 def href(path: str) -> str:
     """A relative link to a page or file of the site, percent-encoded (Cyrillic names)."""
     return esc(quote(path, safe="/#=.-_~"))
-
-
-def slug(text: str, max_len: int = 80) -> str:
-    """A file name for a call or manager id: letters, digits, ``.``, ``-``, ``_`` kept
-    (Cyrillic too); anything else replaced, and then a short hash of the original added so
-    two ids never share a file."""
-    kept = "".join(ch if (ch.isalnum() or ch in "-_.") else "_" for ch in str(text)).strip(".")
-    kept = kept[:max_len] or "_"
-    if kept != text:
-        kept += "-" + hashlib.sha1(str(text).encode("utf-8")).hexdigest()[:8]
-    return kept
 
 
 def fmt_seconds(seconds: Any) -> str:
