@@ -60,6 +60,7 @@ them; :mod:`qa.scoring` applies the script's).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -949,3 +950,77 @@ def group_similar(
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def near_duplicates(
+    texts: Sequence[str],
+    thresholds: Sequence[float],
+    language: str | None = None,
+    *,
+    block: int = 4_000_000,
+) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, similarity)``, ``i < j``, whose :func:`similarity` reaches
+    ``min(thresholds[i], thresholds[j])``, ordered by ``i`` then ``j``.
+
+    The same pairs as calling :func:`similarity` on every pair, without doing that: every text
+    is normalised once, and the pairs are compared in blocks by ``rapidfuzz.process.cdist``
+    (C, all cores). Texts are grouped by their alphabets, because a pair that mixes alphabets
+    is compared by sound keys, like :func:`similarity` does. ``block`` bounds the cells of one
+    similarity block (memory).
+    """
+    import numpy as np
+
+    norm = _normalizer(language)
+    toks = [norm.tokens(t) for t in texts]
+    stems = [" ".join(t) for t in toks]
+    sounds = [" ".join(map(sound_key, t)) for t in toks]
+    alphas = [frozenset(a for a in map(alphabet, t) if a) for t in toks]
+    n = len(texts)
+    if len(thresholds) != n:
+        raise ValueError("near_duplicates: one threshold per text")
+    by_alphas: dict[frozenset[str], list[int]] = {}
+    for i in range(n):
+        if toks[i]:
+            by_alphas.setdefault(alphas[i], []).append(i)
+    found: list[tuple[int, int, float]] = []
+    empty = [i for i in range(n) if not toks[i]]
+    # two texts with no words are the same to similarity() (100)
+    found.extend((a, b, 100.0) for k, a in enumerate(empty) for b in empty[k + 1 :] if 100.0 >= min(thresholds[a], thresholds[b]))
+    groups = sorted(by_alphas.items(), key=lambda kv: sorted(kv[0]))
+    for gi, (ga, g_rows) in enumerate(groups):
+        for ha, g_cols in groups[gi:]:
+            keys = sounds if len(ga | ha) > 1 else stems
+            same = ga == ha
+            # sorted by length: a pair whose lengths differ too much cannot reach the
+            # threshold (ratio <= 200 * short / (short + long)), so each block of rows is
+            # compared with one slice of columns only
+            rows = sorted(g_rows, key=lambda i: len(keys[i]))
+            cols = rows if same else sorted(g_cols, key=lambda j: len(keys[j]))
+            col_lens = [len(keys[j]) for j in cols]
+            col_keys = [keys[j] for j in cols]
+            # a filter only (each candidate is compared again below): whole numbers, one lower
+            cutoff = max(1.0, min(thresholds[i] for i in rows + cols) - 1)
+            spread = (200 - cutoff) / cutoff
+            step = max(1, block // max(len(cols), 1))
+            for lo in range(0, len(rows), step):
+                chunk = rows[lo : lo + step]
+                shortest, longest = len(keys[chunk[0]]), len(keys[chunk[-1]])
+                # same group: only the columns from this block's first row on (upper triangle)
+                c0 = lo if same else bisect.bisect_left(col_lens, shortest / spread - 1)
+                c1 = bisect.bisect_right(col_lens, longest * spread + 1)
+                if c1 <= c0:
+                    continue
+                sims = process.cdist(
+                    [keys[i] for i in chunk], col_keys[c0:c1], scorer=fuzz.ratio,
+                    score_cutoff=cutoff, dtype=np.uint8, workers=-1,
+                )
+                for r, c in zip(*np.nonzero(sims)):
+                    i, j = chunk[int(r)], cols[c0 + int(c)]
+                    if same and c0 + int(c) <= lo + int(r):
+                        continue
+                    a, b = (i, j) if i < j else (j, i)
+                    sim = float(fuzz.ratio(keys[a], keys[b]))  # exact, not the rounded block
+                    if sim >= min(thresholds[a], thresholds[b]):
+                        found.append((a, b, sim))
+    found.sort()
+    return found
