@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +38,56 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text that is only a number (a phone number, "-5") is not escaped: as a formula it is that
+# number, and a quote would change it.
+_NUMBER_TEXT = re.compile(r"[+-]?[\d\s().,-]*\d[\d\s().,-]*")
+
+
+def formula_like(value: Any) -> bool:
+    """True for text a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``@SUM(..)``)."""
+    return (
+        isinstance(value, str)
+        and value.startswith(FORMULA_STARTS)
+        and not _NUMBER_TEXT.fullmatch(value)
+    )
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell value safe to open in a spreadsheet: formula-like text gets a leading ``'``.
+
+    Numbers, negative numbers and other values are returned as they are. Every table writer
+    that produces spreadsheet files uses it (CSV here; xlsx writes such text as a string cell).
+
+    >>> safe_cell("=HYPERLINK(\"http://x\")"), safe_cell(-3), safe_cell("-3"), safe_cell("ivanov")
+    ('\'=HYPERLINK("http://x")', -3, '-3', 'ivanov')
+    """
+    return "'" + value if formula_like(value) else value
+
+
+def safe_frame(df: Any) -> Any:
+    """``df`` with :func:`safe_cell` applied to its text columns (a copy when anything changed)."""
+    out = df
+    for col in df.columns:
+        series = df[col]
+        if not _may_hold_text(series):
+            continue
+        mask = series.map(formula_like)
+        if mask.any():
+            if out is df:
+                out = df.copy()
+            out[col] = series.where(~mask, series.map(safe_cell))
+    return out
+
+
+def _may_hold_text(series: Any) -> bool:
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
+
+    dtype = series.dtype
+    return not (is_numeric_dtype(dtype) or is_bool_dtype(dtype) or is_datetime64_any_dtype(dtype))
 
 
 def frame_records(df: Any) -> list[dict[str, Any]]:
@@ -137,13 +188,13 @@ class CsvWriter(Writer):
         for i, (title, df) in enumerate(tables.items()):
             if len(tables) > 1:
                 stream.write(("\n" if i else "") + f"# {title}\n")
-            df.to_csv(stream, index=False)
+            safe_frame(df).to_csv(stream, index=False)
 
     def write_files(self, tables: Tables, output: Path, stem: str) -> list[Path]:
         paths = []
         for title, df in tables.items():
             path = output / f"{stem}_{title}.csv" if stem else output / f"{title}.csv"
-            df.to_csv(path, index=False, encoding="utf-8")
+            safe_frame(df).to_csv(path, index=False, encoding="utf-8")
             paths.append(path)
         return paths
 
@@ -172,6 +223,8 @@ class XlsxWriter(Writer):
 
 
 def write_xlsx(tables: Tables, path: Path) -> None:
+    """One workbook, one sheet per table. Text is always a text cell, never a formula
+    (``=HYPERLINK(...)`` in a manager's name stays the text it is; see :func:`safe_cell`)."""
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
@@ -180,6 +233,7 @@ def write_xlsx(tables: Tables, path: Path) -> None:
             sheet = _sheet_name(title)
             df.to_excel(xl, sheet_name=sheet, index=False)
             ws = xl.sheets[sheet]
+            _text_not_formulas(ws, df)
             ws.freeze_panes = "A2"
             for i, col in enumerate(df.columns, start=1):
                 sample = [str(col)] + [str(v) for v in df[col].head(200).tolist()]
@@ -187,6 +241,18 @@ def write_xlsx(tables: Tables, path: Path) -> None:
                 ws.column_dimensions[get_column_letter(i)].width = width
             if len(df.columns):
                 ws.auto_filter.ref = ws.dimensions
+
+
+def _text_not_formulas(ws: Any, df: Any) -> None:
+    # openpyxl stores text starting with "=" as a formula; make those cells (and the header)
+    # plain strings. Only the cells that look like formulas are touched: tables are large.
+    for j, col in enumerate(df.columns, start=1):
+        if formula_like(str(col)):
+            ws.cell(row=1, column=j).data_type = "s"
+        if not _may_hold_text(df[col]):
+            continue
+        for i in df[col].map(formula_like).to_numpy().nonzero()[0]:  # positions, not labels
+            ws.cell(row=int(i) + 2, column=j).data_type = "s"
 
 
 def _sheet_name(title: str) -> str:
