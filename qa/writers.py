@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from .errors import QAError
+from .errors import QAError, UsageError
 
 Tables = Mapping[str, Any]  # name -> pandas.DataFrame
 
@@ -113,7 +113,7 @@ class Writer:
     ) -> list[Path]:
         if output is None:
             if not self.streams:
-                raise QAError(f"--format {self.name} writes files; add --output DIR")
+                raise UsageError(f"--format {self.name} writes files; add --output DIR")
             self.write_stream(tables, stream or sys.stdout)
             return []
         output.mkdir(parents=True, exist_ok=True)
@@ -288,9 +288,7 @@ def get_writer(name: str) -> Writer:
     try:
         return WRITERS[name.lower()]()
     except KeyError:
-        raise QAError(
-            f"unknown format {name!r}; choose one of: {', '.join(WRITERS)}"
-        ) from None
+        raise UsageError(f"unknown format {name!r}; choose one of: {', '.join(WRITERS)}") from None
 
 
 def render(tables: Tables, fmt: str) -> str:

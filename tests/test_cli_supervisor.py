@@ -8,6 +8,7 @@ error (``Error: ...`` on stderr), 2 for a usage error. Numbers are those of
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -98,15 +99,15 @@ def test_scorecard_markdown_file(wsdir: Path, tmp_path: Path) -> None:
         (["team", "--from", "2024-05-09", "--to", "2024-05-01"], 1,
          "Error: --from 2024-05-09 is after --to 2024-05-01; swap them"),
         (["team", "--version", "ffff"], 1, "Error: no scores under version 'ffff'; known: "),
-        (["team", "--format", "docx"], 1, "Error: unknown format 'docx'; choose one of: table, md, csv"),
-        (["revive", "--format", "xlsx"], 1, "Error: --format xlsx writes files; add --output DIR"),
+        (["team", "--format", "docx"], 2, "Invalid value for '--format' / '-f': Value error, 'docx' is not one of"),
+        (["revive", "--format", "xlsx"], 2, "Error: --format xlsx writes files; add --output DIR"),
         (["scorecard", "anna", "--by", "month"], 2, "month"),
     ],
 )
 def test_errors(wsdir: Path, args: list[str], code: int, message: str) -> None:
     r = run(wsdir, *args)
     assert r.exit_code == code, r.output
-    assert message in r.stderr
+    assert message in " ".join(re.sub("[│╭╮╰╯─]", " ", r.stderr).split())
 
 
 def test_period_without_calls_is_a_note_not_an_error(wsdir: Path) -> None:
