@@ -20,6 +20,7 @@ both), very low thresholds, a script without a next-step stage, a language witho
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -33,7 +34,7 @@ from typing import Any, Literal
 import yaml
 
 from . import safe_yaml
-from .errors import ConfigError
+from .errors import ConfigError, QAError
 
 #: Default fuzzy similarity (0-100) a phrase needs when the file sets no threshold.
 DEFAULT_THRESHOLD = 85.0
@@ -1237,3 +1238,78 @@ def validate_file(path: str | Path, rubric: Rubric | Iterable[Rubric] | None = N
     ``applies_if: <id>`` is only a warning.
     """
     return check(read_config(path), rubric).issues
+
+
+# ---- choosing the script per call --------------------------------------------------------------
+class ConfigChooser:
+    """Picks the script (or rubric) for each call among several.
+
+    A manifest column ``script`` (or ``rubric``) narrows the choice to the files it names
+    (``b2b_cold_call`` names ``b2b_cold_call.en.yaml`` and ``b2b_cold_call.ru.yaml``, or a
+    script's ``name``); then the one in the call's language wins. Calls imported without a
+    language are matched by alphabet: the config whose phrases share the most letters with
+    the transcript (Cyrillic vs Latin, ...), so nothing language-specific is hard-coded here.
+    Make one per batch: each config's letters are collected once.
+    """
+
+    def __init__(self, configs: Sequence[Any], column: str = "script"):
+        self.configs = list(configs)
+        self.column = column
+        self._letters: list[frozenset[str] | None] = [None] * len(self.configs)
+
+    def choose(self, transcript: Any) -> Any:
+        """The config for this call; :class:`~qa.errors.QAError` when the manifest names none given."""
+        column = self.column
+        candidates = list(range(len(self.configs)))
+        wanted = str(transcript.meta.extra.get(column) or "").strip().lower()
+        if wanted:
+            candidates = [i for i in candidates if wanted in _config_names(self.configs[i])]
+            if not candidates:
+                known = ", ".join(sorted({n for cfg in self.configs for n in _config_names(cfg)}))
+                raise QAError(
+                    f"call {transcript.call_id}: manifest {column} '{wanted}' is not among the "
+                    f"given --{column} files ({known}); add --{column} for it or fix the manifest"
+                )
+        if len(candidates) == 1:
+            return self.configs[candidates[0]]
+        if transcript.language:
+            for i in candidates:
+                if self.configs[i].language == transcript.language:
+                    return self.configs[i]
+        letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
+        best = max(candidates, key=lambda i: sum(ch in self._alphabet(i) for ch in letters))
+        return self.configs[best]
+
+    def _alphabet(self, index: int) -> frozenset[str]:
+        """Letters of a config's phrases (not of its ids and keys, which are ASCII anyway)."""
+        got = self._letters[index]
+        if got is None:
+            letters: set[str] = set()
+
+            def walk(value: Any) -> None:
+                if isinstance(value, Phrase):
+                    letters.update(ch for ch in value.text.lower() if ch.isalpha())
+                elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    for f in dataclasses.fields(value):
+                        walk(getattr(value, f.name))
+                elif isinstance(value, (list, tuple)):
+                    for v in value:
+                        walk(v)
+
+            walk(self.configs[index])
+            got = self._letters[index] = frozenset(letters)
+        return got
+
+
+def pick_config(configs: Sequence[Any], transcript: Any, column: str = "script") -> Any:
+    """The script (or rubric) for one call; see :class:`ConfigChooser` (reuse one for a batch)."""
+    return ConfigChooser(configs, column).choose(transcript)
+
+
+def _config_names(cfg: Any) -> set[str]:
+    names = {str(getattr(cfg, "name", "") or "").lower()}
+    path = getattr(cfg, "path", None)
+    if path:
+        file = Path(str(path)).name.lower()
+        names |= {file, file.split(".", 1)[0], file.rsplit(".", 1)[0]}
+    return names - {""}

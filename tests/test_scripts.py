@@ -610,3 +610,28 @@ def test_synonym_variants_are_not_listed_twice(tmp_path: Path) -> None:
     # reads them alike, so listing both is harmless and not a duplicate
     text = GOOD_SCRIPT.replace('"how many bedrooms"', '"what size apartment", "what size flat"')
     assert issues_of(tmp_path, text) == []
+
+
+def test_config_chooser_by_manifest_then_language_then_alphabet() -> None:
+    from qa.errors import QAError
+    from qa.scripts import ConfigChooser
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    en = load_script(ROOT / "scripts_library/real_estate_inbound.en.yaml")
+    ru = load_script(ROOT / "scripts_library/real_estate_inbound.ru.yaml")
+    cold = load_script(ROOT / "scripts_library/b2b_cold_call.en.yaml")
+
+    def call(text: str, language: str | None = None, **extra: str) -> Transcript:
+        return Transcript(meta=CallMeta(call_id="c1", extra=dict(extra)),
+                          utterances=[Utterance("manager", 0, 1, text)], language=language)
+
+    chooser = ConfigChooser([ru, en, cold])
+    assert chooser.choose(call("hello", "en", script="real_estate_inbound")) is en
+    assert chooser.choose(call("здравствуйте, меня зовут", script="real_estate_inbound")) is ru
+    assert chooser.choose(call("hello", "ru", script="b2b_cold_call")) is cold  # the only one named
+    assert chooser.choose(call("Hello, I don't know the prices", script="real_estate_inbound.en.yaml")) is en
+    with pytest.raises(QAError, match=r"call c1: manifest script 'nope' is not among the given --script files"):
+        chooser.choose(call("hello", script="nope"))
+    # letters are collected once per config, on the chooser (not in a module cache keyed by id())
+    assert chooser._letters[0] is not None and "з" in chooser._letters[0]
+    assert ConfigChooser([ru, en])._letters == [None, None]
