@@ -209,3 +209,17 @@ def test_revive(wsdir: Path) -> None:
 def test_help_has_an_example(name: str) -> None:
     r = CliRunner().invoke(app, [name, "--help"])
     assert r.exit_code == 0 and "Example: qa " + name in r.output
+
+
+def test_metric_labels_are_the_reports_labels() -> None:
+    # one wording for both: qa/reports/assets/labels.yaml
+    from qa.cli.supervisor import _metric_label
+    from qa.metrics import METRIC_KEYS
+    from qa.reports.html import Labels
+
+    en = Labels("en")
+    for key in METRIC_KEYS:
+        assert en.has(f"metric_{key}"), key
+        assert _metric_label(key) == en(f"metric_{key}")
+    assert _metric_label("talk_listen_ratio") == "Talk / listen"
+    assert _metric_label("some_new_metric") == "some new metric"

@@ -65,27 +65,13 @@ SaveOpt = Annotated[
 
 
 # ---- rendering helpers ----------------------------------------------------------------------
-#: Readable names of the qa.metrics keys; others are shown with "_" as spaces.
-METRIC_LABELS = {
-    "manager_talk_share": "Manager talk share",
-    "client_talk_share": "Client talk share",
-    "talk_listen_ratio": "Talk / listen ratio",
-    "longest_monologue_s": "Longest monologue, s",
-    "manager_questions": "Questions asked",
-    "manager_interruptions": "Manager interruptions",
-    "client_interruptions": "Client interruptions",
-    "long_silences": "Long silences",
-    "long_silence_s": "Long silences, s",
-    "manager_wpm": "Speech rate, words/min",
-    "duration_s": "Call length, s",
-    "speech_s": "Speech, s",
-    "manager_talk_s": "Manager talk, s",
-    "client_talk_s": "Client talk, s",
-}
-
-
 def _metric_label(name: str) -> str:
-    return METRIC_LABELS.get(name, name.replace("_", " "))
+    """The readable name of a qa.metrics key: the report's English label (one place for the
+    wording, qa/reports/assets/labels.yaml); unknown keys are shown with "_" as spaces."""
+    from ..reports.html import Labels
+
+    labels = Labels("en")
+    return labels(f"metric_{name}") if labels.has(f"metric_{name}") else name.replace("_", " ")
 
 
 def _metric_value(name: str, value: Any) -> str:
