@@ -104,3 +104,34 @@ def test_file_formats_need_an_output_folder(name: str) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(QAError, match="unknown format 'docx'; choose one of: table, md, csv, json, xlsx, parquet"):
         get_writer("docx")
+
+
+@pytest.mark.parametrize("name", ["json", "md", "xlsx", "table"])
+def test_one_file_per_table_option(tmp_path: Path, name: str) -> None:
+    writer = get_writer(name, per_table=True)
+    ext = writer.extension
+    assert [f.name for f in writer.write(TABLES, tmp_path, stem="r")] == [f"r_calls{ext}", f"r_items{ext}"]
+    assert [f.name for f in writer.write(TABLES, tmp_path / "bare", stem="")] == [f"calls{ext}", f"items{ext}"]
+    if name == "json":
+        assert list(json.loads((tmp_path / "r_items.json").read_text(encoding="utf-8"))) == ["items"]
+    assert [f.name for f in get_writer(name).write(TABLES, tmp_path / "one", stem="r")] == [f"r{ext}"]
+
+
+def test_csv_and_parquet_are_always_one_file_per_table(tmp_path: Path) -> None:
+    assert get_writer("csv").per_table and get_writer("parquet").per_table
+    assert not get_writer("json").per_table
+    pytest.importorskip("pyarrow")
+    files = get_writer("parquet").write(TABLES, tmp_path, stem="")
+    assert [f.name for f in files] == ["calls.parquet", "items.parquet"]
+    assert pd.read_parquet(files[0])["manager"].tolist() == ["ivanov", "petrov"]
+
+
+def test_header_lines_for_people_only(tmp_path: Path) -> None:
+    header = ["Scorecard: ivanov [all]", "2 call(s)"]
+    md = render(TABLES, "md", header)
+    assert md.startswith("Scorecard: ivanov [all]  \n2 call(s)  \n\n### calls\n")
+    table = render(TABLES, "table", header)
+    assert table.splitlines()[:2] == header  # printed as they are, not as rich markup
+    assert render(TABLES, "json", header) == render(TABLES, "json")
+    assert render(TABLES, "csv", header) == render(TABLES, "csv")
+    assert get_writer("table").for_people and get_writer("md").for_people and not get_writer("csv").for_people

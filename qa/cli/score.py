@@ -115,8 +115,8 @@ def score(
         )
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
-        # csv/parquet: calls.csv + items.csv; json/xlsx/md: one scores.<ext> holding both tables
-        stem = "" if writer.name in ("csv", "parquet") else "scores"
+        # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables
+        stem = "" if writer.per_table else "scores"
         files = writer.write({"calls": result.calls, "items": result.items}, output, stem=stem)
         for f in files:
             err_console.print(f"Wrote {f}")
