@@ -161,6 +161,7 @@ def test_suggest_usage_errors(corpus, tmp_path):
 
 
 # ---- qa clips ----------------------------------------------------------------------------------
+@pytest.mark.audio
 def test_clips(corpus, tmp_path):
     out = tmp_path / "training"
     r = run(corpus, "clips", "-o", str(out), "--per-item", "2")
@@ -174,6 +175,7 @@ def test_clips(corpus, tmp_path):
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, tc.RATE)
 
 
+@pytest.mark.audio
 def test_clips_one_objection_and_usage(corpus, tmp_path):
     r = run(corpus, "clips", "-o", str(tmp_path), "--objection", "price", "-n", "1", "--before", "0", "--after", "0")
     assert r.exit_code == 0, r.output
