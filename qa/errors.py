@@ -47,6 +47,14 @@ class UsageError(QAError):
     exit_code = 2
 
 
+class OptionError(UsageError, ValueError):
+    """An options dataclass got an invalid value (a ``ValueError`` too, for library callers).
+
+    Options classes (``MatchOptions``, ``SuggestOptions``, ...) raise this one type, so the
+    CLI turns any of them into ``Error: ...`` and exit status 2.
+    """
+
+
 class WorkspaceError(QAError):
     """The workspace database is missing, locked or from an incompatible version."""
 

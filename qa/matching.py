@@ -68,6 +68,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from .errors import OptionError
 from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
 from .transcripts import UNKNOWN, Transcript, Utterance
 
@@ -111,17 +112,17 @@ class MatchOptions:
         for name in ("token_cutoff", "word_floor", "joined_floor", "reorder_penalty"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
-                raise ValueError(f"{name} must be in 0..100, got {value}")
+                raise OptionError(f"{name} must be in 0..100, got {value}")
         if self.keyword_gap < 0:
-            raise ValueError(f"keyword_gap must be >= 0, got {self.keyword_gap}")
+            raise OptionError(f"keyword_gap must be >= 0, got {self.keyword_gap}")
         if self.short_stem_len < 0 or self.ending_gap < 1:
-            raise ValueError(
+            raise OptionError(
                 f"short_stem_len must be >= 0 and ending_gap >= 1, got {self.short_stem_len}, {self.ending_gap}"
             )
         if self.window_slack < 0:
-            raise ValueError(f"window_slack must be >= 0, got {self.window_slack}")
+            raise OptionError(f"window_slack must be >= 0, got {self.window_slack}")
         if self.join_gap_s < 0:
-            raise ValueError(f"join_gap_s must be >= 0, got {self.join_gap_s}")
+            raise OptionError(f"join_gap_s must be >= 0, got {self.join_gap_s}")
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class PhraseQuery:
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 100:
-            raise ValueError(f"threshold must be in 0..100, got {self.threshold}")
+            raise OptionError(f"threshold must be in 0..100, got {self.threshold}")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from . import yaml_edit
-from .errors import ConfigError, QAError
+from .errors import ConfigError, OptionError, QAError
 from .mining import (
     MiningResult,
     ObjectionCandidate,
@@ -69,10 +69,10 @@ class SuggestOptions:
     def __post_init__(self) -> None:
         for name in ("max_per_stage", "max_objections", "max_triggers", "max_answer_phrases"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("min_calls", "respond_within_turns"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise OptionError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
