@@ -828,6 +828,9 @@ class PhraseSet:
         One match per utterance (its best run), or per pair of utterances when the phrase
         spans them; in time order. ``only`` limits the search to some phrase indexes.
         """
+        # Long on purpose: the hot loop of scoring (every utterance x candidate phrase);
+        # its two passes (single utterances, then pairs cut by the recogniser) share
+        # ``found`` and the prefilter's candidates, and a call per phrase would cost time.
         found: list[list[Match]] = [[] for _ in self.queries]
         wanted = None if only is None else frozenset(only)
         utts = prepared.utterances
