@@ -141,6 +141,21 @@ def test_score_without_paths_is_a_usage_error() -> None:
     assert CliRunner().invoke(app, ["score"]).exit_code == 2
 
 
+def test_transcribe_exit_status_0_when_every_file_is_done(calls: Path, tmp_path: Path) -> None:
+    (calls / "broken.json").unlink()
+    result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert "2 imported, 0 failed" in result.output
+
+
+def test_transcribe_bad_manifest_is_a_configuration_error(calls: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("nothing useful\n1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws"), "--manifest", str(manifest)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: ")
+
+
 def test_transcribe_imports_and_writes_json(calls: Path, tmp_path: Path) -> None:
     out = tmp_path / "json"
     result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws"), "-o", str(out)])
