@@ -7,9 +7,9 @@ the similarity (0-100).
 How a phrase is found in an utterance:
 
 1. Both are normalised and stemmed by :mod:`qa.normalize` (case, ё/е, punctuation, numbers,
-   fillers, inflection) -- once per phrase (:class:`PhraseSet` compiles) and once per utterance
+   fillers, inflection) -- once per phrase (:class:`PhraseIndex` compiles) and once per utterance
    (:func:`prepare`).
-2. Prefilter: an utterance is only scored against phrases that share a similar word with it
+2. Prefilter (:class:`PhraseIndex`): an utterance is only scored against phrases that share a similar word with it
    (word similarity >= ``token_cutoff``; common words from the language's ``stop_words`` do not
    count unless a phrase has nothing else). Word lookups are cached, so a call costs a few
    dictionary lookups per word.
@@ -20,7 +20,7 @@ How a phrase is found in an utterance:
    When no run reaches it, runs with extra function words (the language's ``stop_words``, not
    in the phrase) are tried with those words skipped: "какой у вас бюджет" says
    "какой бюджет". The phrase's own words and negations are never skipped.
-   Words: a run that reaches the threshold is only the phrase when every content word of the
+   Words (:class:`WordMatcher`): a run that reaches the threshold is only the phrase when every content word of the
    phrase (not a function word) has a word in the run at least ``word_floor`` alike, so one
    long shared word cannot carry a phrase ("перезвоните через полгода" is not "перезвоните
    вечером"). Words are compared by stem, but as written when the phrase stands on one short
@@ -60,6 +60,7 @@ them; :mod:`qa.scoring` applies the script's).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -67,6 +68,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from .errors import OptionError
 from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
 from .transcripts import UNKNOWN, Transcript, Utterance
 
@@ -110,17 +112,17 @@ class MatchOptions:
         for name in ("token_cutoff", "word_floor", "joined_floor", "reorder_penalty"):
             value = getattr(self, name)
             if not 0 <= value <= 100:
-                raise ValueError(f"{name} must be in 0..100, got {value}")
+                raise OptionError(f"{name} must be in 0..100, got {value}")
         if self.keyword_gap < 0:
-            raise ValueError(f"keyword_gap must be >= 0, got {self.keyword_gap}")
+            raise OptionError(f"keyword_gap must be >= 0, got {self.keyword_gap}")
         if self.short_stem_len < 0 or self.ending_gap < 1:
-            raise ValueError(
+            raise OptionError(
                 f"short_stem_len must be >= 0 and ending_gap >= 1, got {self.short_stem_len}, {self.ending_gap}"
             )
         if self.window_slack < 0:
-            raise ValueError(f"window_slack must be >= 0, got {self.window_slack}")
+            raise OptionError(f"window_slack must be >= 0, got {self.window_slack}")
         if self.join_gap_s < 0:
-            raise ValueError(f"join_gap_s must be >= 0, got {self.join_gap_s}")
+            raise OptionError(f"join_gap_s must be >= 0, got {self.join_gap_s}")
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class PhraseQuery:
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 100:
-            raise ValueError(f"threshold must be in 0..100, got {self.threshold}")
+            raise OptionError(f"threshold must be in 0..100, got {self.threshold}")
 
 
 @dataclass(frozen=True)
@@ -347,69 +349,203 @@ class _Compiled:
     sorted_sound: str = ""
 
 
-class PhraseSet:
-    """Phrases compiled once (per script and rubric); :meth:`scan` finds them all in a call."""
+class WordMatcher:
+    """Word by word: does a run of the utterance say the phrase's words, not their negation?
 
-    def __init__(
-        self,
-        queries: Sequence[PhraseQuery],
-        language: str | None,
-        options: MatchOptions | None = None,
-    ):
-        self.options = options or MatchOptions()
-        self.language = language_code(language)
+    Runs that reach a phrase's threshold as a whole are checked here: every content word of
+    the phrase needs a close word in the run (:meth:`words_agree`, by stem, as written where
+    stems mislead, split and merged words), and negations must agree (:meth:`negated`).
+    """
+
+    def __init__(self, language: str | None, options: MatchOptions):
+        self.options = options
+        self.negations = _negation_stems(language)
+        self.neg_prefixes = load_language(language).negation_prefixes
+
+    def negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int, reach: int = 1) -> bool:
+        """Whether the run ``first..last`` negates what the phrase says (or the other way);
+        a phrase's own negation may stand up to ``reach`` words before the run."""
+        if c.has_negation:
+            # the phrase negates: so must the run ("we are ready to decide" is not "not
+            # ready to decide", though 87.5 alike)
+            if not any(toks[k] in self.negations for k in range(max(0, first - reach), last + 1)):
+                return True
+        else:
+            if first > 0 and toks[first - 1] in self.negations:
+                return True
+            for k in range(first, last + 1):
+                if toks[k] in self.negations:
+                    return True
+        if self.neg_prefixes:
+            run = toks[first : last + 1]
+            for pre in self.neg_prefixes:
+                cut = len(pre)
+                for a, b in ((run, c.tokset), (c.toks, frozenset(run))):
+                    for w in a:
+                        if len(w) > cut + 2 and w.startswith(pre) and w[cut:] in b and w not in b:
+                            return True
+        return False
+
+    def word_sim(self, pt: str, ps: str, ut: str, us: str, alone: bool = False) -> float:
+        """How alike a phrase word and an utterance word are (0-100): stems ``pt``/``ut``,
+        written forms ``ps``/``us``; ``alone``: the phrase's only content word."""
+        opts = self.options
+        if pt == ut:
+            # one stem; endings far apart in length: the stemmer joined two words, which
+            # are only alike when written nearly alike
+            if abs((len(ps) - len(pt)) - (len(us) - len(ut))) >= opts.ending_gap:
+                sim = float(fuzz.ratio(ps, us))
+                return sim if sim >= opts.joined_floor - _EPS else 0.0
+            return 100.0
+        ap, au = alphabet(pt), alphabet(ut)
+        if ap and au and ap != au:
+            return float(max(fuzz.ratio(sound_key(pt), sound_key(ut)), fuzz.ratio(sound_key(ps), sound_key(us))))
+        if alone and len(pt) <= opts.short_stem_len:
+            # a phrase standing on one short stem: one letter is a large share of it, so the
+            # written words decide ("дор"/"добр" are 86 alike, "дорого"/"добрый" 50)
+            return float(fuzz.ratio(ps, us))
+        return float(max(fuzz.ratio(pt, ut), fuzz.ratio(ps, us)))
+
+    def word_score(
+        self, c: _Compiled, k: int, toks: Sequence[str], surfs: Sequence[str], first: int, last: int
+    ) -> float:
+        """The best similarity of phrase word ``k`` to a word of the run ``first..last``: one
+        word, two words the recogniser split ("клин про"), or a word that merges it with its
+        neighbour in the phrase ("бизнесцентре")."""
+        pt, ps = c.toks[k], c.surfs[k]
+        alone = len(c.check) == 1
+        best = 0.0
+        for u in range(first, last + 1):
+            best = max(best, self.word_sim(pt, ps, toks[u], surfs[u], alone))
+            if best >= 100.0:
+                return best
+        # split or merged words are compared as written (their stems are cut where the
+        # word was cut), only from pieces of two letters or more, and must be close
+        joined = self.options.joined_floor - _EPS
+        for u in range(first, last):
+            if len(surfs[u]) > 1 and len(surfs[u + 1]) > 1:
+                sim = self.joined_sim(ps, surfs[u] + surfs[u + 1])
+                if sim >= joined:
+                    best = max(best, sim)
+        for a in (k - 1, k):
+            if 0 <= a and a + 1 < len(c.toks):
+                js = c.surfs[a] + c.surfs[a + 1]
+                for u in range(first, last + 1):
+                    sim = self.joined_sim(js, surfs[u])
+                    if sim >= joined:
+                        best = max(best, sim)
+        # the phrase word glued to the end of the word before it ("главноерассрочка"): only
+        # after five letters or more, longer than the prefixes that make another word
+        n = len(ps)
+        if n >= 5:
+            for u in range(first, last + 1):
+                if len(surfs[u]) >= n + 5 and alphabet(surfs[u]) == alphabet(ps):
+                    sim = float(fuzz.ratio(ps, surfs[u][-n:]))
+                    if sim >= joined:
+                        best = max(best, sim)
+        return best
+
+    @staticmethod
+    def joined_sim(a: str, b: str) -> float:
+        if alphabet(a) != alphabet(b):
+            return float(fuzz.ratio(sound_key(a), sound_key(b)))
+        return float(fuzz.ratio(a, b))
+
+    def words_agree(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
+        """Whether every content word of the phrase has a close word in the run."""
+        floor = self.options.word_floor - _EPS
+        return all(self.word_score(c, k, toks, surfs, first, last) >= floor for k in c.check)
+
+    def accept(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
+        return not self.negated(c, toks, first, last) and self.words_agree(c, toks, surfs, first, last)
+
+    def order_free(self, toks: Sequence[str], sound: bool = False) -> str:
+        """Words in alphabetical order; a negation stays with the word after it ("не
+        интересно" moves as one piece: "интересно ... не решили" is not "не интересно")."""
+        units: list[str] = []
+        k = 0
+        while k < len(toks):
+            t = sound_key(toks[k]) if sound else toks[k]
+            if toks[k] in self.negations and k + 1 < len(toks):
+                nxt = sound_key(toks[k + 1]) if sound else toks[k + 1]
+                units.append(f"{t}_{nxt}")
+                k += 2
+                continue
+            units.append(t)
+            k += 1
+        return " ".join(sorted(units))
+
+
+class PhraseIndex:
+    """Phrases compiled once (normalised, stemmed, sound keys) and the word index that
+    picks, per utterance, the phrases worth scoring (the prefilter).
+
+    Building it has three phases: compile each phrase (:meth:`_compile`), index the
+    phrases' content words (:meth:`_index_words`), and the role masks (:meth:`_roles`).
+    """
+
+    def __init__(self, queries: Sequence[PhraseQuery], language: str | None, options: MatchOptions, words: WordMatcher):
+        self.options = options
         self.queries = tuple(queries)
-        norm = _normalizer(language)
+        self.words = words
         stop_stems = _stop_stems(language)
-        self._negations = _negation_stems(language)
-        self._neg_prefixes = load_language(language).negation_prefixes
-        self._compiled: list[_Compiled] = []
         # vocabulary: phrase word -> phrases it activates
         activates: dict[str, set[int]] = {}
+        self.compiled: list[_Compiled] = []
         for qi, q in enumerate(self.queries):
-            an = norm.analyze(q.text)
-            toks = tuple(t[0] for t in an.tokens)
-            alphas = frozenset(a for a in map(alphabet, toks) if a)
-            # function words and negations alone do not make an utterance worth scoring
-            content = [t for t in toks if t not in stop_stems and t not in self._negations]
-            check = tuple(k for k, t in enumerate(toks) if t not in stop_stems and t not in self._negations)
-            if not check:  # a phrase of function words only: each of them counts
-                check = tuple(k for k, t in enumerate(toks) if t not in self._negations)
-            self._compiled.append(
-                _Compiled(
-                    q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas,
-                    frozenset(toks), bool(content), any(t in self._negations for t in toks),
-                    tuple(an.surface(k) for k in range(len(toks))), check,
-                )
-            )
-            content = content or list(toks)
+            c, content = self._compile(q, _normalizer(language), stop_stems)
+            self.compiled.append(c)
             for t in content:
                 activates.setdefault(t, set()).add(qi)
-        self._vocab = list(activates)
-        vocab_id = {t: i for i, t in enumerate(self._vocab)}
-        for qi, c in enumerate(self._compiled):
-            ids = frozenset(vocab_id[t] for t in c.toks if t in vocab_id and qi in activates[t])
-            self._compiled[qi] = replace(
-                c, vocab=ids, sorted_native=self._order_free(c.toks),
-                sorted_sound=self._order_free(c.toks, sound=True),
-            )
-        self._free_order = load_language(language).free_word_order
-        self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
-        self._vocab_alpha = [alphabet(t) for t in self._vocab]
-        self._vocab_sound = [sound_key(t) for t in self._vocab]
+        self._index_words(activates)
+        self.allowed = self._roles()
         self._by_alpha: dict[tuple[str, bool], tuple[list[str], list[frozenset[int]], list[int]]] = {}
         self._token_cache: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
-        roles = ("manager", "client")
-        self._allowed: dict[str, frozenset[int]] = {
-            r: frozenset(i for i, q in enumerate(self.queries) if q.roles is None or r in q.roles)
-            for r in roles
-        }
-        self._allowed[UNKNOWN] = frozenset(range(len(self.queries)))
 
     def __len__(self) -> int:
         return len(self.queries)
 
-    # -- prefilter -----------------------------------------------------------------------------
+    def _compile(self, q: PhraseQuery, norm: Normalizer, stop_stems: frozenset[str]) -> tuple[_Compiled, list[str]]:
+        """One phrase's tokens, keys and content words (the words that activate it)."""
+        negations = self.words.negations
+        an = norm.analyze(q.text)
+        toks = tuple(t[0] for t in an.tokens)
+        alphas = frozenset(a for a in map(alphabet, toks) if a)
+        # function words and negations alone do not make an utterance worth scoring
+        content = [t for t in toks if t not in stop_stems and t not in negations]
+        check = tuple(k for k, t in enumerate(toks) if t not in stop_stems and t not in negations)
+        if not check:  # a phrase of function words only: each of them counts
+            check = tuple(k for k, t in enumerate(toks) if t not in negations)
+        c = _Compiled(
+            q, toks, " ".join(toks), " ".join(sound_key(t) for t in toks), alphas,
+            frozenset(toks), bool(content), any(t in negations for t in toks),
+            tuple(an.surface(k) for k in range(len(toks))), check,
+        )
+        return c, content or list(toks)
+
+    def _index_words(self, activates: dict[str, set[int]]) -> None:
+        """The vocabulary (content words of all phrases) and, per phrase, its words' ids."""
+        self._vocab = list(activates)
+        vocab_id = {t: i for i, t in enumerate(self._vocab)}
+        for qi, c in enumerate(self.compiled):
+            ids = frozenset(vocab_id[t] for t in c.toks if t in vocab_id and qi in activates[t])
+            self.compiled[qi] = replace(
+                c, vocab=ids, sorted_native=self.words.order_free(c.toks),
+                sorted_sound=self.words.order_free(c.toks, sound=True),
+            )
+        self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
+        self._vocab_alpha = [alphabet(t) for t in self._vocab]
+        self._vocab_sound = [sound_key(t) for t in self._vocab]
+
+    def _roles(self) -> dict[str, frozenset[int]]:
+        """Phrases allowed in each role's speech; ``unknown`` (mono) allows every phrase."""
+        allowed: dict[str, frozenset[int]] = {
+            r: frozenset(i for i, q in enumerate(self.queries) if q.roles is None or r in q.roles)
+            for r in ("manager", "client")
+        }
+        allowed[UNKNOWN] = frozenset(range(len(self.queries)))
+        return allowed
+
     def _vocab_for(self, alpha: str, same: bool) -> tuple[list[str], list[frozenset[int]], list[int]]:
         key = (alpha, same)
         got = self._by_alpha.get(key)
@@ -457,7 +593,7 @@ class PhraseSet:
         self._token_cache[tok] = result
         return result
 
-    def _prefilter(self, pu: PreparedUtterance) -> tuple[set[int], set[int]]:
+    def prefilter(self, pu: PreparedUtterance) -> tuple[set[int], set[int]]:
         """Candidate phrases (prefilter and role) and the phrase words near the utterance's."""
         cand: set[int] = set()
         near: set[int] = set()
@@ -467,14 +603,44 @@ class PhraseSet:
                 cand |= got
                 near |= ids
         if cand:
-            cand &= self._allowed.get(pu.role, self._allowed[UNKNOWN])
+            cand &= self.allowed.get(pu.role, self.allowed[UNKNOWN])
         return cand, near
 
     def candidates(self, pu: PreparedUtterance) -> set[int]:
         """Phrases worth scoring on this utterance (prefilter and role)."""
-        return self._prefilter(pu)[0]
+        return self.prefilter(pu)[0]
 
-    # -- scoring -------------------------------------------------------------------------------
+
+class PhraseSet:
+    """Phrases compiled once (per script and rubric); :meth:`scan` finds them all in a call.
+
+    Three parts: :class:`PhraseIndex` (compiled phrases, prefilter), :class:`WordMatcher`
+    (the word-level checks of a run) and, here, the search for runs (:meth:`scan`: plain
+    runs, runs with skipped function words, free word order, key words, runs across two
+    utterances).
+    """
+
+    def __init__(
+        self,
+        queries: Sequence[PhraseQuery],
+        language: str | None,
+        options: MatchOptions | None = None,
+    ):
+        self.options = options or MatchOptions()
+        self.language = language_code(language)
+        self.words = WordMatcher(language, self.options)
+        self.index = PhraseIndex(queries, language, self.options, self.words)
+        self.queries = self.index.queries
+        self._free_order = load_language(language).free_word_order
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def candidates(self, pu: PreparedUtterance) -> set[int]:
+        """Phrases worth scoring on this utterance (prefilter and role)."""
+        return self.index.candidates(pu)
+
+    # -- runs --------------------------------------------------------------------------------
     def _sizes(self, n: int, length: int) -> range:
         s = self.options.window_slack
         lo, hi = max(1, n - s), min(length, n + s)
@@ -482,105 +648,6 @@ class PhraseSet:
             return range(length, length + 1)
         return range(lo, hi + 1)
 
-    def _negated(self, c: _Compiled, toks: Sequence[str], first: int, last: int, reach: int = 1) -> bool:
-        """Whether the run ``first..last`` negates what the phrase says (or the other way);
-        a phrase's own negation may stand up to ``reach`` words before the run."""
-        if c.has_negation:
-            # the phrase negates: so must the run ("we are ready to decide" is not "not
-            # ready to decide", though 87.5 alike)
-            if not any(toks[k] in self._negations for k in range(max(0, first - reach), last + 1)):
-                return True
-        else:
-            if first > 0 and toks[first - 1] in self._negations:
-                return True
-            for k in range(first, last + 1):
-                if toks[k] in self._negations:
-                    return True
-        if self._neg_prefixes:
-            run = toks[first : last + 1]
-            for pre in self._neg_prefixes:
-                cut = len(pre)
-                for a, b in ((run, c.tokset), (c.toks, frozenset(run))):
-                    for w in a:
-                        if len(w) > cut + 2 and w.startswith(pre) and w[cut:] in b and w not in b:
-                            return True
-        return False
-
-    # -- words of a run ---------------------------------------------------------------------
-    def _word_sim(self, pt: str, ps: str, ut: str, us: str, alone: bool = False) -> float:
-        """How alike a phrase word and an utterance word are (0-100): stems ``pt``/``ut``,
-        written forms ``ps``/``us``; ``alone``: the phrase's only content word."""
-        opts = self.options
-        if pt == ut:
-            # one stem; endings far apart in length: the stemmer joined two words, which
-            # are only alike when written nearly alike
-            if abs((len(ps) - len(pt)) - (len(us) - len(ut))) >= opts.ending_gap:
-                sim = float(fuzz.ratio(ps, us))
-                return sim if sim >= opts.joined_floor - _EPS else 0.0
-            return 100.0
-        ap, au = alphabet(pt), alphabet(ut)
-        if ap and au and ap != au:
-            return float(max(fuzz.ratio(sound_key(pt), sound_key(ut)), fuzz.ratio(sound_key(ps), sound_key(us))))
-        if alone and len(pt) <= opts.short_stem_len:
-            # a phrase standing on one short stem: one letter is a large share of it, so the
-            # written words decide ("дор"/"добр" are 86 alike, "дорого"/"добрый" 50)
-            return float(fuzz.ratio(ps, us))
-        return float(max(fuzz.ratio(pt, ut), fuzz.ratio(ps, us)))
-
-    def _word_score(
-        self, c: _Compiled, k: int, toks: Sequence[str], surfs: Sequence[str], first: int, last: int
-    ) -> float:
-        """The best similarity of phrase word ``k`` to a word of the run ``first..last``: one
-        word, two words the recogniser split ("клин про"), or a word that merges it with its
-        neighbour in the phrase ("бизнесцентре")."""
-        pt, ps = c.toks[k], c.surfs[k]
-        alone = len(c.check) == 1
-        best = 0.0
-        for u in range(first, last + 1):
-            best = max(best, self._word_sim(pt, ps, toks[u], surfs[u], alone))
-            if best >= 100.0:
-                return best
-        # split or merged words are compared as written (their stems are cut where the
-        # word was cut), only from pieces of two letters or more, and must be close
-        joined = self.options.joined_floor - _EPS
-        for u in range(first, last):
-            if len(surfs[u]) > 1 and len(surfs[u + 1]) > 1:
-                sim = self._joined_sim(ps, surfs[u] + surfs[u + 1])
-                if sim >= joined:
-                    best = max(best, sim)
-        for a in (k - 1, k):
-            if 0 <= a and a + 1 < len(c.toks):
-                js = c.surfs[a] + c.surfs[a + 1]
-                for u in range(first, last + 1):
-                    sim = self._joined_sim(js, surfs[u])
-                    if sim >= joined:
-                        best = max(best, sim)
-        # the phrase word glued to the end of the word before it ("главноерассрочка"): only
-        # after five letters or more, longer than the prefixes that make another word
-        n = len(ps)
-        if n >= 5:
-            for u in range(first, last + 1):
-                if len(surfs[u]) >= n + 5 and alphabet(surfs[u]) == alphabet(ps):
-                    sim = float(fuzz.ratio(ps, surfs[u][-n:]))
-                    if sim >= joined:
-                        best = max(best, sim)
-        return best
-
-    @staticmethod
-    def _joined_sim(a: str, b: str) -> float:
-        if alphabet(a) != alphabet(b):
-            return float(fuzz.ratio(sound_key(a), sound_key(b)))
-        return float(fuzz.ratio(a, b))
-
-    def _words_agree(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
-        """Whether every content word of the phrase has a close word in the run."""
-        floor = self.options.word_floor - _EPS
-        return all(self._word_score(c, k, toks, surfs, first, last) >= floor for k in c.check)
-
-    def _accept(self, c: _Compiled, toks: Sequence[str], surfs: Sequence[str], first: int, last: int) -> bool:
-        return not self._negated(c, toks, first, last) and self._words_agree(c, toks, surfs, first, last)
-
-    # -- runs --------------------------------------------------------------------------------
     def _best(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
@@ -595,7 +662,7 @@ class PhraseSet:
                 hits.append((-score, size, i))
         hits.sort()
         for neg, size, i in hits:
-            if self._accept(c, pu.toks, pu.surfs, i, i + size - 1):
+            if self.words.accept(c, pu.toks, pu.surfs, i, i + size - 1):
                 return -neg, i, i + size - 1
         if c.has_content:
             return self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None)
@@ -644,25 +711,9 @@ class PhraseSet:
             for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
         )
         for neg, k in hits:
-            if self._accept(c, toks, surfs, *spans[k]):
+            if self.words.accept(c, toks, surfs, *spans[k]):
                 return -neg, spans[k][0], spans[k][1]
         return None
-
-    def _order_free(self, toks: Sequence[str], sound: bool = False) -> str:
-        """Words in alphabetical order; a negation stays with the word after it ("не
-        интересно" moves as one piece: "интересно ... не решили" is not "не интересно")."""
-        units: list[str] = []
-        k = 0
-        while k < len(toks):
-            t = sound_key(toks[k]) if sound else toks[k]
-            if toks[k] in self._negations and k + 1 < len(toks):
-                nxt = sound_key(toks[k + 1]) if sound else toks[k + 1]
-                units.append(f"{t}_{nxt}")
-                k += 2
-                continue
-            units.append(t)
-            k += 1
-        return " ".join(sorted(units))
 
     def _reordered(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         """Free word order: the phrase's words in another order ("с директором обсудить" for
@@ -682,7 +733,7 @@ class PhraseSet:
                 i, j = kept[a], kept[a + size - 1]
                 if j - i + 1 > max_span:
                     continue
-                windows.append(self._order_free([toks[k] for k in kept[a : a + size]], sound))
+                windows.append(self.words.order_free([toks[k] for k in kept[a : a + size]], sound))
                 spans.append((i, j))
         if not windows:
             return None
@@ -692,7 +743,7 @@ class PhraseSet:
             for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
         )
         for neg, _, k in hits:
-            if self._accept(c, toks, pu.surfs, *spans[k]):
+            if self.words.accept(c, toks, pu.surfs, *spans[k]):
                 return -neg, spans[k][0], spans[k][1]
         return None
 
@@ -712,7 +763,7 @@ class PhraseSet:
         for k in keys:
             got = []
             for u in range(len(toks)):
-                sim = self._word_sim(c.toks[k], c.surfs[k], toks[u], surfs[u])
+                sim = self.words.word_sim(c.toks[k], c.surfs[k], toks[u], surfs[u])
                 if sim >= need:
                     got.append((u, sim))
             if not got:
@@ -743,7 +794,7 @@ class PhraseSet:
             return False
         # a phrase's negation may stand two words before its first key word ("not really
         # ready")
-        return not self._negated(c, toks, first, last, reach=2)
+        return not self.words.negated(c, toks, first, last, reach=2)
 
     def _best_across(
         self, c: _Compiled, a: PreparedUtterance, b: PreparedUtterance
@@ -765,7 +816,7 @@ class PhraseSet:
                 hits.append((-score, size, starts[k]))
         hits.sort()
         for neg, size, first in hits:
-            if self._accept(c, toks, surfs, first, first + size - 1):
+            if self.words.accept(c, toks, surfs, first, first + size - 1):
                 return -neg, first, first + size - 1
         if c.has_content:
             return self._gapped(c, toks, src, surfs, a.stops + b.stops, target, split)
@@ -777,17 +828,20 @@ class PhraseSet:
         One match per utterance (its best run), or per pair of utterances when the phrase
         spans them; in time order. ``only`` limits the search to some phrase indexes.
         """
+        # Long on purpose: the hot loop of scoring (every utterance x candidate phrase);
+        # its two passes (single utterances, then pairs cut by the recogniser) share
+        # ``found`` and the prefilter's candidates, and a call per phrase would cost time.
         found: list[list[Match]] = [[] for _ in self.queries]
         wanted = None if only is None else frozenset(only)
         utts = prepared.utterances
         cands: list[set[int]] = []
         for pu in utts:
-            cand, near = self._prefilter(pu)
+            cand, near = self.index.prefilter(pu)
             if wanted is not None:
                 cand &= wanted
             cands.append(cand)
             for qi in cand:
-                c = self._compiled[qi]
+                c = self.index.compiled[qi]
                 if not c.toks:
                     continue
                 best = self._best(c, pu)
@@ -817,7 +871,7 @@ class PhraseSet:
                 continue
             a, b = utts[ai], utts[bi]
             for qi in shared:
-                c = self._compiled[qi]
+                c = self.index.compiled[qi]
                 if len(c.toks) < 2:
                     continue
                 prior = [m.similarity for m in found[qi][-2:] if m.utterance_index in (ai, bi)]
@@ -949,3 +1003,77 @@ def group_similar(
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def near_duplicates(
+    texts: Sequence[str],
+    thresholds: Sequence[float],
+    language: str | None = None,
+    *,
+    block: int = 4_000_000,
+) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, similarity)``, ``i < j``, whose :func:`similarity` reaches
+    ``min(thresholds[i], thresholds[j])``, ordered by ``i`` then ``j``.
+
+    The same pairs as calling :func:`similarity` on every pair, without doing that: every text
+    is normalised once, and the pairs are compared in blocks by ``rapidfuzz.process.cdist``
+    (C, all cores). Texts are grouped by their alphabets, because a pair that mixes alphabets
+    is compared by sound keys, like :func:`similarity` does. ``block`` bounds the cells of one
+    similarity block (memory).
+    """
+    import numpy as np
+
+    norm = _normalizer(language)
+    toks = [norm.tokens(t) for t in texts]
+    stems = [" ".join(t) for t in toks]
+    sounds = [" ".join(map(sound_key, t)) for t in toks]
+    alphas = [frozenset(a for a in map(alphabet, t) if a) for t in toks]
+    n = len(texts)
+    if len(thresholds) != n:
+        raise ValueError("near_duplicates: one threshold per text")
+    by_alphas: dict[frozenset[str], list[int]] = {}
+    for i in range(n):
+        if toks[i]:
+            by_alphas.setdefault(alphas[i], []).append(i)
+    found: list[tuple[int, int, float]] = []
+    empty = [i for i in range(n) if not toks[i]]
+    # two texts with no words are the same to similarity() (100)
+    found.extend((a, b, 100.0) for k, a in enumerate(empty) for b in empty[k + 1 :] if 100.0 >= min(thresholds[a], thresholds[b]))
+    groups = sorted(by_alphas.items(), key=lambda kv: sorted(kv[0]))
+    for gi, (ga, g_rows) in enumerate(groups):
+        for ha, g_cols in groups[gi:]:
+            keys = sounds if len(ga | ha) > 1 else stems
+            same = ga == ha
+            # sorted by length: a pair whose lengths differ too much cannot reach the
+            # threshold (ratio <= 200 * short / (short + long)), so each block of rows is
+            # compared with one slice of columns only
+            rows = sorted(g_rows, key=lambda i: len(keys[i]))
+            cols = rows if same else sorted(g_cols, key=lambda j: len(keys[j]))
+            col_lens = [len(keys[j]) for j in cols]
+            col_keys = [keys[j] for j in cols]
+            # a filter only (each candidate is compared again below): whole numbers, one lower
+            cutoff = max(1.0, min(thresholds[i] for i in rows + cols) - 1)
+            spread = (200 - cutoff) / cutoff
+            step = max(1, block // max(len(cols), 1))
+            for lo in range(0, len(rows), step):
+                chunk = rows[lo : lo + step]
+                shortest, longest = len(keys[chunk[0]]), len(keys[chunk[-1]])
+                # same group: only the columns from this block's first row on (upper triangle)
+                c0 = lo if same else bisect.bisect_left(col_lens, shortest / spread - 1)
+                c1 = bisect.bisect_right(col_lens, longest * spread + 1)
+                if c1 <= c0:
+                    continue
+                sims = process.cdist(
+                    [keys[i] for i in chunk], col_keys[c0:c1], scorer=fuzz.ratio,
+                    score_cutoff=cutoff, dtype=np.uint8, workers=-1,
+                )
+                for r, c in zip(*np.nonzero(sims)):
+                    i, j = chunk[int(r)], cols[c0 + int(c)]
+                    if same and c0 + int(c) <= lo + int(r):
+                        continue
+                    a, b = (i, j) if i < j else (j, i)
+                    sim = float(fuzz.ratio(keys[a], keys[b]))  # exact, not the rounded block
+                    if sim >= min(thresholds[a], thresholds[b]):
+                        found.append((a, b, sim))
+    found.sort()
+    return found

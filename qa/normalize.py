@@ -52,6 +52,7 @@ from typing import Any
 
 import yaml
 
+from . import safe_yaml
 from .errors import ConfigError
 
 #: The normalisation steps in the order they are applied.
@@ -152,7 +153,7 @@ def available_languages() -> list[str]:
 def _read_data(name: str) -> dict[str, Any]:
     path = resources.files("qa") / "data" / "language" / name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"), f"qa/data/language/{name}")
     except (OSError, yaml.YAMLError) as e:
         raise ConfigError(f"qa/data/language/{name}: cannot read language data: {e}") from e
     if not isinstance(data, dict):

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import QAError
 from .paths import call_path, displayable
+from .scripts import ConfigChooser, pick_config  # noqa: F401  (pick_config: re-exported)
 from .store import Workspace
 from .transcripts import CallMeta, Transcript
 
@@ -519,71 +520,6 @@ def register_configs(ws: Workspace, script: Script | None, rubric: Rubric | None
         ws.save_config(hash=cfg.hash, kind=kind, name=cfg.name, path=str(path) if path else None, text=text)
 
 
-def pick_config(configs: Sequence[Any], transcript: Transcript, column: str = "script") -> Any:
-    """The script (or rubric) for this call.
-
-    A manifest column ``script`` (or ``rubric``) narrows the choice to the files it names
-    (``b2b_cold_call`` names ``b2b_cold_call.en.yaml`` and ``b2b_cold_call.ru.yaml``, or a
-    script's ``name``); then the one in the call's language wins. Calls imported without a
-    language are matched by alphabet: the config whose phrases share the most letters with
-    the transcript (Cyrillic vs Latin, ...), so nothing language-specific is hard-coded here.
-    """
-    wanted = str(transcript.meta.extra.get(column) or "").strip().lower()
-    if wanted:
-        named = [cfg for cfg in configs if wanted in _config_names(cfg)]
-        if not named:
-            known = ", ".join(sorted({n for cfg in configs for n in _config_names(cfg)}))
-            raise QAError(
-                f"call {transcript.call_id}: manifest {column} '{wanted}' is not among the "
-                f"given --{column} files ({known}); add --{column} for it or fix the manifest"
-            )
-        configs = named
-    if len(configs) == 1:
-        return configs[0]
-    if transcript.language:
-        for cfg in configs:
-            if cfg.language == transcript.language:
-                return cfg
-    letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
-    return max(configs, key=lambda cfg: sum(ch in _alphabet(cfg) for ch in letters))
-
-
-def _config_names(cfg: Any) -> set[str]:
-    names = {str(getattr(cfg, "name", "") or "").lower()}
-    path = getattr(cfg, "path", None)
-    if path:
-        file = Path(str(path)).name.lower()
-        names |= {file, file.split(".", 1)[0], file.rsplit(".", 1)[0]}
-    return names - {""}
-
-
-def _alphabet(cfg: Any) -> frozenset[str]:
-    """Letters of the config's phrases (not of its ids and keys, which are ASCII anyway)."""
-    cached = _ALPHABETS.get(id(cfg))
-    if cached is None or cached[0] is not cfg:
-        from .scripts import Phrase
-
-        letters: set[str] = set()
-
-        def walk(value: Any) -> None:
-            if isinstance(value, Phrase):
-                letters.update(ch for ch in value.text.lower() if ch.isalpha())
-            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                for f in dataclasses.fields(value):
-                    walk(getattr(value, f.name))
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    walk(v)
-
-        walk(cfg)
-        cached = (cfg, frozenset(letters))
-        _ALPHABETS[id(cfg)] = cached
-    return cached[1]
-
-
-_ALPHABETS: dict[int, tuple[Any, frozenset[str]]] = {}
-
-
 def score_calls(
     ws: Workspace,
     call_ids: Sequence[str],
@@ -596,7 +532,7 @@ def score_calls(
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
     With several scripts (or rubrics), each call gets the one named by its manifest or in
-    its language (see :func:`pick_config`). Calls that cannot be scored are appended to
+    its language (see :class:`qa.scripts.ConfigChooser`). Calls that cannot be scored are appended to
     ``failed`` as ``(source, reason)``.
     """
     import pandas as pd
@@ -614,14 +550,16 @@ def score_calls(
         register_configs(ws, cfg, None)
     for cfg in rubric_list:
         register_configs(ws, None, cfg)
+    script_for = ConfigChooser(script_list, "script")
+    rubric_for = ConfigChooser(rubric_list, "rubric") if rubric_list else None
     call_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
     for n, transcript in enumerate(ws.transcripts(ids), start=1):
         try:
-            script = pick_config(script_list, transcript, "script")
-            rubric = pick_config(rubric_list, transcript, "rubric") if rubric_list else None
+            script = script_for.choose(transcript)
+            rubric = rubric_for.choose(transcript) if rubric_for else None
         except QAError as e:  # one misconfigured call must not stop the batch
             log.warning("%s", e)
             if failed is not None:

@@ -20,17 +20,21 @@ both), very low thresholds, a script without a next-step stage, a language witho
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from .errors import ConfigError
+from . import safe_yaml
+from .errors import ConfigError, QAError
 
 #: Default fuzzy similarity (0-100) a phrase needs when the file sets no threshold.
 DEFAULT_THRESHOLD = 85.0
@@ -82,6 +86,12 @@ def _id_problem(v: Any) -> str | None:
     return None
 
 
+def _first_duplicate(ids: Iterable[Any]) -> Any:
+    """The first id that occurs again (linear: ``list.count`` per id took 20 s on 20,000 stages)."""
+    counts = Counter(ids)
+    return next((i for i, n in counts.items() if n > 1), None)
+
+
 def _raise_first(problems: Iterable[tuple[str, str]]) -> None:
     for key, message in problems:
         raise FieldError(key, message)
@@ -104,6 +114,11 @@ class Phrase:
         out = []
         if not isinstance(text, str) or not text.strip():
             out.append(("text", f"a phrase must be non-empty text, got {text!r}"))
+        elif not any(ch.isalnum() for ch in text):
+            out.append(
+                ("text", f"phrase {text!r} has no letters or digits; a phrase is the words to "
+                         "listen for (not a pattern): write them out")
+            )
         t = _threshold_problem(threshold)
         if t:
             out.append(("threshold", t))
@@ -213,7 +228,7 @@ def _check_document(name: str, threshold: float, key: str, noun: str, items: Seq
     if not items:
         raise FieldError(key, f"{key} must list at least one {noun}")
     ids = [item.id for item in items]
-    dup = next((i for i in ids if ids.count(i) > 1), None)
+    dup = _first_duplicate(ids)
     if dup:
         raise FieldError(key, f"{noun} id {dup!r} is used twice; ids must be unique")
     return ids
@@ -327,8 +342,7 @@ class Objection:
             out.append(
                 ("respond_within_turns", f"respond_within_turns must be a whole number >= 1, got {rt!r}")
             )
-        ids = [getattr(s, "id", None) for s in steps]
-        dup = next((i for i in ids if i is not None and ids.count(i) > 1), None)
+        dup = _first_duplicate(i for i in (getattr(s, "id", None) for s in steps) if i is not None)
         if dup:
             out.append(("steps", f"step id {dup!r} is used twice; ids must be unique"))
         return out
@@ -416,17 +430,18 @@ class _YamlError(Exception):
         self.message = message
 
 
-def _parse_yaml(text: str) -> Any:
-    loader = yaml.SafeLoader(text)
+def _parse_yaml(text: str, source: str = "<yaml>") -> Any:
     try:
-        try:
-            node = loader.get_single_node()
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            line = mark.line + 1 if mark else None
-            raise _YamlError(line, f"not valid YAML: {e.problem or e}; check indentation and quotes") from e
-        except yaml.YAMLError as e:
-            raise _YamlError(None, f"not valid YAML: {e}") from e
+        loader, node = safe_yaml.compose(text, source)
+    except safe_yaml.YamlLimitError as e:
+        raise _YamlError(e.line, e.reason) from e
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        raise _YamlError(line, f"not valid YAML: {e.problem or e}; check indentation and quotes") from e
+    except yaml.YAMLError as e:
+        raise _YamlError(None, f"not valid YAML: {e}") from e
+    try:
         if node is None:
             return None
         return _convert(loader, node)
@@ -483,6 +498,8 @@ class _Checker:
     def __init__(self, path: str):
         self.path = path
         self.issues: list[Issue] = []
+        #: the file's language, once its header is read: phrases are checked in it
+        self.language = ""
 
     def error(self, line: int | None, message: str) -> None:
         self.issues.append(Issue(self.path, line, "error", message))
@@ -575,6 +592,9 @@ class _Checker:
             self.error(line, f"{label}: {message}")
         if problems:
             return None
+        if not _literal_tokens(str(text), self.language):
+            self.error(line, f"{what}: phrase {text!r} has no words left after normalisation (only fillers or punctuation); write the words to look for")
+            return None
         if isinstance(threshold, (int, float)) and threshold < LOW_THRESHOLD:
             self.warn(line, f"{what}: phrase {text!r}: threshold {threshold} is low; phrases will match unrelated speech (use >= {LOW_THRESHOLD:g})")
         return Phrase(str(text), None if threshold is None else float(threshold), line=line)
@@ -585,7 +605,7 @@ class _Checker:
             self.warn(self.line_of(m, "threshold"), f"{what}: threshold {t} is low; phrases will match unrelated speech (use >= {LOW_THRESHOLD:g})")
         return t
 
-    def language(self, m: _Map, what: str) -> str:
+    def check_language(self, m: _Map, what: str) -> str:
         lang = self.text(m, "language", what) or ""
         if lang and not _LANG_RE.match(lang):
             self.error(self.line_of(m, "language"), f"{what}: language must be a code like ru or en, got {lang!r}")
@@ -625,7 +645,7 @@ def _build_header(
     ok = c.required(doc, "language", kind, "language: ru") and ok
     ok = c.required(doc, list_key, kind, f"{list_key}: [...]") and ok
     name = c.text(doc, "name", kind) or ""
-    language = c.language(doc, kind)
+    language = c.language = c.check_language(doc, kind)
     threshold = c.threshold(doc, kind)
     t_problem = _threshold_problem(threshold)
     if t_problem:
@@ -938,6 +958,16 @@ def _build_step(m: _Map, c: _Checker, parent: str) -> Step | None:
     return Step(**values, line=m.line)
 
 
+@lru_cache(maxsize=100_000)  # asked once when a phrase is read, again for its warnings
+def _literal_tokens(text: str, language: str) -> tuple[str, ...]:
+    """The phrase's words as the matcher compares them, synonyms not replaced: "listed twice"
+    means the same words, and a phrase that differs by a synonym is harmless to list too.
+    Empty: the phrase would match anything (only fillers or punctuation)."""
+    from .normalize import PRESETS, tokens
+
+    return tuple(tokens(text, language, tuple(step for step in PRESETS["stems"] if step != "synonyms")))
+
+
 # ---- warnings on content -----------------------------------------------------------------------
 def _phrase_warnings(
     c: _Checker,
@@ -951,20 +981,16 @@ def _phrase_warnings(
     ``groups`` are (label, phrases, default threshold) -- one per stage, objection or
     forbidden list.
     """
-    from .matching import similarity
-    from .normalize import PRESETS, load_language, normalize, tokens
+    from .matching import near_duplicates
+    from .normalize import load_language, normalize
 
     lang = load_language(language)
-    # "listed twice" means the same words: phrases that differ by a synonym of the language
-    # file are the same to the matcher, and listing both is harmless
-    literal = tuple(step for step in PRESETS["stems"] if step != "synonyms")
     for label, phrases, _thr in groups:
         seen: dict[str, Phrase] = {}
         for ph in phrases:
-            toks = tokens(ph.text, language, literal)
+            toks = _literal_tokens(ph.text, language)
             words = normalize(ph.text, language).split()
-            if not toks:
-                c.error(ph.line, f"{label}: phrase {ph.text!r} has no words left after normalisation (only fillers or punctuation); write the words to look for")
+            if not toks:  # an error, reported when the phrase was read
                 continue
             if len(words) == 1 and len(words[0]) <= 3 and not words[0].isdigit():
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is one short word; recognition errors and other words will match it, use a longer phrase")
@@ -977,23 +1003,22 @@ def _phrase_warnings(
                 seen[key] = ph
     if not compare_across:
         return
-    # near-duplicates across groups: one utterance would count for both
-    flat = [(label, ph, thr) for label, phrases, thr in groups for ph in phrases]
-    for i in range(len(flat)):
-        la, pa, ta = flat[i]
-        for j in range(i + 1, len(flat)):
-            lb, pb, tb = flat[j]
-            if la == lb:
-                continue
-            need = min(pa.threshold or ta, pb.threshold or tb)
-            sim = similarity(pa.text, pb.text, language)
-            if sim >= need:
-                c.warn(
-                    pb.line,
-                    f"{lb}: phrase {pb.text!r} is nearly the same as {pa.text!r} of {la} "
-                    f"(line {pa.line}, similarity {sim:.0f}); one utterance would count for both, "
-                    "make them distinct",
-                )
+    # near-duplicates across groups: one utterance would count for both. Compared in bulk by
+    # matching.near_duplicates (every pair, but in C): a Python loop over the pairs took
+    # minutes on a 20,000-stage script.
+    flat = [(label, ph, ph.threshold or thr) for label, phrases, thr in groups for ph in phrases]
+    pairs = near_duplicates([ph.text for _, ph, _ in flat], [t for _, _, t in flat], language)
+    for i, j, sim in pairs:
+        la, pa, _ = flat[i]
+        lb, pb, _ = flat[j]
+        if la == lb:
+            continue
+        c.warn(
+            pb.line,
+            f"{lb}: phrase {pb.text!r} is nearly the same as {pa.text!r} of {la} "
+            f"(line {pa.line}, similarity {sim:.0f}); one utterance would count for both, "
+            "make them distinct",
+        )
 
 
 def _script_warnings(script: Script, c: _Checker, objection_ids: frozenset[str] | None) -> None:
@@ -1032,6 +1057,7 @@ def file_hash(data: bytes) -> str:
 def _read(path: str | Path) -> tuple[str, bytes]:
     p = Path(path)
     try:
+        safe_yaml.check_size(b"", str(path), size=p.stat().st_size)
         data = p.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: file not found; check the path") from e
@@ -1047,7 +1073,7 @@ def _decode(path: str, data: bytes, c: _Checker) -> _Map | None:
         c.error(None, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
         return None
     try:
-        doc = _parse_yaml(text)
+        doc = _parse_yaml(text, path)
     except _YamlError as e:
         c.error(e.line, e.message)
         return None
@@ -1065,31 +1091,69 @@ def _kind_of(doc: _Map) -> str | None:
     return None
 
 
-def _load(path: str, data: bytes, want: str | None, objection_ids: frozenset[str] | None, warnings: bool) -> tuple[Any, list[Issue], str | None]:
+@dataclass(frozen=True)
+class ConfigFile:
+    """A script or rubric file read and parsed once (:func:`read_config`); :func:`check` builds it.
+
+    ``doc`` is the parsed YAML (``None`` when it could not be read or parsed: ``issues`` say
+    why); ``kind`` is ``"script"``, ``"rubric"`` or ``None``.
+    """
+
+    path: str
+    data: bytes
+    doc: Any
+    kind: str | None
+    issues: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check` found: the value (``None`` when there are errors) and every issue."""
+
+    path: str
+    kind: str | None
+    value: Script | Rubric | None
+    issues: list[Issue]
+
+
+def _parse(path: str, data: bytes) -> ConfigFile:
     c = _Checker(path)
     doc = _decode(path, data, c)
     if doc is None:
-        return None, c.issues, None
+        return ConfigFile(path, data, None, None, tuple(c.issues))
     kind = _kind_of(doc)
     if kind is None:
         if "stages" in doc:
             c.error(doc.line, "a file has either 'stages' (a script) or 'objections' (a rubric), not both; split it into two files")
         else:
             c.error(doc.line, "not a script or a rubric: a script needs a 'stages' list, a rubric an 'objections' list")
-        return None, c.issues, None
+    return ConfigFile(path, data, doc, kind, tuple(c.issues))
+
+
+def _check(cf: ConfigFile, want: str | None, objection_ids: frozenset[str] | None, warnings: bool) -> Checked:
+    c = _Checker(cf.path)
+    c.issues.extend(cf.issues)
+    doc, kind = cf.doc, cf.kind
+    if doc is None or kind is None:
+        return Checked(cf.path, kind, None, c.issues)
     if want is not None and kind != want:
         c.error(doc.line, f"expected a {want} but this is a {kind} (it has '{'stages' if kind == 'script' else 'objections'}'); pass it as --{kind}")
-        return None, c.issues, kind
+        return Checked(cf.path, kind, None, c.issues)
     value = _build_script(doc, c) if kind == "script" else _build_rubric(doc, c)
     if value is not None:
-        value = _with_source(value, path, data)
+        value = _with_source(value, cf.path, cf.data)
         if warnings:
             if isinstance(value, Script):
                 _script_warnings(value, c, objection_ids)
             else:
                 _rubric_warnings(value, c)
     issues = sorted(c.issues, key=lambda i: (i.line or 0, i.level != "error"))
-    return (value if not any(i.level == "error" for i in issues) else None), issues, kind
+    return Checked(cf.path, kind, value if not any(i.level == "error" for i in issues) else None, issues)
+
+
+def _load(path: str, data: bytes, want: str | None) -> tuple[Any, list[Issue]]:
+    checked = _check(_parse(path, data), want, None, warnings=False)
+    return checked.value, checked.issues
 
 
 def _with_source(value: Any, path: str, data: bytes) -> Any:
@@ -1108,7 +1172,7 @@ def _raise(path: str, issues: list[Issue]) -> None:
 def load_script(path: str | Path) -> Script:
     """Load and validate a script YAML file. Raises :class:`ConfigError` (``file:line: ...``)."""
     p, data = _read(path)
-    value, issues, _ = _load(p, data, "script", None, warnings=False)
+    value, issues = _load(p, data, "script")
     _raise(p, issues)
     return value  # type: ignore[no-any-return]
 
@@ -1116,34 +1180,55 @@ def load_script(path: str | Path) -> Script:
 def load_rubric(path: str | Path) -> Rubric:
     """Load and validate a rubric YAML file. Raises :class:`ConfigError` (``file:line: ...``)."""
     p, data = _read(path)
-    value, issues, _ = _load(p, data, "rubric", None, warnings=False)
+    value, issues = _load(p, data, "rubric")
     _raise(p, issues)
     return value  # type: ignore[no-any-return]
 
 
 def parse_script(text: str, path: str = "<script>") -> Script:
     """A script from YAML text (tests, notebooks); ``hash`` is of the UTF-8 bytes."""
-    value, issues, _ = _load(path, text.encode("utf-8"), "script", None, warnings=False)
+    value, issues = _load(path, text.encode("utf-8"), "script")
     _raise(path, issues)
     return value  # type: ignore[no-any-return]
 
 
 def parse_rubric(text: str, path: str = "<rubric>") -> Rubric:
     """A rubric from YAML text (tests, notebooks); ``hash`` is of the UTF-8 bytes."""
-    value, issues, _ = _load(path, text.encode("utf-8"), "rubric", None, warnings=False)
+    value, issues = _load(path, text.encode("utf-8"), "rubric")
     _raise(path, issues)
     return value  # type: ignore[no-any-return]
 
 
-def detect_kind(path: str | Path) -> str | None:
-    """``"script"``, ``"rubric"`` or ``None`` (not readable as either)."""
+def read_config(path: str | Path) -> ConfigFile:
+    """Read and parse a script or rubric file once; :func:`check` builds and checks it."""
     try:
         p, data = _read(path)
-    except ConfigError:
-        return None
-    c = _Checker(p)
-    doc = _decode(p, data, c)
-    return _kind_of(doc) if doc is not None else None
+    except ConfigError as e:
+        msg = str(e)
+        prefix = f"{path}: "
+        issue = Issue(str(path), None, "error", msg[len(prefix):] if msg.startswith(prefix) else msg)
+        return ConfigFile(str(path), b"", None, None, (issue,))
+    return _parse(p, data)
+
+
+def check(config: ConfigFile, rubric: Rubric | Iterable[Rubric] | None = None, *, warnings: bool = True) -> Checked:
+    """Build a parsed file and find every error (and, with ``warnings``, every warning).
+
+    ``rubric``: rubric(s) whose objection ids a script's ``applies_if`` must name; without it,
+    ``applies_if: <id>`` is only a warning.
+    """
+    if rubric is None:
+        ids = None
+    elif isinstance(rubric, Rubric):
+        ids = rubric.ids
+    else:
+        ids = frozenset(i for r in rubric for i in r.ids)
+    return _check(config, None, ids, warnings)
+
+
+def detect_kind(path: str | Path) -> str | None:
+    """``"script"``, ``"rubric"`` or ``None`` (not readable as either)."""
+    return read_config(path).kind
 
 
 def validate_file(path: str | Path, rubric: Rubric | Iterable[Rubric] | None = None) -> list[Issue]:
@@ -1152,17 +1237,79 @@ def validate_file(path: str | Path, rubric: Rubric | Iterable[Rubric] | None = N
     ``rubric``: rubric(s) whose objection ids a script's ``applies_if`` must name; without it,
     ``applies_if: <id>`` is only a warning.
     """
-    try:
-        p, data = _read(path)
-    except ConfigError as e:
-        msg = str(e)
-        prefix = f"{path}: "
-        return [Issue(str(path), None, "error", msg[len(prefix):] if msg.startswith(prefix) else msg)]
-    if rubric is None:
-        ids = None
-    elif isinstance(rubric, Rubric):
-        ids = rubric.ids
-    else:
-        ids = frozenset(i for r in rubric for i in r.ids)
-    _, issues, _ = _load(p, data, None, ids, warnings=True)
-    return issues
+    return check(read_config(path), rubric).issues
+
+
+# ---- choosing the script per call --------------------------------------------------------------
+class ConfigChooser:
+    """Picks the script (or rubric) for each call among several.
+
+    A manifest column ``script`` (or ``rubric``) narrows the choice to the files it names
+    (``b2b_cold_call`` names ``b2b_cold_call.en.yaml`` and ``b2b_cold_call.ru.yaml``, or a
+    script's ``name``); then the one in the call's language wins. Calls imported without a
+    language are matched by alphabet: the config whose phrases share the most letters with
+    the transcript (Cyrillic vs Latin, ...), so nothing language-specific is hard-coded here.
+    Make one per batch: each config's letters are collected once.
+    """
+
+    def __init__(self, configs: Sequence[Any], column: str = "script"):
+        self.configs = list(configs)
+        self.column = column
+        self._letters: list[frozenset[str] | None] = [None] * len(self.configs)
+
+    def choose(self, transcript: Any) -> Any:
+        """The config for this call; :class:`~qa.errors.QAError` when the manifest names none given."""
+        column = self.column
+        candidates = list(range(len(self.configs)))
+        wanted = str(transcript.meta.extra.get(column) or "").strip().lower()
+        if wanted:
+            candidates = [i for i in candidates if wanted in _config_names(self.configs[i])]
+            if not candidates:
+                known = ", ".join(sorted({n for cfg in self.configs for n in _config_names(cfg)}))
+                raise QAError(
+                    f"call {transcript.call_id}: manifest {column} '{wanted}' is not among the "
+                    f"given --{column} files ({known}); add --{column} for it or fix the manifest"
+                )
+        if len(candidates) == 1:
+            return self.configs[candidates[0]]
+        if transcript.language:
+            for i in candidates:
+                if self.configs[i].language == transcript.language:
+                    return self.configs[i]
+        letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
+        best = max(candidates, key=lambda i: sum(ch in self._alphabet(i) for ch in letters))
+        return self.configs[best]
+
+    def _alphabet(self, index: int) -> frozenset[str]:
+        """Letters of a config's phrases (not of its ids and keys, which are ASCII anyway)."""
+        got = self._letters[index]
+        if got is None:
+            letters: set[str] = set()
+
+            def walk(value: Any) -> None:
+                if isinstance(value, Phrase):
+                    letters.update(ch for ch in value.text.lower() if ch.isalpha())
+                elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    for f in dataclasses.fields(value):
+                        walk(getattr(value, f.name))
+                elif isinstance(value, (list, tuple)):
+                    for v in value:
+                        walk(v)
+
+            walk(self.configs[index])
+            got = self._letters[index] = frozenset(letters)
+        return got
+
+
+def pick_config(configs: Sequence[Any], transcript: Any, column: str = "script") -> Any:
+    """The script (or rubric) for one call; see :class:`ConfigChooser` (reuse one for a batch)."""
+    return ConfigChooser(configs, column).choose(transcript)
+
+
+def _config_names(cfg: Any) -> set[str]:
+    names = {str(getattr(cfg, "name", "") or "").lower()}
+    path = getattr(cfg, "path", None)
+    if path:
+        file = Path(str(path)).name.lower()
+        names |= {file, file.split(".", 1)[0], file.rsplit(".", 1)[0]}
+    return names - {""}

@@ -18,8 +18,6 @@ re-transcribed or saved) and counts the items found before and after.
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -29,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .errors import ConfigError, QAError
+from . import yaml_edit
+from .errors import ConfigError, OptionError, QAError
 from .mining import (
     MiningResult,
     ObjectionCandidate,
@@ -38,6 +37,7 @@ from .mining import (
     phrase_thresholds,
     stem_key,
 )
+from .yaml_edit import unified_diff  # noqa: F401  (public here since 0.1)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,10 +69,10 @@ class SuggestOptions:
     def __post_init__(self) -> None:
         for name in ("max_per_stage", "max_objections", "max_triggers", "max_answer_phrases"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("min_calls", "respond_within_turns"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise OptionError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,9 @@ class Suggestion:
     @property
     def diff(self) -> str:
         """A unified diff of both files (``patch -p0`` / ``git apply -p0`` applies it)."""
-        out = unified_diff(self.old_script, self.new_script, _display_path(self.script_path))
+        out = yaml_edit.unified_diff(self.old_script, self.new_script, _display_path(self.script_path))
         if self.rubric_path is not None and self.old_rubric is not None and self.new_rubric is not None:
-            out += unified_diff(self.old_rubric, self.new_rubric, _display_path(self.rubric_path))
+            out += yaml_edit.unified_diff(self.old_rubric, self.new_rubric, _display_path(self.rubric_path))
         return out
 
     def apply(self) -> list[Path]:
@@ -223,6 +223,10 @@ def suggest(
 ) -> Suggestion:
     """Propose script / rubric updates from ``mining_result``; nothing is written.
 
+    Phases: read both files; propose stage phrases (:func:`_propose_stage_phrases`) and
+    insert them (:func:`_add_stage_phrases`); propose and insert candidate objections
+    (:func:`_add_objections`); check that the result loads.
+
     Raises :class:`ConfigError` when a file cannot be read or parsed, or when the
     insertion point cannot be found (the message says where and how to fix it).
     """
@@ -237,15 +241,44 @@ def suggest(
         spath, rpath, script_text, script_text, rubric_text, rubric_text,
         version=(mining_result.script_hash, mining_result.rubric_hash),
     )
-    language = script.language
-
     if mining_result.script_name and mining_result.script_name != script.name:
         result.notes.append(
             f"mined with script {mining_result.script_name!r}, proposing for {script.name!r}: "
             "only stage ids present in both are used"
         )
+    edits = _propose_stage_phrases(script, mining_result, opts)
+    result.new_script = _add_stage_phrases(script_text, spath, script, edits, opts, result)
+    result.new_rubric = _add_objections(rubric_text, rpath, rubric, script.language, mining_result, opts, result)
+    answered = sorted({g.item_id for g in mining_result.phrases if g.kind == "objection" and g.item_id
+                       and g.lift >= opts.min_lift and g.best_calls >= opts.min_calls})
+    if answered:
+        result.notes.append(
+            f"strong answers were mined for objection(s) {', '.join(answered)}; 'qa mine "
+            "--objection ID' lists them: add them by hand to the step they belong to"
+        )
+    # The proposal must load like any script: a broken file is never handed to a reviewer.
+    if result.changed:
+        result.configs()
+    if not result.additions:
+        result.notes.append(
+            "nothing to propose: no mined wording is both new to the script and strong enough "
+            f"(lift >= {opts.min_lift:g} in >= {opts.min_calls} best calls)"
+        )
+    return result
 
-    # -- stage phrases -----------------------------------------------------------------------
+
+# ---- stage phrases ------------------------------------------------------------------------
+StageEdits = list[tuple[str, list[tuple[str, PhraseGroup]]]]
+
+
+def _propose_stage_phrases(script: Any, mining_result: MiningResult, opts: SuggestOptions) -> StageEdits:
+    """Per stage, in script order: the mined wordings to add, ``(wording, group)``.
+
+    A wording is new when no phrase of the script matches it (its own stage's, another
+    stage's or a forbidden one); a wording mined at two stages goes where it is stronger;
+    :func:`_cover` then picks the ones that find turns the others do not.
+    """
+    language = script.language
     known = {
         st.id: phrase_thresholds(st.phrases, float(st.threshold if st.threshold is not None else script.threshold))
         for st in script.stages
@@ -271,7 +304,7 @@ def suggest(
                 # stronger.
                 if key not in proposals or proposals[key][0] < g.weight:
                     proposals[key] = (g.weight, st.id, g, wording)
-    edits: list[tuple[str, list[tuple[str, PhraseGroup]]]] = []
+    edits: StageEdits = []
     for st in script.stages:
         threshold = float(st.threshold if st.threshold is not None else script.threshold)
         offered = [
@@ -281,90 +314,99 @@ def suggest(
         chosen = _cover(offered, language, threshold, opts.max_per_stage, PhraseCover(language, known[st.id]))
         if chosen:
             edits.append((st.id, chosen))
-    new_script = script_text
+    return edits
+
+
+def _add_stage_phrases(
+    text: str, path: Path, script: Any, edits: StageEdits, opts: SuggestOptions, result: Suggestion
+) -> str:
+    """``text`` with the proposed phrases appended to their stages' lists; records additions."""
     # Insert from the bottom of the file up so earlier offsets stay valid.
-    located = [(_stage_phrases_node(new_script, spath, sid), sid, chosen) for sid, chosen in edits]
+    located = [(_stage_phrases_node(text, path, sid), sid, chosen) for sid, chosen in edits]
     for node, _sid, chosen in sorted(located, key=lambda e: -e[0].start_mark.index):
         comments = [_evidence(g) if opts.annotate else None for _, g in chosen]
-        new_script = _append_to_sequence(new_script, node, [w for w, _ in chosen], comments)
+        text = yaml_edit.append_to_sequence(text, node, [w for w, _ in chosen], comments)
     stage_index = {st.id: i for i, st in enumerate(script.stages)}
     for sid, chosen in sorted(edits, key=lambda e: stage_index[e[0]]):
         result.additions.append(Addition(
             "script", "phrase", sid, tuple(w for w, _ in chosen),
             "; ".join(f"{w!r}: {_evidence(g)}" for w, g in chosen),
         ))
-    result.new_script = new_script
+    return text
 
-    # -- candidate objections ----------------------------------------------------------------
+
+# ---- candidate objections -------------------------------------------------------------------
+def _add_objections(
+    text: str | None,
+    path: Path | None,
+    rubric: Any,
+    language: str,
+    mining_result: MiningResult,
+    opts: SuggestOptions,
+    result: Suggestion,
+) -> str | None:
+    """The rubric ``text`` with candidate objections appended (notes say why one was not)."""
     candidates = [c for c in mining_result.uncovered
                   if c.lift >= opts.min_lift and c.bad_calls >= opts.min_calls]
     candidates = candidates[: opts.max_objections]
-    if candidates and (rubric is None or rubric_text is None or rpath is None):
+    if not candidates:
+        return text
+    if rubric is None or text is None or path is None:
         result.notes.append(
             f"{len(candidates)} candidate objection(s) found; pass --rubric FILE to add them"
         )
-    elif candidates and rubric is not None and rubric_text is not None and rpath is not None:
-        existing = {o.id for o in rubric.objections}
-        present = PhraseCover(language, [
-            t for o in rubric.objections
-            for t in phrase_thresholds(o.triggers, float(o.threshold if o.threshold is not None else rubric.threshold))
-        ])
-        blocks: list[_NewObjection] = []
-        for c in candidates:
-            # Mined against an older rubric: what the rubric now covers is not proposed again.
-            if any(present(t) for t in c.triggers):
-                continue
-            if not c.answer_phrases:
-                result.notes.append(
-                    f"client wording {c.trigger!r} recurs in {c.bad_calls} bad calls but no "
-                    "answer to it was found: add it to the rubric by hand"
-                )
-                continue
-            oid = c.id
-            n = 1
-            while oid in existing:
-                n += 1
-                oid = f"{c.id}_{n}"
-            existing.add(oid)
-            threshold = float(rubric.threshold)
-            triggers = _cover([(t, c) for t in c.triggers], language, threshold, opts.max_triggers)
-            phrases: list[str] = []
-            for p in c.answer_phrases:
-                if len(phrases) < opts.max_answer_phrases and not any(_contain(p, q, language) for q in phrases):
-                    phrases.append(p)
-            if not triggers:
-                result.notes.append(
-                    f"client wording {c.trigger!r}: as a trigger it would not be found in the calls "
-                    "it was mined from; add it to the rubric by hand"
-                )
-                continue
-            blocks.append(_NewObjection(oid, c, tuple(t for t, _ in triggers), tuple(phrases)))
-        if blocks:
-            node = _objections_node(rubric_text, rpath)
-            rubric_text = _append_objections(rubric_text, node, blocks, opts)
-            for b in blocks:
-                result.additions.append(Addition(
-                    "rubric", "objection", b.id, b.triggers, _candidate_evidence(b.candidate),
-                ))
-    result.new_rubric = rubric_text
+        return text
+    blocks = _objection_blocks(candidates, rubric, language, opts, result.notes)
+    if not blocks:
+        return text
+    text = _append_objections(text, _objections_node(text, path), blocks, opts)
+    for b in blocks:
+        result.additions.append(Addition(
+            "rubric", "objection", b.id, b.triggers, _candidate_evidence(b.candidate),
+        ))
+    return text
 
-    answered = sorted({g.item_id for g in mining_result.phrases if g.kind == "objection" and g.item_id
-                       and g.lift >= opts.min_lift and g.best_calls >= opts.min_calls})
-    if answered:
-        result.notes.append(
-            f"strong answers were mined for objection(s) {', '.join(answered)}; 'qa mine "
-            "--objection ID' lists them: add them by hand to the step they belong to"
-        )
 
-    # The proposal must load like any script: a broken file is never handed to a reviewer.
-    if result.changed:
-        result.configs()
-    if not result.additions:
-        result.notes.append(
-            "nothing to propose: no mined wording is both new to the script and strong enough "
-            f"(lift >= {opts.min_lift:g} in >= {opts.min_calls} best calls)"
-        )
-    return result
+def _objection_blocks(
+    candidates: Sequence[ObjectionCandidate], rubric: Any, language: str, opts: SuggestOptions, notes: list[str]
+) -> list[_NewObjection]:
+    """One new objection per candidate the rubric does not cover yet and scoring would find."""
+    existing = {o.id for o in rubric.objections}
+    present = PhraseCover(language, [
+        t for o in rubric.objections
+        for t in phrase_thresholds(o.triggers, float(o.threshold if o.threshold is not None else rubric.threshold))
+    ])
+    blocks: list[_NewObjection] = []
+    for c in candidates:
+        # Mined against an older rubric: what the rubric now covers is not proposed again.
+        if any(present(t) for t in c.triggers):
+            continue
+        if not c.answer_phrases:
+            notes.append(
+                f"client wording {c.trigger!r} recurs in {c.bad_calls} bad calls but no "
+                "answer to it was found: add it to the rubric by hand"
+            )
+            continue
+        oid = c.id
+        n = 1
+        while oid in existing:
+            n += 1
+            oid = f"{c.id}_{n}"
+        existing.add(oid)
+        threshold = float(rubric.threshold)
+        triggers = _cover([(t, c) for t in c.triggers], language, threshold, opts.max_triggers)
+        phrases: list[str] = []
+        for p in c.answer_phrases:
+            if len(phrases) < opts.max_answer_phrases and not any(_contain(p, q, language) for q in phrases):
+                phrases.append(p)
+        if not triggers:
+            notes.append(
+                f"client wording {c.trigger!r}: as a trigger it would not be found in the calls "
+                "it was mined from; add it to the rubric by hand"
+            )
+            continue
+        blocks.append(_NewObjection(oid, c, tuple(t for t, _ in triggers), tuple(phrases)))
+    return blocks
 
 
 # ---- reading and parsing ----------------------------------------------------------------
@@ -439,33 +481,14 @@ def _candidate_evidence(c: ObjectionCandidate) -> str:
     )
 
 
-# ---- locating insertion points in the original text ------------------------------------
-def _compose(text: str, path: Path) -> yaml.Node:
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(node, yaml.MappingNode):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return node
-
-
-def _get(node: yaml.Node, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v
-    return None
-
-
 def _stage_phrases_node(text: str, path: Path, stage_id: str) -> yaml.SequenceNode:
-    root = _compose(text, path)
-    stages = _get(root, "stages")
+    root = yaml_edit.compose(text, path)
+    stages = yaml_edit.get(root, "stages")
     if isinstance(stages, yaml.SequenceNode):
         for item in stages.value:
-            sid = _get(item, "id")
+            sid = yaml_edit.get(item, "id")
             if isinstance(sid, yaml.ScalarNode) and sid.value == stage_id:
-                phrases = _get(item, "phrases")
+                phrases = yaml_edit.get(item, "phrases")
                 if isinstance(phrases, yaml.SequenceNode):
                     return phrases
                 raise ConfigError(
@@ -476,95 +499,10 @@ def _stage_phrases_node(text: str, path: Path, stage_id: str) -> yaml.SequenceNo
 
 
 def _objections_node(text: str, path: Path) -> yaml.SequenceNode:
-    node = _get(_compose(text, path), "objections")
+    node = yaml_edit.get(yaml_edit.compose(text, path), "objections")
     if not isinstance(node, yaml.SequenceNode):
         raise ConfigError(f"{path}: no 'objections' list to add to; add 'objections: []'")
     return node
-
-
-def _scalar(text: str, *, flow: bool, quoted: bool) -> str:
-    """``text`` as a YAML scalar: plain when that reads back as the same string."""
-    special = ",[]{}" if flow else ""
-    plain_ok = (
-        not quoted
-        and text == text.strip()
-        and not any(ch in text for ch in special)
-        and ": " not in text and " #" not in text
-        and not text.startswith(("-", "?", ":", "!", "&", "*", "|", ">", "'", '"', "%", "@", "`", "#", "{", "["))
-    )
-    if plain_ok:
-        try:
-            if yaml.safe_load(text) == text:
-                return text
-        except yaml.YAMLError:
-            pass
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _line_of_end(lines: list[str], node: yaml.Node) -> int:
-    """The last line (0-based) holding ``node``'s own text, not the comments after it."""
-    line = node.end_mark.line
-    if node.end_mark.column == 0 and line > node.start_mark.line:
-        line -= 1
-    while line > node.start_mark.line and (not lines[line].strip() or lines[line].lstrip().startswith("#")):
-        line -= 1
-    return line
-
-
-def _dash_column(lines: list[str], item: yaml.Node) -> int:
-    head = lines[item.start_mark.line][: item.start_mark.column].rstrip()
-    if not head.endswith("-"):
-        raise ConfigError(f"line {item.start_mark.line + 1}: cannot find the '-' of this list item")
-    return len(head) - 1
-
-
-def _insert_lines(text: str, after_line: int, new_lines: Sequence[str]) -> str:
-    lines = text.splitlines(keepends=True)
-    eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    if after_line < len(lines) and not lines[after_line].endswith(("\n", "\r")):
-        lines[after_line] += eol
-    block = [ln + eol for ln in new_lines]
-    return "".join(lines[: after_line + 1] + block + lines[after_line + 1:])
-
-
-def _append_to_sequence(
-    text: str, node: yaml.SequenceNode, values: Sequence[str], comments: Sequence[str | None]
-) -> str:
-    """Add scalar ``values`` at the end of a list, in the list's own style."""
-    quoted = bool(node.value) and all(
-        isinstance(v, yaml.ScalarNode) and v.style in ('"', "'") for v in node.value
-    )
-    if node.flow_style:
-        # "phrases: [a, b]" -> "phrases: [a, b, c]"; flow lists keep no comments.
-        open_ = node.start_mark.index
-        close = text.rfind("]", open_, node.end_mark.index)
-        if close < 0:
-            raise ConfigError(f"line {node.start_mark.line + 1}: cannot find the end of this list")
-        added = ", ".join(_scalar(v, flow=True, quoted=quoted) for v in values)
-        inner = text[open_ + 1:close]
-        if not inner.strip():
-            return text[: open_ + 1] + added + text[close:]
-        at = open_ + 1 + len(inner.rstrip())
-        return text[:at] + ", " + added + text[at:]
-    lines = text.splitlines(keepends=True)
-    if not node.value:
-        raise ConfigError(f"line {node.start_mark.line + 1}: empty block list; write it as []")
-    indent = " " * _dash_column(lines, node.value[0])
-    new_lines = []
-    for v, c in zip(values, comments):
-        line = f"{indent}- {_scalar(v, flow=False, quoted=quoted)}"
-        new_lines.append(f"{line}  # {c}" if c else line)
-    return _insert_lines(text, _line_of_end(lines, node.value[-1]), new_lines)
-
-
-def _nested_offset(lines: list[str], items: Sequence[yaml.Node]) -> int:
-    """How far this file indents a block list under its key (2 or 0, usually)."""
-    for item in items:
-        if isinstance(item, yaml.MappingNode):
-            for k, v in item.value:
-                if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value:
-                    return _dash_column(lines, v.value[0]) - k.start_mark.column
-    return 2
 
 
 def _append_objections(
@@ -576,8 +514,8 @@ def _append_objections(
             f"line {node.start_mark.line + 1}: 'objections' must be a block list with at least "
             "one objection to add to"
         )
-    offset = _nested_offset(lines, node.value)
-    dash = " " * _dash_column(lines, node.value[0])
+    offset = yaml_edit.nested_offset(lines, node.value)
+    dash = " " * yaml_edit.dash_column(lines, node.value[0])
     key = dash + "  "
     sub = key + " " * offset  # the '-' of a list under a key
     step_key = sub + "  "
@@ -594,36 +532,21 @@ def _append_objections(
                 new_lines.append(f"{dash}# Answer in call {a.call_id} at {a.at} ({a.cohort} call): {quote}")
         new_lines += [
             f"{dash}- id: {b.id}",
-            f"{key}title: {_scalar(c.trigger, flow=False, quoted=False)}",
+            f"{key}title: {yaml_edit.scalar(c.trigger, flow=False, quoted=False)}",
             f"{key}triggers:",
-            *(f"{sub}- {_scalar(t, flow=False, quoted=False)}" for t in b.triggers),
+            *(f"{sub}- {yaml_edit.scalar(t, flow=False, quoted=False)}" for t in b.triggers),
             f"{key}respond_within_turns: {opts.respond_within_turns}",
             f"{key}steps:",
             f"{sub}- id: answer",
             f"{step_key}weight: 1",
             f"{step_key}phrases:",
-            *(f"{step_sub}- {_scalar(p, flow=False, quoted=False)}" for p in b.phrases),
+            *(f"{step_sub}- {yaml_edit.scalar(p, flow=False, quoted=False)}" for p in b.phrases),
         ]
-    return _insert_lines(text, _line_of_end(lines, node.value[-1]), new_lines)
+    return yaml_edit.insert_lines(text, yaml_edit.line_of_end(lines, node.value[-1]), new_lines)
 
 
-# ---- diff ---------------------------------------------------------------------------------
 def _display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-def unified_diff(old: str, new: str, name: str) -> str:
-    """A unified diff that ``patch`` accepts, including files without a final newline."""
-    if old == new:
-        return ""
-    out = []
-    for line in difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=name, tofile=name
-    ):
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)

@@ -57,6 +57,7 @@ DECODE_CASES = [
     "name, n_channels, source_rate, duration, dur_tol, left_rms, right_rms, rms_tol, tone",
     DECODE_CASES,
 )
+@pytest.mark.audio
 def test_decode(name, n_channels, source_rate, duration, dur_tol, left_rms, right_rms, rms_tol, tone):
     d = decode(FIXTURES / name)
     assert d.n_channels == n_channels
@@ -72,6 +73,7 @@ def test_decode(name, n_channels, source_rate, duration, dur_tol, left_rms, righ
     assert d.source == str(FIXTURES / name)
 
 
+@pytest.mark.audio
 def test_decode_other_rate_keeps_length():
     d = decode(FIXTURES / "mono_8k.wav", sample_rate=8000)
     assert d.sample_rate == 8000 and d.n_samples == 12000  # 1.5 s * 8000, no resampling
@@ -87,6 +89,7 @@ def test_decode_other_rate_keeps_length():
         ("missing.wav", "file not found; check the path"),
     ],
 )
+@pytest.mark.audio
 def test_decode_errors_name_file_reason_and_fix(name, reason):
     path = FIXTURES / name
     with pytest.raises(AudioError) as e:
@@ -102,6 +105,7 @@ def test_decode_folder_is_an_error():
         decode(FIXTURES)
 
 
+@pytest.mark.audio
 def test_samples_decode_as_stereo_calls():
     """Every committed sample is a stereo call of 15-75 s with both sides speaking."""
     with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import urllib.request
 from http.server import ThreadingHTTPServer
@@ -58,8 +59,7 @@ def test_report_period_one_manager_no_excel(ws: Path, tmp_path: Path) -> None:
          "Error: give either --day or --from/--to, not both"),
         (["-o", "{out}", "--manager", "petrov"], 1,
          "Error: manager 'petrov' has no calls in the workspace; managers there: smith, Иванов"),
-        (["-o", "{out}", "--audio", "embed"], 1, "Error: --audio 'embed': choose one of copy, link, none"),
-        (["-o", "{out}", "--lang", "de"], 1, "Error: no interface labels for language 'de'; choose one of: en, ru "
+        (["-o", "{out}", "--lang", "de"], 2, "Error: no interface labels for language 'de'; choose one of: en, ru "
          "(or add a section to qa/reports/assets/labels.yaml)"),
         (["-o", "{out}", "--low-score", "120"], 1, "Error: low score threshold 120.0 is outside 0-100"),
     ],
@@ -70,6 +70,12 @@ def test_report_errors(ws: Path, tmp_path: Path, args, code, message) -> None:
     assert result.exit_code == code, result.output
     assert result.stderr.strip().splitlines()[-1] == message
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_report_bad_audio_mode_is_a_usage_error(ws: Path, tmp_path: Path) -> None:
+    result = run("report", "-w", str(ws), "-o", str(tmp_path / "out"), "--audio", "embed")
+    assert result.exit_code == 2
+    assert "'embed' is not one of 'copy', 'link', 'none'." in " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())
 
 
 def test_report_without_workspace(tmp_path: Path) -> None:

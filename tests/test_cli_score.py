@@ -8,6 +8,7 @@ the CLI is covered by the real-model tests (`test_pipeline_real_kill_and_resume`
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -62,7 +63,7 @@ def _score(calls: Path, tmp_path: Path, *extra: str):
 def test_score_writes_calls_and_items_and_summarises(calls: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = _score(calls, tmp_path, "-o", str(out))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # broken.json failed; the two calls are saved
     assert "Scored 2 calls" in result.output
     assert "broken.json" in result.output and "1 failed" in result.output
     table = pd.read_csv(out / "calls.csv").set_index("call_id")
@@ -84,12 +85,12 @@ def test_score_writes_calls_and_items_and_summarises(calls: Path, tmp_path: Path
 
 
 def test_rescoring_an_edited_script_reuses_transcripts(calls: Path, tmp_path: Path) -> None:
-    assert _score(calls, tmp_path).exit_code == 0
+    assert _score(calls, tmp_path).exit_code == 1  # broken.json failed, the rest is saved
     edited = tmp_path / "real_estate_inbound.en.yaml"
     edited.write_text(SCRIPT_EN.read_text(encoding="utf-8").replace("weight: 25", "weight: 30", 1), encoding="utf-8")
     result = CliRunner().invoke(app, ["score", str(calls), "-w", str(tmp_path / "ws"), "-s", str(edited),
                                       "-r", str(RUBRIC_EN), "--format", "json", "-o", str(tmp_path / "o2")])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # broken.json
     assert "0 transcribed" in result.output
     from qa.store import Workspace
 
@@ -100,26 +101,65 @@ def test_rescoring_an_edited_script_reuses_transcripts(calls: Path, tmp_path: Pa
     assert len(doc["calls"]) == 2 and len(doc["items"]) > 10
 
 
+def flat(text: str) -> str:
+    """Output without the box typer draws around usage errors, on one line."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["-s", "missing.yaml"], "Error: missing.yaml: file not found; check the path"),
-    (["-s", str(SCRIPT_EN), "--manager-channel", "middle"], "Error: --manager-channel must be 'left' or 'right', got 'middle'"),
-    (["-s", str(SCRIPT_EN), "-o", "OUT", "--format", "docx"], "Error: unknown format 'docx'; choose one of: table, md, csv, json, xlsx, parquet"),
+    (["-s", str(SCRIPT_EN), "--manager-channel", "middle"],
+     "Invalid value for '--manager-channel': Value error, 'middle' is not one of 'left', 'right'."),
+    (["-s", str(SCRIPT_EN), "-o", "OUT", "--format", "docx"],
+     "Invalid value for '--format' / '-f': Value error, 'docx' is not one of 'table', 'md', 'csv', 'json', 'xlsx', 'parquet'."),
+    (["-s", str(SCRIPT_EN), "--device", "gpu"],
+     "Invalid value for '--device': Value error, 'gpu' is not one of 'auto', 'cpu', 'cuda'."),
+    (["-s", str(SCRIPT_EN), "--compute-type", "int4"], "Invalid value for '--compute-type': Value error, 'int4' is not one of"),
 ])
-def test_score_usage_errors_are_one_line(calls: Path, tmp_path: Path, args: list[str], message: str) -> None:
+def test_score_usage_and_configuration_errors_exit_2(calls: Path, tmp_path: Path, args: list[str], message: str) -> None:
     args = [a.replace("OUT", str(tmp_path / "o")) for a in args]
     result = CliRunner().invoke(app, ["score", str(calls), "-w", str(tmp_path / "ws"), *args])
-    assert result.exit_code == 1
-    assert message in result.output
+    assert result.exit_code == 2, result.output
+    assert message in flat(result.output)
+
+
+def test_score_with_an_invalid_script_exits_2_before_any_work(calls: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SCRIPT_EN.read_text(encoding="utf-8").replace("      - good afternoon\n", '      - ".*"\n', 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["score", str(calls), "-w", str(tmp_path / "ws"), "-s", str(bad)])
+    assert result.exit_code == 2
+    assert "phrase '.*' has no letters or digits" in result.stderr
+    assert not (tmp_path / "ws").exists()
+
+
+def test_score_exit_status_0_when_every_file_is_scored(calls: Path, tmp_path: Path) -> None:
+    (calls / "broken.json").unlink()
+    assert _score(calls, tmp_path).exit_code == 0
 
 
 def test_score_without_paths_is_a_usage_error() -> None:
     assert CliRunner().invoke(app, ["score"]).exit_code == 2
 
 
+def test_transcribe_exit_status_0_when_every_file_is_done(calls: Path, tmp_path: Path) -> None:
+    (calls / "broken.json").unlink()
+    result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    assert "2 imported, 0 failed" in result.output
+
+
+def test_transcribe_bad_manifest_is_a_configuration_error(calls: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("nothing useful\n1\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws"), "--manifest", str(manifest)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error: ")
+
+
 def test_transcribe_imports_and_writes_json(calls: Path, tmp_path: Path) -> None:
     out = tmp_path / "json"
     result = CliRunner().invoke(app, ["transcribe", str(calls), "-w", str(tmp_path / "ws"), "-o", str(out)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one file failed, the rest are saved
     assert "2 imported, 1 failed" in result.output
     assert sorted(p.name for p in out.iterdir()) == [
         "2026-11-20_10-00-00_anna_79990000001_in.json", "2026-11-20_11-00-00_bob_15550000002_in.json"]

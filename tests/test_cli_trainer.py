@@ -7,6 +7,7 @@ error. The corpus is tests/trainer_corpus.py (scored for real); numbers are expl
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import wave
 
@@ -87,14 +88,27 @@ def test_mine_by_outcome_and_period(corpus):
         (["--top", "abc"], "Error: --top 'abc' is not a share; write it like 20% or 0.2"),
         (["--from", "2026-13-01"], "Error: --from '2026-13-01' is not a date; write it as YYYY-MM-DD, e.g. 2024-05-01"),
         (["--from", "2026-03-05", "--to", "2026-03-01"], "Error: --from 2026-03-05 is after --to 2026-03-01; swap them"),
-        (["--by", "deal"], "Error: --by 'deal': choose one of score, outcome"),
-        (["-f", "yaml"], "Error: unknown format 'yaml'; choose one of: table, md, csv, json, xlsx, parquet"),
     ],
 )
 def test_mine_errors(corpus, args, message):
     r = run(corpus, "mine", *args)
     assert r.exit_code == 1
     assert " ".join(r.stderr.split()) == message
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--by", "deal"], "Invalid value for '--by': Value error, 'deal' is not one of 'score', 'outcome'."),
+        (["-f", "yaml"], "Invalid value for '--format' / '-f': Value error, 'yaml' is not one of 'table', 'md', "
+         "'csv', 'json', 'xlsx', 'parquet'."),
+    ],
+)
+def test_mine_usage_errors_exit_2(corpus, args, message):
+    r = run(corpus, "mine", *args)
+    assert r.exit_code == 2
+    assert message in " ".join(re.sub("[│╭╮╰╯─]", " ", r.stderr).split())
     assert r.stdout == ""
 
 
@@ -147,6 +161,7 @@ def test_suggest_usage_errors(corpus, tmp_path):
 
 
 # ---- qa clips ----------------------------------------------------------------------------------
+@pytest.mark.audio
 def test_clips(corpus, tmp_path):
     out = tmp_path / "training"
     r = run(corpus, "clips", "-o", str(out), "--per-item", "2")
@@ -160,6 +175,7 @@ def test_clips(corpus, tmp_path):
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (2, 2, tc.RATE)
 
 
+@pytest.mark.audio
 def test_clips_one_objection_and_usage(corpus, tmp_path):
     r = run(corpus, "clips", "-o", str(tmp_path), "--objection", "price", "-n", "1", "--before", "0", "--after", "0")
     assert r.exit_code == 0, r.output

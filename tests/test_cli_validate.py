@@ -129,3 +129,23 @@ def test_help_has_an_example() -> None:
 def test_no_arguments_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["validate"])
     assert result.exit_code == 2
+
+
+def test_alias_bomb_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    levels = ["a0: &a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    s = tmp_path / "bomb.yaml"
+    s.write_text("name: Bomb\nlanguage: en\n" + "\n".join(levels) + "\nstages: [*a8]\n", encoding="utf-8")
+    code, out, _ = run(str(s))
+    assert code == 1
+    assert out.startswith(f"{s}:9: error: the document expands to more than 2,000,000 values through aliases")
+
+
+def test_pattern_phrase_is_an_error(tmp_path: Path) -> None:
+    s = write(tmp_path, "s.yaml", SCRIPT.replace('"good afternoon"', '".*"'))
+    code, out, _ = run(str(s))
+    assert code == 1
+    assert out.splitlines()[0] == (
+        f"{s}:6: error: stage 'greeting': phrase '.*' has no letters or digits; a phrase is the "
+        "words to listen for (not a pattern): write them out"
+    )

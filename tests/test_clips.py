@@ -18,6 +18,9 @@ from qa.audio import decode
 from qa.clips import Clip, ClipLibrary, build_clips, locate_recording, write_html, write_m3u
 from qa.errors import NotFoundError, QAError
 
+# clips are cut from the recordings: PyAV (the audio extra) decodes them
+pytestmark = pytest.mark.audio
+
 RATE = tc.RATE
 
 

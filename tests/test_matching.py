@@ -13,6 +13,7 @@ from qa.matching import (
     filter_matches,
     find_phrase,
     group_similar,
+    near_duplicates,
     prepare,
     similarity,
 )
@@ -367,3 +368,24 @@ def test_key_word_gap_option() -> None:
     ps = PhraseSet([PhraseQuery("у конкурентов дешевле", 85, None, True)], "ru", MatchOptions(keyword_gap=1))
     utts = [U("client", 0, 2, "у конкурентов в соседнем районе дешевле"), U("client", 3, 4, "у конкурентов там дешевле")]
     assert [m.utterance_index for m in ps.scan(prepare(utts, "ru"))[0]] == [1]
+
+
+@pytest.mark.parametrize("language", ["ru", "en", None])
+def test_near_duplicates_are_the_pairs_similarity_finds(language: str | None) -> None:
+    # a small vocabulary in two alphabets, so there are many near pairs, same- and mixed-alphabet
+    import random
+
+    rng = random.Random(7)
+    words = ["добрый", "день", "дэнь", "цена", "цену", "good", "day", "afternoon", "афтернун", "price", "prise", "ээ", "12"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 3))) for _ in range(120)]
+    thresholds = [rng.choice([60.0, 80.0, 85.0, 95.0]) for _ in texts]
+    expected = [
+        (i, j, similarity(texts[i], texts[j], language))
+        for i in range(len(texts))
+        for j in range(i + 1, len(texts))
+        if similarity(texts[i], texts[j], language) >= min(thresholds[i], thresholds[j])
+    ]
+    assert len(expected) > 100  # the case is not trivial
+    # a small block: several blocks per alphabet group
+    assert near_duplicates(texts, thresholds, language, block=500) == expected
+

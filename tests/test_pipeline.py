@@ -114,6 +114,7 @@ def test_discover_walks_folders_once_each_kind_sorted_hidden_skipped(tmp_path: P
     assert failed == []
 
 
+@pytest.mark.audio
 def test_bad_files_fail_alone_and_the_batch_completes(fake_model, day: Path, tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         result = pipeline.transcribe_paths([day], ws)
@@ -129,6 +130,7 @@ def test_bad_files_fail_alone_and_the_batch_completes(fake_model, day: Path, tmp
         assert len(ws.call_ids()) == 3
 
 
+@pytest.mark.audio
 def test_metadata_from_file_name_template(fake_model, day: Path, tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         pipeline.transcribe_paths([day / SAMPLE_WAVS[0].name], ws)
@@ -142,6 +144,7 @@ def test_metadata_from_file_name_template(fake_model, day: Path, tmp_path: Path)
     assert row[4] == parts[3]
 
 
+@pytest.mark.audio
 def test_second_run_hits_the_cache(fake_model, day: Path, tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         first = pipeline.transcribe_paths([day], ws)
@@ -160,6 +163,7 @@ def test_second_run_hits_the_cache(fake_model, day: Path, tmp_path: Path) -> Non
     assert third.cached == [str(renamed / "another_name.wav")]
 
 
+@pytest.mark.audio
 def test_force_transcribes_again(fake_model, day: Path, tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
         pipeline.transcribe_paths([day / SAMPLE_WAVS[0].name], ws)
@@ -167,6 +171,7 @@ def test_force_transcribes_again(fake_model, day: Path, tmp_path: Path) -> None:
     assert again.transcribed and len(fake_model.calls) == 2
 
 
+@pytest.mark.audio
 def test_interrupted_run_resumes_without_redoing_finished_calls(fake_model, day: Path, tmp_path: Path) -> None:
     fake_model.interrupt_after = 2
     with Workspace(tmp_path / "ws") as ws, pytest.raises(KeyboardInterrupt):
@@ -180,6 +185,7 @@ def test_interrupted_run_resumes_without_redoing_finished_calls(fake_model, day:
     assert len(fake_model.calls) == 3
 
 
+@pytest.mark.audio
 def test_output_dir_gets_one_json_per_call(fake_model, day: Path, tmp_path: Path) -> None:
     out = tmp_path / "json"
     with Workspace(tmp_path / "ws") as ws:
@@ -254,6 +260,7 @@ def test_workspace_refuses_newer_schema(tmp_path: Path) -> None:
 
 # ---- real model ---------------------------------------------------------------------
 @pytest.mark.model
+@pytest.mark.audio
 def test_pipeline_real_kill_and_resume(tmp_path: Path) -> None:
     """Kill a real `qa transcribe` mid-batch (``kill -9``); no worker process outlives it, and
     the rerun keeps finished calls and does the rest."""
@@ -292,6 +299,7 @@ def test_pipeline_real_kill_and_resume(tmp_path: Path) -> None:
     assert len(result.transcribed) == 3 - len(result.cached)
 
 
+@pytest.mark.audio
 def test_manifest_manager_channel_is_part_of_the_cache_key(fake_model, day: Path, tmp_path: Path) -> None:
     wav = day / SAMPLE_WAVS[0].name
     manifest = tmp_path / "manifest.csv"
@@ -303,6 +311,7 @@ def test_manifest_manager_channel_is_part_of_the_cache_key(fake_model, day: Path
     assert (len(first.transcribed), len(same.cached), len(swapped.transcribed)) == (1, 1, 1)
 
 
+@pytest.mark.audio
 def test_workers_process_pool_keeps_going_after_a_bad_file(day: Path, tmp_path: Path, monkeypatch) -> None:
     """Two worker processes (the default on 2 cores) with the real decoder and a stub model."""
     import qa.speech_model

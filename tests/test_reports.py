@@ -575,6 +575,7 @@ def test_one_manager_and_one_day(report_ws: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("audio", ["copy", "link"])
+@pytest.mark.audio
 def test_unplayable_codec_is_converted_to_mp3(tmp_path: Path, audio: str) -> None:
     from qa.reports.media import browser_playable
 
@@ -598,12 +599,14 @@ def test_unplayable_codec_is_converted_to_mp3(tmp_path: Path, audio: str) -> Non
         (lambda d: (d / "junk.wav").write_bytes(b"RIFF, but not audio") and d / "junk.wav", None),
     ],
 )
+@pytest.mark.audio
 def test_browser_playable(tmp_path: Path, make, playable) -> None:
     from qa.reports.media import browser_playable
 
     assert browser_playable(make(tmp_path)) is playable
 
 
+@pytest.mark.audio
 def test_to_mp3_keeps_channels_and_length(tmp_path: Path) -> None:
     import av
 

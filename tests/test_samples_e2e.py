@@ -89,6 +89,7 @@ def test_evidence_carries_quote_time_and_similarity(tables) -> None:
     assert greeting.start < 5 and "afternoon" in greeting.text.lower()
 
 
+@pytest.mark.audio
 def test_scorecards_show_each_manager_the_stages_of_their_own_script(scored_samples) -> None:
     """Inbound and cold calls in one team: each scorecard lists its manager's script stages."""
     from qa.scorecards import scorecard, team

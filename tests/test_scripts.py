@@ -457,6 +457,97 @@ def test_phrase_that_is_only_fillers_is_an_error(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("phrase", [".*", "[", "?!", "..."])
+def test_phrase_without_letters_or_digits_is_an_error_for_load_and_validate(tmp_path: Path, phrase: str) -> None:
+    # qa validate and qa score share one check: a pattern-like phrase would match any call
+    text = GOOD_SCRIPT.replace('"how many bedrooms"', f'"{phrase}"')
+    message = (
+        f"stage 'needs': phrase {phrase!r} has no letters or digits; a phrase is the words to "
+        "listen for (not a pattern): write them out"
+    )
+    line = line_of(text, f'"{phrase}"')
+    assert issues_of(tmp_path, text) == [(line, "error", message)]
+    with pytest.raises(ConfigError) as e:
+        load_script(write(tmp_path, text))
+    assert str(e.value) == f"{tmp_path / 'x.yaml'}:{line}: {message}"
+
+
+def test_filler_only_phrase_is_rejected_by_load_too(tmp_path: Path) -> None:
+    text = GOOD_SCRIPT.replace('"how many bedrooms"', '"um, uh"')
+    with pytest.raises(ConfigError, match="phrase 'um, uh' has no words left after normalisation"):
+        load_script(write(tmp_path, text))
+
+
+BOMB = """
+name: Bomb
+language: en
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+stages: [{id: greeting, weight: 1, phrases: *i}]
+"""
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    import time
+
+    start = time.perf_counter()
+    issues = issues_of(tmp_path, BOMB)
+    assert len(issues) == 1 and issues[0][1] == "error"
+    assert "expands to more than 2,000,000 values through aliases" in issues[0][2]
+    with pytest.raises(ConfigError, match="alias bomb"):
+        load_script(write(tmp_path, BOMB))
+    assert time.perf_counter() - start < 10  # expanded, it is 387 million strings
+
+
+def test_yaml_tags_do_not_run_code(tmp_path: Path) -> None:
+    flag = tmp_path / "ran"
+    text = GOOD_SCRIPT.replace("name: Inbound", f"name: !!python/object/apply:os.system ['touch {flag}']")
+    assert [level for _, level, _ in issues_of(tmp_path, text)] == ["error"]  # name is not text
+    with pytest.raises(ConfigError):
+        load_script(write(tmp_path, text))
+    assert not flag.exists()
+
+
+def _big_script(stages: int) -> str:
+    import random
+
+    rng = random.Random(20)
+    vocab = ["".join(rng.choice("abcdefghiklmnoprstuvy") for _ in range(rng.randint(3, 9))) for _ in range(3000)]
+    lines = ["name: Big", "language: en", "stages:"]
+    for n in range(stages):
+        phrase = " ".join(rng.sample(vocab, rng.randint(2, 6)))
+        lines += [f"  - id: stage_{n}", "    weight: 1", f'    phrases: ["{phrase}"]']
+    lines += ["  - id: closing", "    weight: 1", '    phrases: ["see you at the viewing"]']
+    return "\n".join(lines) + "\n"
+
+
+def test_a_20000_stage_script_loads_and_validates_in_seconds(tmp_path: Path) -> None:
+    # both were quadratic: list.count per stage id (load: 46 s), every pair of phrases
+    # compared in Python (validate: minutes); the target is well under 10 s each
+    import time
+
+    p = tmp_path / "big.yaml"
+    p.write_text(_big_script(20_000), encoding="utf-8")
+    start = time.perf_counter()
+    script = load_script(p)
+    loaded = time.perf_counter() - start
+    assert len(script.stages) == 20_001
+    start = time.perf_counter()
+    issues = validate_file(p)
+    validated = time.perf_counter() - start
+    assert not [i for i in issues if i.level == "error"]
+    # generous bounds: a shared CI machine; quadratic code takes minutes here
+    assert loaded < 30, f"load took {loaded:.1f} s"
+    assert validated < 45, f"validate took {validated:.1f} s"
+
+
 def test_issue_format() -> None:
     assert str(Issue("a.yaml", 3, "error", "bad")) == "a.yaml:3: error: bad"
     assert str(Issue("a.yaml", None, "warning", "meh")) == "a.yaml: warning: meh"
@@ -519,3 +610,28 @@ def test_synonym_variants_are_not_listed_twice(tmp_path: Path) -> None:
     # reads them alike, so listing both is harmless and not a duplicate
     text = GOOD_SCRIPT.replace('"how many bedrooms"', '"what size apartment", "what size flat"')
     assert issues_of(tmp_path, text) == []
+
+
+def test_config_chooser_by_manifest_then_language_then_alphabet() -> None:
+    from qa.errors import QAError
+    from qa.scripts import ConfigChooser
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    en = load_script(ROOT / "scripts_library/real_estate_inbound.en.yaml")
+    ru = load_script(ROOT / "scripts_library/real_estate_inbound.ru.yaml")
+    cold = load_script(ROOT / "scripts_library/b2b_cold_call.en.yaml")
+
+    def call(text: str, language: str | None = None, **extra: str) -> Transcript:
+        return Transcript(meta=CallMeta(call_id="c1", extra=dict(extra)),
+                          utterances=[Utterance("manager", 0, 1, text)], language=language)
+
+    chooser = ConfigChooser([ru, en, cold])
+    assert chooser.choose(call("hello", "en", script="real_estate_inbound")) is en
+    assert chooser.choose(call("здравствуйте, меня зовут", script="real_estate_inbound")) is ru
+    assert chooser.choose(call("hello", "ru", script="b2b_cold_call")) is cold  # the only one named
+    assert chooser.choose(call("Hello, I don't know the prices", script="real_estate_inbound.en.yaml")) is en
+    with pytest.raises(QAError, match=r"call c1: manifest script 'nope' is not among the given --script files"):
+        chooser.choose(call("hello", script="nope"))
+    # letters are collected once per config, on the chooser (not in a module cache keyed by id())
+    assert chooser._letters[0] is not None and "з" in chooser._letters[0]
+    assert ConfigChooser([ru, en])._letters == [None, None]

@@ -17,7 +17,8 @@ import yaml
 from qa.errors import ConfigError, QAError
 from qa.mining import mine
 from qa.scripts import load_rubric, load_script, parse_rubric, parse_script
-from qa.suggest import SuggestOptions, _append_to_sequence, _scalar, suggest, unified_diff
+from qa.suggest import SuggestOptions, suggest
+from qa.yaml_edit import append_to_sequence, scalar, unified_diff
 
 
 @pytest.fixture(scope="module", params=["en", "ru"])
@@ -54,7 +55,7 @@ def files(mined, tmp_path):
     ],
 )
 def test_scalar(text, flow, expected):
-    assert _scalar(text, flow=flow, quoted=False) == expected
+    assert scalar(text, flow=flow, quoted=False) == expected
     assert yaml.safe_load(f"[{expected}]" if flow else expected) == ([text] if flow else text)
 
 
@@ -80,7 +81,7 @@ def _seq(text, key):
     ],
 )
 def test_append_to_sequence(before, after):
-    assert _append_to_sequence(before, _seq(before, "p"), ["new one"], ["why"]) == after
+    assert append_to_sequence(before, _seq(before, "p"), ["new one"], ["why"]) == after
 
 
 @pytest.mark.parametrize(

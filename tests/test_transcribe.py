@@ -318,6 +318,7 @@ def test_meta_is_kept_and_completed(tmp_path):
     assert meta.duration is None  # the caller's object is not changed
 
 
+@pytest.mark.audio
 def test_transcribe_decodes_the_file_and_reports_bad_ones():
     from qa.errors import AudioError
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,7 +24,9 @@ app = typer.Typer(
         "Offline call quality assurance for sales teams: transcribe recordings, score them "
         "against sales scripts and objection rubrics, coach managers, mine the best calls.\n\n"
         "Example: qa score samples/ --script scripts_library/real_estate_inbound.en.yaml "
-        "--rubric rubrics/objections.en.yaml"
+        "--rubric rubrics/objections.en.yaml\n\n"
+        "Exit status: 0 everything done; 1 some files failed (the rest are saved) or the "
+        "command failed; 2 usage or configuration error (nothing was done)."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -38,6 +40,24 @@ err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+# Enumerated options are Literal types: typer rejects a value not listed with a usage error
+# (exit 2) naming the choices.
+#: The output formats of qa.writers.WRITERS (tests/test_cli_common.py checks they agree).
+Format = Literal["table", "md", "csv", "json", "xlsx", "parquet"]
+Device = Literal["auto", "cpu", "cuda"]
+#: CTranslate2's compute types, and auto.
+ComputeType = Literal[
+    "auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+    "float16", "bfloat16", "float32",
+]
+ManagerChannel = Literal["left", "right"]
+
+#: Exit status when some files failed and the rest were saved.
+EXIT_SOME_FAILED = 1
+#: Exit status of a usage or configuration error.
+EXIT_USAGE = 2
 
 # ---- options defined once --------------------------------------------------------------
 WorkspaceOpt = Annotated[
@@ -55,8 +75,11 @@ OutputDirOpt = Annotated[
     typer.Option("--output", "-o", help="Folder to write result files into.", show_default=False),
 ]
 FormatOpt = Annotated[
-    str,
-    typer.Option("--format", "-f", help="Output format: table, csv, json, md, xlsx, parquet (per command)."),
+    Format,
+    typer.Option(
+        "--format", "-f", case_sensitive=False,
+        help="Output format: table, csv, json, md, xlsx, parquet (per command).",
+    ),
 ]
 ModelOpt = Annotated[
     str,
@@ -69,7 +92,11 @@ ModelOpt = Annotated[
     ),
 ]
 DeviceOpt = Annotated[
-    str, typer.Option("--device", help="Where to run the speech model: auto, cpu or cuda.")
+    Device,
+    typer.Option(
+        "--device", case_sensitive=False,
+        help="Where to run the speech model: auto, cpu or cuda.",
+    ),
 ]
 ManifestOpt = Annotated[
     Path | None,
@@ -116,14 +143,15 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def handle_errors(func: F) -> F:
-    """Turn library errors into one line on stderr and exit code 1."""
+    """Turn library errors into one line on stderr and the error's exit status (1, or 2 for
+    usage and configuration errors)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except QAError as e:
-            fail(str(e))
+            fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             err_console.print("Interrupted; finished calls are saved. Run the same command to resume.")
             raise typer.Exit(130) from None

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -42,9 +42,9 @@ ManagerOpt = Annotated[
     ),
 ]
 AudioOpt = Annotated[
-    str,
+    Literal["copy", "link", "none"],
     typer.Option(
-        "--audio",
+        "--audio", case_sensitive=False,
         help="Recordings in the site: copy (self-contained folder), link (symbolic links, "
         "no extra disk, this machine only) or none.",
     ),

@@ -9,7 +9,9 @@ import typer
 from rich.markup import escape
 
 from .common import (
+    EXIT_SOME_FAILED,
     DeviceOpt,
+    Format,
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
@@ -53,9 +55,9 @@ RubricOpt = Annotated[
     ),
 ]
 ScoreFormatOpt = Annotated[
-    str,
+    Format,
     typer.Option(
-        "--format", "-f",
+        "--format", "-f", case_sensitive=False,
         help="Format of the tables written to --output: csv or parquet (calls.csv, items.csv), "
         "xlsx or json (scores.xlsx / scores.json with both tables).",
     ),
@@ -91,6 +93,10 @@ def score(
     re-transcribes) and, with --output, written as two tables: calls (one row per call)
     and items (one row per call and checked item).
 
+    Exit status: 0 every file scored; 1 some files failed (the rest are scored and saved;
+    run again to retry them) or no call was scored; 2 usage or configuration error (an
+    invalid script or rubric, a bad option: nothing was done).
+
     Example: qa score samples/ -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml -o out/
     """
     from ..pipeline import score_paths
@@ -109,14 +115,14 @@ def score(
         )
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
-        # csv/parquet: calls.csv + items.csv; json/xlsx/md: one scores.<ext> holding both tables
-        stem = "" if writer.name in ("csv", "parquet") else "scores"
+        # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables
+        stem = "" if writer.per_table else "scores"
         files = writer.write({"calls": result.calls, "items": result.items}, output, stem=stem)
         for f in files:
             err_console.print(f"Wrote {f}")
     print_score_summary(result.calls, result.items)
-    if not len(result.calls):
-        raise typer.Exit(1)
+    if result.batch.failed or not len(result.calls):
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]

@@ -65,27 +65,13 @@ SaveOpt = Annotated[
 
 
 # ---- rendering helpers ----------------------------------------------------------------------
-#: Readable names of the qa.metrics keys; others are shown with "_" as spaces.
-METRIC_LABELS = {
-    "manager_talk_share": "Manager talk share",
-    "client_talk_share": "Client talk share",
-    "talk_listen_ratio": "Talk / listen ratio",
-    "longest_monologue_s": "Longest monologue, s",
-    "manager_questions": "Questions asked",
-    "manager_interruptions": "Manager interruptions",
-    "client_interruptions": "Client interruptions",
-    "long_silences": "Long silences",
-    "long_silence_s": "Long silences, s",
-    "manager_wpm": "Speech rate, words/min",
-    "duration_s": "Call length, s",
-    "speech_s": "Speech, s",
-    "manager_talk_s": "Manager talk, s",
-    "client_talk_s": "Client talk, s",
-}
-
-
 def _metric_label(name: str) -> str:
-    return METRIC_LABELS.get(name, name.replace("_", " "))
+    """The readable name of a qa.metrics key: the report's English label (one place for the
+    wording, qa/reports/assets/labels.yaml); unknown keys are shown with "_" as spaces."""
+    from ..reports.html import Labels
+
+    labels = Labels("en")
+    return labels(f"metric_{name}") if labels.has(f"metric_{name}") else name.replace("_", " ")
 
 
 def _metric_value(name: str, value: Any) -> str:
@@ -147,30 +133,13 @@ def _emit(
     output: Path | None,
     stem: str,
 ) -> None:
-    """Tables for people (table, md) or as they are (csv, json, xlsx, parquet)."""
-    from ..writers import get_writer, render
+    """Tables for people (table, md: readable tables under the header lines) or as they are
+    (csv, json, xlsx, parquet), through the writer of the format."""
+    from ..writers import get_writer
 
     writer = get_writer(fmt)
-    if writer.name in ("table", "md"):
-        shown = {k: v for k, v in human.items() if len(v)}
-        if output is None:
-            if writer.name == "md":
-                out_console.file.write("\n".join(f"{h}  " for h in header) + "\n\n")
-            else:
-                for line in header:
-                    out_console.print(line, soft_wrap=True)
-            writer.write(shown, None)
-            return
-        text = ("\n".join(f"{h}  " for h in header) + "\n\n") if header else ""
-        output.mkdir(parents=True, exist_ok=True)
-        path = output / f"{stem}{writer.extension}"
-        path.write_text(text + render(shown, writer.name), encoding="utf-8")
-        err_console.print(f"Wrote {path}", soft_wrap=True)
-        return
-    if output is None:
-        writer.write(raw, None)
-        return
-    for f in writer.write(raw, output, stem=stem):
+    tables = {k: v for k, v in human.items() if len(v)} if writer.for_people else raw
+    for f in writer.write(tables, output, stem=stem, header=header if writer.for_people else ()):
         err_console.print(f"Wrote {f}", soft_wrap=True)
 
 

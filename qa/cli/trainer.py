@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -39,9 +39,9 @@ TopOpt = Annotated[
     ),
 ]
 ByOpt = Annotated[
-    str,
+    Literal["score", "outcome"],
     typer.Option(
-        "--by",
+        "--by", case_sensitive=False,
         help="How the best calls are chosen: score (top share by score) or outcome (won deals "
         "vs lost deals, from the manifest).",
     ),

@@ -11,7 +11,10 @@ import typer
 from rich.markup import escape
 
 from .common import (
+    EXIT_SOME_FAILED,
+    ComputeType,
     DeviceOpt,
+    ManagerChannel,
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
@@ -41,9 +44,9 @@ LanguageOpt = Annotated[
     str, typer.Option("--language", "-l", help="Spoken language code (ru, en, ...) or 'auto' to detect.")
 ]
 ManagerChannelOpt = Annotated[
-    str,
+    ManagerChannel,
     typer.Option(
-        "--manager-channel",
+        "--manager-channel", case_sensitive=False,
         help="Stereo recordings: which channel is the manager's, 'left' or 'right' (a PBX "
         "setting). A manifest column manager_channel overrides it per file.",
     ),
@@ -65,7 +68,11 @@ WorkersOpt = Annotated[
     ),
 ]
 ComputeTypeOpt = Annotated[
-    str, typer.Option("--compute-type", help="CTranslate2 compute type: auto (int8 on CPU), int8, float16, float32.")
+    ComputeType,
+    typer.Option(
+        "--compute-type", case_sensitive=False,
+        help="CTranslate2 compute type: auto (int8 on CPU, float16 on GPU), int8, float16, float32, ...",
+    ),
 ]
 BatchedOpt = Annotated[
     bool, typer.Option("--batched/--no-batched", help="Batched inference (faster on CPU and GPU).")
@@ -160,6 +167,9 @@ def transcribe(
     restarted after being killed, only does what is left. With --output DIR, one
     <call_id>.json per call is written too.
 
+    Exit status: 0 every file done; 1 some files failed (the rest are saved; run again to
+    retry them); 2 usage or configuration error (nothing was done).
+
     Example: qa transcribe samples/ --manifest samples/manifest.csv -o transcripts/
     """
     from ..pipeline import transcribe_paths
@@ -172,5 +182,5 @@ def transcribe(
             progress=progress, output_dir=output, force=force,
         )
     print_batch_summary(result)
-    if result.total and len(result.failed) == result.total:
-        raise typer.Exit(1)
+    if result.failed:
+        raise typer.Exit(EXIT_SOME_FAILED)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ConfigError
-from ..scripts import Issue, Rubric, detect_kind, load_rubric, load_script, validate_file
+from ..scripts import Rubric, Script, check, read_config
 from .common import app, err_console, handle_errors, out_console
 
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -58,25 +57,25 @@ def validate(
     Example: qa validate scripts_library/ rubrics/objections.ru.yaml --strict
     """
     paths = _expand(list(files) + list(rubric or []))
+    configs = [read_config(p) for p in paths]  # each file is read and parsed once
     # rubrics first, so scripts' applies_if can be checked against their objection ids
     rubrics: list[Rubric] = []
-    for p in paths:
-        if detect_kind(p) == "rubric":
-            try:
-                rubrics.append(load_rubric(p))
-            except ConfigError:
-                pass  # its errors are reported below with the rest
+    for cf in configs:
+        if cf.kind == "rubric":
+            value = check(cf, warnings=False).value
+            if isinstance(value, Rubric):  # else its errors are reported below with the rest
+                rubrics.append(value)
     errors = warnings = 0
-    for p in paths:
-        issues: list[Issue] = validate_file(p, rubrics if rubrics else None)
-        for issue in issues:
+    for p, cf in zip(paths, configs):
+        checked = check(cf, rubrics if rubrics else None)
+        for issue in checked.issues:
             out_console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
-        n_err = sum(1 for i in issues if i.level == "error")
+        n_err = sum(1 for i in checked.issues if i.level == "error")
         errors += n_err
-        warnings += len(issues) - n_err
+        warnings += len(checked.issues) - n_err
         if not n_err:
-            note = f", {len(issues)} warning(s)" if issues else ""
-            out_console.print(f"{p}: ok ({_describe(p)}{note})", markup=False, highlight=False, soft_wrap=True)
+            note = f", {len(checked.issues)} warning(s)" if checked.issues else ""
+            out_console.print(f"{p}: ok ({_describe(checked.value)}{note})", markup=False, highlight=False, soft_wrap=True)
     err_console.print(
         f"{len(paths)} file(s) checked: {errors} error(s), {warnings} warning(s)", highlight=False
     )
@@ -84,9 +83,9 @@ def validate(
         raise typer.Exit(1)
 
 
-def _describe(path: Path) -> str:
-    if detect_kind(path) == "script":
-        s = load_script(path)
-        return f"script {s.name!r}, {len(s.stages)} stages, {len(s.forbidden)} forbidden, hash {s.hash}"
-    r = load_rubric(path)
-    return f"rubric {r.name!r}, {len(r.objections)} objections, hash {r.hash}"
+def _describe(value: Script | Rubric | None) -> str:
+    if isinstance(value, Script):
+        return f"script {value.name!r}, {len(value.stages)} stages, {len(value.forbidden)} forbidden, hash {value.hash}"
+    if isinstance(value, Rubric):
+        return f"rubric {value.name!r}, {len(value.objections)} objections, hash {value.hash}"
+    return "nothing to check"
