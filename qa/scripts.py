@@ -61,7 +61,8 @@ class FieldError(ValueError):
 
 # ---- rules shared by the dataclasses and the loader -------------------------------------------
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (YAML's ``.inf`` and ``.nan`` are not weights or seconds)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
 
 
 def _threshold_problem(v: Any) -> str | None:

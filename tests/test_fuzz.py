@@ -75,15 +75,6 @@ def test_transcript_files(path: Path) -> None:
 
 
 # ---- script YAML -----------------------------------------------------------------------------
-# scripts.py belongs to another branch (a limited YAML loader, issue 10 points 6 and 12);
-# these cases fail until it is merged.
-OTHER_BRANCH = {
-    "bad_alias_bomb.yaml": "issue 10 point 6/12, other branch",
-    "bad_phrase_matches_everything.yaml": "issue 10 point 6/12, other branch",
-    "bad_deep.yaml": "issue 10 point 6/12, other branch: deeply nested YAML raises RecursionError in qa/scripts.py",
-    "bad_weight_infinite.yaml": "issue 10 point 6/12, other branch: qa/scripts.py accepts weight .inf",
-}
-
 # Each YAML case runs in its own process, time- and memory-limited, so an alias bomb cannot
 # take the test machine down with it.
 _YAML_PROBE = """
@@ -107,8 +98,7 @@ print(json.dumps(out))
 
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, marks=pytest.mark.xfail(reason=OTHER_BRANCH[p.name], strict=False))
-     if p.name in OTHER_BRANCH else p for p in cases("yaml")],
+    cases("yaml"),
     ids=lambda p: p.name,
 )
 def test_script_yaml_files(path: Path) -> None:

@@ -635,3 +635,12 @@ def test_config_chooser_by_manifest_then_language_then_alphabet() -> None:
     # letters are collected once per config, on the chooser (not in a module cache keyed by id())
     assert chooser._letters[0] is not None and "з" in chooser._letters[0]
     assert ConfigChooser([ru, en])._letters == [None, None]
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_weight_must_be_finite(tmp_path, value):
+    # YAML reads .inf/.nan as floats; an infinite weight made every score NaN or 0.
+    p = tmp_path / "s.yaml"
+    p.write_text(GOOD_SCRIPT.replace("weight: 25", f"weight: {value}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="weight must be a positive number"):
+        load_script(p)
