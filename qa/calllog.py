@@ -67,7 +67,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CallLogError
+from .errors import CallLogError, OptionError
 from .managers import ManagerMap
 from .metadata import (
     _column_key,
@@ -548,7 +548,7 @@ def parse_window(text: str | int | float) -> float:
         return float(s)
     m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?:in)?)?(?:(\d+(?:\.\d+)?)s)?", s)
     if not s or m is None or not any(m.groups()):
-        raise CallLogError(f"cannot read callback window {text!r}; write it like 30m, 2h, 1h30m or 90s")
+        raise OptionError(f"cannot read callback window {text!r}; write it like 30m, 2h, 1h30m or 90s")
     h, mi, se = (float(g) if g else 0.0 for g in m.groups())
     return h * 60 + mi + se / 60
 
@@ -559,7 +559,7 @@ def _day_arg(value: str | date | None, what: str) -> str | None:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise CallLogError(f"--{what} {value!r} is not a date; write YYYY-MM-DD") from None
+        raise OptionError(f"--{what} {value!r} is not a date; write YYYY-MM-DD") from None
 
 
 @dataclass
@@ -676,7 +676,7 @@ def missed_report(
 
     minutes = parse_window(window) if isinstance(window, str) else float(window)
     if rule not in CALLBACK_RULES:
-        raise CallLogError(f"unknown callback rule {rule!r}; use {' or '.join(CALLBACK_RULES)}")
+        raise OptionError(f"unknown callback rule {rule!r}; use {' or '.join(CALLBACK_RULES)}")
     lo, hi = _day_arg(date_from, "from"), _day_arg(date_to, "to")
     names = ws.extension_names()
     rows = _load_rows(ws, lo, hi)

@@ -29,7 +29,7 @@ import pytest
 
 from qa import calllog
 from qa.calllog import TEAM, classify, import_log, missed_report, parse_window, read_log
-from qa.errors import CallLogError
+from qa.errors import CallLogError, OptionError
 from qa.managers import load_managers
 from qa.store import Workspace
 from qa.transcripts import CallMeta, Transcript
@@ -102,7 +102,7 @@ def test_manager_filter_and_period(ws: Workspace) -> None:
     assert missed_report(ws, "2026-11-22", "2026-11-30").managers.empty
     with pytest.raises(CallLogError, match="no calls for manager 'nobody'.*known: ivanov, jones, smith"):
         missed_report(ws, manager="nobody")
-    with pytest.raises(CallLogError, match="--from '21.11' is not a date; write YYYY-MM-DD"):
+    with pytest.raises(OptionError, match="--from '21.11' is not a date; write YYYY-MM-DD"):
         missed_report(ws, "21.11")
 
 
@@ -211,7 +211,7 @@ def test_parse_window(text: str, minutes: float) -> None:
 
 
 def test_parse_window_rejects_nonsense() -> None:
-    with pytest.raises(CallLogError, match="cannot read callback window 'soon'; write it like 30m"):
+    with pytest.raises(OptionError, match="cannot read callback window 'soon'; write it like 30m"):
         parse_window("soon")
 
 

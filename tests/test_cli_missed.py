@@ -100,12 +100,13 @@ def test_errors(tmp_path: Path) -> None:
     assert r.stderr.startswith(f"Error: {empty}: the call log is empty")
     r = run(tmp_path / "none", "--format", "json")
     assert r.exit_code == 1 and "no workspace here" in r.stderr
+    # Bad option values are usage errors: exit 2.
     r = run(tmp_path / "ws2", DAY, "--callback-within", "soon")
-    assert r.exit_code == 1 and "cannot read callback window 'soon'" in r.stderr
+    assert r.exit_code == 2 and "cannot read callback window 'soon'" in r.stderr
     r = run(tmp_path / "ws2", DAY, "--format", "pdf")
-    assert r.exit_code == 1 and "unknown format 'pdf'" in r.stderr
+    assert r.exit_code == 2 and "'pdf' is not one of" in r.stderr
     r = run(tmp_path / "ws2", DAY, "--callback-rule", "maybe")
-    assert r.exit_code == 1 and "unknown callback rule 'maybe'; use attempt or answered" in r.stderr
+    assert r.exit_code == 2 and "'maybe' is not one of" in r.stderr
 
 
 def test_the_sample_day(tmp_path: Path, repo_root: Path) -> None:

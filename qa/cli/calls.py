@@ -8,7 +8,7 @@ rows go to stderr with their line; the good rows are imported.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -70,7 +70,7 @@ def missed(
         str, typer.Option("--callback-within", help="A callback this soon after the miss is in time: 30m, 1h, 90s.")
     ] = "30m",
     callback_rule: Annotated[
-        str,
+        Literal["attempt", "answered"],
         typer.Option("--callback-rule", help="What counts as a callback: 'attempt' (any outbound call to the "
                      "client) or 'answered' (only one the client answered)."),
     ] = "attempt",
