@@ -64,7 +64,6 @@ def _period_bounds(date_from: str | date | None, date_to: str | date | None) -> 
     return lo, hi
 
 
-
 # ---- versions ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Version:
@@ -163,14 +162,12 @@ def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | N
     """
     if isinstance(version, Version):
         return (version,)
-    known = ws.query(
-        "SELECT script_hash, rubric_hash, MAX(scored_at) FROM scores GROUP BY 1, 2 ORDER BY 3 DESC"
-    )
+    known = ws.version_stats()
     if not known:
         raise NotFoundError(
             f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
         )
-    pairs = [(r[0], r[1]) for r in known]
+    pairs = [(r["script_hash"], r["rubric_hash"]) for r in known]
     if isinstance(version, tuple):
         if tuple(version) not in pairs:
             raise NotFoundError(f"no scores under version {version[0]}:{version[1]}; known: {_known_list(pairs)}")
