@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -264,22 +264,27 @@ def load_team(
     vsql, vparams = scope._version_sql("s2")
     psql, pparams = scope.period_sql("c")
     # One pass over the calls in scope (per-call columns and item tokens), and the calls
-    # kept apart, run side by side (SQLite releases the GIL).
-    main, other = ws.frames([
-        (
-            f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
-                       s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
-            [*json_params, *params],
-        ),
+    # kept apart, run side by side (SQLite releases the GIL). When every score is under a
+    # chosen version no call is kept apart, and that query (100,000 lookups) is skipped.
+    chosen = {v.key for v in scope.versions}
+    kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in ws.version_stats())
+    queries = [(
+        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
+                   s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
+        [*json_params, *params],
+    )]
+    if kept_apart:
         # calls of the period with scores, none of them under the chosen versions
-        (
+        queries.append((
             f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
                 FROM calls c CROSS JOIN scores s ON s.call_id = c.call_id
                 WHERE {psql} AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = c.call_id AND {vsql})
                 GROUP BY c.manager, s.script_hash, s.rubric_hash""",
             [*pparams, *vparams],
-        ),
-    ], workers=workers, raw=True)
+        ))
+    results = ws.frames(queries, workers=workers, raw=True)
+    main = results[0]
+    other = results[1] if kept_apart else (["manager", "script_hash", "rubric_hash", "calls"], [])
     # The token columns are counted here, in plain Python, and never become pandas strings:
     # on 100,000 calls that conversion alone would cost more than the counting.
     names, rows = main
@@ -326,7 +331,7 @@ def _expand_patterns(patterns: Iterable[tuple[Any, str, str, int]]) -> pd.DataFr
     """(manager, kind, token string, calls) -> (manager, kind, item_id, status, n)."""
     import pandas as pd
 
-    acc: dict[tuple[Any, str, str, str], int] = {}
+    acc: defaultdict[tuple[Any, str, str, str], int] = defaultdict(int)
     split: dict[str, list[tuple[str, str]]] = {}  # managers share patterns: split each once
     for manager, kind, text, n in patterns:
         manager = None if manager is None or manager != manager else manager  # NaN -> None
@@ -338,8 +343,7 @@ def _expand_patterns(patterns: Iterable[tuple[Any, str, str, int]]) -> pd.DataFr
             ]
         n = int(n)
         for item_id, status in pairs:
-            key = (manager, kind, item_id, status)
-            acc[key] = acc.get(key, 0) + n
+            acc[(manager, kind, item_id, status)] += n
     return pd.DataFrame(
         [(*k, v) for k, v in acc.items()], columns=["manager", "kind", "item_id", "status", "n"]
     )

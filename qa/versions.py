@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,30 +101,26 @@ def _config_text(ws: Workspace, hash_: str) -> tuple[str | None, str]:
 
 def parsed_script(ws: Workspace, hash_: str) -> Any | None:
     """The script of a version, parsed with :mod:`qa.scripts`; None when not stored/parsable."""
-    _, text = _config_text(ws, hash_)
-    if not text.strip():
-        return None
-    try:
-        from .scripts import parse_script
-
-        return parse_script(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
-        log.debug("script %s not parsable (%s); using item titles and max scores", hash_, e)
-        return None
+    return _parsed("script", hash_, _config_text(ws, hash_)[1])
 
 
 def parsed_rubric(ws: Workspace, hash_: str) -> Any | None:
     if hash_ == "none":
         return None
-    _, text = _config_text(ws, hash_)
+    return _parsed("rubric", hash_, _config_text(ws, hash_)[1])
+
+
+@lru_cache(maxsize=64)
+def _parsed(kind: str, hash_: str, text: str) -> Any | None:
+    # A stored text never changes under its hash: each view parses it again otherwise.
     if not text.strip():
         return None
     try:
-        from .scripts import parse_rubric
+        from .scripts import parse_rubric, parse_script
 
-        return parse_rubric(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:
-        log.debug("rubric %s not parsable (%s)", hash_, e)
+        return (parse_script if kind == "script" else parse_rubric)(text, f"<configs {hash_}>")
+    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
+        log.debug("%s %s not parsable (%s); using item titles and max scores", kind, hash_, e)
         return None
 
 
