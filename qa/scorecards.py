@@ -268,9 +268,12 @@ def load_team(
     # chosen version no call is kept apart, and that query (100,000 lookups) is skipped.
     chosen = {v.key for v in scope.versions}
     kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in ws.version_stats())
+    # One version: its hashes are the same on every row and are filled in afterwards.
+    single = scope.versions[0] if len(scope.versions) == 1 else None
+    hash_sql = "" if single else ", s.script_hash, s.rubric_hash"
     queries = [(
-        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
-                   s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
+        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step
+                   {hash_sql}{metric_sql}{token_sql} {frm}""",
         [*json_params, *params],
     )]
     if kept_apart:
@@ -291,6 +294,9 @@ def load_team(
     token_cols = [f"tokens_{k}" for k in TOKEN_KINDS]
     patterns = _patterns(rows, names.index("manager"), {k: names.index(c) for k, c in zip(TOKEN_KINDS, token_cols)})
     calls = pd.DataFrame.from_records(rows, columns=names, exclude=token_cols)
+    if single is not None:
+        calls.insert(7, "script_hash", pd.Series(single.script_hash, index=calls.index, dtype="str"))
+        calls.insert(8, "rubric_hash", pd.Series(single.rubric_hash, index=calls.index, dtype="str"))
     other = pd.DataFrame.from_records(other[1], columns=other[0])
     calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
     calls["critical"] = calls["critical"].astype(bool)
