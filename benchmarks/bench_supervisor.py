@@ -6,7 +6,10 @@ phrases, ~20 items per call) straight into SQLite with ``executemany``, caches i
 ``--cache DIR`` (rebuilt only when the parameters change), then times each view on it and
 prints a Markdown table. Target: each view in under 1 s on 2 cores. To compare with an
 older version, run its own copy of this file from a checkout of it (each version keeps its
-own cached workspace: the cache key names the layout), alternating the two.
+own cached workspace: the cache key names the layout), or time the older code on its
+workspace with ``--workspace`` (``PYTHONPATH=<old checkout> python benchmarks/bench_supervisor.py
+--workspace <its cache>/calls100000_m20_d90_v3``), alternating the two. The table shows
+wall and CPU seconds; on a shared machine compare the CPU column.
 
 Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
 workspace, about a minute; later runs reuse it).
@@ -233,14 +236,17 @@ def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tu
     return ws, took
 
 
-def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    times = []
+def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any]:
+    """Best and median wall time, and median CPU time of this process (all threads): on a
+    shared machine the CPU seconds move much less with the other users' load."""
+    times, cpu = [], []
     result = None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times), result
+        cpu.append(time.process_time() - c0)
+    return min(times), statistics.median(times), statistics.median(cpu), result
 
 
 def _cpu_model() -> str:
@@ -269,6 +275,8 @@ def _views(ws: Workspace) -> Iterator[tuple[str, Callable[[], Any]]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qa_bench_supervisor"), help="where the built workspace is cached")
+    ap.add_argument("--workspace", type=Path, default=None,
+                    help="time the views on this stored workspace as it is (e.g. one an older version built)")
     ap.add_argument("--calls", type=int, default=100_000)
     ap.add_argument("--managers", type=int, default=20)
     ap.add_argument("--days", type=int, default=90)
@@ -276,19 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=float, default=1.0, help="seconds each view must stay under")
     args = ap.parse_args(argv)
 
-    ws, built = cached_workspace(args.cache, calls=args.calls, managers=args.managers, days=args.days)
+    if args.workspace is not None:
+        ws, built = Workspace(args.workspace, create=False), None
+    else:
+        ws, built = cached_workspace(args.cache, calls=args.calls, managers=args.managers, days=args.days)
     n_items = ws.query("SELECT COUNT(*) FROM items")[0][0]
     print(f"Workspace: {args.calls:,} calls, {n_items:,} items, {args.managers} managers, {args.days} days "
           f"({f'built in {built:.1f} s' if built is not None else 'cached'}) at {ws.path}")
     print(f"CPU: {_cpu_model()}; Python {sys.version.split()[0]}\n")
-    print("| view | best (s) | median (s) | target (s) | ok |")
-    print("|---|---:|---:|---:|---|")
+    print("| view | best (s) | median (s) | CPU median (s) | target (s) | ok |")
+    print("|---|---:|---:|---:|---:|---|")
     ok = True
     for name, fn in _views(ws):
-        best, median, _ = _time(fn, args.repeat)
+        best, median, cpu, _ = _time(fn, args.repeat)
         good = median < args.target
         ok = ok and good
-        print(f"| {name} | {best:.2f} | {median:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
+        print(f"| {name} | {best:.2f} | {median:.2f} | {cpu:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
     ws.close()
     return 0 if ok else 1
 

@@ -299,15 +299,8 @@ format_time = clock
 
 # ---- loading one scored version ------------------------------------------------------
 def scored_versions(ws: Workspace) -> list[dict[str, Any]]:
-    """Every (script, rubric) version with scores, most recently scored first (then the
-    one with most calls): ``script_hash, rubric_hash, calls, scored_at, name, path``."""
-    rows = ws.query(
-        "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), c.name, c.path "
-        "FROM scores s LEFT JOIN configs c ON c.hash = s.script_hash "
-        "GROUP BY s.script_hash, s.rubric_hash ORDER BY MAX(s.scored_at) DESC, COUNT(*) DESC"
-    )
-    keys = ("script_hash", "rubric_hash", "calls", "scored_at", "name", "path")
-    return [dict(zip(keys, r)) for r in rows]
+    """Every (script, rubric) version with scores (:meth:`qa.store.Workspace.version_stats`)."""
+    return ws.version_stats()
 
 
 def resolve_version(
@@ -465,21 +458,7 @@ def scored_calls(
 
 def version_items(ws: Workspace, version: tuple[str, str], call_ids: Iterable[str]) -> pd.DataFrame:
     """The score items of ``call_ids`` under ``version`` (table ``items``)."""
-    import pandas as pd
-
-    ids = list(call_ids)
-    frames = []
-    # SQLite limits host parameters; chunk long id lists.
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        frames.append(ws.frame(
-            "SELECT * FROM items WHERE script_hash=? AND rubric_hash=? "
-            f"AND call_id IN ({','.join('?' * len(chunk))})",
-            [*version, *chunk],
-        ))
-    if not frames:
-        return ws.frame("SELECT * FROM items WHERE 0")
-    return pd.concat(frames, ignore_index=True)
+    return ws.version_items(version[0], version[1], call_ids)
 
 
 def parse_top(value: str | float) -> float:

@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
@@ -262,24 +264,40 @@ def load_team(
     vsql, vparams = scope._version_sql("s2")
     psql, pparams = scope.period_sql("c")
     # One pass over the calls in scope (per-call columns and item tokens), and the calls
-    # kept apart, run side by side (SQLite releases the GIL).
-    calls, other = ws.frames([
-        (
-            f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
-                       s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
-            [*json_params, *params],
-        ),
+    # kept apart, run side by side (SQLite releases the GIL). When every score is under a
+    # chosen version no call is kept apart, and that query (100,000 lookups) is skipped.
+    chosen = {v.key for v in scope.versions}
+    kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in ws.version_stats())
+    # One version: its hashes are the same on every row and are filled in afterwards.
+    single = scope.versions[0] if len(scope.versions) == 1 else None
+    hash_sql = "" if single else ", s.script_hash, s.rubric_hash"
+    queries = [(
+        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step
+                   {hash_sql}{metric_sql}{token_sql} {frm}""",
+        [*json_params, *params],
+    )]
+    if kept_apart:
         # calls of the period with scores, none of them under the chosen versions
-        (
+        queries.append((
             f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
                 FROM calls c CROSS JOIN scores s ON s.call_id = c.call_id
                 WHERE {psql} AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = c.call_id AND {vsql})
                 GROUP BY c.manager, s.script_hash, s.rubric_hash""",
             [*pparams, *vparams],
-        ),
-    ], workers=workers)
-    patterns = _patterns(calls)
-    calls = calls.drop(columns=[f"tokens_{k}" for k in TOKEN_KINDS])
+        ))
+    results = ws.frames(queries, workers=workers, raw=True)
+    main = results[0]
+    other = results[1] if kept_apart else (["manager", "script_hash", "rubric_hash", "calls"], [])
+    # The token columns are counted here, in plain Python, and never become pandas strings:
+    # on 100,000 calls that conversion alone would cost more than the counting.
+    names, rows = main
+    token_cols = [f"tokens_{k}" for k in TOKEN_KINDS]
+    patterns = _patterns(rows, names.index("manager"), {k: names.index(c) for k, c in zip(TOKEN_KINDS, token_cols)})
+    calls = pd.DataFrame.from_records(rows, columns=names, exclude=token_cols)
+    if single is not None:
+        calls.insert(7, "script_hash", pd.Series(single.script_hash, index=calls.index, dtype="str"))
+        calls.insert(8, "rubric_hash", pd.Series(single.rubric_hash, index=calls.index, dtype="str"))
+    other = pd.DataFrame.from_records(other[1], columns=other[0])
     calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
     calls["critical"] = calls["critical"].astype(bool)
     calls["score"] = calls["score"].astype(float)
@@ -297,35 +315,31 @@ def load_team(
     )
 
 
-def _patterns(calls: pd.DataFrame) -> pd.DataFrame:
-    """Item counts per manager, as (manager, kind, token string, calls) rows.
+def _patterns(
+    rows: Sequence[Sequence[Any]], manager: int, tokens: Mapping[str, int]
+) -> list[tuple[Any, str, str, int]]:
+    """Item counts per manager, as (manager, kind, token string, calls) rows, from the
+    per-call rows (``manager``, ``tokens``: column positions).
 
     Each score keeps its call's ``item_id<US>status`` tokens per kind (``scores.tokens_*``,
     written with the items by :meth:`qa.store.Workspace.save_scores`), so the team is
     counted by grouping 100,000 short strings (a few thousand distinct ones) instead of
     reading ~2M item rows.
     """
-    import pandas as pd
-
-    frames = []
-    for k in TOKEN_KINDS:
-        col = f"tokens_{k}"
-        sub = calls[calls[col].notna()]
-        n = sub.groupby(["manager", col], dropna=False, sort=False).size()
-        frames.append(pd.DataFrame({
-            "manager": n.index.get_level_values(0), "kind": k,
-            "tokens": n.index.get_level_values(1), "n": n.to_numpy(),
-        }))
-    return pd.concat(frames, ignore_index=True)
+    out: list[tuple[Any, str, str, int]] = []
+    for kind, col in tokens.items():
+        counted = Counter(map(itemgetter(manager, col), rows))
+        out += [(m, kind, t, n) for (m, t), n in counted.items() if t is not None]
+    return out
 
 
-def _expand_patterns(patterns: pd.DataFrame) -> pd.DataFrame:
+def _expand_patterns(patterns: Iterable[tuple[Any, str, str, int]]) -> pd.DataFrame:
     """(manager, kind, token string, calls) -> (manager, kind, item_id, status, n)."""
     import pandas as pd
 
-    acc: dict[tuple[Any, str, str, str], int] = {}
+    acc: defaultdict[tuple[Any, str, str, str], int] = defaultdict(int)
     split: dict[str, list[tuple[str, str]]] = {}  # managers share patterns: split each once
-    for manager, kind, text, n in zip(patterns["manager"], patterns["kind"], patterns["tokens"], patterns["n"]):
+    for manager, kind, text, n in patterns:
         manager = None if manager is None or manager != manager else manager  # NaN -> None
         pairs = split.get(text)
         if pairs is None:
@@ -335,8 +349,7 @@ def _expand_patterns(patterns: pd.DataFrame) -> pd.DataFrame:
             ]
         n = int(n)
         for item_id, status in pairs:
-            key = (manager, kind, item_id, status)
-            acc[key] = acc.get(key, 0) + n
+            acc[(manager, kind, item_id, status)] += n
     return pd.DataFrame(
         [(*k, v) for k, v in acc.items()], columns=["manager", "kind", "item_id", "status", "n"]
     )

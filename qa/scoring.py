@@ -578,6 +578,11 @@ class BatchSummary:
     most_missed: tuple[tuple[str, str | None, int, int], ...]
 
 
+def _text(value: Any) -> str | None:
+    """A text cell of a frame, None when missing (pandas gives NaN for a missing string)."""
+    return value if isinstance(value, str) and value else None
+
+
 def batch_summary(calls: Any, items: Any, *, worst: int = 5, stages: int = 5) -> BatchSummary | None:
     """Numbers of a scored batch from its ``calls`` and ``items`` frames
     (:func:`qa.pipeline.score_paths`); None when no call was scored."""
@@ -603,7 +608,7 @@ def batch_summary(calls: Any, items: Any, *, worst: int = 5, stages: int = 5) ->
         calls=len(calls), mean=float(scores.mean()), median=float(scores.median()),
         critical=int(calls["critical"].sum()),
         worst=tuple(
-            (float(r.score), str(r.call_id), r.manager or None, r.critical_reason or None)
+            (float(r.score), str(r.call_id), _text(r.manager), _text(r.critical_reason))
             for r in low.itertuples()
         ),
         most_missed=tuple(missed_rows),

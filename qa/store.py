@@ -579,6 +579,35 @@ class Workspace:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def version_stats(self) -> list[dict[str, Any]]:
+        """Every (script, rubric) version with scores, most recently scored first (then the
+        one with most calls): ``script_hash, rubric_hash, calls, scored_at, name, path`` (name
+        and path of the script). :mod:`qa.versions` picks the versions a view reads from these."""
+        rows = self.conn.execute(
+            "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), c.name, c.path "
+            "FROM scores s LEFT JOIN configs c ON c.hash = s.script_hash "
+            "GROUP BY s.script_hash, s.rubric_hash ORDER BY MAX(s.scored_at) DESC, COUNT(*) DESC"
+        ).fetchall()
+        keys = ("script_hash", "rubric_hash", "calls", "scored_at", "name", "path")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def version_items(self, script_hash: str, rubric_hash: str, call_ids: Iterable[str]) -> Any:
+        """The ``items`` rows (a DataFrame, every column) of ``call_ids`` under one version."""
+        import pandas as pd
+
+        ids = list(call_ids)
+        frames = []
+        for i in range(0, len(ids), 500):  # SQLite limits host parameters
+            chunk = ids[i:i + 500]
+            frames.append(self.frame(
+                "SELECT * FROM items WHERE script_hash=? AND rubric_hash=? "
+                f"AND call_id IN ({','.join('?' * len(chunk))})",
+                [script_hash, rubric_hash, *chunk],
+            ))
+        if not frames:
+            return self.frame("SELECT * FROM items WHERE 0")
+        return pd.concat(frames, ignore_index=True)
+
     # -- plans ----------------------------------------------------------------
     def save_plan(
         self,
@@ -623,18 +652,27 @@ class Workspace:
 
         return pd.read_sql_query(sql, self.conn, params=list(params))
 
-    def frames(self, queries: Sequence[tuple[str, Sequence[Any]]], *, workers: int = 2) -> list[Any]:
+    def frames(
+        self, queries: Sequence[tuple[str, Sequence[Any]]], *, workers: int = 2, raw: bool = False
+    ) -> list[Any]:
         """Run several SELECTs at once and return their DataFrames, in order.
 
         Each query runs on its own read-only connection in a thread: SQLite releases the GIL
         while it works, so independent aggregates over a large workspace take about as long
         as the slowest one (the supervisor views use this). ``workers=1`` runs them in turn
-        on this connection.
+        on this connection. ``raw``: ``(column names, rows)`` instead of DataFrames, for a
+        caller that reduces some columns before pandas sees them.
         """
         import pandas as pd
 
+        def read(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Any:
+            if not raw:
+                return pd.read_sql_query(sql, conn, params=list(params))
+            cur = conn.execute(sql, params)
+            return [d[0] for d in cur.description], cur.fetchall()
+
         if workers <= 1 or len(queries) <= 1:
-            return [self.frame(sql, params) for sql, params in queries]
+            return [read(self.conn, sql, params) for sql, params in queries]
         from concurrent.futures import ThreadPoolExecutor
 
         uri = self.db_path.resolve().as_uri() + "?mode=ro"
@@ -645,7 +683,7 @@ class Workspace:
             except sqlite3.Error as e:
                 raise WorkspaceError(f"{self.db_path}: cannot open a reader: {e}") from e
             try:
-                return pd.read_sql_query(query[0], conn, params=list(query[1]))
+                return read(conn, query[0], query[1])
             finally:
                 conn.close()
 

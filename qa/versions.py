@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,6 @@ def _period_bounds(date_from: str | date | None, date_to: str | date | None) -> 
     return lo, hi
 
 
-
 # ---- versions ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Version:
@@ -101,30 +101,26 @@ def _config_text(ws: Workspace, hash_: str) -> tuple[str | None, str]:
 
 def parsed_script(ws: Workspace, hash_: str) -> Any | None:
     """The script of a version, parsed with :mod:`qa.scripts`; None when not stored/parsable."""
-    _, text = _config_text(ws, hash_)
-    if not text.strip():
-        return None
-    try:
-        from .scripts import parse_script
-
-        return parse_script(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
-        log.debug("script %s not parsable (%s); using item titles and max scores", hash_, e)
-        return None
+    return _parsed("script", hash_, _config_text(ws, hash_)[1])
 
 
 def parsed_rubric(ws: Workspace, hash_: str) -> Any | None:
     if hash_ == "none":
         return None
-    _, text = _config_text(ws, hash_)
+    return _parsed("rubric", hash_, _config_text(ws, hash_)[1])
+
+
+@lru_cache(maxsize=64)
+def _parsed(kind: str, hash_: str, text: str) -> Any | None:
+    # A stored text never changes under its hash: each view parses it again otherwise.
     if not text.strip():
         return None
     try:
-        from .scripts import parse_rubric
+        from .scripts import parse_rubric, parse_script
 
-        return parse_rubric(text, f"<configs {hash_}>")
-    except (QAError, ValueError, ImportError) as e:
-        log.debug("rubric %s not parsable (%s)", hash_, e)
+        return (parse_script if kind == "script" else parse_rubric)(text, f"<configs {hash_}>")
+    except (QAError, ValueError, ImportError) as e:  # an old or foreign text: fall back to the items
+        log.debug("%s %s not parsable (%s); using item titles and max scores", kind, hash_, e)
         return None
 
 
@@ -163,14 +159,12 @@ def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | N
     """
     if isinstance(version, Version):
         return (version,)
-    known = ws.query(
-        "SELECT script_hash, rubric_hash, MAX(scored_at) FROM scores GROUP BY 1, 2 ORDER BY 3 DESC"
-    )
+    known = ws.version_stats()
     if not known:
         raise NotFoundError(
             f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
         )
-    pairs = [(r[0], r[1]) for r in known]
+    pairs = [(r["script_hash"], r["rubric_hash"]) for r in known]
     if isinstance(version, tuple):
         if tuple(version) not in pairs:
             raise NotFoundError(f"no scores under version {version[0]}:{version[1]}; known: {_known_list(pairs)}")

@@ -201,7 +201,7 @@ def test_revive(wsdir: Path) -> None:
     r = run(wsdir, "revive", "--manager", "anna")
     assert r.exit_code == 0 and "0 call(s)" in r.stdout
     r = run(wsdir, "revive", "-f", "csv")
-    assert r.stdout.splitlines()[0] == "started_at,client_phone,manager,call_id,objections,time,quote,moments,score,source"
+    assert r.stdout.splitlines()[0] == "started_at,client_phone,manager,call_id,objections,time,quote,moments,score,source,seconds"
     assert [line.split(",")[3] for line in r.stdout.splitlines()[1:]] == ["b6", "b2"]
 
 

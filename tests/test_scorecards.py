@@ -140,6 +140,16 @@ def test_scorecard_stages_against_team(ws: Workspace) -> None:
     assert stages.loc["objection_handling", "title"] == "Objection handling"
 
 
+def test_team_carries_the_benchmarks_of_its_rate_columns(ws: Workspace) -> None:
+    """The leaderboard's team median / best quartile rows (qa team) come from the library."""
+    lb = sc.team(ws, *WEEK1)
+    assert lb.attrs["team_median"]["stage:greeting"] == pytest.approx(75.0)
+    assert lb.attrs["team_best_quartile"]["stage:needs"] == pytest.approx(50 + (200 / 3 - 50) / 2)
+    for col in [c for c in lb.columns if c.startswith(("stage:", "objection:"))]:
+        assert lb.attrs["team_median"][col] == pytest.approx(lb[col].dropna().median())
+        assert lb.attrs["team_best_quartile"][col] == pytest.approx(lb[col].dropna().quantile(0.75))
+
+
 def test_scorecard_objections_against_team(ws: Workspace) -> None:
     obj = sc.scorecard(ws, "boris", *WEEK1).objections.set_index("objection")
     assert obj.loc["price", ["raised", "handled"]].tolist() == [1, 0]

@@ -496,3 +496,25 @@ objections:
     assert item.match.matched == "competitors down the road are a lot cheaper."
     off = score_call(call(lines), SCRIPT, rubric, ScoringOptions(trigger_keywords=False))
     assert off.items_of("objection") == []
+
+
+def test_batch_summary() -> None:
+    import pandas as pd
+
+    from qa.scoring import batch_summary
+
+    calls = pd.DataFrame({
+        "call_id": ["a", "b", "c"], "score": [90.0, 30.0, 60.0], "critical": [False, True, False],
+        "manager": ["anna", None, "boris"], "critical_reason": [None, "forbidden phrase", None],
+    })
+    items = pd.DataFrame({
+        "call_id": ["a", "b", "c", "a", "b", "c"], "kind": ["stage"] * 6,
+        "item_id": ["greeting"] * 3 + ["needs"] * 3, "title": ["Greeting"] * 3 + ["Needs"] * 3,
+        "status": ["found", "missed", "found", "na", "missed", "missed"],
+    })
+    s = batch_summary(calls, items)
+    assert s is not None
+    assert (s.calls, s.mean, s.median, s.critical) == (3, 60.0, 60.0, 1)
+    assert s.worst == ((30.0, "b", None, "forbidden phrase"),)  # below the mean only
+    assert s.most_missed == (("needs", "Needs", 2, 2), ("greeting", "Greeting", 1, 3))
+    assert batch_summary(calls.iloc[0:0], items.iloc[0:0]) is None

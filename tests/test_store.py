@@ -188,3 +188,19 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
     monkeypatch.undo()
     with Workspace(path, create=False) as ws:  # and a later open migrates it
         assert "utterance" in _columns(ws, "items")
+
+
+def test_version_stats_and_items(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws") as ws:
+        ws.save_config(hash="s1", kind="script", name="Inbound", path="scripts/inbound.en.yaml", text="x")
+        stage = {"kind": "stage", "item_id": "greeting", "status": "found"}
+        ws.save_scores([("c1", "s1", "none", {"score": 50.0}, [stage]),
+                        ("c2", "s1", "none", {"score": 60.0}, [stage, {**stage, "item_id": "needs"}])])
+        ws.save_scores([("c1", "s2", "none", {"score": 70.0}, [])])
+        stats = ws.version_stats()
+        assert [(v["script_hash"], v["calls"], v["name"], v["path"]) for v in stats] == [
+            ("s2", 1, None, None), ("s1", 2, "Inbound", "scripts/inbound.en.yaml"),
+        ]
+        items = ws.version_items("s1", "none", ["c2", "c3"])
+        assert list(items["item_id"]) == ["greeting", "needs"] and set(items["call_id"]) == {"c2"}
+        assert ws.version_items("s1", "none", []).empty

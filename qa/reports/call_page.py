@@ -111,7 +111,8 @@ def call_page(site: _Site, call: dict[str, Any]) -> str:
                 crumbs=crumbs, footer=site.footer(), body_class="call")
 
 
-def conversation(site: _Site,
+def conversation(
+    site: _Site,
     utts: Sequence[Utterance],
     items: Sequence[dict[str, Any]],
     where: Mapping[int, tuple[int, tuple[int, int] | None]],
@@ -189,11 +190,15 @@ def evidence(site: _Site, item: Mapping[str, Any], where: tuple[int, tuple[int, 
     return f'{button} <q>{quote}</q>{extra_html}'
 
 
-def breakdown(site: _Site,
+def breakdown(
+    site: _Site,
     call: Mapping[str, Any],
     items: Sequence[dict[str, Any]],
     where: Mapping[int, tuple[int, tuple[int, int] | None]],
 ) -> str:
+    """The score breakdown beside the conversation: summary, stages, objections with their
+    steps, forbidden phrases and order, each with its evidence. It stays one function: the
+    sections are one pass over the items in script order, and each is a few lines of HTML."""
     t = site.t
     out = []
     score = _value(call, "score")
