@@ -54,7 +54,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .audio import TARGET_SAMPLE_RATE, DecodedAudio, decode, quality_flags
+from .audio import (
+    ACTIVITY_FRAME_SECONDS,
+    TARGET_SAMPLE_RATE,
+    DecodedAudio,
+    as_float32,
+    decode,
+    quality_flags,
+    speech_activity,
+)
 from .errors import ConfigError, ModelError, QAError
 from .transcripts import CLIENT, MANAGER, UNKNOWN, CallMeta, Transcript, Utterance, Word
 
@@ -62,11 +70,24 @@ log = logging.getLogger("qa")
 
 #: Bump when the transcription or guard logic changes what comes out: old cache entries
 #: are then transcribed again.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 #: Punctuation glued to the next / previous word in word timings (faster-whisper's defaults).
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+#: Silero VAD threshold for wideband recordings (its own default) ...
+VAD_THRESHOLD = 0.5
+#: ... and for telephone audio (source rate 8 kHz or less): band-limited speech gets lower
+#: speech probabilities, and a missed word costs more than a recognised pause.
+TELEPHONE_VAD_THRESHOLD = 0.35
+#: A channel with less sound than this (s) is not checked for lost speech.
+MIN_CHECKED_SPEECH = 2.0
+#: Recognised words count as covering the sound within this many seconds of them.
+COVER_TOLERANCE = 0.3
+
+#: VAD runs over blocks of this many seconds (bounded memory on long recordings).
+VAD_BLOCK_SECONDS = 600.0
 
 #: Whisper sees at most 30 s at a time.
 CLIP_SECONDS = 30.0
@@ -97,8 +118,9 @@ class TranscribeOptions:
     beam_size: int = 5
     #: Recognise only what voice activity detection marks as speech.
     vad: bool = True
-    #: VAD speech probability threshold (Silero).
-    vad_threshold: float = 0.5
+    #: VAD speech probability threshold (Silero); ``None``: by the recording's own rate,
+    #: :data:`VAD_THRESHOLD` for wideband audio, :data:`TELEPHONE_VAD_THRESHOLD` for 8 kHz.
+    vad_threshold: float | None = None
     #: A pause shorter than this does not end a speech piece (ms).
     vad_min_silence_ms: int = 300
     #: Speech pieces are padded by this on each side (ms).
@@ -137,6 +159,13 @@ class TranscribeOptions:
     drop_known_phrases: bool = True
     #: A pause of one side longer than this (s) starts a new utterance.
     utterance_gap: float = 1.0
+    # -- lost-speech check ------------------------------------------------------------------
+    #: Check each channel against its signal energy: when VAD or the recogniser covers less
+    #: than ``min_coverage`` of the sound, retry (lower threshold, then no VAD) and flag
+    #: ``speech_lost`` if it still falls short.
+    speech_check: bool = True
+    #: Share of a channel's sound that VAD regions / recognised words must cover.
+    min_coverage: float = 0.5
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
@@ -150,8 +179,10 @@ class TranscribeOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.cpu_threads < 0:
             raise ValueError("cpu_threads must be >= 0")
-        if not 0 <= self.min_speech_overlap <= 1 or not 0 <= self.vad_threshold <= 1:
-            raise ValueError("min_speech_overlap and vad_threshold must be between 0 and 1")
+        threshold = 0.5 if self.vad_threshold is None else self.vad_threshold
+        if not 0 <= self.min_speech_overlap <= 1 or not 0 < threshold < 1 or not 0 <= self.min_coverage <= 1:
+            raise ValueError("min_speech_overlap and min_coverage must be between 0 and 1, vad_threshold above 0 "
+                             "and below 1")
         if self.utterance_gap <= 0:
             raise ValueError("utterance_gap must be > 0")
 
@@ -501,7 +532,7 @@ def layout_speech(
             chunks.append(np.zeros(separator, dtype=np.float32))
             cursor += separator
         layout.pieces.append(Piece(stream_index, start, end, cursor))
-        chunks.append(np.asarray(streams[stream_index][start:end], dtype=np.float32))
+        chunks.append(as_float32(streams[stream_index][start:end]))
         cursor += length
         previous = stream_index
     if clip_start is not None and cursor > clip_start:
@@ -550,15 +581,27 @@ class WhisperRecognizer:
             raise ModelError(f"--model {options.model}: cannot load ({reason}); {hint}") from e
 
     def speech_regions(self, audio: np.ndarray, options: TranscribeOptions) -> list[tuple[int, int]]:
+        """Silero VAD (16 kHz, as decoded) in blocks of :data:`VAD_BLOCK_SECONDS`, so a
+        two-hour channel is never copied whole; regions that meet at a block edge are joined."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         vad = VadOptions(
-            threshold=options.vad_threshold,
+            threshold=options.vad_threshold if options.vad_threshold is not None else VAD_THRESHOLD,
             min_silence_duration_ms=options.vad_min_silence_ms,
             speech_pad_ms=options.vad_speech_pad_ms,
             max_speech_duration_s=CLIP_SECONDS,
         )
-        return [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(audio, vad)]
+        block = int(VAD_BLOCK_SECONDS * SR)
+        regions: list[tuple[int, int]] = []
+        for offset in range(0, len(audio), block):
+            part = as_float32(audio[offset : offset + block])
+            for s in get_speech_timestamps(part, vad):
+                start, end = offset + int(s["start"]), offset + int(s["end"])
+                if regions and start <= regions[-1][1] and end - regions[-1][0] <= CLIP_SECONDS * SR:
+                    regions[-1] = (regions[-1][0], end)
+                else:
+                    regions.append((start, end))
+        return regions
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         language, probability, _ = self.model.detect_language(audio=audio[: int(CLIP_SECONDS * SR)])
@@ -720,7 +763,8 @@ class Transcriber:
         """Transcribe one recording. Raises :class:`~qa.errors.AudioError` for a bad file and
         :class:`~qa.errors.ModelError` when the model cannot be loaded."""
         path = Path(path)
-        decoded = decoded if decoded is not None else decode(path)
+        # int16 samples: a two-hour stereo call stays well under 1 GB (see BENCHMARKS.md)
+        decoded = decoded if decoded is not None else decode(path, compact=True)
         opts = effective_options(self.options, meta)
         meta = meta if meta is not None else CallMeta(call_id=path.stem, source=str(path))
         meta = meta.merged(None)
@@ -736,15 +780,23 @@ class Transcriber:
         language = opts.language
         language_probability = 1.0 if language else None
         utterances: list[Utterance] = []
+        threshold = vad_threshold_for(opts, decoded.source_sample_rate)
+        checks = [
+            _ChannelCheck(roles[i], channels[i], speech_activity(s, SR) if opts.speech_check else None)
+            for i, s in enumerate(streams)
+        ]
         try:
-            if opts.vad:
-                regions = [recognizer.speech_regions(s, opts) for s in streams]
-            else:
-                regions = [[(0, len(s))] if len(s) else [] for s in streams]
+            regions = [self._regions(recognizer, s, check, opts, threshold) for s, check in zip(streams, checks)]
             layout = layout_speech(streams, regions, shared=opts.shared_clips)
             raw: list[RawSegment] = []
             if layout.clips:
                 raw, language, language_probability = recognizer.recognize(layout.audio, layout.clips, language, opts)
+            if layout.clips:
+                speech = [(p.dst_start / SR, (p.dst_start + p.length) / SR) for p in layout.pieces] if opts.vad else None
+                kept = guard_segments(raw, opts, speech, report)
+                utterances = self._utterances(kept, layout, roles, channels, opts)
+            if opts.speech_check:
+                utterances = self._recover(recognizer, streams, checks, utterances, language, opts, report)
         except QAError:
             raise
         except Exception as e:  # a runtime failure inside the model must fail this call only
@@ -753,15 +805,17 @@ class Transcriber:
                 f"{path}: speech recognition failed ({type(e).__name__}: {reason}); "
                 "try --no-batched, --device cpu or another --model"
             ) from e
-        if layout.clips:
-            speech = [(p.dst_start / SR, (p.dst_start + p.length) / SR) for p in layout.pieces] if opts.vad else None
-            kept = guard_segments(raw, opts, speech, report)
-            utterances = self._utterances(kept, layout, roles, channels, opts)
 
         quality = quality_flags(decoded, utterances)
         quality["guard"] = report.as_dict()
         if language_probability is not None:
             quality["language_probability"] = round(float(language_probability), 3)
+        if opts.vad:
+            quality["vad_threshold"] = threshold
+        if opts.speech_check:
+            quality["channels"] = [c.as_dict() for c in checks]
+            if any(c.lost for c in checks):
+                quality["flags"].append("speech_lost")
         recorded = opts.cache_dict()
         recorded["model"] = opts.model
         recorded["streams"] = "stereo" if len(streams) == 2 else "mono"
@@ -774,6 +828,67 @@ class Transcriber:
             options=recorded,
             quality=quality,
         )
+
+    @staticmethod
+    def _regions(
+        recognizer: Recognizer, stream: np.ndarray, check: _ChannelCheck, opts: TranscribeOptions, threshold: float
+    ) -> list[tuple[int, int]]:
+        """Speech regions of one stream: VAD at ``threshold``; when they cover too little of
+        the stream's sound, VAD again at a lower threshold, then the sound itself."""
+        if not len(stream):
+            return []
+        if not opts.vad:
+            check.vad = "off"
+            return [(0, len(stream))]
+        regions = recognizer.speech_regions(stream, replace(opts, vad_threshold=threshold))
+        check.vad = f"threshold {threshold:g}"
+        if check.activity is None or check.sound_seconds < MIN_CHECKED_SPEECH:
+            return regions
+        check.vad_coverage = _coverage(check.activity, [(s / SR, e / SR) for s, e in regions], 0.0)
+        if check.vad_coverage >= opts.min_coverage:
+            return regions
+        lower = round(max(0.1, threshold / 2), 3)
+        retry = recognizer.speech_regions(stream, replace(opts, vad_threshold=lower))
+        covered = _coverage(check.activity, [(s / SR, e / SR) for s, e in retry], 0.0)
+        log.info("channel %s: VAD at %g covered %.0f%% of the sound; at %g %.0f%%",
+                 check.role, threshold, 100 * check.vad_coverage, lower, 100 * covered)
+        if covered > check.vad_coverage:
+            regions, check.vad_coverage, check.vad = retry, covered, f"threshold {lower:g} (retry)"
+        if check.vad_coverage < opts.min_coverage:
+            regions = _activity_regions(check.activity, len(stream))
+            check.vad, check.vad_coverage = "signal energy (VAD missed speech)", 1.0
+        return regions
+
+    def _recover(
+        self, recognizer: Recognizer, streams: Sequence[np.ndarray], checks: Sequence[_ChannelCheck],
+        utterances: list[Utterance], language: str | None, opts: TranscribeOptions, report: GuardReport,
+    ) -> list[Utterance]:
+        """Compare each stream's recognised words with its sound; transcribe a stream that
+        lost speech again without VAD, and mark it ``lost`` if that does not help."""
+        for index, check in enumerate(checks):
+            if check.activity is None or check.sound_seconds < MIN_CHECKED_SPEECH:
+                continue
+            own = [u for u in utterances if _stream_of(u, check)]
+            check.text_coverage = _coverage(check.activity, _word_spans(own), COVER_TOLERANCE)
+            if check.text_coverage >= opts.min_coverage:
+                continue
+            stream = streams[index]
+            layout = layout_speech([stream], [[(0, len(stream))]], shared=False)
+            if not layout.clips:
+                continue
+            raw, _, _ = recognizer.recognize(layout.audio, layout.clips, language, opts)
+            kept = guard_segments(raw, opts, None, report)
+            again = self._utterances(kept, layout, [check.role], [check.channel], opts)
+            covered = _coverage(check.activity, _word_spans(again), COVER_TOLERANCE)
+            log.info("channel %s: words covered %.0f%% of the sound; without VAD %.0f%%",
+                     check.role, 100 * check.text_coverage, 100 * covered)
+            check.retried = True
+            if covered > check.text_coverage:
+                utterances = sorted([u for u in utterances if not _stream_of(u, check)] + again,
+                                    key=lambda u: (u.start, u.end))
+                check.text_coverage = covered
+            check.lost = check.text_coverage < opts.min_coverage
+        return utterances
 
     @staticmethod
     def _streams(
@@ -827,6 +942,83 @@ class Transcriber:
             if group:
                 utterances.append(_utterance(group, roles[stream], channels[stream]))
         return sorted(utterances, key=lambda u: (u.start, u.end))
+
+
+def vad_threshold_for(options: TranscribeOptions, source_sample_rate: int) -> float:
+    """The VAD threshold for a recording: the option, or by the recording's own rate."""
+    if options.vad_threshold is not None:
+        return options.vad_threshold
+    return TELEPHONE_VAD_THRESHOLD if source_sample_rate <= 8000 else VAD_THRESHOLD
+
+
+@dataclass
+class _ChannelCheck:
+    """The lost-speech check of one stream (recorded under ``quality["channels"]``)."""
+
+    role: str
+    channel: int | None
+    activity: np.ndarray | None  # speech_activity() windows
+    vad: str = ""
+    vad_coverage: float | None = None
+    text_coverage: float | None = None
+    retried: bool = False
+    lost: bool = False
+
+    @property
+    def sound_seconds(self) -> float:
+        return float(self.activity.sum()) * ACTIVITY_FRAME_SECONDS if self.activity is not None else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        return {"role": self.role, "channel": self.channel, "sound_seconds": round(self.sound_seconds, 2),
+                "vad": self.vad, "vad_coverage": r(self.vad_coverage), "text_coverage": r(self.text_coverage),
+                "retried_without_vad": self.retried, "speech_lost": self.lost}
+
+
+def _stream_of(utterance: Utterance, check: _ChannelCheck) -> bool:
+    return utterance.channel == check.channel and utterance.role == check.role
+
+
+def _word_spans(utterances: Sequence[Utterance]) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+    for u in utterances:
+        spans.extend((w.start, w.end) for w in u.words) if u.words else spans.append((u.start, u.end))
+    return spans
+
+
+def _coverage(activity: np.ndarray, spans: Sequence[tuple[float, float]], tolerance: float) -> float:
+    """Share of the sound windows of ``activity`` that lie within ``tolerance`` s of ``spans``."""
+    total = int(activity.sum())
+    if total == 0:
+        return 1.0
+    covered = np.zeros(activity.shape[0], dtype=bool)
+    for start, end in spans:
+        a = max(0, int((start - tolerance) / ACTIVITY_FRAME_SECONDS))
+        b = min(activity.shape[0], int(math.ceil((end + tolerance) / ACTIVITY_FRAME_SECONDS)))
+        covered[a:b] = True
+    return float(np.count_nonzero(covered & activity)) / total
+
+
+def _activity_regions(activity: np.ndarray, n_samples: int, pad: float = 0.2, gap: float = 0.5) -> list[tuple[int, int]]:
+    """Sound windows as (start, end) sample ranges: padded, pauses under ``gap`` s closed,
+    pieces cut at 30 s (what VAD would have given)."""
+    frame = ACTIVITY_FRAME_SECONDS
+    spans: list[list[float]] = []
+    for i in np.flatnonzero(activity):
+        start, end = float(i) * frame - pad, float(i + 1) * frame + pad
+        if spans and start - spans[-1][1] <= gap:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    regions: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        a, b = max(0, int(lo * SR)), min(n_samples, int(hi * SR))
+        while b > a:
+            regions.append((a, min(b, a + int(CLIP_SECONDS * SR))))
+            a += int(CLIP_SECONDS * SR)
+    return regions
 
 
 def _utterance(words: Sequence[Word], role: str, channel: int | None) -> Utterance:

@@ -427,3 +427,95 @@ def test_a_model_failure_fails_the_call_with_a_one_line_error(tmp_path):
         f"{tmp_path / 'x.wav'}: speech recognition failed (RuntimeError: CUDA failed with error out of "
         "memory); try --no-batched, --device cpu or another --model"
     )
+
+
+# -- lost speech: VAD and the recogniser checked against the signal ------------------------------
+def bursty(seconds: float = 20.0, bursts=((1, 3), (5, 7), (9, 11), (13, 15))) -> DecodedAudio:
+    """Left: loud noise bursts (speech by energy) over a -60 dBFS floor; right: the floor only."""
+    rng = np.random.default_rng(7)
+    left = (0.001 * rng.standard_normal(S(seconds))).astype(np.float32)
+    right = (0.001 * rng.standard_normal(S(seconds))).astype(np.float32)
+    for a, b in bursts:
+        left[S(a) : S(b)] += (0.2 * rng.standard_normal(S(b) - S(a))).astype(np.float32)
+    return DecodedAudio((left, right), SR, 8000, source="phone.wav")
+
+
+class ThresholdVad:
+    """VAD that finds the speech only at or below ``finds_at``; recognises one word per clip
+    (spanning it) unless ``deaf``; records what it was asked."""
+
+    label = "fake:vad"
+
+    def __init__(self, finds_at: float, regions=((1, 3), (5, 7), (9, 11), (13, 15)), deaf: bool = False):
+        self.finds_at, self.regions, self.deaf = finds_at, regions, deaf
+        self.thresholds: list[float] = []
+        self.recognized: list[list[tuple[float, float]]] = []
+
+    def speech_regions(self, audio, options):
+        self.thresholds.append(options.vad_threshold)
+        if float(np.abs(audio).max()) < 0.05:  # the quiet channel
+            return []
+        if options.vad_threshold <= self.finds_at:
+            return [(S(a), S(b)) for a, b in self.regions]
+        return [(S(1), S(1.5))]  # a scrap of the first burst
+
+    def recognize(self, audio, clips, language, options):
+        self.recognized.append(list(clips))
+        if self.deaf:
+            return [], language or "ru", 0.9
+        out = []
+        for a, b in clips:  # a word every 0.5 s, all different (no loops for the guard)
+            ws = tuple(RawWord(t, min(b, t + 0.5), f" w{round(t * 1000)}", 0.9) for t in np.arange(a, b, 0.5))
+            out.append(RawSegment(a, b, "".join(w.text for w in ws), ws, -0.2, 0.01))
+        return out, language or "ru", 0.9
+
+
+def test_telephone_audio_gets_the_telephone_vad_threshold(tmp_path):
+    from qa.transcribe import TELEPHONE_VAD_THRESHOLD, VAD_THRESHOLD, vad_threshold_for
+
+    assert vad_threshold_for(OPTS, 8000) == TELEPHONE_VAD_THRESHOLD < VAD_THRESHOLD == vad_threshold_for(OPTS, 16000)
+    assert vad_threshold_for(TranscribeOptions(vad_threshold=0.6), 8000) == 0.6
+    fake = ThresholdVad(finds_at=0.4)
+    t = Transcriber(recognizer=fake).transcribe(tmp_path / "a.wav", decoded=bursty())
+    assert fake.thresholds == [TELEPHONE_VAD_THRESHOLD, TELEPHONE_VAD_THRESHOLD]  # one pass per channel
+    assert t.quality["vad_threshold"] == TELEPHONE_VAD_THRESHOLD and "speech_lost" not in t.quality["flags"]
+    left = t.quality["channels"][0]
+    assert left["role"] == "manager" and left["sound_seconds"] == pytest.approx(8.0, abs=0.2)
+    assert left["vad_coverage"] > 0.95 and left["text_coverage"] > 0.95 and not left["retried_without_vad"]
+
+
+def test_vad_that_misses_speech_is_retried_lower_then_replaced_by_the_signal(tmp_path):
+    fake = ThresholdVad(finds_at=0.2)  # only the lower retry threshold (0.175) finds it
+    t = Transcriber(recognizer=fake).transcribe(tmp_path / "a.wav", decoded=bursty())
+    assert fake.thresholds[:2] == [0.35, 0.175]
+    assert t.quality["channels"][0]["vad"] == "threshold 0.175 (retry)"
+    # one clip: all four bursts of the left side (the right one has no speech)
+    assert len(fake.recognized[0]) == 1 and fake.recognized[0][0][1] > 8.0
+    deaf_vad = ThresholdVad(finds_at=0.0)  # finds the scrap only, at any threshold
+    t = Transcriber(recognizer=deaf_vad).transcribe(tmp_path / "b.wav", decoded=bursty())
+    left = t.quality["channels"][0]
+    assert left["vad"] == "signal energy (VAD missed speech)" and left["text_coverage"] > 0.95
+    assert "speech_lost" not in t.quality["flags"]
+    assert deaf_vad.recognized[0][0][1] > 8.0  # the bursts, not the scrap
+
+
+def test_recogniser_that_loses_a_channel_is_retried_without_vad_and_flagged(tmp_path):
+    fake = ThresholdVad(finds_at=1.0, deaf=True)
+    t = Transcriber(recognizer=fake).transcribe(tmp_path / "a.wav", decoded=bursty())
+    assert len(fake.recognized) == 2  # the call, then the left channel whole (20 s: one clip)
+    assert fake.recognized[1] == [(0.0, 20.0)]
+    left, right = t.quality["channels"]
+    assert left["retried_without_vad"] and left["speech_lost"] and left["text_coverage"] == 0.0
+    assert not right["speech_lost"] and right["sound_seconds"] < 1.0  # line noise only: not checked
+    assert "speech_lost" in t.quality["flags"]
+    # off: no check, no flag
+    t = Transcriber(TranscribeOptions(speech_check=False), recognizer=ThresholdVad(1.0, deaf=True)).transcribe(
+        tmp_path / "b.wav", decoded=bursty())
+    assert "speech_lost" not in t.quality["flags"] and "channels" not in t.quality
+
+
+def test_no_vad_recognises_each_channel_whole(tmp_path):
+    fake = ThresholdVad(finds_at=1.0)
+    t = Transcriber(TranscribeOptions(vad=False), recognizer=fake).transcribe(tmp_path / "a.wav", decoded=bursty())
+    assert fake.thresholds == [] and fake.recognized[0] == [(0.0, 20.0), (20.0, 40.0)]
+    assert t.quality["channels"][0]["vad"] == "off" and "vad_threshold" not in t.quality
