@@ -63,6 +63,8 @@ class BatchResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     call_ids: list[str] = field(default_factory=list)
+    #: transcribed/cached files that need review -> why (qa.transcribe.review_labels)
+    review: dict[str, list[str]] = field(default_factory=dict)
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -170,6 +172,7 @@ def transcribe_paths(
     progress: Callable[[ProgressEvent], None] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
+    managers: str | os.PathLike[str] | None = None,
 ) -> BatchResult:
     """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
 
@@ -189,6 +192,9 @@ def transcribe_paths(
     total = len(audio) + len(transcript_files) + len(failed)
     done = len(failed)
     man = load_manifest(Path(manifest)) if manifest is not None else None
+    from .managers import load_managers
+
+    ext_names = load_managers(Path(managers)) if managers is not None else None  # managers.csv
     ids_seen: dict[str, str] = {}
 
     def emit(path: str, status: str) -> None:
@@ -219,12 +225,16 @@ def transcribe_paths(
         if out is not None:
             _write_json(t, out)
         result.call_ids.append(t.call_id)
+        from .transcribe import review_labels
+
+        if labels := review_labels(t.quality):
+            result.review[str(path)] = labels
         getattr(result, status).append(str(path))
         emit(str(path), status)
 
     def meta_for(path: Path) -> CallMeta | None:
         try:
-            meta, warnings = resolve_meta(path, template=template, manifest=man)
+            meta, warnings = resolve_meta(path, template=template, manifest=man, managers=ext_names)
         except QAError as e:
             fail(path, str(e))
             return None

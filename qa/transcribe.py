@@ -112,6 +112,14 @@ class TranscribeOptions:
     compute_type: str = "auto"
     #: Spoken language code (``ru``, ``en``, ...); ``None`` detects it once per call.
     language: str | None = None
+    #: Expected languages when detecting (``--language ru,en``): detection picks among them,
+    #: and a call in none of them comes out with a low probability (``needs_review``).
+    languages: tuple[str, ...] = ()
+    #: A detected language below this probability makes the call ``needs_review``.
+    min_language_probability: float = 0.5
+    #: A call whose words are more than this share known hallucinations and loops (what the
+    #: guard removed) is ``needs_review``.
+    max_garbage_share: float = 0.5
     #: Which stereo channel is the manager: ``left`` or ``right``.
     manager_channel: str = "left"
     #: Beam width of the decoder (1 = greedy).
@@ -172,8 +180,9 @@ class TranscribeOptions:
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.manager_channel not in ("left", "right"):
             raise ValueError(f"manager_channel must be left or right, got {self.manager_channel!r}")
-        if self.language is not None and not re.fullmatch(r"[a-z]{2,3}", self.language):
-            raise ValueError(f"language must be a code such as ru or en (or None to detect), got {self.language!r}")
+        for code in (self.language, *self.languages):
+            if code is not None and not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"language must be a code such as ru or en (or None to detect), got {code!r}")
         for name in ("beam_size", "batch_size", "max_repeats", "max_letter_run"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -299,7 +308,8 @@ def _load_phrases() -> tuple[tuple[str, ...], str]:
     for lang, items in data.items():
         if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
             raise ConfigError(f"{ref}: key '{lang}' must be a list of non-empty phrases")
-        phrases.extend(_norm(p) for p in items)
+        # a trailing "…" is a name of one or two words: kept as the wildcard token "…"
+        phrases.extend(_norm(p) + (" …" if p.rstrip().endswith(("…", "...")) else "") for p in items)
     # longest first, so "субтитры сделал dimatorzok" goes before a shorter phrase inside it
     ordered = tuple(sorted({p for p in phrases if p}, key=lambda p: (-len(p), p)))
     return ordered, hashlib.sha256(raw).hexdigest()[:16]
@@ -346,14 +356,23 @@ def _loop_mask(tokens: Sequence[str], max_repeats: int, max_n: int = 4) -> list[
 
 
 def _phrase_mask(tokens: Sequence[str], phrases: Sequence[str]) -> list[bool]:
-    """True for tokens that form one of ``phrases`` (word sequences, normalised)."""
+    """True for tokens that form one of ``phrases`` (word sequences, normalised); a phrase
+    ending in the token ``…`` also takes the one or two words after it (a name)."""
     drop = [False] * len(tokens)
     for phrase in phrases:
         words = phrase.split()
+        wildcard = bool(words) and words[-1] == "…"
+        if wildcard:
+            words = words[:-1]
         n = len(words)
         for i in range(len(tokens) - n + 1):
             if tokens[i : i + n] == words:
-                for k in range(i, i + n):
+                end = i + n
+                if wildcard:
+                    if end >= len(tokens):
+                        continue  # the name is missing: not the credit line
+                    end = min(len(tokens), end + 2)
+                for k in range(i, end):
                     drop[k] = True
     return drop
 
@@ -603,8 +622,10 @@ class WhisperRecognizer:
                     regions.append((start, end))
         return regions
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        language, probability, _ = self.model.detect_language(audio=audio[: int(CLIP_SECONDS * SR)])
+    def detect_language(self, audio: np.ndarray, allowed: Sequence[str] = ()) -> tuple[str, float]:
+        language, probability, ranked = self.model.detect_language(audio=audio[: int(CLIP_SECONDS * SR)])
+        if allowed:
+            return _vote_language([ranked], [1.0], allowed)
         return language, float(probability)
 
     def recognize(
@@ -614,7 +635,7 @@ class WhisperRecognizer:
             return self._recognize_batched(audio, clips, language, options)
         probability = 1.0
         if language is None:
-            language, probability = self.detect_language(audio)
+            language, probability = self.detect_language(audio, options.languages)
         segments, _ = self.model.transcribe(
             audio,
             language=language,
@@ -666,7 +687,9 @@ class WhisperRecognizer:
             features = np.stack([pad_or_trim(m.feature_extractor(c)[..., :-1], frames) for c in chunks])
             encoded = m.encode(features)
             if language is None:
-                language, probability = _vote_language(m.model.detect_language(encoded), [e - s for s, e in batch])
+                language, probability = _vote_language(
+                    m.model.detect_language(encoded), [e - s for s, e in batch], options.languages
+                )
             if tokenizer is None:
                 tokenizer = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=language)
                 prompt = m.get_prompt(tokenizer, [], without_timestamps=True)
@@ -728,13 +751,19 @@ def _context_frames(seconds: float, fit: bool) -> int:
     return min(full, int(math.ceil(seconds + CONTEXT_MARGIN)) * 100)
 
 
-def _vote_language(results: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]) -> tuple[str, float]:
-    """The language with the highest length-weighted probability over several clips."""
+def _vote_language(
+    results: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float], allowed: Sequence[str] = ()
+) -> tuple[str, float]:
+    """The language with the highest length-weighted probability over several clips; with
+    ``allowed``, the best of those (its probability is not renormalised, so a call in none of
+    them comes out with a low probability)."""
     totals: dict[str, float] = {}
     for ranked, weight in zip(results, weights):
         for token, prob in ranked:
-            code = token[2:-2]  # "<|ru|>" -> "ru"
+            code = token[2:-2] if token.startswith("<|") else token  # "<|ru|>" -> "ru"
             totals[code] = totals.get(code, 0.0) + prob * weight
+    if allowed and any(code in totals for code in allowed):
+        totals = {code: totals.get(code, 0.0) for code in allowed}
     best = max(totals, key=lambda k: totals[k])
     return best, totals[best] / (sum(weights) or 1.0)
 
@@ -816,6 +845,10 @@ class Transcriber:
             quality["channels"] = [c.as_dict() for c in checks]
             if any(c.lost for c in checks):
                 quality["flags"].append("speech_lost")
+        review = review_reasons(opts, language, language_probability, report, utterances)
+        if review:
+            quality["review"] = review
+            quality["flags"].append("needs_review")
         recorded = opts.cache_dict()
         recorded["model"] = opts.model
         recorded["streams"] = "stereo" if len(streams) == 2 else "mono"
@@ -942,6 +975,44 @@ class Transcriber:
             if group:
                 utterances.append(_utterance(group, roles[stream], channels[stream]))
         return sorted(utterances, key=lambda u: (u.start, u.end))
+
+
+def review_reasons(
+    options: TranscribeOptions, language: str | None, probability: float | None, report: GuardReport,
+    utterances: Sequence[Utterance],
+) -> list[str]:
+    """Why a transcribed call needs a person to look at it before its score is trusted:
+    its language is not among the expected ones or was detected with low probability, or
+    most of what the model wrote were known hallucinations and loops."""
+    reasons: list[str] = []
+    if options.language is None and language is not None and probability is not None:
+        if options.languages and language not in options.languages:
+            reasons.append(f"unexpected language {language} (expected {','.join(options.languages)})")
+        elif probability < options.min_language_probability:
+            reasons.append(f"language unclear ({language}, probability {probability:.2f})")
+    garbage = report.words_known_phrase + report.words_loop + report.words_letter_run
+    kept = sum(len(u.words) if u.words else len(u.text.split()) for u in utterances)
+    if garbage >= 3 and garbage > options.max_garbage_share * (garbage + kept):
+        reasons.append(f"mostly hallucinations ({garbage} of {garbage + kept} words were known subtitle "
+                       "phrases or loops)")
+    return reasons
+
+
+def review_labels(quality: dict[str, Any] | None) -> list[str]:
+    """Short labels of why a transcribed call is not a clean success (for batch summaries):
+    ``speech lost``, ``truncated``, ``language unclear``, ``unexpected language``,
+    ``hallucinations``. Empty for a clean call or an imported transcript."""
+    if not quality:
+        return []
+    flags = set(quality.get("flags") or ())
+    labels = [label for flag, label in (("speech_lost", "speech lost"), ("truncated", "truncated")) if flag in flags]
+    if "needs_review" in flags:
+        for reason in quality.get("review") or ():
+            for start, label in (("language unclear", "language unclear"), ("unexpected language",
+                                 "unexpected language"), ("mostly hallucinations", "hallucinations")):
+                if str(reason).startswith(start):
+                    labels.append(label)
+    return labels
 
 
 def vad_threshold_for(options: TranscribeOptions, source_sample_rate: int) -> float:

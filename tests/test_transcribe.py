@@ -519,3 +519,55 @@ def test_no_vad_recognises_each_channel_whole(tmp_path):
     t = Transcriber(TranscribeOptions(vad=False), recognizer=fake).transcribe(tmp_path / "a.wav", decoded=bursty())
     assert fake.thresholds == [] and fake.recognized[0] == [(0.0, 20.0), (20.0, 40.0)]
     assert t.quality["channels"][0]["vad"] == "off" and "vad_threshold" not in t.quality
+
+
+# -- language and garbage: needs_review ---------------------------------------------------------
+def test_language_vote_can_be_limited_to_the_expected_languages():
+    from qa.transcribe import _vote_language
+
+    ranked = [[("<|ja|>", 0.25), ("<|ru|>", 0.2), ("<|en|>", 0.1)], [("<|ru|>", 0.6), ("<|ja|>", 0.1)]]
+    assert _vote_language(ranked, [1.0, 1.0]) == ("ru", pytest.approx(0.4))
+    assert _vote_language(ranked[:1], [1.0]) == ("ja", 0.25)
+    assert _vote_language(ranked[:1], [1.0], ("ru", "en")) == ("ru", 0.2)  # not renormalised
+
+
+def test_review_reasons_language_and_hallucinations():
+    from qa.transcribe import review_reasons
+    from qa.transcripts import Utterance
+
+    words = [Utterance("client", 0, 1, "one two three four five six")]
+    auto, expected = TranscribeOptions(), TranscribeOptions(languages=("ru", "en"))
+    assert review_reasons(auto, "ru", 0.96, GuardReport(), words) == []
+    assert review_reasons(auto, "ja", 0.12, GuardReport(), words) == ["language unclear (ja, probability 0.12)"]
+    assert review_reasons(expected, "et", 0.9, GuardReport(), words) == ["unexpected language et (expected ru,en)"]
+    assert review_reasons(expected, "ru", 0.2, GuardReport(), words) == ["language unclear (ru, probability 0.20)"]
+    # a given language is never "unclear"
+    assert review_reasons(TranscribeOptions(language="ru"), "ru", 1.0, GuardReport(), words) == []
+    garbage = GuardReport(words_known_phrase=9)
+    assert review_reasons(auto, "ru", 0.9, garbage, words) == [
+        "mostly hallucinations (9 of 15 words were known subtitle phrases or loops)"]
+    assert review_reasons(auto, "ru", 0.9, GuardReport(words_known_phrase=4), words) == []
+
+
+def test_russian_subtitle_credits_are_removed_whatever_the_name():
+    segs = [RawSegment(0, 2, " Ставьте лайк! Подписывайтесь!"), RawSegment(2, 4, " Субтитры сделал А.Петров"),
+            RawSegment(4, 6, " Редактор субтитров Иванова"), RawSegment(6, 8, " Добрый день, субтитры сделал")]
+    report = GuardReport()
+    kept = guard_segments(segs, OPTS, None, report)
+    assert [s.text for s in kept] == ["Добрый день, субтитры сделал"]  # no name after it: kept
+    assert report.words_known_phrase == 3 + 3 + 3  # whitespace pieces ("А.Петров" is one)
+
+
+def test_a_call_of_hallucinations_is_flagged_needs_review(tmp_path):
+    class Credits(FakeRecognizer):
+        def recognize(self, audio, clips, language, options):
+            text = " Продолжение следует... Ставьте лайк! Подписывайтесь на канал"
+            ws = tuple(RawWord(clips[0][0] + 0.2 * i, clips[0][0] + 0.2 * i + 0.2, " " + w, 0.5)
+                       for i, w in enumerate(text.split()))
+            return [RawSegment(ws[0].start, ws[-1].end, text, ws, -0.5, 0.1)], "ja", 0.12
+
+    t = Transcriber(recognizer=Credits(FAKE_REGIONS, [])).transcribe(tmp_path / "x.wav", decoded=stereo())
+    assert t.utterances == []
+    assert "needs_review" in t.quality["flags"]
+    assert t.quality["review"][0] == "language unclear (ja, probability 0.12)"
+    assert t.quality["review"][1].startswith("mostly hallucinations")
