@@ -34,6 +34,12 @@ manager's channel with the manager's turns (and the client's likewise) for both 
     python benchmarks/bench_transcribe.py --rounds 1   # quicker look
     python benchmarks/bench_transcribe.py --telephone  # 8 kHz calls, per channel baseline
     python benchmarks/bench_transcribe.py --memory long.wav  # peak memory of one worker
+    python benchmarks/bench_transcribe.py --roles      # mono role attribution accuracy
+
+``--roles`` mixes every stereo sample down to mono, transcribes it (language given, the
+direction from the manifest) and counts the words whose role is right: the true speaker of
+a word is the channel where it is louder in the stereo original (the samples have one side
+silent while the other speaks). Words left ``unknown`` count as wrong.
 
 ``--memory FILE`` transcribes one (long) recording the way one worker does
 (:class:`qa.transcribe.Transcriber`, model included) in a child process and prints its peak
@@ -52,7 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -213,6 +219,51 @@ def measure_memory(path: Path) -> int:
     return peak
 
 
+def measure_roles(calls: list[Call], manifest: Path) -> None:
+    """Role attribution on the stereo samples mixed down to mono (see the module docstring)."""
+    import csv
+
+    import numpy as np
+
+    from qa.audio import DecodedAudio, as_float32, decode
+    from qa.transcribe import Transcriber
+    from qa.transcripts import CallMeta
+
+    directions = {}
+    with open(manifest, encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            directions[row["file"]] = row["direction"]
+    transcriber = Transcriber()
+    print("| call | language | words | right role | unknown | decided |\n|---|---|---:|---:|---:|---|")
+    total = right_total = 0
+    for call in calls:
+        d = decode(call.path, compact=True)
+        if d.n_channels != 2:
+            continue
+        mono = DecodedAudio((d.mono(),), d.sample_rate, d.source_sample_rate)
+        t = Transcriber(replace(transcriber.options, language=call.language),
+                        recognizer=transcriber.recognizer).transcribe(
+            call.path, CallMeta(call_id=call.path.stem, direction=directions.get(call.path.name)), decoded=mono)
+
+        def level(ch: np.ndarray, start: float, end: float) -> float:
+            x = as_float32(ch[int(start * 16000) : int(end * 16000) + 1]).astype(np.float64)
+            return float((x**2).mean()) if x.size else 0.0
+
+        words = right = unknown = 0
+        for u in t.utterances:
+            for w in u.words:
+                truth = "manager" if level(d.channels[0], w.start, w.end) >= level(d.channels[1], w.start, w.end) \
+                    else "client"
+                words += 1
+                right += u.role == truth
+                unknown += u.role == "unknown"
+        total += words
+        right_total += right
+        print(f"| {call.path.name} | {call.language} | {words} | {right / max(words, 1):.3f} | {unknown} | "
+              f"{t.quality['roles'].get('roles')} |")
+    print(f"| all | | {total} | **{right_total / max(total, 1):.3f}** | | |")
+
+
 def cpu_name() -> str:
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
@@ -234,9 +285,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="the 8 kHz samples only, against plain faster-whisper per channel")
     parser.add_argument("--language", default="ru", help="with --telephone: the calls' language (default ru)")
     parser.add_argument("--memory", type=Path, help="only measure one worker's peak memory on this recording")
+    parser.add_argument("--roles", action="store_true", help="only measure mono role attribution")
     args = parser.parse_args(argv)
     if args.memory is not None:
         measure_memory(args.memory)
+        return 0
+    if args.roles:
+        measure_roles(load_calls(args.samples), args.samples / "manifest.csv")
         return 0
 
     import ctranslate2

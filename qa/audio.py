@@ -482,10 +482,11 @@ def quality_flags(
     silence_share = round(1.0 - share(anyone), 4) if n_frames else 1.0
 
     total_samples = decoded.n_samples * decoded.n_channels
-    clipped = sum(
-        int(np.count_nonzero(np.abs(ch) >= (opts.clip_level * 32767 if ch.dtype == np.int16 else opts.clip_level)))
-        for ch in decoded.channels
-    )
+    clipped = 0
+    for ch in decoded.channels:  # block by block: np.abs of a two-hour channel is a copy of it
+        level = opts.clip_level * 32767 if ch.dtype == np.int16 else opts.clip_level
+        for start in range(0, ch.shape[0], _BLOCK):
+            clipped += int(np.count_nonzero(np.abs(ch[start : start + _BLOCK]) >= level))
     clipping_share = round(clipped / total_samples, 6) if total_samples else 0.0
 
     silent_channel: str | None = None

@@ -87,7 +87,7 @@ MIN_CHECKED_SPEECH = 2.0
 COVER_TOLERANCE = 0.3
 
 #: VAD runs over blocks of this many seconds (bounded memory on long recordings).
-VAD_BLOCK_SECONDS = 600.0
+VAD_BLOCK_SECONDS = 300.0
 
 #: Whisper sees at most 30 s at a time.
 CLIP_SECONDS = 30.0
@@ -167,6 +167,9 @@ class TranscribeOptions:
     drop_known_phrases: bool = True
     #: A pause of one side longer than this (s) starts a new utterance.
     utterance_gap: float = 1.0
+    #: Mono calls: tell the two voices apart and name the manager (:mod:`qa.speakers`);
+    #: ``False``: every word of a mono call has role ``unknown``.
+    mono_roles: bool = True
     # -- lost-speech check ------------------------------------------------------------------
     #: Check each channel against its signal energy: when VAD or the recogniser covers less
     #: than ``min_coverage`` of the sound, retry (lower threshold, then no VAD) and flag
@@ -279,6 +282,8 @@ class GuardReport:
     words_loop: int = 0
     words_letter_run: int = 0
     words_known_phrase: int = 0
+    #: stereo: words heard on both channels at once (echo, crosstalk), kept on the louder one
+    words_bleed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -809,6 +814,7 @@ class Transcriber:
         language = opts.language
         language_probability = 1.0 if language else None
         utterances: list[Utterance] = []
+        roles_info: dict[str, Any] | None = None
         threshold = vad_threshold_for(opts, decoded.source_sample_rate)
         checks = [
             _ChannelCheck(roles[i], channels[i], speech_activity(s, SR) if opts.speech_check else None)
@@ -826,6 +832,15 @@ class Transcriber:
                 utterances = self._utterances(kept, layout, roles, channels, opts)
             if opts.speech_check:
                 utterances = self._recover(recognizer, streams, checks, utterances, language, opts, report)
+            if len(streams) == 2:
+                utterances = drop_bleed(utterances, streams, report)
+            if len(streams) == 1 and opts.mono_roles and utterances:
+                from .speakers import attribute_roles
+
+                utterances, roles_info = attribute_roles(
+                    utterances, streams[0], direction=meta.direction, language=language,
+                    utterance_gap=opts.utterance_gap,
+                )
         except QAError:
             raise
         except Exception as e:  # a runtime failure inside the model must fail this call only
@@ -841,6 +856,8 @@ class Transcriber:
             quality["language_probability"] = round(float(language_probability), 3)
         if opts.vad:
             quality["vad_threshold"] = threshold
+        if roles_info is not None:
+            quality["roles"] = roles_info
         if opts.speech_check:
             quality["channels"] = [c.as_dict() for c in checks]
             if any(c.lost for c in checks):
@@ -996,6 +1013,51 @@ def review_reasons(
         reasons.append(f"mostly hallucinations ({garbage} of {garbage + kept} words were known subtitle "
                        "phrases or loops)")
     return reasons
+
+
+#: Words on the two channels count as the same sound when they start this close (s).
+BLEED_SECONDS = 0.6
+
+
+def drop_bleed(utterances: Sequence[Utterance], streams: Sequence[np.ndarray], report: GuardReport) -> list[Utterance]:
+    """Stereo echo and crosstalk: a word recognised on both channels at the same time (same
+    normalised text, starts within :data:`BLEED_SECONDS`) is kept only on the channel where
+    it is louder; an utterance left without words is dropped."""
+    words = [(i, k, w) for i, u in enumerate(utterances) if u.channel is not None for k, w in enumerate(u.words)]
+    by_channel: dict[int, list[tuple[int, int, Word]]] = {}
+    for i, k, w in words:
+        by_channel.setdefault(int(utterances[i].channel or 0), []).append((i, k, w))
+    if len(by_channel) != 2:
+        return list(utterances)
+    (ca, a_words), (cb, b_words) = sorted(by_channel.items())
+    drop: set[tuple[int, int]] = set()
+    for ia, ka, wa in a_words:
+        key = _norm(wa.text)
+        if not key:
+            continue
+        for ib, kb, wb in b_words:
+            if abs(wa.start - wb.start) <= BLEED_SECONDS and _norm(wb.text) == key:
+                start, end = min(wa.start, wb.start), max(wa.end, wb.end)
+                louder_a = _level(streams[ca], start, end) >= _level(streams[cb], start, end)
+                drop.add((ib, kb) if louder_a else (ia, ka))
+                break
+    if not drop:
+        return list(utterances)
+    report.words_bleed += len(drop)
+    out: list[Utterance] = []
+    for i, u in enumerate(utterances):
+        if not any((i, k) in drop for k in range(len(u.words))):
+            out.append(u)
+            continue
+        kept = [Word(w.start, w.end, " " + w.text, w.probability) for k, w in enumerate(u.words) if (i, k) not in drop]
+        if kept:
+            out.append(_utterance(kept, u.role, u.channel))
+    return out
+
+
+def _level(stream: np.ndarray, start: float, end: float) -> float:
+    part = as_float32(stream[max(0, int(start * SR)) : max(int(start * SR) + 1, int(end * SR))])
+    return float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) if part.size else 0.0
 
 
 def review_labels(quality: dict[str, Any] | None) -> list[str]:

@@ -404,14 +404,19 @@ def test_real_model_sequential_mode_and_mono(transcriber):
     t = sequential.transcribe(SAMPLES / src["file"])
     assert t.roles == {"manager", "client"}
     assert wer(reference, t.text(), "en") <= 0.2  # measured 0.0
-    # the same call mixed down to mono: one stream, role unknown, same words
+    # the same call mixed down to mono: one stream, same words; roles by voice when the
+    # evidence is clear, else unknown - and quality["roles"] says which and why
     from qa.audio import decode
 
     d = decode(SAMPLES / src["file"])
     mono = DecodedAudio((d.mono(),), d.sample_rate, d.source_sample_rate)
     m = transcriber.transcribe(SAMPLES / src["file"], decoded=mono)
-    assert m.roles == {"unknown"} and m.is_mono
+    assert m.options["streams"] == "mono" and all(u.channel is None for u in m.utterances)
+    assert m.quality["roles"]["roles"] == "manager/client" or m.is_mono
+    assert (m.roles == {"manager", "client"}) == (m.quality["roles"]["roles"] == "manager/client")
     assert wer(reference, m.text(), "en") <= 0.2  # measured 0.0
+    plain = Transcriber(replace(transcriber.options, mono_roles=False), recognizer=transcriber.recognizer)
+    assert plain.transcribe(SAMPLES / src["file"], decoded=mono).is_mono
 
 
 def test_a_model_failure_fails_the_call_with_a_one_line_error(tmp_path):
@@ -571,3 +576,18 @@ def test_a_call_of_hallucinations_is_flagged_needs_review(tmp_path):
     assert "needs_review" in t.quality["flags"]
     assert t.quality["review"][0] == "language unclear (ja, probability 0.12)"
     assert t.quality["review"][1].startswith("mostly hallucinations")
+
+
+# -- stereo bleed -------------------------------------------------------------------------------
+def test_words_heard_on_both_channels_stay_on_the_louder_one(tmp_path):
+    t = np.arange(S(20)) / SR
+    left = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    right = (0.02 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)  # the left side's echo
+    right[S(8) : S(10)] = (0.3 * np.sin(2 * np.pi * 330 * t[S(8) : S(10)])).astype(np.float32)
+    echo = [(0.1, 0.5, "Good"), (0.5, 1.2, "afternoon.")]
+    # left speaks 1-3 s; right has the echo 1-3 s and its own words 8-10 s
+    fake = FakeRecognizer([[(1, 3)], [(1, 3), (8, 10)]], [echo, [*echo, (2.4, 2.8, "Hello")]])
+    decoded = DecodedAudio((left, right), SR, 8000, source="echo.wav")
+    tr = Transcriber(recognizer=fake).transcribe(tmp_path / "echo.wav", decoded=decoded)
+    assert [(u.role, u.text) for u in tr.utterances] == [("manager", "Good afternoon."), ("client", "Hello")]
+    assert tr.quality["guard"]["words_bleed"] == 2
