@@ -10,10 +10,17 @@ How a call is transcribed:
    is ``manager_channel`` (``left`` by default; a PBX setting, and a manifest column
    ``manager_channel`` overrides it per call, see :func:`effective_options`); the other
    channel is the client. Mono, or a stereo file whose two channels carry the same signal,
-   is one stream with role ``unknown``: :mod:`qa.scoring` has a role-agnostic fallback for
-   such calls (a phrase may come from either side).
-3. Voice activity detection (Silero, shipped with faster-whisper) finds the speech in each
-   stream. Only speech is recognised: a stream's speech pieces are laid end to end in clips
+   is one stream; after recognition :mod:`qa.speakers` splits its words between two voices
+   and names the manager, or leaves role ``unknown`` when unsure (:mod:`qa.scoring` has a
+   role-agnostic fallback for such calls).
+3. Voice activity detection (Silero, shipped with faster-whisper, at 16 kHz as decoded)
+   finds the speech in each stream, at a lower threshold for 8 kHz telephone audio
+   (:func:`vad_threshold_for`). Each stream is checked against its own signal energy
+   (:func:`qa.audio.speech_activity`): VAD regions that cover too little of the sound are
+   retried at half the threshold, then replaced by the sound itself; after recognition, a
+   stream whose words cover too little of its sound is recognised again without VAD, and
+   flagged ``speech_lost`` if that does not help. Only speech is recognised: a stream's
+   speech pieces are laid end to end in clips
    of at most 30 s (one side per clip by default, see ``shared_clips``), and the clips of a
    call are decoded in batches. Each clip is encoded with only as much audio context as it
    holds (``fit_context``) instead of Whisper's fixed 30 s window: the encoder is most of
@@ -26,14 +33,21 @@ How a call is transcribed:
    are probably not speech (high no-speech probability with a low log-probability), words
    outside the detected speech, repeated n-gram loops, letter runs ("нееееее") and known
    subtitle phrases from ``qa/data/hallucinations.yaml`` ("Продолжение следует",
-   "Thank you for watching"). ``condition_on_previous_text`` is off by default: with it,
-   base int8 falls into repetition loops on hard audio and slows to about real time.
+   "Thank you for watching", "Субтитры сделал …"). ``condition_on_previous_text`` is off
+   by default: with it, base int8 falls into repetition loops on hard audio and slows to
+   about real time.
 6. Words are mapped back to the time of the original recording, each stream's words are
    grouped into utterances (a pause longer than ``utterance_gap`` starts a new one), and
-   the utterances of both sides are interleaved by time.
+   the utterances of both sides are interleaved by time. Stereo: a word heard on both
+   channels at once (echo, crosstalk) stays only on the louder one (:func:`drop_bleed`).
+7. A call whose language was detected with low probability or outside the expected ones
+   (``languages``), or whose text was mostly hallucinations, is flagged ``needs_review``
+   (:func:`review_reasons`).
 
 The transcript records the model label, the options that shape the output, the detected
-language and :func:`qa.audio.quality_flags` plus what the guard dropped. :func:`cache_key`
+language and its probability, :func:`qa.audio.quality_flags` plus what the guard dropped,
+the per-channel speech check (``quality["channels"]``) and, for mono calls, how roles were
+decided (``quality["roles"]``). :func:`cache_key`
 is what :mod:`qa.pipeline` caches transcripts under.
 """
 

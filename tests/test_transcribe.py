@@ -591,3 +591,58 @@ def test_words_heard_on_both_channels_stay_on_the_louder_one(tmp_path):
     tr = Transcriber(recognizer=fake).transcribe(tmp_path / "echo.wav", decoded=decoded)
     assert [(u.role, u.text) for u in tr.utterances] == [("manager", "Good afternoon."), ("client", "Hello")]
     assert tr.quality["guard"]["words_bleed"] == 2
+
+
+def test_batch_summary_counts_calls_that_need_review_apart(capsys):
+    from qa.cli import transcribe as cli
+    from qa.pipeline import BatchResult
+
+    result = BatchResult(transcribed=["a.wav", "b.wav", "c.wav"], cached=["d.wav"],
+                         review={"b.wav": ["language unclear"], "d.wav": ["speech lost", "truncated"]},
+                         audio_seconds=120, wall_seconds=10)
+    cli.err_console.width = 200
+    cli.print_batch_summary(result)
+    err = capsys.readouterr().err
+    assert "2 transcribed (2.0 min audio, 12.0x real time), 2 need review (language unclear: 1, " \
+           "speech lost: 1, truncated: 1), 0 cached, 0 imported, 0 failed." in " ".join(err.split())
+    assert "review b.wav: language unclear" in err and "review d.wav: speech lost, truncated" in err
+
+
+def test_cli_language_list_and_vad_options():
+    from qa.cli.transcribe import build_options
+    from qa.errors import QAError
+
+    one = build_options("embedded", "auto", "auto", "ru", "left", True)
+    many = build_options("embedded", "auto", "auto", "ru,en", "left", True, vad=False, vad_threshold=0.3)
+    assert (one.language, one.languages) == ("ru", ())
+    assert (many.language, many.languages, many.vad, many.vad_threshold) == (None, ("ru", "en"), False, 0.3)
+    assert build_options("embedded", "auto", "auto", "auto", "left", True).language is None
+    with pytest.raises(QAError, match="language must be a code"):
+        build_options("embedded", "auto", "auto", "russian", "left", True)
+
+
+@pytest.mark.model
+@requires_model
+def test_real_model_recovers_telephone_speech_that_vad_misses(transcriber):
+    """The issue's failure, forced: VAD finds a scrap of each channel of an 8 kHz call. The
+    energy check notices, the sound itself is recognised, and nothing is flagged lost."""
+    from qa.audio import decode
+
+    class DeafVad:
+        label = transcriber.recognizer.label
+
+        def speech_regions(self, audio, options):
+            return [(S(0.5), S(0.9))]  # 0.4 s of a channel with ~8 s of speech
+
+        def recognize(self, audio, clips, language, options):
+            return transcriber.recognizer.recognize(audio, clips, language, options)
+
+    src = source("ru_phone_inbound")
+    d = decode(SAMPLES / src["file"], compact=True)
+    first = DecodedAudio(tuple(ch[: S(16)] for ch in d.channels), d.sample_rate, d.source_sample_rate)
+    t = Transcriber(TranscribeOptions(language="ru"), recognizer=DeafVad()).transcribe(
+        SAMPLES / src["file"], decoded=first)
+    assert all(c["vad"] == "signal energy (VAD missed speech)" for c in t.quality["channels"])
+    assert "speech_lost" not in t.quality["flags"]
+    manager, client = t.text(["manager"]).lower(), t.text(["client"]).lower()
+    assert "меня зовут анна" in manager and "здравствуйте" in client

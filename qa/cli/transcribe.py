@@ -200,9 +200,11 @@ def transcribe(
 ) -> None:
     """Transcribe call recordings (and import transcripts) into the workspace.
 
-    Stereo recordings are split into manager and client by channel; mono ones get role
-    'unknown'. Call metadata comes from the file name (--template) and/or a PBX/CRM
-    manifest CSV. Finished calls are cached: a second run over the same folder, or a run
+    Stereo recordings are split into manager and client by channel; mono ones by voice
+    (role 'unknown' when that is not clear). Call metadata comes from the file name (PBX
+    names such as Asterisk's are recognised; --template for others), --managers to name
+    extensions, and/or a PBX/CRM manifest CSV. Calls that lost speech, were cut short or
+    need review (language unclear, hallucinations) are counted apart. Finished calls are cached: a second run over the same folder, or a run
     restarted after being killed, only does what is left. With --output DIR, one
     <call_id>.json per call is written too.
 
