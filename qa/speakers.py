@@ -18,9 +18,10 @@ so :mod:`qa.transcribe` cannot take roles from channels. This module gives them 
    not clearly favour one side (:data:`MIN_EVIDENCE`), roles stay ``unknown`` and
    ``quality["roles"]`` says why.
 
-No speaker-embedding model is used: none ships its weights inside a PyPI package that
-runs without torch (checked when this was written); the signal features are enough to
-separate two voices on a clean line and say so when they are not.
+No speaker-embedding model is used: the PyPI candidates found when this was written
+(pyannote, speechbrain, resemblyzer and the like) need torch, which the project does not
+install, or fetch their weights at run time. The signal features separate two voices on a
+clean line and say so when they do not (BENCHMARKS.md has the accuracy).
 """
 
 from __future__ import annotations

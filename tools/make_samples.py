@@ -2,8 +2,11 @@
 """Generate the sample call recordings in ``samples/`` from their source texts.
 
 Each ``samples/src/*.yaml`` describes one call: the output file name (PBX style,
-``YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<ext>``), the language, one voice per
-side, the audio format, the deal outcome and the turns (``{role: manager|client, text:
+``YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<ext>``, or as Asterisk/FreePBX names
+recordings, ``<in|out>-<phone>-<extension>-YYYYMMDD-HHMMSS-<uniqueid>.<wav|mp3>``), the
+language, one voice per side, the audio format (``rate``, ``format``, ``encoding`` such as
+``u-law``, ``bitrate``, ``channels: 1`` for a mono PBX, ``telephone: true`` for the
+300-3400 Hz band), the deal outcome and the turns (``{role: manager|client, text:
 ...}``). Every turn is spoken by a text-to-speech engine, then sox lays the turns out on two channels (manager on the LEFT, client on the RIGHT, the other side
 silent while one speaks, short pauses between turns), adds a faint line-noise floor,
 band-limits the telephone-quality ones and writes the requested format and rate.
