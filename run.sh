@@ -3,6 +3,7 @@
 #
 #   bash run.sh demo   # install, then score the bundled sample recordings with the embedded model
 #   bash run.sh test   # install, then run the test suite (what CI runs)
+#   bash run.sh samples [--only NAME]  # regenerate samples/ (installs festival, festvox-ru, ...)
 #
 # Set-up is idempotent: a venv in .venv with the package and its extras, and (as root, when
 # missing) the Debian packages the tests use: espeak-ng and sox (fixtures), chromium (reports).
@@ -43,6 +44,27 @@ setup_system() {
   fi
 }
 
+setup_samples() {
+  # Only for regenerating samples/: text-to-speech voices (festival's Russian voice is the
+  # one Whisper base understands; espeak-ng Russian is not) and sox with mp3/ogg support.
+  local missing=()
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  command -v sox >/dev/null || missing+=(sox libsox-fmt-all)
+  command -v text2wave >/dev/null || missing+=(festival)
+  local voice
+  for voice in festvox-ru festvox-us-slt-hts festvox-kdlpc16k; do
+    dpkg-query -W -f='${Status}' "$voice" 2>/dev/null | grep -q "ok installed" || missing+=("$voice")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "Error: ${missing[*]} not installed; run as root or: sudo apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+    echo "Installing ${missing[*]} ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 cmd=${1:-demo}
 shift || true
 case "$cmd" in
@@ -61,8 +83,13 @@ case "$cmd" in
     setup_system
     .venv/bin/python -m pytest "$@"
     ;;
+  samples)
+    setup_python
+    setup_samples
+    .venv/bin/python tools/make_samples.py "$@"
+    ;;
   *)
-    echo "usage: bash run.sh demo|test [extra args]" >&2
+    echo "usage: bash run.sh demo|test|samples [extra args]" >&2
     exit 2
     ;;
 esac

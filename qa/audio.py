@@ -44,6 +44,7 @@ TARGET_SAMPLE_RATE = 16000
 log = logging.getLogger("qa")
 
 _HASH_CHUNK = 1 << 20  # 1 MiB: streamed, so a two-hour recording is not read into memory
+_BLOCK = 16000 * 60  # samples per block when long channels are measured or converted
 _SUPPORTED_HINT = "a complete wav/mp3/ogg/opus/m4a/flac recording"
 
 
@@ -62,17 +63,22 @@ def sha256_file(path: str | Path) -> str:
 # -- decoding ------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class DecodedAudio:
-    """A decoded recording: one float32 array per channel, all at ``sample_rate``.
+    """A decoded recording: one array per channel, all at ``sample_rate``.
 
     ``channels[0]`` is the left channel of a stereo file, ``channels[1]`` the right.
-    The arrays are read-only so the value really is frozen. ``source_sample_rate`` is the
-    file's own rate (8000 for telephony), kept for the quality report.
+    Samples are float32 in [-1, 1], or int16 when decoded with ``compact=True`` (half the
+    memory of float32 on long recordings; :func:`as_float32` converts a slice). The arrays
+    are read-only so the value really is frozen. ``source_sample_rate`` is the file's own
+    rate (8000 for telephony), kept for the quality report. ``declared_duration`` is what
+    the container says the recording lasts (None when it does not say): more than the
+    decoded duration means the file was cut (``truncated`` in :func:`quality_flags`).
     """
 
     channels: tuple[np.ndarray, ...]
     sample_rate: int
     source_sample_rate: int
     source: str = ""
+    declared_duration: float | None = None
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -81,7 +87,8 @@ class DecodedAudio:
             raise ValueError("sample rates must be positive")
         arrays = []
         for ch in self.channels:
-            arr = np.ascontiguousarray(ch, dtype=np.float32)
+            dtype = np.int16 if getattr(ch, "dtype", None) == np.int16 else np.float32
+            arr = np.ascontiguousarray(ch, dtype=dtype)
             if arr.ndim != 1:
                 raise ValueError(f"each channel must be 1-D, got shape {arr.shape}")
             arr.setflags(write=False)
@@ -104,10 +111,14 @@ class DecodedAudio:
         return self.n_samples / self.sample_rate
 
     def mono(self) -> np.ndarray:
-        """The channels averaged: one stream for mono transcription."""
+        """The channels averaged: one stream for mono transcription (same dtype as the channels)."""
         if self.n_channels == 1:
             return self.channels[0]
-        return np.mean(np.stack(self.channels), axis=0).astype(np.float32)
+        out = np.empty(self.n_samples, dtype=self.channels[0].dtype)
+        for start in range(0, self.n_samples, _BLOCK):  # no float copy of a whole long call
+            part = np.mean([ch[start : start + _BLOCK].astype(np.float32) for ch in self.channels], axis=0)
+            out[start : start + _BLOCK] = np.round(part) if out.dtype == np.int16 else part
+        return out
 
 
 def check_file(path: str | Path) -> None:
@@ -131,12 +142,18 @@ def check_file(path: str | Path) -> None:
         )
 
 
-def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
-    """Decode the first audio stream of ``path`` to float32 at ``sample_rate``, channels kept.
+def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE, *, compact: bool = False) -> DecodedAudio:
+    """Decode the first audio stream of ``path`` at ``sample_rate``, channels kept.
+
+    Samples are float32, or int16 with ``compact=True`` (what :mod:`qa.transcribe` uses:
+    a two-hour stereo call then takes 460 MB instead of 920). Frames are written into
+    arrays sized from the duration the container declares, so decoding never holds two
+    copies of the recording.
 
     Raises :class:`AudioError` (one line: file, reason, fix) for a missing, empty,
     unreadable, non-audio or corrupt file, or one without an audio stream. A file whose
-    tail is damaged (a recording cut off mid-write) decodes up to the damage.
+    tail is damaged (a recording cut off mid-write) decodes up to the damage, and its
+    ``declared_duration`` then says how long it should have been.
     """
     path = Path(path)
     check_file(path)
@@ -164,43 +181,120 @@ def decode(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAu
             )
         stream = container.streams.audio[0]
         source_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        planes, bad_packets, first_error = _decode_stream(container, stream, sample_rate)
+        declared = _declared_duration(container, stream)
+        from_header = _wav_declared_duration(path)
+        if from_header is not None:  # FFmpeg clamps a WAV's length to the bytes present
+            declared = max(declared or 0.0, from_header)
+        sink = _Sink(np.int16 if compact else np.float32, declared, sample_rate)
+        bad_packets, first_error = _decode_stream(container, stream, sample_rate, sink)
     finally:
         container.close()
 
-    if not planes:
+    if sink.channels is None:
         reason = _reason(first_error) if first_error is not None else "no audio frames"
         raise AudioError(f"{path}: not an audio file or corrupt ({reason}); check that it is {_SUPPORTED_HINT}")
     if bad_packets:
         log.warning("%s: %d damaged packet(s) skipped (%s)", path, bad_packets, _reason(first_error or Exception()))
-    data = np.concatenate(planes, axis=1)
-    if data.shape[1] == 0:
+    channels = sink.result()
+    if channels[0].shape[0] == 0:
         raise AudioError(f"{path}: contains no audio samples; check that it is {_SUPPORTED_HINT}")
-    # Resampling can overshoot +-1 slightly on clipped input; keep values in range.
-    np.clip(data, -1.0, 1.0, out=data)
     return DecodedAudio(
-        channels=tuple(data[i] for i in range(data.shape[0])),
+        channels=tuple(channels),
         sample_rate=sample_rate,
         source_sample_rate=source_rate or sample_rate,
         source=str(path),
+        declared_duration=declared,
     )
 
 
-def _decode_stream(container: Any, stream: Any, sample_rate: int) -> tuple[list[np.ndarray], int, Exception | None]:
+def _declared_duration(container: Any, stream: Any) -> float | None:
+    """Seconds the container says the audio lasts (WAV: from the data chunk size)."""
+    try:
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return float(container.duration) / 1_000_000  # AV_TIME_BASE
+    except (TypeError, ValueError, ZeroDivisionError):  # pragma: no cover - odd containers
+        pass
+    return None
+
+
+def _wav_declared_duration(path: Path) -> float | None:
+    """Seconds a RIFF/WAVE header declares (``fact`` sample count, else data size / byte
+    rate); None for other files and for streaming headers (size 0 or 0xFFFFFFFF)."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, rate, byte_rate, samples = 12, 0, 0, None
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        body = head[pos + 8 : pos + 8 + min(size, 64)]
+        if chunk == b"fmt " and len(body) >= 12:
+            rate, byte_rate = struct.unpack("<II", body[4:12])
+        elif chunk == b"fact" and len(body) >= 4:
+            samples = struct.unpack("<I", body[:4])[0]
+        elif chunk == b"data":
+            if size in (0, 0xFFFFFFFF) or not rate:
+                return None
+            if samples:
+                return samples / rate
+            return size / byte_rate if byte_rate else None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+class _Sink:
+    """Decoded frames written into preallocated per-channel arrays (grown when needed)."""
+
+    def __init__(self, dtype: Any, declared: float | None, sample_rate: int) -> None:
+        self.dtype = dtype
+        # room for what the container declares (plus 1 %), capped at 12 hours
+        seconds = min(declared, 12 * 3600.0) * 1.01 + 1.0 if declared else 60.0
+        self.capacity = int(seconds * sample_rate)
+        self.channels: list[np.ndarray] | None = None
+        self.length = 0
+
+    def add(self, arr: np.ndarray) -> None:
+        """``arr``: float32 (channels, samples) in [-1, 1]."""
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        n = arr.shape[1]
+        if self.channels is None:
+            self.channels = [np.zeros(self.capacity, dtype=self.dtype) for _ in range(arr.shape[0])]
+        if self.length + n > self.channels[0].shape[0]:
+            grow = max(self.length + n, int(self.channels[0].shape[0] * 1.5))
+            self.channels = [np.resize(ch, grow) for ch in self.channels]
+        # Resampling can overshoot +-1 slightly on clipped input; keep values in range.
+        part = np.clip(arr[: len(self.channels)], -1.0, 1.0)
+        if self.dtype == np.int16:
+            part = np.round(part * 32767.0)
+        for i, ch in enumerate(self.channels):
+            ch[self.length : self.length + n] = part[min(i, part.shape[0] - 1)]
+        self.length += n
+
+    def result(self) -> list[np.ndarray]:
+        assert self.channels is not None
+        # a view when the estimate was right: no copy of a long recording
+        return [ch[: self.length] for ch in self.channels]
+
+
+def _decode_stream(container: Any, stream: Any, sample_rate: int, sink: _Sink) -> tuple[int, Exception | None]:
     """Demux and decode packet by packet, so one damaged packet does not lose the call."""
     import av
 
     resampler = None
-    planes: list[np.ndarray] = []
     bad = 0
     first_error: Exception | None = None
 
     def take(frames: Iterable[Any]) -> None:
         for frame in frames:
-            arr = frame.to_ndarray()
-            if arr.ndim == 1:  # a packed layout: keep it 2-D (channels, samples)
-                arr = arr.reshape(1, -1)
-            planes.append(arr.astype(np.float32, copy=False))
+            sink.add(frame.to_ndarray().astype(np.float32, copy=False))
 
     try:
         for packet in container.demux(stream):
@@ -221,7 +315,7 @@ def _decode_stream(container: Any, stream: Any, sample_rate: int) -> tuple[list[
         first_error = first_error or e
     if resampler is not None:
         take(resampler.resample(None))
-    return planes, bad, first_error
+    return bad, first_error
 
 
 def _reason(error: BaseException) -> str:
@@ -254,6 +348,9 @@ class QualityOptions:
     too_short_seconds: float = 10.0
     #: Flag ``mostly_silent`` when nobody is heard in more than this share of the call.
     mostly_silent_share: float = 0.9
+    #: Flag ``truncated`` when the decoded audio is shorter than the container declares by
+    #: more than this many seconds (or 2 % of the declared length, whichever is more).
+    truncated_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.frame_seconds <= 0:
@@ -277,26 +374,78 @@ FLAG_CODES = (
     "silent_channel",  # one side of a stereo call has no sound: see "silent_channel"
     "channels_identical",  # stereo file carrying one mono signal twice
     "no_speech",  # sound, but nothing was recognised as speech
+    "truncated",  # decoded audio is shorter than the container declares: the file was cut
+    "speech_lost",  # a channel has speech by its energy, but little of it was recognised
+    "needs_review",  # language unexpected or unclear, or the text is mostly known hallucinations
 )
+
+#: Window of :func:`speech_activity`, seconds.
+ACTIVITY_FRAME_SECONDS = 0.03
+
+
+def speech_activity(
+    samples: np.ndarray, sample_rate: int, *, frame_seconds: float = ACTIVITY_FRAME_SECONDS,
+    margin_db: float = 12.0, floor_db: float = -50.0, block_seconds: float = 600.0,
+) -> np.ndarray:
+    """Boolean per ``frame_seconds`` window: louder than the channel's own noise floor.
+
+    The noise floor is the 10th percentile of the window levels (a call always has pauses);
+    a window counts as sound when it is ``margin_db`` above that floor and above
+    ``floor_db``. Independent of any model, so it can check what voice activity detection
+    and the recogniser found (see :mod:`qa.transcribe`). Computed block by block, so a
+    two-hour channel costs no float64 copy of itself.
+    """
+    frame = max(1, round(frame_seconds * sample_rate))
+    n = int(samples.shape[0])
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    block = max(frame, int(block_seconds * sample_rate) // frame * frame)
+    levels: list[np.ndarray] = []
+    for start in range(0, n, block):
+        part = as_float32(samples[start : start + block]).astype(np.float64)
+        n_frames = math.ceil(part.shape[0] / frame)
+        padded = np.zeros(n_frames * frame, dtype=np.float64)
+        padded[: part.shape[0]] = part
+        lengths = np.full(n_frames, frame, dtype=np.float64)
+        lengths[-1] = part.shape[0] - (n_frames - 1) * frame
+        power = (padded.reshape(n_frames, frame) ** 2).sum(axis=1) / lengths
+        levels.append(10.0 * np.log10(power + 1e-12))
+    db = np.concatenate(levels)
+    noise = float(np.percentile(db, 10))
+    return np.asarray(db >= max(noise + margin_db, floor_db))
+
+
+def as_float32(samples: np.ndarray) -> np.ndarray:
+    """float32 view of a channel stored as float32 or int16 (see :func:`decode`)."""
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    return np.asarray(samples, dtype=np.float32)
 
 _CHANNEL_NAMES = ("left", "right")
 
 
 def _frame_active(samples: np.ndarray, frame: int, silence_db: float) -> np.ndarray:
-    """Boolean per window: RMS at or above ``silence_db``. A trailing partial window counts."""
+    """Boolean per window: RMS at or above ``silence_db``. A trailing partial window counts.
+
+    Measured block by block (float64 copies of a block, never of a whole long channel)."""
     n = samples.shape[0]
     if n == 0:
         return np.zeros(0, dtype=bool)
-    n_frames = math.ceil(n / frame)
-    padded = np.zeros(n_frames * frame, dtype=np.float64)
-    padded[:n] = samples
-    squares = padded.reshape(n_frames, frame) ** 2
-    # a partial last window is measured over its real samples only
-    lengths = np.full(n_frames, frame, dtype=np.float64)
-    lengths[-1] = n - (n_frames - 1) * frame
-    rms = np.sqrt(squares.sum(axis=1) / lengths)
     threshold = 10.0 ** (silence_db / 20.0)
-    return np.asarray(rms >= threshold)
+    block = max(frame, _BLOCK // frame * frame)
+    out: list[np.ndarray] = []
+    for start in range(0, n, block):
+        part = as_float32(samples[start : start + block])
+        m = part.shape[0]
+        n_frames = math.ceil(m / frame)
+        padded = np.zeros(n_frames * frame, dtype=np.float64)
+        padded[:m] = part
+        squares = padded.reshape(n_frames, frame) ** 2
+        # a partial last window is measured over its real samples only
+        lengths = np.full(n_frames, frame, dtype=np.float64)
+        lengths[-1] = m - (n_frames - 1) * frame
+        out.append(np.sqrt(squares.sum(axis=1) / lengths) >= threshold)
+    return np.concatenate(out)
 
 
 def _channel_name(index: int) -> str:
@@ -316,7 +465,8 @@ def quality_flags(
     ``silent_channel`` (``"left"``/``"right"`` when that side has no sound while the other
     does - one side not recorded, or the PBX channel setting is wrong - else ``None``),
     ``channels_identical`` (stereo file with the same signal on both sides), ``too_short``,
-    and ``flags`` (the codes of :data:`FLAG_CODES` that apply). With ``utterances`` (the
+    ``declared_duration`` (what the container declares, s) and ``truncated`` (decoded
+    audio shorter than that: the file was cut), and ``flags`` (the codes of :data:`FLAG_CODES` that apply). With ``utterances`` (the
     recognised speech) also ``speech_seconds`` and the ``no_speech`` flag.
     """
     opts = options or QualityOptions()
@@ -332,7 +482,11 @@ def quality_flags(
     silence_share = round(1.0 - share(anyone), 4) if n_frames else 1.0
 
     total_samples = decoded.n_samples * decoded.n_channels
-    clipped = sum(int(np.count_nonzero(np.abs(ch) >= opts.clip_level)) for ch in decoded.channels)
+    clipped = 0
+    for ch in decoded.channels:  # block by block: np.abs of a two-hour channel is a copy of it
+        level = opts.clip_level * 32767 if ch.dtype == np.int16 else opts.clip_level
+        for start in range(0, ch.shape[0], _BLOCK):
+            clipped += int(np.count_nonzero(np.abs(ch[start : start + _BLOCK]) >= level))
     clipping_share = round(clipped / total_samples, 6) if total_samples else 0.0
 
     silent_channel: str | None = None
@@ -347,6 +501,8 @@ def quality_flags(
         identical = _identical(decoded.channels[0], decoded.channels[1], opts.identical_db)
 
     duration = decoded.duration
+    declared = decoded.declared_duration
+    truncated = declared is not None and duration < declared - max(opts.truncated_seconds, 0.02 * declared)
     result: dict[str, Any] = {
         "duration": round(duration, 3),
         "source_sample_rate": decoded.source_sample_rate,
@@ -357,10 +513,14 @@ def quality_flags(
         "silent_channel": silent_channel,
         "channels_identical": identical,
         "too_short": duration < opts.too_short_seconds,
+        "declared_duration": None if declared is None else round(declared, 3),
+        "truncated": truncated,
     }
     flags: list[str] = []
     if result["too_short"]:
         flags.append("too_short")
+    if truncated:
+        flags.append("truncated")
     if not anyone.any():
         flags.append("silent")
     elif silence_share > opts.mostly_silent_share:
@@ -381,8 +541,14 @@ def quality_flags(
 
 def _identical(a: np.ndarray, b: np.ndarray, threshold_db: float) -> bool:
     """True when ``a - b`` is ``threshold_db`` below the louder of the two (or both are zero)."""
-    level = max(float(np.mean(a.astype(np.float64) ** 2)), float(np.mean(b.astype(np.float64) ** 2)))
-    diff = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    power_a = power_b = diff = 0.0
+    for start in range(0, a.shape[0], _BLOCK):
+        x = as_float32(a[start : start + _BLOCK]).astype(np.float64)
+        y = as_float32(b[start : start + _BLOCK]).astype(np.float64)
+        power_a += float(np.sum(x**2))
+        power_b += float(np.sum(y**2))
+        diff += float(np.sum((x - y) ** 2))
+    level = max(power_a, power_b)
     if level == 0.0:
         return True
     return diff <= level * 10.0 ** (threshold_db / 10.0)

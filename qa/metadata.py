@@ -30,17 +30,24 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import MetadataError
 from .paths import displayable
 from .transcripts import CallMeta
 
+if TYPE_CHECKING:
+    from .managers import ManagerMap
+
 __all__ = [
+    "AUTO_TEMPLATE",
     "DEFAULT_TEMPLATE",
     "TEMPLATE_FIELDS",
     "Manifest",
+    "NamePreset",
     "NameTemplate",
+    "name_parser",
+    "name_presets",
     "load_manifest",
     "normalize_direction",
     "outcome_won",
@@ -62,6 +69,7 @@ _FIELD_RES: dict[str, str] = {
     "time": _TIME_RE,
     "manager": r".+?",
     "phone": r"\+?\d{3,}",
+    "extension": r"\d{2,6}",  # the manager's internal number; managers.csv names it
     "direction": "",  # built from the direction words in the data file
     "call_id": r".+?",
     "*": r".*?",
@@ -220,9 +228,12 @@ class NameTemplate:
 
     ``pattern`` describes the file name without its extension, with fields
     ``{date}`` (YYYY-MM-DD, YYYYMMDD or DD.MM.YYYY), ``{time}`` (HH-MM-SS, HHMMSS or
-    HH.MM.SS), ``{manager}``, ``{phone}``, ``{direction}`` (in/out and their synonyms,
-    e.g. вх/исх), ``{call_id}`` and ``{*}`` (anything, skipped); everything else is literal
-    text. Matching ignores letter case.
+    HH.MM.SS), ``{manager}``, ``{extension}`` (2-6 digits: the manager's internal number,
+    kept in ``extra["extension"]`` and used as the manager until ``managers.csv`` names
+    it), ``{phone}``, ``{direction}`` (in/out and their synonyms, e.g. вх/исх),
+    ``{call_id}`` and ``{*}`` (anything, skipped); everything else is literal text.
+    Matching ignores letter case. PBX presets (several templates each) are in
+    :func:`name_presets`.
 
     Example: ``NameTemplate().parse("2026-11-21_10-32-15_ivanov_79161234567_out.mp3")``
     gives manager ``ivanov``, started_at ``2026-11-21T10:32:15``, direction ``out``.
@@ -250,6 +261,8 @@ class NameTemplate:
         if ("date" in values and day is None) or ("time" in values and clock is None):
             return None
         extra: dict[str, str] = {}
+        if "extension" in values:
+            extra["extension"] = values["extension"]
         started_at: str | None = None
         if day is not None and clock is not None:
             started_at = datetime.combine(day, clock).isoformat(timespec="seconds")
@@ -261,7 +274,7 @@ class NameTemplate:
         return CallMeta(
             call_id=values.get("call_id", "").strip() or _stem(path),
             source=str(path),
-            manager=values.get("manager"),
+            manager=values.get("manager") or values.get("extension"),
             started_at=started_at,
             direction=normalize_direction(values.get("direction")),
             client_phone=values.get("phone"),
@@ -325,6 +338,66 @@ def _direction_regex() -> str:
 def _stem(path: Path) -> str:
     """The call id a file name gives: its stem, or the whole name when the stem is blank."""
     return path.stem if path.stem.strip() else path.name.strip() or "call"
+
+
+# ---- PBX presets ---------------------------------------------------------------------------------
+#: ``--template`` value (and the default) that tries every preset in turn.
+AUTO_TEMPLATE = "auto"
+
+
+@dataclass(frozen=True)
+class NamePreset:
+    """A PBX's file names: one or more templates tried in order (from ``name_presets`` in
+    ``qa/data/metadata.yaml``, where each preset's comment cites the format)."""
+
+    name: str
+    description: str
+    templates: tuple[NameTemplate, ...]
+
+    def match(self, path: str | Path) -> CallMeta | None:
+        for template in self.templates:
+            meta = template.match(path)
+            if meta is not None:
+                return meta
+        return None
+
+
+@lru_cache(maxsize=1)
+def name_presets() -> dict[str, NamePreset]:
+    """The file-name presets by name, in the order auto-detection tries them."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))["name_presets"]
+        presets = {
+            str(name): NamePreset(
+                str(name), str(spec.get("description", "")), tuple(NameTemplate(p) for p in spec["templates"])
+            )
+            for name, spec in data.items()
+        }
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
+        raise MetadataError(f"{_DATA_FILE}: cannot read the file-name presets ({e}); reinstall call-qa") from e
+    return presets
+
+
+def name_parser(template: NameTemplate | str | None = None) -> NamePreset:
+    """What ``--template`` names: ``None``/``auto`` (every preset in turn), a preset name
+    (``asterisk``) or a template pattern."""
+    if isinstance(template, NameTemplate):
+        return NamePreset(template.pattern, "", (template,))
+    spec = (template or AUTO_TEMPLATE).strip()
+    presets = name_presets()
+    if spec.lower() == AUTO_TEMPLATE:
+        return NamePreset(AUTO_TEMPLATE, "every preset in turn",
+                          tuple(t for p in presets.values() for t in p.templates))
+    if spec.lower() in presets:
+        return presets[spec.lower()]
+    if "{" not in spec:
+        raise MetadataError(
+            f"--template {spec!r}: not a preset ({', '.join([AUTO_TEMPLATE, *presets])}) nor a template "
+            f"with fields such as {DEFAULT_TEMPLATE!r}; pick one of those"
+        )
+    return NamePreset(spec, "", (NameTemplate(spec),))
 
 
 def _as_path(path: str | Path) -> Path:
@@ -594,24 +667,27 @@ def resolve_meta(
     path: str | Path,
     template: NameTemplate | str | None = None,
     manifest: Manifest | None = None,
+    managers: ManagerMap | None = None,
 ) -> tuple[CallMeta, list[str]]:
     """Metadata for one file from its name and the manifest (the manifest wins).
 
-    ``template`` is a :class:`NameTemplate` or its pattern; None means
-    :data:`DEFAULT_TEMPLATE`. Returns the merged :class:`CallMeta` (``source`` is ``path``)
-    and warnings worth showing the user, such as a call without a manager (without the
-    file name: the caller says which file they are about).
+    ``template`` is a :class:`NameTemplate`, a template pattern or a preset name (see
+    :func:`name_parser`); None tries every preset (default names, Asterisk/FreePBX, ...).
+    ``managers`` (``managers.csv``, :mod:`qa.managers`) turns an extension into the
+    manager's name; the extension stays in ``extra["extension"]``. Returns the merged
+    :class:`CallMeta` (``source`` is ``path``) and warnings worth showing the user, such as
+    a call without a manager (without the file name: the caller says which file they are
+    about).
     """
     path = _as_path(path)
-    explicit = template is not None
-    if not isinstance(template, NameTemplate):
-        template = NameTemplate(template or DEFAULT_TEMPLATE)
+    explicit = template is not None and template != AUTO_TEMPLATE
+    parser = name_parser(template)
     warnings: list[str] = []
-    from_name = template.match(path)
+    from_name = parser.match(path)
     if from_name is None:
         from_name = CallMeta(call_id=_stem(path), source=str(path))
         if explicit:
-            warnings.append(f"file name does not match template {template.pattern!r}")
+            warnings.append(f"file name does not match template {parser.name!r}")
     meta = from_name
     if manifest is not None:
         row = manifest.lookup(path)
@@ -625,6 +701,11 @@ def resolve_meta(
     meta.source = str(path)
     # A name that is not UTF-8 holds lone surrogates, which no store or report can write.
     meta.call_id = displayable(meta.call_id)
+    if managers is not None and meta.manager:
+        name = managers.name(meta.manager)
+        if name is not None and name != meta.manager:
+            meta.extra.setdefault("extension", meta.manager)
+            meta.manager = name
     if not meta.manager:
         warnings.append("no manager in file name or manifest")
     return meta, warnings

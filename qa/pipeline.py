@@ -39,6 +39,7 @@ from .transcripts import CallMeta, Transcript
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .managers import ManagerMap
     from .metadata import Manifest
     from .scripts import Rubric, Script
     from .transcribe import TranscribeOptions
@@ -71,6 +72,8 @@ class BatchResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     call_ids: list[str] = field(default_factory=list)
+    #: transcribed/cached files that need review -> why (qa.transcribe.review_labels)
+    review: dict[str, list[str]] = field(default_factory=dict)
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
 
@@ -248,10 +251,12 @@ class _Batch:
         manifest: Manifest | None,
         progress: Callable[[ProgressEvent], None] | None,
         output_dir: Path | None,
+        managers: ManagerMap | None = None,
     ) -> None:
         self.ws = ws
         self.template = template
         self.manifest = manifest
+        self.managers = managers  # managers.csv: extension -> name
         self.progress = progress
         self.out = output_dir
         self.result = BatchResult()
@@ -291,7 +296,8 @@ class _Batch:
         from .metadata import resolve_meta
 
         try:
-            meta, warnings = resolve_meta(path, template=self.template, manifest=self.manifest)
+            meta, warnings = resolve_meta(path, template=self.template, manifest=self.manifest,
+                                          managers=self.managers)
         except QAError as e:
             self.fail(path, str(e))
             return None
@@ -321,6 +327,10 @@ class _Batch:
                 self.warn(path, f"saved, but cannot write its JSON into {self.out} "
                                 f"({e.strerror or e}); check the folder and rerun")
         self.result.call_ids.append(t.call_id)
+        from .transcribe import review_labels
+
+        if labels := review_labels(t.quality):
+            self.result.review[str(path)] = labels
         getattr(self.result, status).append(str(path))
         self.emit(path, status)
 
@@ -466,17 +476,21 @@ def transcribe_paths(
     progress: Callable[[ProgressEvent], None] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
+    managers: str | os.PathLike[str] | None = None,
 ) -> BatchResult:
     """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
 
     ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
     single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
     """
+    from .managers import load_managers
     from .metadata import load_manifest
 
     man = load_manifest(Path(manifest)) if manifest is not None else None
+    ext_names = load_managers(Path(managers)) if managers is not None else None
     batch = _Batch(ws, template=template, manifest=man, progress=progress,
-                   output_dir=Path(output_dir) if output_dir is not None else None)
+                   output_dir=Path(output_dir) if output_dir is not None else None,
+                   managers=ext_names)
     if man is not None:
         batch.result.warnings.extend(man.warnings)
     audio, transcript_files, failed = discover(paths)

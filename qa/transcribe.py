@@ -10,10 +10,17 @@ How a call is transcribed:
    is ``manager_channel`` (``left`` by default; a PBX setting, and a manifest column
    ``manager_channel`` overrides it per call, see :func:`effective_options`); the other
    channel is the client. Mono, or a stereo file whose two channels carry the same signal,
-   is one stream with role ``unknown``: :mod:`qa.scoring` has a role-agnostic fallback for
-   such calls (a phrase may come from either side).
-3. Voice activity detection (Silero, shipped with faster-whisper) finds the speech in each
-   stream. Only speech is recognised: a stream's speech pieces are laid end to end in clips
+   is one stream; after recognition :mod:`qa.speakers` splits its words between two voices
+   and names the manager, or leaves role ``unknown`` when unsure (:mod:`qa.scoring` has a
+   role-agnostic fallback for such calls).
+3. Voice activity detection (Silero, shipped with faster-whisper, at 16 kHz as decoded)
+   finds the speech in each stream, at a lower threshold for 8 kHz telephone audio
+   (:func:`vad_threshold_for`). Each stream is checked against its own signal energy
+   (:func:`qa.audio.speech_activity`): VAD regions that cover too little of the sound are
+   retried at half the threshold, then replaced by the sound itself; after recognition, a
+   stream whose words cover too little of its sound is recognised again without VAD, and
+   flagged ``speech_lost`` if that does not help. Only speech is recognised: a stream's
+   speech pieces are laid end to end in clips
    of at most 30 s (one side per clip by default, see ``shared_clips``), and the clips of a
    call are decoded in batches. Each clip is encoded with only as much audio context as it
    holds (``fit_context``) instead of Whisper's fixed 30 s window: the encoder is most of
@@ -26,14 +33,21 @@ How a call is transcribed:
    are probably not speech (high no-speech probability with a low log-probability), words
    outside the detected speech, repeated n-gram loops, letter runs ("нееееее") and known
    subtitle phrases from ``qa/data/hallucinations.yaml`` ("Продолжение следует",
-   "Thank you for watching"). ``condition_on_previous_text`` is off by default: with it,
-   base int8 falls into repetition loops on hard audio and slows to about real time.
+   "Thank you for watching", "Субтитры сделал …"). ``condition_on_previous_text`` is off
+   by default: with it, base int8 falls into repetition loops on hard audio and slows to
+   about real time.
 6. Words are mapped back to the time of the original recording, each stream's words are
    grouped into utterances (a pause longer than ``utterance_gap`` starts a new one), and
-   the utterances of both sides are interleaved by time.
+   the utterances of both sides are interleaved by time. Stereo: a word heard on both
+   channels at once (echo, crosstalk) stays only on the louder one (:func:`drop_bleed`).
+7. A call whose language was detected with low probability or outside the expected ones
+   (``languages``), or whose text was mostly hallucinations, is flagged ``needs_review``
+   (:func:`review_reasons`).
 
 The transcript records the model label, the options that shape the output, the detected
-language and :func:`qa.audio.quality_flags` plus what the guard dropped. :func:`cache_key`
+language and its probability, :func:`qa.audio.quality_flags` plus what the guard dropped,
+the per-channel speech check (``quality["channels"]``) and, for mono calls, how roles were
+decided (``quality["roles"]``). :func:`cache_key`
 is what :mod:`qa.pipeline` caches transcripts under.
 """
 
@@ -54,7 +68,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .audio import TARGET_SAMPLE_RATE, DecodedAudio, decode, quality_flags
+from .audio import (
+    ACTIVITY_FRAME_SECONDS,
+    TARGET_SAMPLE_RATE,
+    DecodedAudio,
+    as_float32,
+    decode,
+    quality_flags,
+    speech_activity,
+)
 from .errors import ConfigError, ModelError, QAError
 from .transcripts import CLIENT, MANAGER, UNKNOWN, CallMeta, Transcript, Utterance, Word
 
@@ -62,11 +84,24 @@ log = logging.getLogger("qa")
 
 #: Bump when the transcription or guard logic changes what comes out: old cache entries
 #: are then transcribed again.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 #: Punctuation glued to the next / previous word in word timings (faster-whisper's defaults).
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+
+#: Silero VAD threshold for wideband recordings (its own default) ...
+VAD_THRESHOLD = 0.5
+#: ... and for telephone audio (source rate 8 kHz or less): band-limited speech gets lower
+#: speech probabilities, and a missed word costs more than a recognised pause.
+TELEPHONE_VAD_THRESHOLD = 0.35
+#: A channel with less sound than this (s) is not checked for lost speech.
+MIN_CHECKED_SPEECH = 2.0
+#: Recognised words count as covering the sound within this many seconds of them.
+COVER_TOLERANCE = 0.3
+
+#: VAD runs over blocks of this many seconds (bounded memory on long recordings).
+VAD_BLOCK_SECONDS = 300.0
 
 #: Whisper sees at most 30 s at a time.
 CLIP_SECONDS = 30.0
@@ -91,14 +126,23 @@ class TranscribeOptions:
     compute_type: str = "auto"
     #: Spoken language code (``ru``, ``en``, ...); ``None`` detects it once per call.
     language: str | None = None
+    #: Expected languages when detecting (``--language ru,en``): detection picks among them,
+    #: and a call in none of them comes out with a low probability (``needs_review``).
+    languages: tuple[str, ...] = ()
+    #: A detected language below this probability makes the call ``needs_review``.
+    min_language_probability: float = 0.5
+    #: A call whose words are more than this share known hallucinations and loops (what the
+    #: guard removed) is ``needs_review``.
+    max_garbage_share: float = 0.5
     #: Which stereo channel is the manager: ``left`` or ``right``.
     manager_channel: str = "left"
     #: Beam width of the decoder (1 = greedy).
     beam_size: int = 5
     #: Recognise only what voice activity detection marks as speech.
     vad: bool = True
-    #: VAD speech probability threshold (Silero).
-    vad_threshold: float = 0.5
+    #: VAD speech probability threshold (Silero); ``None``: by the recording's own rate,
+    #: :data:`VAD_THRESHOLD` for wideband audio, :data:`TELEPHONE_VAD_THRESHOLD` for 8 kHz.
+    vad_threshold: float | None = None
     #: A pause shorter than this does not end a speech piece (ms).
     vad_min_silence_ms: int = 300
     #: Speech pieces are padded by this on each side (ms).
@@ -137,21 +181,34 @@ class TranscribeOptions:
     drop_known_phrases: bool = True
     #: A pause of one side longer than this (s) starts a new utterance.
     utterance_gap: float = 1.0
+    #: Mono calls: tell the two voices apart and name the manager (:mod:`qa.speakers`);
+    #: ``False``: every word of a mono call has role ``unknown``.
+    mono_roles: bool = True
+    # -- lost-speech check ------------------------------------------------------------------
+    #: Check each channel against its signal energy: when VAD or the recogniser covers less
+    #: than ``min_coverage`` of the sound, retry (lower threshold, then no VAD) and flag
+    #: ``speech_lost`` if it still falls short.
+    speech_check: bool = True
+    #: Share of a channel's sound that VAD regions / recognised words must cover.
+    min_coverage: float = 0.5
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.manager_channel not in ("left", "right"):
             raise ValueError(f"manager_channel must be left or right, got {self.manager_channel!r}")
-        if self.language is not None and not re.fullmatch(r"[a-z]{2,3}", self.language):
-            raise ValueError(f"language must be a code such as ru or en (or None to detect), got {self.language!r}")
+        for code in (self.language, *self.languages):
+            if code is not None and not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"language must be a code such as ru or en (or None to detect), got {code!r}")
         for name in ("beam_size", "batch_size", "max_repeats", "max_letter_run"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.cpu_threads < 0:
             raise ValueError("cpu_threads must be >= 0")
-        if not 0 <= self.min_speech_overlap <= 1 or not 0 <= self.vad_threshold <= 1:
-            raise ValueError("min_speech_overlap and vad_threshold must be between 0 and 1")
+        threshold = 0.5 if self.vad_threshold is None else self.vad_threshold
+        if not 0 <= self.min_speech_overlap <= 1 or not 0 < threshold < 1 or not 0 <= self.min_coverage <= 1:
+            raise ValueError("min_speech_overlap and min_coverage must be between 0 and 1, vad_threshold above 0 "
+                             "and below 1")
         if self.utterance_gap <= 0:
             raise ValueError("utterance_gap must be > 0")
 
@@ -239,6 +296,8 @@ class GuardReport:
     words_loop: int = 0
     words_letter_run: int = 0
     words_known_phrase: int = 0
+    #: stereo: words heard on both channels at once (echo, crosstalk), kept on the louder one
+    words_bleed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -268,7 +327,8 @@ def _load_phrases() -> tuple[tuple[str, ...], str]:
     for lang, items in data.items():
         if not isinstance(items, list) or not all(isinstance(p, str) and p.strip() for p in items):
             raise ConfigError(f"{ref}: key '{lang}' must be a list of non-empty phrases")
-        phrases.extend(_norm(p) for p in items)
+        # a trailing "…" is a name of one or two words: kept as the wildcard token "…"
+        phrases.extend(_norm(p) + (" …" if p.rstrip().endswith(("…", "...")) else "") for p in items)
     # longest first, so "субтитры сделал dimatorzok" goes before a shorter phrase inside it
     ordered = tuple(sorted({p for p in phrases if p}, key=lambda p: (-len(p), p)))
     return ordered, hashlib.sha256(raw).hexdigest()[:16]
@@ -315,14 +375,23 @@ def _loop_mask(tokens: Sequence[str], max_repeats: int, max_n: int = 4) -> list[
 
 
 def _phrase_mask(tokens: Sequence[str], phrases: Sequence[str]) -> list[bool]:
-    """True for tokens that form one of ``phrases`` (word sequences, normalised)."""
+    """True for tokens that form one of ``phrases`` (word sequences, normalised); a phrase
+    ending in the token ``…`` also takes the one or two words after it (a name)."""
     drop = [False] * len(tokens)
     for phrase in phrases:
         words = phrase.split()
+        wildcard = bool(words) and words[-1] == "…"
+        if wildcard:
+            words = words[:-1]
         n = len(words)
         for i in range(len(tokens) - n + 1):
             if tokens[i : i + n] == words:
-                for k in range(i, i + n):
+                end = i + n
+                if wildcard:
+                    if end >= len(tokens):
+                        continue  # the name is missing: not the credit line
+                    end = min(len(tokens), end + 2)
+                for k in range(i, end):
                     drop[k] = True
     return drop
 
@@ -501,7 +570,7 @@ def layout_speech(
             chunks.append(np.zeros(separator, dtype=np.float32))
             cursor += separator
         layout.pieces.append(Piece(stream_index, start, end, cursor))
-        chunks.append(np.asarray(streams[stream_index][start:end], dtype=np.float32))
+        chunks.append(as_float32(streams[stream_index][start:end]))
         cursor += length
         previous = stream_index
     if clip_start is not None and cursor > clip_start:
@@ -550,18 +619,32 @@ class WhisperRecognizer:
             raise ModelError(f"--model {options.model}: cannot load ({reason}); {hint}") from e
 
     def speech_regions(self, audio: np.ndarray, options: TranscribeOptions) -> list[tuple[int, int]]:
+        """Silero VAD (16 kHz, as decoded) in blocks of :data:`VAD_BLOCK_SECONDS`, so a
+        two-hour channel is never copied whole; regions that meet at a block edge are joined."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         vad = VadOptions(
-            threshold=options.vad_threshold,
+            threshold=options.vad_threshold if options.vad_threshold is not None else VAD_THRESHOLD,
             min_silence_duration_ms=options.vad_min_silence_ms,
             speech_pad_ms=options.vad_speech_pad_ms,
             max_speech_duration_s=CLIP_SECONDS,
         )
-        return [(int(s["start"]), int(s["end"])) for s in get_speech_timestamps(audio, vad)]
+        block = int(VAD_BLOCK_SECONDS * SR)
+        regions: list[tuple[int, int]] = []
+        for offset in range(0, len(audio), block):
+            part = as_float32(audio[offset : offset + block])
+            for s in get_speech_timestamps(part, vad):
+                start, end = offset + int(s["start"]), offset + int(s["end"])
+                if regions and start <= regions[-1][1] and end - regions[-1][0] <= CLIP_SECONDS * SR:
+                    regions[-1] = (regions[-1][0], end)
+                else:
+                    regions.append((start, end))
+        return regions
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        language, probability, _ = self.model.detect_language(audio=audio[: int(CLIP_SECONDS * SR)])
+    def detect_language(self, audio: np.ndarray, allowed: Sequence[str] = ()) -> tuple[str, float]:
+        language, probability, ranked = self.model.detect_language(audio=audio[: int(CLIP_SECONDS * SR)])
+        if allowed:
+            return _vote_language([ranked], [1.0], allowed)
         return language, float(probability)
 
     def recognize(
@@ -571,7 +654,7 @@ class WhisperRecognizer:
             return self._recognize_batched(audio, clips, language, options)
         probability = 1.0
         if language is None:
-            language, probability = self.detect_language(audio)
+            language, probability = self.detect_language(audio, options.languages)
         segments, _ = self.model.transcribe(
             audio,
             language=language,
@@ -623,7 +706,9 @@ class WhisperRecognizer:
             features = np.stack([pad_or_trim(m.feature_extractor(c)[..., :-1], frames) for c in chunks])
             encoded = m.encode(features)
             if language is None:
-                language, probability = _vote_language(m.model.detect_language(encoded), [e - s for s, e in batch])
+                language, probability = _vote_language(
+                    m.model.detect_language(encoded), [e - s for s, e in batch], options.languages
+                )
             if tokenizer is None:
                 tokenizer = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=language)
                 prompt = m.get_prompt(tokenizer, [], without_timestamps=True)
@@ -685,13 +770,19 @@ def _context_frames(seconds: float, fit: bool) -> int:
     return min(full, int(math.ceil(seconds + CONTEXT_MARGIN)) * 100)
 
 
-def _vote_language(results: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]) -> tuple[str, float]:
-    """The language with the highest length-weighted probability over several clips."""
+def _vote_language(
+    results: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float], allowed: Sequence[str] = ()
+) -> tuple[str, float]:
+    """The language with the highest length-weighted probability over several clips; with
+    ``allowed``, the best of those (its probability is not renormalised, so a call in none of
+    them comes out with a low probability)."""
     totals: dict[str, float] = {}
     for ranked, weight in zip(results, weights):
         for token, prob in ranked:
-            code = token[2:-2]  # "<|ru|>" -> "ru"
+            code = token[2:-2] if token.startswith("<|") else token  # "<|ru|>" -> "ru"
             totals[code] = totals.get(code, 0.0) + prob * weight
+    if allowed and any(code in totals for code in allowed):
+        totals = {code: totals.get(code, 0.0) for code in allowed}
     best = max(totals, key=lambda k: totals[k])
     return best, totals[best] / (sum(weights) or 1.0)
 
@@ -720,7 +811,8 @@ class Transcriber:
         """Transcribe one recording. Raises :class:`~qa.errors.AudioError` for a bad file and
         :class:`~qa.errors.ModelError` when the model cannot be loaded."""
         path = Path(path)
-        decoded = decoded if decoded is not None else decode(path)
+        # int16 samples: a two-hour stereo call stays well under 1 GB (see BENCHMARKS.md)
+        decoded = decoded if decoded is not None else decode(path, compact=True)
         opts = effective_options(self.options, meta)
         meta = meta if meta is not None else CallMeta(call_id=path.stem, source=str(path))
         meta = meta.merged(None)
@@ -736,15 +828,33 @@ class Transcriber:
         language = opts.language
         language_probability = 1.0 if language else None
         utterances: list[Utterance] = []
+        roles_info: dict[str, Any] | None = None
+        threshold = vad_threshold_for(opts, decoded.source_sample_rate)
+        checks = [
+            _ChannelCheck(roles[i], channels[i], speech_activity(s, SR) if opts.speech_check else None)
+            for i, s in enumerate(streams)
+        ]
         try:
-            if opts.vad:
-                regions = [recognizer.speech_regions(s, opts) for s in streams]
-            else:
-                regions = [[(0, len(s))] if len(s) else [] for s in streams]
+            regions = [self._regions(recognizer, s, check, opts, threshold) for s, check in zip(streams, checks)]
             layout = layout_speech(streams, regions, shared=opts.shared_clips)
             raw: list[RawSegment] = []
             if layout.clips:
                 raw, language, language_probability = recognizer.recognize(layout.audio, layout.clips, language, opts)
+            if layout.clips:
+                speech = [(p.dst_start / SR, (p.dst_start + p.length) / SR) for p in layout.pieces] if opts.vad else None
+                kept = guard_segments(raw, opts, speech, report)
+                utterances = self._utterances(kept, layout, roles, channels, opts)
+            if opts.speech_check:
+                utterances = self._recover(recognizer, streams, checks, utterances, language, opts, report)
+            if len(streams) == 2:
+                utterances = drop_bleed(utterances, streams, report)
+            if len(streams) == 1 and opts.mono_roles and utterances:
+                from .speakers import attribute_roles
+
+                utterances, roles_info = attribute_roles(
+                    utterances, streams[0], direction=meta.direction, language=language,
+                    utterance_gap=opts.utterance_gap,
+                )
         except QAError:
             raise
         except Exception as e:  # a runtime failure inside the model must fail this call only
@@ -753,15 +863,23 @@ class Transcriber:
                 f"{path}: speech recognition failed ({type(e).__name__}: {reason}); "
                 "try --no-batched, --device cpu or another --model"
             ) from e
-        if layout.clips:
-            speech = [(p.dst_start / SR, (p.dst_start + p.length) / SR) for p in layout.pieces] if opts.vad else None
-            kept = guard_segments(raw, opts, speech, report)
-            utterances = self._utterances(kept, layout, roles, channels, opts)
 
         quality = quality_flags(decoded, utterances)
         quality["guard"] = report.as_dict()
         if language_probability is not None:
             quality["language_probability"] = round(float(language_probability), 3)
+        if opts.vad:
+            quality["vad_threshold"] = threshold
+        if roles_info is not None:
+            quality["roles"] = roles_info
+        if opts.speech_check:
+            quality["channels"] = [c.as_dict() for c in checks]
+            if any(c.lost for c in checks):
+                quality["flags"].append("speech_lost")
+        review = review_reasons(opts, language, language_probability, report, utterances)
+        if review:
+            quality["review"] = review
+            quality["flags"].append("needs_review")
         recorded = opts.cache_dict()
         recorded["model"] = opts.model
         recorded["streams"] = "stereo" if len(streams) == 2 else "mono"
@@ -774,6 +892,67 @@ class Transcriber:
             options=recorded,
             quality=quality,
         )
+
+    @staticmethod
+    def _regions(
+        recognizer: Recognizer, stream: np.ndarray, check: _ChannelCheck, opts: TranscribeOptions, threshold: float
+    ) -> list[tuple[int, int]]:
+        """Speech regions of one stream: VAD at ``threshold``; when they cover too little of
+        the stream's sound, VAD again at a lower threshold, then the sound itself."""
+        if not len(stream):
+            return []
+        if not opts.vad:
+            check.vad = "off"
+            return [(0, len(stream))]
+        regions = recognizer.speech_regions(stream, replace(opts, vad_threshold=threshold))
+        check.vad = f"threshold {threshold:g}"
+        if check.activity is None or check.sound_seconds < MIN_CHECKED_SPEECH:
+            return regions
+        check.vad_coverage = _coverage(check.activity, [(s / SR, e / SR) for s, e in regions], 0.0)
+        if check.vad_coverage >= opts.min_coverage:
+            return regions
+        lower = round(max(0.1, threshold / 2), 3)
+        retry = recognizer.speech_regions(stream, replace(opts, vad_threshold=lower))
+        covered = _coverage(check.activity, [(s / SR, e / SR) for s, e in retry], 0.0)
+        log.info("channel %s: VAD at %g covered %.0f%% of the sound; at %g %.0f%%",
+                 check.role, threshold, 100 * check.vad_coverage, lower, 100 * covered)
+        if covered > check.vad_coverage:
+            regions, check.vad_coverage, check.vad = retry, covered, f"threshold {lower:g} (retry)"
+        if check.vad_coverage < opts.min_coverage:
+            regions = _activity_regions(check.activity, len(stream))
+            check.vad, check.vad_coverage = "signal energy (VAD missed speech)", 1.0
+        return regions
+
+    def _recover(
+        self, recognizer: Recognizer, streams: Sequence[np.ndarray], checks: Sequence[_ChannelCheck],
+        utterances: list[Utterance], language: str | None, opts: TranscribeOptions, report: GuardReport,
+    ) -> list[Utterance]:
+        """Compare each stream's recognised words with its sound; transcribe a stream that
+        lost speech again without VAD, and mark it ``lost`` if that does not help."""
+        for index, check in enumerate(checks):
+            if check.activity is None or check.sound_seconds < MIN_CHECKED_SPEECH:
+                continue
+            own = [u for u in utterances if _stream_of(u, check)]
+            check.text_coverage = _coverage(check.activity, _word_spans(own), COVER_TOLERANCE)
+            if check.text_coverage >= opts.min_coverage:
+                continue
+            stream = streams[index]
+            layout = layout_speech([stream], [[(0, len(stream))]], shared=False)
+            if not layout.clips:
+                continue
+            raw, _, _ = recognizer.recognize(layout.audio, layout.clips, language, opts)
+            kept = guard_segments(raw, opts, None, report)
+            again = self._utterances(kept, layout, [check.role], [check.channel], opts)
+            covered = _coverage(check.activity, _word_spans(again), COVER_TOLERANCE)
+            log.info("channel %s: words covered %.0f%% of the sound; without VAD %.0f%%",
+                     check.role, 100 * check.text_coverage, 100 * covered)
+            check.retried = True
+            if covered > check.text_coverage:
+                utterances = sorted([u for u in utterances if not _stream_of(u, check)] + again,
+                                    key=lambda u: (u.start, u.end))
+                check.text_coverage = covered
+            check.lost = check.text_coverage < opts.min_coverage
+        return utterances
 
     @staticmethod
     def _streams(
@@ -827,6 +1006,166 @@ class Transcriber:
             if group:
                 utterances.append(_utterance(group, roles[stream], channels[stream]))
         return sorted(utterances, key=lambda u: (u.start, u.end))
+
+
+def review_reasons(
+    options: TranscribeOptions, language: str | None, probability: float | None, report: GuardReport,
+    utterances: Sequence[Utterance],
+) -> list[str]:
+    """Why a transcribed call needs a person to look at it before its score is trusted:
+    its language is not among the expected ones or was detected with low probability, or
+    most of what the model wrote were known hallucinations and loops."""
+    reasons: list[str] = []
+    if options.language is None and language is not None and probability is not None:
+        if options.languages and language not in options.languages:
+            reasons.append(f"unexpected language {language} (expected {','.join(options.languages)})")
+        elif probability < options.min_language_probability:
+            reasons.append(f"language unclear ({language}, probability {probability:.2f})")
+    garbage = report.words_known_phrase + report.words_loop + report.words_letter_run
+    kept = sum(len(u.words) if u.words else len(u.text.split()) for u in utterances)
+    if garbage >= 3 and garbage > options.max_garbage_share * (garbage + kept):
+        reasons.append(f"mostly hallucinations ({garbage} of {garbage + kept} words were known subtitle "
+                       "phrases or loops)")
+    return reasons
+
+
+#: Words on the two channels count as the same sound when they start this close (s).
+BLEED_SECONDS = 0.6
+
+
+def drop_bleed(utterances: Sequence[Utterance], streams: Sequence[np.ndarray], report: GuardReport) -> list[Utterance]:
+    """Stereo echo and crosstalk: a word recognised on both channels at the same time (same
+    normalised text, starts within :data:`BLEED_SECONDS`) is kept only on the channel where
+    it is louder; an utterance left without words is dropped."""
+    words = [(i, k, w) for i, u in enumerate(utterances) if u.channel is not None for k, w in enumerate(u.words)]
+    by_channel: dict[int, list[tuple[int, int, Word]]] = {}
+    for i, k, w in words:
+        by_channel.setdefault(int(utterances[i].channel or 0), []).append((i, k, w))
+    if len(by_channel) != 2:
+        return list(utterances)
+    (ca, a_words), (cb, b_words) = sorted(by_channel.items())
+    drop: set[tuple[int, int]] = set()
+    for ia, ka, wa in a_words:
+        key = _norm(wa.text)
+        if not key:
+            continue
+        for ib, kb, wb in b_words:
+            if abs(wa.start - wb.start) <= BLEED_SECONDS and _norm(wb.text) == key:
+                start, end = min(wa.start, wb.start), max(wa.end, wb.end)
+                louder_a = _level(streams[ca], start, end) >= _level(streams[cb], start, end)
+                drop.add((ib, kb) if louder_a else (ia, ka))
+                break
+    if not drop:
+        return list(utterances)
+    report.words_bleed += len(drop)
+    out: list[Utterance] = []
+    for i, u in enumerate(utterances):
+        if not any((i, k) in drop for k in range(len(u.words))):
+            out.append(u)
+            continue
+        kept = [Word(w.start, w.end, " " + w.text, w.probability) for k, w in enumerate(u.words) if (i, k) not in drop]
+        if kept:
+            out.append(_utterance(kept, u.role, u.channel))
+    return out
+
+
+def _level(stream: np.ndarray, start: float, end: float) -> float:
+    part = as_float32(stream[max(0, int(start * SR)) : max(int(start * SR) + 1, int(end * SR))])
+    return float(np.sqrt(np.mean(part.astype(np.float64) ** 2))) if part.size else 0.0
+
+
+def review_labels(quality: dict[str, Any] | None) -> list[str]:
+    """Short labels of why a transcribed call is not a clean success (for batch summaries):
+    ``speech lost``, ``truncated``, ``language unclear``, ``unexpected language``,
+    ``hallucinations``. Empty for a clean call or an imported transcript."""
+    if not quality:
+        return []
+    flags = set(quality.get("flags") or ())
+    labels = [label for flag, label in (("speech_lost", "speech lost"), ("truncated", "truncated")) if flag in flags]
+    if "needs_review" in flags:
+        for reason in quality.get("review") or ():
+            for start, label in (("language unclear", "language unclear"), ("unexpected language",
+                                 "unexpected language"), ("mostly hallucinations", "hallucinations")):
+                if str(reason).startswith(start):
+                    labels.append(label)
+    return labels
+
+
+def vad_threshold_for(options: TranscribeOptions, source_sample_rate: int) -> float:
+    """The VAD threshold for a recording: the option, or by the recording's own rate."""
+    if options.vad_threshold is not None:
+        return options.vad_threshold
+    return TELEPHONE_VAD_THRESHOLD if source_sample_rate <= 8000 else VAD_THRESHOLD
+
+
+@dataclass
+class _ChannelCheck:
+    """The lost-speech check of one stream (recorded under ``quality["channels"]``)."""
+
+    role: str
+    channel: int | None
+    activity: np.ndarray | None  # speech_activity() windows
+    vad: str = ""
+    vad_coverage: float | None = None
+    text_coverage: float | None = None
+    retried: bool = False
+    lost: bool = False
+
+    @property
+    def sound_seconds(self) -> float:
+        return float(self.activity.sum()) * ACTIVITY_FRAME_SECONDS if self.activity is not None else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        return {"role": self.role, "channel": self.channel, "sound_seconds": round(self.sound_seconds, 2),
+                "vad": self.vad, "vad_coverage": r(self.vad_coverage), "text_coverage": r(self.text_coverage),
+                "retried_without_vad": self.retried, "speech_lost": self.lost}
+
+
+def _stream_of(utterance: Utterance, check: _ChannelCheck) -> bool:
+    return utterance.channel == check.channel and utterance.role == check.role
+
+
+def _word_spans(utterances: Sequence[Utterance]) -> list[tuple[float, float]]:
+    spans: list[tuple[float, float]] = []
+    for u in utterances:
+        spans.extend((w.start, w.end) for w in u.words) if u.words else spans.append((u.start, u.end))
+    return spans
+
+
+def _coverage(activity: np.ndarray, spans: Sequence[tuple[float, float]], tolerance: float) -> float:
+    """Share of the sound windows of ``activity`` that lie within ``tolerance`` s of ``spans``."""
+    total = int(activity.sum())
+    if total == 0:
+        return 1.0
+    covered = np.zeros(activity.shape[0], dtype=bool)
+    for start, end in spans:
+        a = max(0, int((start - tolerance) / ACTIVITY_FRAME_SECONDS))
+        b = min(activity.shape[0], int(math.ceil((end + tolerance) / ACTIVITY_FRAME_SECONDS)))
+        covered[a:b] = True
+    return float(np.count_nonzero(covered & activity)) / total
+
+
+def _activity_regions(activity: np.ndarray, n_samples: int, pad: float = 0.2, gap: float = 0.5) -> list[tuple[int, int]]:
+    """Sound windows as (start, end) sample ranges: padded, pauses under ``gap`` s closed,
+    pieces cut at 30 s (what VAD would have given)."""
+    frame = ACTIVITY_FRAME_SECONDS
+    spans: list[list[float]] = []
+    for i in np.flatnonzero(activity):
+        start, end = float(i) * frame - pad, float(i + 1) * frame + pad
+        if spans and start - spans[-1][1] <= gap:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    regions: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        a, b = max(0, int(lo * SR)), min(n_samples, int(hi * SR))
+        while b > a:
+            regions.append((a, min(b, a + int(CLIP_SECONDS * SR))))
+            a += int(CLIP_SECONDS * SR)
+    return regions
 
 
 def _utterance(words: Sequence[Word], role: str, channel: int | None) -> Utterance:

@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 from qa.audio import (
+    ACTIVITY_FRAME_SECONDS,
     AUDIO_EXTENSIONS,
     DecodedAudio,
     QualityOptions,
+    as_float32,
     decode,
     quality_flags,
     sha256_file,
+    speech_activity,
 )
 from qa.errors import AudioError
 from qa.transcripts import Utterance
@@ -107,11 +110,16 @@ def test_decode_folder_is_an_error():
 
 @pytest.mark.audio
 def test_samples_decode_as_stereo_calls():
-    """Every committed sample is a stereo call of 15-75 s with both sides speaking."""
+    """Every committed sample is a stereo call of 15-75 s with both sides speaking (one
+    telephone sample is mono, as PBXs that mix both sides record it)."""
     with open(SAMPLES / "manifest.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 6
+    assert len(rows) == 9
+    mono = [r["file"] for r in rows if decode(SAMPLES / r["file"]).n_channels == 1]
+    assert mono == ["out-79035550101-102-20261124-101500-1700000002.102.wav"]
     for row in rows:
+        if row["file"] in mono:
+            continue
         d = decode(SAMPLES / row["file"])
         q = quality_flags(d)
         assert d.n_channels == 2, row["file"]
@@ -257,3 +265,44 @@ def test_quality_options_validated():
         QualityOptions(frame_seconds=0)
     with pytest.raises(ValueError, match="clipping_share"):
         QualityOptions(clipping_share=2)
+
+
+# -- truncated files, compact decoding, energy activity -------------------------------------------
+def test_a_wav_cut_to_a_third_is_flagged_truncated(tmp_path):
+    """The issue's case: a 38 s PBX recording cut to a third decodes to ~12.7 s."""
+    src = SAMPLES / "2026-11-21_11-05-40_jones_14155550188_in.wav"
+    data = src.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 3])
+    d = decode(cut)
+    assert d.declared_duration == pytest.approx(38.0, abs=0.1)
+    assert d.duration == pytest.approx(38.0 / 3, abs=0.5)
+    q = quality_flags(d)
+    assert q["truncated"] and "truncated" in q["flags"] and q["declared_duration"] == pytest.approx(38.0, abs=0.1)
+    whole = quality_flags(decode(src))
+    assert not whole["truncated"] and "truncated" not in whole["flags"]
+    # the header-only fixture too (0.5 s of 2 s)
+    small = decode(FIXTURES / "truncated.wav")
+    assert (small.duration, small.declared_duration) == (0.5, 2.0) and quality_flags(small)["truncated"]
+
+
+@pytest.mark.parametrize("name", ["stereo_16k.wav", "stereo_22k.mp3", "stereo.ogg", "mono_8k.wav"])
+def test_compact_decoding_is_int16_with_the_same_signal(name):
+    full, compact = decode(FIXTURES / name), decode(FIXTURES / name, compact=True)
+    assert all(ch.dtype == np.int16 for ch in compact.channels)
+    assert compact.n_samples == full.n_samples and compact.declared_duration == full.declared_duration
+    for a, b in zip(full.channels, compact.channels):
+        np.testing.assert_allclose(as_float32(b), a, atol=1 / 32767 + 1e-6)
+    assert quality_flags(compact)["flags"] == quality_flags(full)["flags"]
+    assert compact.mono().dtype == np.int16
+
+
+def test_speech_activity_finds_sound_above_the_channel_noise_floor():
+    rng = np.random.default_rng(1)
+    x = 0.001 * rng.standard_normal(SR * 10)
+    x[SR * 2 : SR * 5] += 0.1 * rng.standard_normal(SR * 3)
+    active = speech_activity(x.astype(np.float32), SR)
+    assert active.sum() * ACTIVITY_FRAME_SECONDS == pytest.approx(3.0, abs=0.06)
+    assert not speech_activity((0.001 * rng.standard_normal(SR * 10)).astype(np.float32), SR).any()
+    as_int16 = np.round(x * 32767).astype(np.int16)
+    np.testing.assert_array_equal(speech_activity(as_int16, SR, block_seconds=1.0), active)

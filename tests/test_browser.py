@@ -217,6 +217,6 @@ def test_sample_recordings_report_in_browser(driver, scored_samples, tmp_path: P
     ws_path, _ = scored_samples
     with Workspace(ws_path) as ws:
         site = build_site(ws, tmp_path / "site")
-    assert site.audio_files == 6 and not site.missing_audio
+    assert site.audio_files == 9 and not site.missing_audio
     _check_site(driver, site.out_dir, "samples", site.calls, len(site.managers))
 

@@ -120,7 +120,7 @@ def test_template_fields_are_listed() -> None:
     assert NameTemplate("{call_id}_{*}").fields == ("call_id",)
 
 
-FIELDS = "{date}, {time}, {manager}, {phone}, {direction}, {call_id}, {*}"
+FIELDS = "{date}, {time}, {manager}, {phone}, {extension}, {direction}, {call_id}, {*}"
 BAD_TEMPLATES = [
     ("", f"invalid file-name template '': it is empty; use fields {FIELDS}, e.g. '{DEFAULT_TEMPLATE}'"),
     ("{date}_{mgr}", f"invalid file-name template '{{date}}_{{mgr}}': unknown field {{mgr}}; use {FIELDS}"),
@@ -419,3 +419,71 @@ def test_manifest_is_iterable_and_sized(tmp_path: Path) -> None:
     assert isinstance(manifest, Manifest)
     assert [m.manager for m in manifest] == ["Иванов", "Петрова"]
     assert manifest.lines == [2, 3]
+
+
+# ---- PBX presets and managers.csv ------------------------------------------------------------
+# (file name, call_id, manager, started_at, direction, phone, extension)
+ASTERISK_CASES = [
+    ("in-79161234567-101-20261124-093015-1700000001.101.wav",
+     "1700000001.101", "101", "2026-11-24T09:30:15", "in", "79161234567", "101"),
+    ("in-101-79161234567-20261124-093015-1700000001.101.wav",  # FreePBX in-<to>-<from>
+     "1700000001.101", "101", "2026-11-24T09:30:15", "in", "79161234567", "101"),
+    ("out-89031234567-205-20261124-101500-1700000009.55.mp3",
+     "1700000009.55", "205", "2026-11-24T10:15:00", "out", "89031234567", "205"),
+    ("external-89031234567-205-20261124-101500-1700000009.56.wav",
+     "1700000009.56", "205", "2026-11-24T10:15:00", "out", "89031234567", "205"),
+    ("q-500-79161234567-20261124-093015-1700000005.7.wav",  # queue number is no manager
+     "1700000005.7", None, "2026-11-24T09:30:15", None, "79161234567", None),
+    ("force-0821998663-3201-20250327-092517-1743042317.12206.wav",  # Issabel
+     "1743042317.12206", "3201", "2025-03-27T09:25:17", None, "0821998663", "3201"),
+    ("in-74951234567-79161234567-20261124-093015-1700000001.1.wav",  # DID, caller: no extension
+     "1700000001.1", None, "2026-11-24T09:30:15", "in", "79161234567", None),
+]
+
+
+@pytest.mark.parametrize("name,call_id,manager,started_at,direction,phone,extension", ASTERISK_CASES)
+def test_asterisk_names_parse_with_no_template_and_with_the_preset(
+    name: str, call_id: str, manager: str | None, started_at: str, direction: str | None, phone: str,
+    extension: str | None,
+) -> None:
+    from qa.metadata import name_parser
+
+    for template in (None, "auto", "asterisk", "ASTERISK"):
+        meta, _ = resolve_meta(name, template=template)
+        got = (meta.call_id, meta.manager, meta.started_at, meta.direction, meta.client_phone,
+               meta.extra.get("extension"))
+        assert got == (call_id, manager, started_at, direction, phone, extension), template
+        assert isinstance(meta.call_id, str)
+    assert name_parser("asterisk").match("2026-11-21_10-32-15_ivanov_79161234567_out.mp3") is None
+
+
+def test_default_names_still_parse_with_auto_detection() -> None:
+    meta, warnings = resolve_meta("2026-11-21_10-32-15_ivanov_79161234567_out.mp3")
+    assert (meta.call_id, meta.manager, meta.direction, warnings) == (
+        "2026-11-21_10-32-15_ivanov_79161234567_out", "ivanov", "out", [])
+
+
+def test_presets_are_listed_with_descriptions_and_unknown_ones_fail() -> None:
+    from qa.metadata import name_parser, name_presets
+
+    presets = name_presets()
+    assert list(presets)[:2] == ["default", "asterisk"]
+    assert all(p.description and p.templates for p in presets.values())
+    with pytest.raises(MetadataError, match="not a preset .*auto, default, asterisk"):
+        name_parser("mango-typo")
+    meta, warnings = resolve_meta("call7.wav", template="asterisk")
+    assert warnings[0] == "file name does not match template 'asterisk'"
+
+
+def test_managers_csv_names_the_extension(tmp_path: Path) -> None:
+    from qa.managers import load_managers
+
+    managers = load_managers(write(tmp_path, "extension;manager\n101;Анна Смирнова\n"))
+    meta, warnings = resolve_meta("in-79161234567-101-20261124-093015-1700000001.101.wav", managers=managers)
+    assert (meta.manager, meta.extra["extension"], warnings) == ("Анна Смирнова", "101", [])
+    # an extension not in the file stays as it is; a manifest's extension is named too
+    meta, _ = resolve_meta("out-79035550101-102-20261124-101500-1700000002.102.wav", managers=managers)
+    assert meta.manager == "102"
+    manifest = load_manifest(write(tmp_path, "call_id,manager\nA17,101\n", name="m.csv"))
+    meta, _ = resolve_meta("rec_A17.wav", template="rec_{call_id}", manifest=manifest, managers=managers)
+    assert (meta.manager, meta.extra["extension"]) == ("Анна Смирнова", "101")

@@ -2,8 +2,11 @@
 """Generate the sample call recordings in ``samples/`` from their source texts.
 
 Each ``samples/src/*.yaml`` describes one call: the output file name (PBX style,
-``YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<ext>``), the language, one voice per
-side, the audio format, the deal outcome and the turns (``{role: manager|client, text:
+``YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<ext>``, or as Asterisk/FreePBX names
+recordings, ``<in|out>-<phone>-<extension>-YYYYMMDD-HHMMSS-<uniqueid>.<wav|mp3>``), the
+language, one voice per side, the audio format (``rate``, ``format``, ``encoding`` such as
+``u-law``, ``bitrate``, ``channels: 1`` for a mono PBX, ``telephone: true`` for the
+300-3400 Hz band), the deal outcome and the turns (``{role: manager|client, text:
 ...}``). Every turn is spoken by a text-to-speech engine, then sox lays the turns out on two channels (manager on the LEFT, client on the RIGHT, the other side
 silent while one speaks, short pauses between turns), adds a faint line-noise floor,
 band-limits the telephone-quality ones and writes the requested format and rate.
@@ -57,6 +60,12 @@ OUT = ROOT / "samples"
 NAME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})_(?P<time>\d{2}-\d{2}-\d{2})_(?P<manager>[a-z]+)_"
     r"(?P<phone>\d{7,15})_(?P<direction>in|out)\.(?P<ext>wav|mp3|ogg|flac)$"
+)
+#: Asterisk/FreePBX MixMonitor name: ``in-<client>-<extension>-YYYYMMDD-HHMMSS-<uniqueid>``
+#: (outbound: ``out-<client>-<extension>-...``), as real PBX recordings arrive.
+ASTERISK_RE = re.compile(
+    r"^(?P<direction>in|out)-(?P<phone>\d{7,15})-(?P<manager>\d{2,6})-(?P<date>\d{8})-"
+    r"(?P<time>\d{6})-(?P<call_id>\d+\.\d+)\.(?P<ext>wav|mp3)$"
 )
 
 #: espeak-ng renders at this rate; sox resamples to the file's rate at the end.
@@ -118,8 +127,17 @@ class CallSource:
     @property
     def name_fields(self) -> dict[str, str]:
         m = NAME_RE.match(self.file)
+        if m is not None:
+            fields = m.groupdict()
+            fields["call_id"] = Path(self.file).stem
+            return fields
+        m = ASTERISK_RE.match(self.file)
         assert m is not None  # checked in load()
-        return m.groupdict()
+        fields = m.groupdict()
+        d, t = fields["date"], fields["time"]
+        fields["date"] = f"{d[:4]}-{d[4:6]}-{d[6:]}"
+        fields["time"] = f"{t[:2]}-{t[2:4]}-{t[4:]}"
+        return fields
 
 
 def fail(message: str) -> None:
@@ -134,10 +152,11 @@ def load(path: Path) -> CallSource:
     for key in ("file", "language", "outcome", "voices", "turns"):
         if key not in data:
             fail(f"{path}: missing key '{key}'")
-    if not NAME_RE.match(str(data["file"])):
+    if not (NAME_RE.match(str(data["file"])) or ASTERISK_RE.match(str(data["file"]))):
         fail(
             f"{path}: file '{data['file']}' is not a PBX-style name "
-            "YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<wav|mp3|ogg|flac>"
+            "YYYY-MM-DD_HH-MM-SS_<manager>_<phone>_<in|out>.<wav|mp3|ogg|flac> or "
+            "<in|out>-<phone>-<extension>-YYYYMMDD-HHMMSS-<uniqueid>.<wav|mp3> (Asterisk)"
         )
     voices = {}
     for role in ("manager", "client"):
@@ -235,7 +254,8 @@ def render(src: CallSource, out_dir: Path) -> Path:
         effects: list[str] = []
         if audio.get("telephone"):
             effects += ["sinc", "300-3400"]  # the telephone band
-        fmt: list[str] = ["-r", str(int(audio.get("rate", 16000))), "-c", "2"]
+        channels = int(audio.get("channels", 2))  # 1: both sides mixed down, as mono PBXs record
+        fmt: list[str] = ["-r", str(int(audio.get("rate", 16000))), "-c", str(channels)]
         kind = audio.get("format", Path(src.file).suffix[1:])
         if kind == "wav":
             encoding = audio.get("encoding", "signed-integer")
@@ -258,7 +278,7 @@ def write_manifest(sources: list[CallSource], path: Path) -> None:
         for src in sorted(sources, key=lambda s: s.file):
             n = src.name_fields
             started = f"{n['date']}T{n['time'].replace('-', ':')}"
-            writer.writerow([src.file, Path(src.file).stem, n["manager"], started,
+            writer.writerow([src.file, n["call_id"], n["manager"], started,
                              n["direction"], src.outcome, n["phone"], src.script])
 
 

@@ -107,6 +107,15 @@ ManifestOpt = Annotated[
         show_default=False,
     ),
 ]
+ManagersOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--managers",
+        help="CSV mapping PBX extensions to manager names (extension;manager per line), so "
+        "'101' in a file name or manifest becomes 'Анна Смирнова'.",
+        show_default=False,
+    ),
+]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs on stderr.")]
 FromOpt = Annotated[
     str | None,

@@ -15,6 +15,7 @@ from .common import (
     ComputeType,
     DeviceOpt,
     ManagerChannel,
+    ManagersOpt,
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
@@ -41,7 +42,12 @@ PathsArg = Annotated[
     ),
 ]
 LanguageOpt = Annotated[
-    str, typer.Option("--language", "-l", help="Spoken language code (ru, en, ...) or 'auto' to detect.")
+    str,
+    typer.Option(
+        "--language", "-l",
+        help="Spoken language code (ru, en, ...), several to detect among them (ru,en), or 'auto'. "
+        "A call detected with low probability or outside the list is flagged 'needs review'.",
+    ),
 ]
 ManagerChannelOpt = Annotated[
     ManagerChannel,
@@ -55,8 +61,10 @@ TemplateOpt = Annotated[
     str | None,
     typer.Option(
         "--template",
-        help="File-name template for call metadata, fields {date} {time} {manager} {phone} "
-        "{direction} {call_id} {*}. Default: `{date}_{time}_{manager}_{phone}_{direction}`.",
+        help="File names of your PBX: a preset (default, asterisk) or a template with fields "
+        "{date} {time} {manager} {extension} {phone} {direction} {call_id} {*}. Default: every "
+        "preset is tried, e.g. `2026-11-21_10-32-15_ivanov_79161234567_out.mp3` or Asterisk/FreePBX "
+        "`in-79161234567-101-20261124-093015-1700000001.101.wav`.",
         show_default=False,
     ),
 ]
@@ -74,13 +82,27 @@ ComputeTypeOpt = Annotated[
         help="CTranslate2 compute type: auto (int8 on CPU, float16 on GPU), int8, float16, float32, ...",
     ),
 ]
+VadThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--vad-threshold", min=0.01, max=0.99,
+        help="Voice activity threshold (Silero speech probability). Default: 0.5, or 0.35 for "
+        "8 kHz telephone recordings. Lower finds quieter speech.",
+        show_default=False,
+    ),
+]
+VadOpt = Annotated[
+    bool,
+    typer.Option("--vad/--no-vad", help="Recognise only detected speech (faster); --no-vad: every channel whole."),
+]
 BatchedOpt = Annotated[
     bool, typer.Option("--batched/--no-batched", help="Batched inference (faster on CPU and GPU).")
 ]
 
 
 def build_options(
-    model: str, device: str, compute_type: str, language: str, manager_channel: str, batched: bool
+    model: str, device: str, compute_type: str, language: str, manager_channel: str, batched: bool,
+    vad: bool = True, vad_threshold: float | None = None,
 ) -> TranscribeOptions:
     from ..errors import QAError
     from ..transcribe import TranscribeOptions
@@ -89,14 +111,22 @@ def build_options(
         raise QAError(f"--manager-channel must be 'left' or 'right', got {manager_channel!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise QAError(f"--device must be auto, cpu or cuda, got {device!r}")
-    return TranscribeOptions(
-        model=model,
-        device=device,
-        compute_type=compute_type,
-        language=None if language in ("", "auto") else language,
-        manager_channel=manager_channel,
-        batched=batched,
-    )
+    codes = tuple(c.strip().lower() for c in language.split(",") if c.strip() and c.strip() != "auto")
+    try:
+        return TranscribeOptions(
+            model=model,
+            device=device,
+            compute_type=compute_type,
+            # one code: that language; several (ru,en): detected among them
+            language=codes[0] if len(codes) == 1 else None,
+            languages=codes if len(codes) > 1 else (),
+            manager_channel=manager_channel,
+            batched=batched,
+            vad=vad,
+            vad_threshold=vad_threshold,
+        )
+    except ValueError as e:
+        raise QAError(f"{e}; see qa transcribe --help") from e
 
 
 @contextmanager
@@ -123,11 +153,24 @@ def print_batch_summary(result: BatchResult) -> None:
         if result.audio_seconds and result.wall_seconds
         else ""
     )
+    review = getattr(result, "review", {})
+    clean = [p for p in result.transcribed if p not in review]
+    cached = [p for p in result.cached if p not in review]
+    reasons: dict[str, int] = {}
+    for labels in review.values():
+        for label in labels:
+            reasons[label] = reasons.get(label, 0) + 1
+    need_review = (
+        f"{len(review)} need review ({', '.join(f'{k}: {n}' for k, n in sorted(reasons.items()))}), "
+        if review else ""
+    )
     err_console.print(
-        f"Done in {result.wall_seconds:.1f} s: {len(result.transcribed)} transcribed "
-        f"({result.audio_seconds / 60:.1f} min audio{speed}), {len(result.cached)} cached, "
+        f"Done in {result.wall_seconds:.1f} s: {len(clean)} transcribed "
+        f"({result.audio_seconds / 60:.1f} min audio{speed}), {need_review}{len(cached)} cached, "
         f"{len(result.imported)} imported, {len(result.failed)} failed."
     )
+    for path, labels in sorted(review.items()):
+        err_console.print(f"  [yellow]review[/yellow] {escape(path)}: {escape(', '.join(labels))}", soft_wrap=True)
     for _, reason in result.failed:  # each reason names its file
         err_console.print(f"  [red]failed[/red] {escape(reason)}", soft_wrap=True)
     no_manager = [w for w in result.warnings if "manager" in w]
@@ -156,14 +199,19 @@ def transcribe(
     manifest: ManifestOpt = None,
     workers: WorkersOpt = 0,
     batched: BatchedOpt = True,
+    vad: VadOpt = True,
+    vad_threshold: VadThresholdOpt = None,
+    managers: ManagersOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Transcribe again even if cached.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Transcribe call recordings (and import transcripts) into the workspace.
 
-    Stereo recordings are split into manager and client by channel; mono ones get role
-    'unknown'. Call metadata comes from the file name (--template) and/or a PBX/CRM
-    manifest CSV. Finished calls are cached: a second run over the same folder, or a run
+    Stereo recordings are split into manager and client by channel; mono ones by voice
+    (role 'unknown' when that is not clear). Call metadata comes from the file name (PBX
+    names such as Asterisk's are recognised; --template for others), --managers to name
+    extensions, and/or a PBX/CRM manifest CSV. Calls that lost speech, were cut short or
+    need review (language unclear, hallucinations) are counted apart. Finished calls are cached: a second run over the same folder, or a run
     restarted after being killed, only does what is left. With --output DIR, one
     <call_id>.json per call is written too.
 
@@ -172,14 +220,16 @@ def transcribe(
 
     Example: qa transcribe samples/ --manifest samples/manifest.csv -o transcripts/
     """
+    from ..metadata import name_parser
     from ..pipeline import transcribe_paths
 
     setup_logging(verbose)
-    options = build_options(model, device, compute_type, language, manager_channel, batched)
+    options = build_options(model, device, compute_type, language, manager_channel, batched, vad, vad_threshold)
+    name_parser(template)  # an unknown preset fails here, once, not per file
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = transcribe_paths(
             paths, ws, options, template=template, manifest=manifest, workers=workers,
-            progress=progress, output_dir=output, force=force,
+            progress=progress, output_dir=output, force=force, managers=managers,
         )
     print_batch_summary(result)
     if result.failed:
