@@ -633,11 +633,12 @@ def score_paths(
     manifest: str | os.PathLike[str] | None = None,
     workers: int = 1,
     progress: Callable[[ProgressEvent], None] | None = None,
+    managers: str | os.PathLike[str] | None = None,
 ) -> ScoreResult:
     """Intake (transcribe what is not cached, import transcripts), then score the batch."""
     batch = transcribe_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
-        progress=progress, output_dir=None,
+        progress=progress, output_dir=None, managers=managers,
     )
     calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed)
     return ScoreResult(batch, calls, items)

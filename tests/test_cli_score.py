@@ -169,3 +169,23 @@ def test_transcribe_all_failed_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["transcribe", str(tmp_path / "nothing.wav"), "-w", str(tmp_path / "ws")])
     assert result.exit_code == 1
     assert "no such file or folder; check the path" in result.output
+
+
+def test_score_asterisk_names_and_managers_file(tmp_path: Path) -> None:
+    """An Asterisk-named call with no --template gets its extension, and --managers names it."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "in-79161234567-101-20261124-093015-1700000001.101.txt").write_text(GOOD_RU, encoding="utf-8")
+    managers = tmp_path / "managers.csv"
+    managers.write_text("extension;manager\n101;Анна Смирнова\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["score", str(calls), "-s", str(SCRIPT_RU), "-r", str(RUBRIC_RU),
+                                 "--managers", str(managers), "-o", str(out), "-f", "json",
+                                 "--workspace", str(tmp_path / "ws")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    (row,) = doc["calls"]
+    assert row["call_id"] == "1700000001.101"  # text, not the float 1700000001.101
+    assert row["manager"] == "Анна Смирнова"
+    assert row["direction"] == "in"
+    assert str(row["started_at"]).startswith("2026-11-24T09:30:15")

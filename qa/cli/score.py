@@ -12,6 +12,7 @@ from .common import (
     EXIT_SOME_FAILED,
     DeviceOpt,
     Format,
+    ManagersOpt,
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
@@ -75,6 +76,7 @@ def score(
     fmt: ScoreFormatOpt = "csv",
     manifest: ManifestOpt = None,
     template: TemplateOpt = None,
+    managers: ManagersOpt = None,
     model: ModelOpt = "embedded",
     device: DeviceOpt = "auto",
     compute_type: ComputeTypeOpt = "auto",
@@ -111,7 +113,7 @@ def score(
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
-            workers=workers, progress=progress,
+            managers=managers, workers=workers, progress=progress,
         )
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
