@@ -230,8 +230,9 @@ def test_report_day_page_and_call_page(scored_with_log: Path, tmp_path: Path) ->
 
 @pytest.mark.model
 def test_the_sample_recordings_link_to_the_sample_log(scored_samples, tmp_path: Path, repo_root: Path) -> None:
-    """The six bundled recordings (real model, real scoring) meet samples/Master.csv: each is
-    the log row with its extension, number and start; the log's other answered calls have none."""
+    """The six bundled recordings of 2026-11-21 (real model, real scoring) meet
+    samples/Master.csv: each is the log row with its extension, number and start; the log's
+    other answered calls have none."""
     import shutil
 
     from qa import calllog
@@ -243,10 +244,15 @@ def test_the_sample_recordings_link_to_the_sample_log(scored_samples, tmp_path: 
             "--format", "json")
     assert r.exit_code == 0, r.output
     with Workspace(ws_path) as ws:
-        for call_id in ws.call_ids():
+        day = [c for c in ws.call_ids() if c.startswith("2026-11-21")]  # the log's day
+        assert len(day) == 6
+        for call_id in day:
             row = calllog.log_for_call(ws, call_id)
             assert row is not None, call_id
             assert row["started_at"] == call_id[:10] + "T" + call_id[11:19].replace("-", ":")
+        # The telephone samples were recorded on 2026-11-24, a day this log does not cover.
+        for call_id in set(ws.call_ids()) - set(day):
+            assert calllog.log_for_call(ws, call_id) is None, call_id
     missing = json.loads(r.stdout)["answered_without_recording"]
     assert [(m["started_at"][11:16], m["manager"]) for m in missing] == [
         ("11:48", "jones"), ("13:20", "brown"), ("15:24", "petrov"), ("17:10", "smith")]
