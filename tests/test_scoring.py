@@ -309,7 +309,7 @@ def test_to_store_matches_the_contract(tmp_path: Path) -> None:
         "kind": "forbidden", "item_id": "forbidden_1", "title": "i have no idea", "status": "found",
         "score": -5.0, "max_score": 0.0, "start": 42.0, "end": 47.0, "role": "manager",
         "text": "I have no idea.", "matched": "I have no idea.", "phrase": "i have no idea", "similarity": 100.0,
-        "detail": "penalty 5", "utterance": 7,
+        "detail": "penalty 5", "utterance": 7, "layer": "fuzzy",
     }
     # the evidence names its utterance: no search by time and quote is needed
     assert transcript.utterances[7].text == "I have no idea."

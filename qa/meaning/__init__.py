@@ -35,7 +35,7 @@ __all__ = [
     "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_MARGINS", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
     "MeaningError", "MeaningHit", "MeaningMatcher", "MeaningOptions", "MemoryVectorCache",
     "SqliteVectorCache", "VectorCache", "Verdict", "best_items", "cosine", "decide", "embed",
-    "encoder", "item_similarities", "text_key",
+    "encoder", "item_similarities", "text_key", "windows",
 ]
 
 #: Zero-shot similarity thresholds per encoder, chosen on the CaSiNo development split
@@ -126,6 +126,34 @@ def embed(texts: Sequence[str], enc: Encoder, cache: VectorCache | None = None) 
             cache.put_many(enc.name, fresh)
         have = {**have, **fresh}
     return np.stack([np.asarray(have[k], dtype=np.float32) for k in keys])
+
+
+#: Windows of an utterance the meaning layer embeds (:func:`windows`): words per window and
+#: step. A key phrase is short; embedded with a whole long turn, its meaning drowns.
+WINDOW_WORDS = 8
+WINDOW_STEP = 4
+
+
+def windows(
+    texts: Sequence[str], size: int = WINDOW_WORDS, step: int = WINDOW_STEP
+) -> tuple[list[str], list[int]]:
+    """Each text as overlapping word windows: ``(window texts, index of the text each came
+    from)``. A text of at most ``size`` words is one window; every text has at least one."""
+    out: list[str] = []
+    owner: list[int] = []
+    for i, t in enumerate(texts):
+        words = str(t).split()
+        if len(words) <= size:
+            out.append(" ".join(words))
+            owner.append(i)
+            continue
+        starts = list(range(0, len(words) - size + 1, step))
+        if starts[-1] + size < len(words):
+            starts.append(len(words) - size)
+        for s in starts:
+            out.append(" ".join(words[s:s + size]))
+            owner.append(i)
+    return out, owner
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
