@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cache import MemoryVectorCache, SqliteVectorCache, VectorCache, text_key
-from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, encoder
+from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, available, encoder
 
 __all__ = [
     "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_MARGINS", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
     "MeaningError", "MeaningHit", "MeaningMatcher", "MeaningOptions", "MemoryVectorCache",
-    "SqliteVectorCache", "VectorCache", "Verdict", "best_items", "cosine", "decide", "embed",
+    "SqliteVectorCache", "VectorCache", "Verdict", "available", "best_items", "cosine", "decide", "embed",
     "encoder", "item_similarities", "text_key", "windows",
 ]
 
