@@ -300,6 +300,14 @@ class Scorer:
     # -- one call ---------------------------------------------------------------------------
     def score(self, transcript: Transcript) -> CallScore:
         """Score one call. Pure: the same inputs always give the same result."""
+        if self.meaning is None:
+            return self._score(transcript)
+        from .meaning import one_thread
+
+        with one_thread():
+            return self._score(transcript)
+
+    def _score(self, transcript: Transcript) -> CallScore:
         found: dict[str, list[list[Match]]] = {}
         prepared: PreparedTranscript | None = None
         for code, g in self._groups.items():
