@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from qa.scoring import ITEM_COLUMNS, CallScore, Scorer, ScoringOptions, score_call
-from qa.transcripts import clock
 from qa.scripts import parse_rubric, parse_script
 from qa.store import ITEM_COLUMNS as STORE_ITEM_COLUMNS
 from qa.store import Workspace
-from qa.transcripts import CallMeta, Transcript, Utterance
+from qa.transcripts import CallMeta, Transcript, Utterance, clock
 
 SCRIPT = parse_script(
     """
