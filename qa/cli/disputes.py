@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import WorkspaceOpt, app, err_console, fail, handle_errors, open_workspace, out_console
+from .common import WorkspaceOpt, app, err_console, fail, handle_errors, open_workspace
 
 
 @app.command("dispute")
@@ -42,8 +42,8 @@ def dispute_cmd(
             res = dp.import_workbook(ws, import_file, by=by)
         for line, why in res.skipped:
             err_console.print(f"skipped {import_file}:{line}: {why}", markup=False, soft_wrap=True)
-        out_console.print(f"{len(res.stored)} override(s) stored, {res.unchanged} row(s) as the tool "
-                          f"had them, {len(res.skipped)} skipped", markup=False)
+        typer.echo(f"{len(res.stored)} override(s) stored, {res.unchanged} row(s) as the tool had them, "
+                   f"{len(res.skipped)} skipped")
         return
     if not call_id or not item_id or not status:
         fail("give CALL_ID ITEM_ID --status STATUS, or --import FILE.xlsx", code=2)
@@ -55,5 +55,4 @@ def dispute_cmd(
     with open_workspace(workspace, create=False) as ws:
         d = dp.dispute(ws, call_id, item_id, status, note=note, by=by, kind=kind)
     was = "agrees with the tool" if d.agrees else f"overturns the tool's {d.tool_status!r}"
-    out_console.print(f"{d.call_id} {d.kind} {d.item_id}: {d.status} by {d.by} ({was}; "
-                      "kept across rescoring)", markup=False)
+    typer.echo(f"{d.call_id} {d.kind} {d.item_id}: {d.status} by {d.by} ({was}; kept across rescoring)")
