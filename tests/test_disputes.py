@@ -149,3 +149,26 @@ def test_views_show_overrides(ws: Workspace) -> None:
         f"supervisor override: en_b2b_01 greeting {flipped} (tool: {before}) by anna: not a greeting"]
     assert dp.as_grades(ws) == [{"call_id": "en_b2b_01", "item_id": "greeting", "value": flipped,
                                  "grader": "anna"}]
+
+
+def test_the_call_page_scorecard_and_coaching_show_an_override(tmp_path: Path) -> None:
+    from test_reports import make_report_workspace
+
+    from qa.coaching import coach
+    from qa.reports import ReportOptions, build_site
+    from qa.scorecards import scorecard
+
+    path = make_report_workspace(tmp_path)
+    with Workspace(path) as w:
+        (item, status), *_ = w.query(
+            "SELECT item_id, status FROM items WHERE call_id='ru-1' AND kind='stage' ORDER BY rowid")
+        flipped = "missed" if status == "found" else "found"
+        dp.dispute(w, "ru-1", item, flipped, note="heard it on the recording", by="anna")
+        site = build_site(w, tmp_path / "site", options=ReportOptions(lang="en"))
+        html = (site.out_dir / "calls/ru-1.html").read_text(encoding="utf-8")
+        assert f"overridden by anna: heard it on the recording (tool: {status})" in html
+        note = f"supervisor override: ru-1 {item} {flipped} (tool: {status}) by anna: heard it on the recording"
+        card = scorecard(w, "Иванов", "2026-11-20", "2026-11-21")
+        assert note in card.notes
+        plan = coach(w, "Иванов", "2026-11-20", "2026-11-21", save=False)
+        assert note in plan.notes
