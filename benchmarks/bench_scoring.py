@@ -306,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--baseline-calls", type=int, default=200, help="calls to score with the baseline (default 200)")
     ap.add_argument("--workers", type=int, default=1, help="processes for ours (default 1)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--meaning-calls", type=int, default=300,
+                    help="calls to score with and without the meaning layer, vectors cached in a "
+                    "workspace beforehand (default 300; 0: skip; needs call-qa[meaning])")
     args = ap.parse_args(argv)
 
     script, rubric = load_script(SCRIPT), load_rubric(RUBRIC)
@@ -337,7 +340,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"| qa.scoring, same {len(sub)} calls as baseline | {len(sub)} | - | - | {o_rec_sub:.1%} | {o_false_sub:.1%} |")
     print(f"| naive difflib loop (1 process) | {len(sub)} | {base_s:.1f} | {base_rate:.1f} | {b_rec:.1%} | {b_false:.1%} |")
     print(f"\nSpeed-up: {ours_rate / base_rate:.0f}x")
+    if args.meaning_calls:
+        meaning_rows(calls[: args.meaning_calls], planted[: args.meaning_calls], script, rubric, stage_ids)
     return 0
+
+
+def meaning_rows(calls: list[Transcript], planted: list[set[str]], script: Script, rubric: Rubric,
+                 stage_ids: list[str]) -> None:
+    """Side by side on the same calls: fuzzy only, and fuzzy + the meaning layer with every
+    utterance's vectors already in the workspace cache (a fresh cache object, so they are read
+    from SQLite as ``qa score`` reads them)."""
+    import tempfile
+
+    from qa.meaning import MeaningOptions, available, windows
+    from qa.meaning.items import script_matchers
+    from qa.store import Workspace
+
+    if not available():
+        print("\nmeaning layer: skipped (pip install 'call-qa[meaning]')")
+        return
+    with tempfile.TemporaryDirectory() as tmp, Workspace(tmp) as ws:
+        layer = script_matchers(script, rubric, MeaningOptions(), cache=ws.vector_cache())
+        texts = [w for t in calls for w in windows([u.text for u in t.utterances])[0]]
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), 512):
+            layer.embed(texts[i:i + 512])
+        embed_s = time.perf_counter() - t0
+        layer = script_matchers(script, rubric, MeaningOptions(), cache=ws.vector_cache())
+        t0 = time.perf_counter()
+        fuzzy = [score_call(t, script, rubric).stage_flags() for t in calls]
+        fuzzy_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        both = [score_call(t, script, rubric, meaning=layer).stage_flags() for t in calls]
+        both_s = time.perf_counter() - t0
+    f_rec, f_false = _quality(fuzzy, planted, stage_ids)
+    m_rec, m_false = _quality(both, planted, stage_ids)
+    n = len(calls)
+    print(f"\nMeaning layer (USE), same {n} calls, 1 process; embedding their {len(texts)} word windows "
+          f"first took {embed_s:.1f} s ({len(texts) / embed_s:.0f}/s, not in the timings below)\n")
+    print("| scorer | calls | seconds | calls/s | planted stages found | stages found that were not planted |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| qa.scoring, fuzzy only | {n} | {fuzzy_s:.1f} | {n / fuzzy_s:.0f} | {f_rec:.1%} | {f_false:.1%} |")
+    print(f"| qa.scoring + meaning layer (cached vectors) | {n} | {both_s:.1f} | {n / both_s:.0f} | "
+          f"{m_rec:.1%} | {m_false:.1%} |")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,37 @@ def read_grades(path: str | Path) -> Grades:
     return Grades(pd.DataFrame(rows, columns=cols), sframe, skipped)
 
 
+def dispute_grades(ws: Any) -> Grades:
+    """Supervisors' overrides (``qa dispute``) as human grades, grader = who overrode; their
+    ``line`` is -1 (they come from the workspace, not a file)."""
+    import pandas as pd
+
+    from .disputes import as_grades
+
+    rows = []
+    for g in as_grades(ws):
+        parsed = _parse_value(g["value"])
+        if parsed is None:  # pragma: no cover - disputes only store known statuses
+            continue
+        val, handled = parsed
+        rows.append({"call_id": g["call_id"], "item_id": g["item_id"],
+                     "question": f"{g['item_id']}:handled" if handled else g["item_id"],
+                     "human": val, "grader": g["grader"], "line": -1})
+    cols = ["call_id", "item_id", "question", "human", "grader", "line"]
+    return Grades(pd.DataFrame(rows, columns=cols), pd.DataFrame(columns=["call_id", "grader", "human_score"]))
+
+
+def merge_grades(a: Grades, b: Grades) -> Grades:
+    """Both sets of grades (a file's and the disputes'), rows of ``a`` first."""
+    import pandas as pd
+
+    frames = [f for f in (a.rows, b.rows) if len(f)]
+    rows = pd.concat(frames, ignore_index=True) if frames else a.rows
+    sframes = [f for f in (a.scores, b.scores) if len(f)]
+    scores = pd.concat(sframes, ignore_index=True) if sframes else a.scores
+    return Grades(rows, scores, [*a.skipped, *b.skipped])
+
+
 # -- the tool's side -------------------------------------------------------------------------
 @dataclass
 class ToolDecisions:

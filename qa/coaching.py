@@ -639,6 +639,9 @@ def coach(
     period_from = data.scope.date_from or (str(days.min()) if len(days) else None)
     period_to = data.scope.date_to or (str(days.max()) if len(days) else None)
     notes = data.notes(manager)
+    from .disputes import notes_for  # supervisor overrides (qa dispute)
+
+    notes.extend(notes_for(ws, mine["call_id"]))
     previous = _check_previous(ws, data, manager, period_from)
     gaps: list[Gap] = []
     if mine.empty:

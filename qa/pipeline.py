@@ -542,12 +542,14 @@ def score_calls(
     *,
     progress: Callable[[int, int], None] | None = None,
     failed: list[tuple[str, str]] | None = None,
+    meaning: Any = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
     With several scripts (or rubrics), each call gets the one named by its manifest or in
     its language (see :class:`qa.scripts.ConfigChooser`). Calls that cannot be scored are appended to
-    ``failed`` as ``(source, reason)``.
+    ``failed`` as ``(source, reason)``. ``meaning``: :class:`qa.meaning.MeaningOptions` to
+    add the meaning layer (vectors cached in the workspace), None for the fuzzy layer alone.
     """
     import pandas as pd
 
@@ -579,7 +581,7 @@ def score_calls(
             if failed is not None:
                 failed.append((transcript.meta.source or transcript.call_id, str(e)))
             continue
-        cs = score_call(transcript, script, rubric)
+        cs = score_call(transcript, script, rubric, meaning=_meaning_layer(ws, script, rubric, meaning))
         summary, items = cs.to_store()
         batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
         if len(batch) >= 200:
@@ -594,6 +596,25 @@ def score_calls(
     calls = pd.DataFrame(call_rows)
     items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
     return calls, items
+
+
+_LAYERS: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any]] = {}
+
+
+def _meaning_layer(ws: Workspace, script: Script, rubric: Rubric | None, options: Any) -> Any:
+    """The meaning layer for a (script, rubric), built once per process (None: fuzzy only)."""
+    if options is None:
+        return None
+    from .meaning.items import script_matchers
+
+    key = (id(ws), id(script), id(rubric), id(options))
+    got = _LAYERS.get(key)
+    if got is None or got[0] is not script or got[1] is not rubric or got[2] is not options:
+        got = (script, rubric, options, script_matchers(script, rubric, options, cache=ws.vector_cache()))
+        if len(_LAYERS) >= 8:
+            _LAYERS.pop(next(iter(_LAYERS)))
+        _LAYERS[key] = got
+    return got[3]
 
 
 def _call_row(t: Transcript, summary: dict[str, Any], cs: Any, script: Any) -> dict[str, Any]:
@@ -634,11 +655,13 @@ def score_paths(
     workers: int = 1,
     progress: Callable[[ProgressEvent], None] | None = None,
     managers: str | os.PathLike[str] | None = None,
+    meaning: Any = None,
 ) -> ScoreResult:
-    """Intake (transcribe what is not cached, import transcripts), then score the batch."""
+    """Intake (transcribe what is not cached, import transcripts), then score the batch
+    (``meaning``: see :func:`score_calls`)."""
     batch = transcribe_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
         progress=progress, output_dir=None, managers=managers,
     )
-    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed)
+    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning)
     return ScoreResult(batch, calls, items)

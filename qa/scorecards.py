@@ -657,6 +657,9 @@ def scorecard(
     lb = _leaderboard(data)
     mine_calls = data.calls[data.calls["manager"] == manager]
     notes = data.notes(manager)
+    from .disputes import notes_for  # supervisor overrides (qa dispute)
+
+    notes.extend(notes_for(ws, mine_calls["call_id"]))
     row = lb[lb["manager"] == manager]
     n = len(mine_calls)
     if n == 0:

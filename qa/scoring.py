@@ -53,19 +53,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTranscript, prepare
 from .metrics import MetricsOptions, call_metrics
 from .normalize import language_code
 from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step
 from .store import ITEM_COLUMNS as _STORE_ITEM_COLUMNS
-from .transcripts import CLIENT, MANAGER, Transcript, clock
+from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, clock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .meaning import MeaningHit
+    from .meaning.items import ScriptMatchers
 
 #: Columns of an ``items`` row: defined once, in the store.
 ITEM_COLUMNS = _STORE_ITEM_COLUMNS
 KINDS = ("stage", "objection", "step", "forbidden", "order")
 STATUSES = ("found", "missed", "na", "handled", "unhandled")
+#: Where in the call a stage is looked for (see :attr:`ScoringOptions.position_turns`).
+POSITIONS = ("any", "opening", "closing")
+#: Which layer found an item (the ``layer`` column): the words, or the meaning.
+LAYERS = ("fuzzy", "meaning")
+#: :attr:`qa.matching.Match.query` of evidence the meaning layer made (a whole utterance).
+MEANING_QUERY = -2
 
 
 @dataclass(frozen=True)
@@ -86,8 +96,19 @@ class ScoringOptions:
     match: MatchOptions = field(default_factory=MatchOptions)
     #: Conversation metric thresholds.
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
+    #: Position-aware stages: an ``opening`` stage is looked for in the first
+    #: ``position_turns`` turns of its role (manager), a ``closing`` one in its last ones (on
+    #: mono recordings: that many x ``mono_turn_segments`` utterances); ``any``: everywhere.
+    position_turns: int = 3
+    #: ``(stage id, position)`` pairs for stages whose script says no ``position``.
+    positions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        if self.position_turns < 1:
+            raise ValueError(f"position_turns must be >= 1, got {self.position_turns}")
+        for sid, pos in self.positions:
+            if pos not in POSITIONS:
+                raise ValueError(f"position of {sid!r} must be one of {POSITIONS}, got {pos!r}")
         if not 0 < self.handled_share <= 1:
             raise ValueError(f"handled_share must be in (0, 1], got {self.handled_share}")
         if self.mono_turn_segments < 1:
@@ -106,6 +127,8 @@ class Item:
     max_score: float
     match: Match | None = None
     detail: str | None = None
+    #: ``fuzzy`` or ``meaning`` when found by a layer (None: the evidence's own layer).
+    layer: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -129,6 +152,7 @@ class Item:
             # which utterance the evidence is in (the first one of a match joined across
             # split utterances), so readers never search for it again by time and quote
             row["utterance"] = self.match.utterance_index
+            row["layer"] = self.layer or _layer(self.match)
         return row
 
 
@@ -203,13 +227,38 @@ class _Group:
     phrases: PhraseSet | None = None
 
 
-class Scorer:
-    """A script and rubric compiled once; :meth:`score` scores one call (reuse it for batches)."""
+def _layer(m: Match) -> str:
+    return "meaning" if m.query == MEANING_QUERY else "fuzzy"
 
-    def __init__(self, script: Script, rubric: Rubric | None = None, options: ScoringOptions | None = None):
+
+def stage_position(st: Stage, options: ScoringOptions) -> str:
+    """Where a stage is looked for: the script's ``position``, else ``options.positions``,
+    else ``any``."""
+    pos = getattr(st, "position", None) or dict(options.positions).get(st.id) or "any"
+    if pos not in POSITIONS:
+        raise ValueError(f"stage {st.id!r}: position must be one of {POSITIONS}, got {pos!r}")
+    return str(pos)
+
+
+class Scorer:
+    """A script and rubric compiled once; :meth:`score` scores one call (reuse it for batches).
+
+    ``meaning``: the meaning layer for this script and rubric
+    (:func:`qa.meaning.items.script_matchers`); None scores with the fuzzy layer alone.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        rubric: Rubric | None = None,
+        options: ScoringOptions | None = None,
+        meaning: ScriptMatchers | None = None,
+    ):
         self.script = script
         self.rubric = rubric
         self.options = options or ScoringOptions()
+        self.meaning = meaning
+        self._positions = {st.id: stage_position(st, self.options) for st in script.stages}
         self._groups: dict[str, _Group] = {}
         # (group language, query index) per phrase of each checked thing
         self._stage_q: dict[str, list[tuple[str, int]]] = {}
@@ -251,6 +300,14 @@ class Scorer:
     # -- one call ---------------------------------------------------------------------------
     def score(self, transcript: Transcript) -> CallScore:
         """Score one call. Pure: the same inputs always give the same result."""
+        if self.meaning is None:
+            return self._score(transcript)
+        from .meaning import one_thread
+
+        with one_thread():
+            return self._score(transcript)
+
+    def _score(self, transcript: Transcript) -> CallScore:
         found: dict[str, list[list[Match]]] = {}
         prepared: PreparedTranscript | None = None
         for code, g in self._groups.items():
@@ -261,13 +318,20 @@ class Scorer:
             prepared = prepare(transcript, self.script.language, self.options.match)
         end_time = prepared.end_time
         turns = transcript.turn_ids()
+        ctx = _Call(transcript, turns, end_time)
+        if self.meaning is not None and transcript.utterances:
+            from .meaning import windows
+
+            ctx.texts, ctx.owner = windows([u.text for u in transcript.utterances])
+            ctx.vectors = self.meaning.embed(ctx.texts)
 
         def matches(refs: Sequence[tuple[str, int]]) -> list[list[Match]]:
             return [found[code][qi] for code, qi in refs]
 
         items: list[Item] = []
         # objections first: stages with applies_if depend on them
-        objection_items, raises, obj_points, obj_max = self._objections(transcript, turns, matches)
+        objection_items, raises, obj_points, obj_max = self._objections(transcript, turns, matches, ctx)
+        stage_hits = self._stage_hits(ctx)
         raised = None if raises is None else {r.objection.id for r in raises}
         stage_items: list[Item] = []
         first_found: dict[str, Match] = {}
@@ -278,7 +342,10 @@ class Scorer:
                 # the rubric judges how objections were handled, not the stage's own phrases
                 item, first = self._handling_stage(st, raises)
             else:
-                item, first = self._stage(st, matches(self._stage_q[st.id]), end_time, raised)
+                item, first = self._stage(
+                    st, matches(self._stage_q[st.id]), end_time, raised,
+                    ctx.allowed(st, self._positions[st.id], self.options), stage_hits.get(st.id), ctx,
+                )
             stage_items.append(item)
             points += item.score
             max_points += item.max_score
@@ -315,8 +382,20 @@ class Scorer:
         )
 
     # -- stages -------------------------------------------------------------------------------
+    def _stage_hits(self, ctx: _Call) -> dict[str, MeaningHit]:
+        """The meaning layer's verdict per stage judged by phrases (role, window, position)."""
+        mm = None if self.meaning is None else self.meaning.stages
+        if mm is None or ctx.vectors is None:
+            return {}
+        eligible = {}
+        for st in self.script.stages:
+            if st.id in mm.vectors:
+                eligible[st.id] = ctx.expand(ctx.mask(st, self._positions[st.id], self.options))
+        return mm.match(ctx.vectors, eligible)
+
     def _stage(
-        self, st: Stage, per_phrase: list[list[Match]], end_time: float, raised: set[str] | None
+        self, st: Stage, per_phrase: list[list[Match]], end_time: float, raised: set[str] | None,
+        allowed: set[int] | None = None, hit: MeaningHit | None = None, ctx: _Call | None = None,
     ) -> tuple[Item, Match | None]:
         weight = float(st.weight)
         if st.applies_if:
@@ -332,6 +411,7 @@ class Scorer:
                 m for m in ms
                 if (start_before is None or m.start <= start_before)
                 and (end_after is None or m.end >= end_after)
+                and (allowed is None or m.utterance_index in allowed)
             ]
             if ok:
                 inside.append(ok)
@@ -347,6 +427,17 @@ class Scorer:
             if len(best) > 1:
                 detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {clock(m.start)}" for m in best)
             return Item("stage", st.id, st.title, "found", weight, weight, first, detail), first
+        if hit is not None and hit.found and ctx is not None and len(best) + 1 >= st.min_matches:
+            # the meaning layer: one more phrase said in other words, on words of its own
+            said = {i for m in best for i in (m.utterance_indices or (m.utterance_index,))}
+            win = next((w for w in (hit.utterance, *hit.all_found) if w is not None and ctx.owner[w] not in said), None)
+            if win is not None and self.meaning is not None:
+                m = ctx.meaning_match(self.meaning.stages, hit, win)
+                detail = _meaning_detail(m, hit)
+                if best:
+                    detail += "; with " + ", ".join(f"{b.phrase!r} at {clock(b.start)}" for b in best)
+                first = min([m, *best], key=lambda x: x.start)
+                return Item("stage", st.id, st.title, "found", weight, weight, m, detail, "meaning"), first
         parts = []
         if best:
             parts.append(
@@ -366,10 +457,15 @@ class Scorer:
                 window.append(f"the first {st.within_first_seconds:g} s")
             if st.within_last_seconds is not None:
                 window.append(f"the last {st.within_last_seconds:g} s")
+            if allowed is not None:
+                pos = self._positions[st.id]
+                window.append(f"the {pos} {self.options.position_turns} turn(s)")
             parts.append(
                 "said outside " + " and ".join(window) + ": "
                 + ", ".join(f"{m.phrase!r} at {clock(m.start)}" for m in outside)
             )
+        if hit is not None and hit.utterance is not None and not hit.found:
+            parts.append(f"closest in meaning {hit.similarity:.2f}")
         detail = "; ".join(parts) if parts else "not found"
         if not st.required:
             detail = f"optional; {detail}"
@@ -414,18 +510,30 @@ class Scorer:
 
     # -- objections ---------------------------------------------------------------------------
     def _objections(
-        self, transcript: Transcript, turns: list[int], matches: Any
+        self, transcript: Transcript, turns: list[int], matches: Any, ctx: _Call | None = None
     ) -> tuple[list[Item], list[_Raise] | None, float, float]:
         if self.rubric is None:
             return [], None, 0.0, 0.0
         items: list[Item] = []
         raises: list[_Raise] = []
         points = max_points = 0.0
+        trigger_hits: dict[str, MeaningHit] = {}
+        tm = None if self.meaning is None else self.meaning.triggers
+        if tm is not None and ctx is not None and ctx.vectors is not None:
+            client = ctx.expand(ctx.role_mask(CLIENT))
+            trigger_hits = tm.match(ctx.vectors, dict.fromkeys(tm.vectors, client))
         for ob in self.rubric.objections:
-            triggers = sorted(
-                (m for ms in matches(self._trigger_q[ob.id]) for m in ms),
-                key=lambda m: (m.start, -m.similarity),
-            )
+            fuzzy = [m for ms in matches(self._trigger_q[ob.id]) for m in ms]
+            hit = trigger_hits.get(ob.id)
+            if hit is not None and hit.found and ctx is not None:
+                # the meaning layer: client turns that say a trigger in other words (a turn
+                # the fuzzy layer found already keeps the fuzzy evidence)
+                seen = {turns[i] for m in fuzzy for i in (m.utterance_indices or (m.utterance_index,))}
+                for w in hit.all_found:
+                    if turns[ctx.owner[w]] not in seen:
+                        seen.add(turns[ctx.owner[w]])
+                        fuzzy.append(ctx.meaning_match(tm, hit, w))
+            triggers = sorted(fuzzy, key=lambda m: (m.start, -m.similarity))
             seen_turns: set[int] = set()
             for trig in triggers:
                 last = max(trig.utterance_indices or (trig.utterance_index,))
@@ -436,12 +544,14 @@ class Scorer:
                 window = set(transcript.answer_window(
                     last, ob.respond_within_turns, self.options.mono_turn_segments, turn_ids=turns
                 ))
-                got, total, step_items = self._steps(ob, window, matches)
+                got, total, step_items = self._steps(ob, window, matches, ctx)
                 handled = total > 0 and got >= self.options.handled_share * total
                 detail = (
                     f"raised at {clock(trig.start)}; {got:g} of {total:g} step points in the next "
                     f"{ob.respond_within_turns} manager turn(s)"
                 )
+                if _layer(trig) == "meaning":
+                    detail += f"; raised in other words: {trig.similarity / 100:.2f} to {trig.phrase!r}"
                 items.append(
                     Item("objection", ob.id, ob.title, "handled" if handled else "unhandled", got, total, trig, detail)
                 )
@@ -454,9 +564,16 @@ class Scorer:
                 max_points += total
         return items, raises, points, max_points
 
-    def _steps(self, ob: Objection, window: set[int], matches: Any) -> tuple[float, float, list[Item]]:
+    def _steps(
+        self, ob: Objection, window: set[int], matches: Any, ctx: _Call | None = None
+    ) -> tuple[float, float, list[Item]]:
         got = 0.0
         items = []
+        step_hits: dict[str, MeaningHit] = {}
+        sm = None if self.meaning is None else self.meaning.steps.get(ob.id)
+        if sm is not None and ctx is not None and ctx.vectors is not None and window:
+            mask = [o in window for o in ctx.owner]
+            step_hits = sm.match(ctx.vectors, dict.fromkeys(sm.vectors, mask))
         for step in ob.steps:
             hits = [
                 m for ms in matches(self._step_q[(ob.id, step.id)]) for m in ms
@@ -465,9 +582,16 @@ class Scorer:
             hits.sort(key=lambda m: (m.start, -m.similarity))
             w = float(step.weight)
             title = _step_title(ob, step)
+            hit = step_hits.get(step.id)
             if hits:
                 got += w
                 items.append(Item("step", f"{ob.id}.{step.id}", title, "found", w, w, hits[0]))
+            elif hit is not None and hit.found and ctx is not None and sm is not None:
+                got += w
+                m = ctx.meaning_match(sm, hit, hit.utterance if hit.utterance is not None else hit.all_found[0])
+                items.append(Item(
+                    "step", f"{ob.id}.{step.id}", title, "found", w, w, m, _meaning_detail(m, hit), "meaning"
+                ))
             else:
                 items.append(Item("step", f"{ob.id}.{step.id}", title, "missed", 0.0, w, None, "not said in the response window"))
         return got, ob.max_points, items
@@ -533,6 +657,80 @@ def _distinct_spans(per_phrase: Sequence[Sequence[Match]], need: int) -> list[Ma
                 used.add(m.phrase)
                 break
     return best
+
+
+def _meaning_detail(m: Match, hit: MeaningHit) -> str:
+    lead = "" if hit.margin == float("inf") else f", lead {hit.margin:.2f}"
+    return f"meaning: {m.similarity / 100:.2f} to {m.phrase!r}{lead}"
+
+
+class _Call:
+    """What one call's scoring shares: turns, utterance vectors, position windows."""
+
+    def __init__(self, transcript: Transcript, turns: list[int], end_time: float):
+        self.transcript = transcript
+        self.turns = turns
+        self.end_time = end_time
+        #: the meaning layer's word windows (:func:`qa.meaning.windows`), their utterance, vectors
+        self.texts: list[str] = []
+        self.owner: list[int] = []
+        self.vectors: Any = None
+        self.mono = all(u.role == UNKNOWN for u in transcript.utterances)
+        self._allowed: dict[tuple[str, str], set[int] | None] = {}
+
+    def expand(self, mask: Sequence[bool]) -> list[bool]:
+        """A per-utterance mask as a per-window one."""
+        return [bool(mask[o]) for o in self.owner]
+
+    def role_mask(self, role: str) -> list[bool]:
+        return [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]
+
+    def allowed(self, st: Stage, position: str, options: ScoringOptions) -> set[int] | None:
+        """Utterances a stage's position lets it be found in (None: anywhere): the first
+        (``opening``) or last (``closing``) ``position_turns`` turns of the stage's role."""
+        if position == "any":
+            return None
+        key = (st.role, position)
+        if key not in self._allowed:
+            mine = [i for i, ok in enumerate(self.role_mask(st.role)) if ok]
+            order = list(dict.fromkeys(self.turns[i] for i in mine))
+            n = options.position_turns * (options.mono_turn_segments if self.mono else 1)
+            keep = set(order[:n] if position == "opening" else order[-n:])
+            self._allowed[key] = {i for i in mine if self.turns[i] in keep}
+        return self._allowed[key]
+
+    def mask(self, st: Stage, position: str, options: ScoringOptions) -> list[bool]:
+        """Where the meaning layer may find a stage: its role, time window and position."""
+        allowed = self.allowed(st, position, options)
+        end_after = self.end_time - st.within_last_seconds if st.within_last_seconds is not None else None
+        return [
+            ok
+            and (st.within_first_seconds is None or u.start <= st.within_first_seconds)
+            and (end_after is None or u.end >= end_after)
+            and (allowed is None or i in allowed)
+            for i, (u, ok) in enumerate(zip(self.transcript.utterances, self.role_mask(st.role)))
+        ]
+
+    def meaning_match(self, mm: Any, hit: MeaningHit, window: int) -> Match:
+        """Evidence for a meaning hit in word window ``window``: its utterance as the quote,
+        the window as the matched words, the closest example as the phrase, the cosine
+        similarity x 100 (the ``layer`` column says which layer, so which scale)."""
+        utterance = self.owner[window]
+        u = self.transcript.utterances[utterance]
+        sim = float(hit.similarity)
+        example = hit.example
+        if mm is not None and self.vectors is not None:
+            from .meaning import cosine
+
+            ex = mm.vectors[hit.item_id]
+            sims = cosine(self.vectors[window], ex)[0]
+            example, sim = int(sims.argmax()), float(sims.max())
+        phrase = mm.examples[hit.item_id][example] if mm is not None and example is not None else ""
+        return Match(
+            phrase=phrase, similarity=round(100 * sim, 1), utterance_index=utterance, start=u.start,
+            end=u.end, role=u.role, text=u.text, matched=self.texts[window], utterance_indices=(utterance,),
+            query=MEANING_QUERY,
+        )
 
 
 @dataclass(frozen=True)
@@ -616,18 +814,23 @@ def batch_summary(calls: Any, items: Any, *, worst: int = 5, stages: int = 5) ->
 
 
 # ---- one call, cached compile -------------------------------------------------------------------
-_SCORERS: dict[tuple[int, int, ScoringOptions], tuple[Script, Rubric | None, Scorer]] = {}
+_SCORERS: dict[tuple[int, int, ScoringOptions, int], tuple[Script, Rubric | None, Scorer]] = {}
 
 
-def scorer_for(script: Script, rubric: Rubric | None = None, options: ScoringOptions | None = None) -> Scorer:
-    """A :class:`Scorer` for these script and rubric objects and equal options, compiled once
-    and reused (the last few are kept)."""
+def scorer_for(
+    script: Script,
+    rubric: Rubric | None = None,
+    options: ScoringOptions | None = None,
+    meaning: ScriptMatchers | None = None,
+) -> Scorer:
+    """A :class:`Scorer` for these script, rubric and meaning-layer objects and equal
+    options, compiled once and reused (the last few are kept)."""
     opts = options or ScoringOptions()
-    key = (id(script), id(rubric), opts)
+    key = (id(script), id(rubric), opts, id(meaning))
     got = _SCORERS.get(key)
-    if got is not None and got[0] is script and got[1] is rubric:
+    if got is not None and got[0] is script and got[1] is rubric and got[2].meaning is meaning:
         return got[2]
-    scorer = Scorer(script, rubric, opts)
+    scorer = Scorer(script, rubric, opts, meaning)
     if len(_SCORERS) >= 8:
         _SCORERS.pop(next(iter(_SCORERS)))
     _SCORERS[key] = (script, rubric, scorer)
@@ -639,6 +842,11 @@ def score_call(
     script: Script,
     rubric: Rubric | None = None,
     options: ScoringOptions | None = None,
+    *,
+    meaning: ScriptMatchers | None = None,
 ) -> CallScore:
-    """Score one call against a script (and rubric). See the module docstring for the formula."""
-    return scorer_for(script, rubric, options).score(transcript)
+    """Score one call against a script (and rubric). See the module docstring for the formula.
+
+    ``meaning``: the meaning layer (:func:`qa.meaning.items.script_matchers` for this script
+    and rubric); without it, only the fuzzy layer judges (the same result as always)."""
+    return scorer_for(script, rubric, options, meaning).score(transcript)

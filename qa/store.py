@@ -25,7 +25,8 @@ versions, :meth:`Workspace.scope_sql` writes the SQL): scorecards, coaching, min
 and the report all read through it, so they count the same calls.
 
 Schema versions: 1 (first release); 2 adds ``items.utterance``, ``scores.tokens_*`` and
-``scores.metric_*``.
+``scores.metric_*``; 3 adds ``items.layer`` (which layer found it: ``fuzzy`` or ``meaning``),
+the meaning layer's ``vectors`` cache and the supervisors' ``disputes``.
 Opening an older workspace migrates it in place (``ALTER TABLE``; the token columns are
 filled from ``items`` once).
 """
@@ -45,7 +46,7 @@ from typing import Any
 from .errors import WorkspaceError
 from .transcripts import CallMeta, Transcript
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
@@ -132,7 +133,8 @@ CREATE TABLE IF NOT EXISTS items (
     phrase TEXT,
     similarity REAL,
     detail TEXT,
-    utterance INTEGER
+    utterance INTEGER,
+    layer TEXT
 );
 CREATE INDEX IF NOT EXISTS items_call ON items(call_id, script_hash, rubric_hash);
 CREATE INDEX IF NOT EXISTS items_version ON items(script_hash, rubric_hash, kind, item_id);
@@ -198,6 +200,30 @@ CREATE TABLE IF NOT EXISTS calllog_goals (
     goal_json TEXT NOT NULL
 );
 -- ---- end of PBX call log ----------------------------------------------------------------
+-- ---- meaning layer and disputes (qa.meaning, qa.disputes) ------------------------------
+-- vectors: one sentence-encoder vector per (model, SHA-1 of the text), float32 bytes.
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL,
+    key TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, key)
+) WITHOUT ROWID;
+-- disputes: a supervisor's override of one item of one call; kept across rescoring (it
+-- is keyed by call and item, not by version). One row per (call, kind, item).
+CREATE TABLE IF NOT EXISTS disputes (
+    call_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tool_status TEXT,
+    note TEXT,
+    by TEXT NOT NULL,
+    at REAL NOT NULL,
+    source TEXT,
+    PRIMARY KEY (call_id, kind, item_id)
+);
+-- ---- end of meaning layer and disputes -------------------------------------------------
 """
 
 #: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
@@ -210,7 +236,7 @@ EVIDENCE_COLUMNS = (
 #: The one definition: the scorer, the views and the benchmarks all take it from here.
 ITEM_COLUMNS = (
     "kind", "item_id", "title", "status", "score", "max_score", "start", "end",
-    "role", "text", "matched", "phrase", "similarity", "detail", "utterance",
+    "role", "text", "matched", "phrase", "similarity", "detail", "utterance", "layer",
 )
 #: Item kinds whose statuses are kept per score in ``scores.tokens_<kind>``: the item ids and
 #: statuses of the call as ``item_id<US>status`` joined by ``<RS>``, sorted (one token per
@@ -333,6 +359,10 @@ class Workspace:
                         if f"metric_{key}" not in have:
                             c.execute(f"ALTER TABLE scores ADD COLUMN metric_{key} REAL")
                     self._fill_derived(c, only_missing=False)
+                if found < 3:
+                    # 2 -> 3: which layer found an item (NULL for items scored before)
+                    if "layer" not in self._columns("items"):
+                        c.execute("ALTER TABLE items ADD COLUMN layer TEXT")
                 c.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
@@ -807,3 +837,84 @@ class Workspace:
             for r in rows
         ]
     # ---- end of PBX call log ------------------------------------------------------------
+
+    # ---- meaning layer and disputes (qa.meaning, qa.disputes) -----------------------------
+    # Table vectors (the meaning layer's cache; :meth:`vector_cache`) and disputes (a
+    # supervisor's override of one item of one call; the rules live in qa/disputes.py).
+    def vector_cache(self) -> WorkspaceVectorCache:
+        """The workspace's sentence-vector cache (a :class:`qa.meaning.VectorCache`)."""
+        return WorkspaceVectorCache(self)
+
+    _DISPUTE_COLUMNS = ("call_id", "kind", "item_id", "status", "tool_status", "note", "by", "at", "source")
+
+    def save_dispute(
+        self, call_id: str, kind: str, item_id: str, status: str, *, by: str, note: str | None = None,
+        tool_status: str | None = None, source: str | None = None, at: float | None = None,
+    ) -> None:
+        """Store (or replace) the override of one item of one call."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO disputes(call_id, kind, item_id, status, tool_status, note, by, at, source) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (call_id, kind, item_id, status, tool_status, note, by, time.time() if at is None else at, source),
+            )
+
+    def delete_dispute(self, call_id: str, kind: str, item_id: str) -> bool:
+        with self.transaction() as c:
+            cur = c.execute(
+                "DELETE FROM disputes WHERE call_id=? AND kind=? AND item_id=?", (call_id, kind, item_id)
+            )
+            return cur.rowcount > 0
+
+    def disputes(self, call_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Overrides (all, or of these calls), oldest first."""
+        sql = f"SELECT {', '.join(self._DISPUTE_COLUMNS)} FROM disputes"
+        params: list[Any] = []
+        if call_ids is not None:
+            ids = list(call_ids)
+            if not ids:
+                return []
+            sql += f" WHERE call_id IN ({','.join('?' * len(ids))})"
+            params = ids
+        rows = self.conn.execute(sql + " ORDER BY at, call_id, kind, item_id", params).fetchall()
+        return [dict(zip(self._DISPUTE_COLUMNS, r)) for r in rows]
+
+
+class WorkspaceVectorCache:
+    """The ``vectors`` table of a workspace as a :class:`qa.meaning.VectorCache`, with an
+    in-process layer in front of it (a text seen once in this process is not read again)."""
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self._mem: dict[tuple[str, str], Any] = {}
+
+    def get_many(self, model: str, keys: Sequence[str]) -> dict[str, Any]:
+        import numpy as np
+
+        out = {k: self._mem[(model, k)] for k in keys if (model, k) in self._mem}
+        todo = [k for k in dict.fromkeys(keys) if k not in out]
+        for i in range(0, len(todo), 500):  # stay under SQLite's variable limit
+            chunk = todo[i:i + 500]
+            rows = self.ws.conn.execute(
+                f"SELECT key, vector FROM vectors WHERE model=? AND key IN ({','.join('?' * len(chunk))})",
+                [model, *chunk],
+            ).fetchall()
+            for k, blob in rows:
+                v = np.frombuffer(blob, dtype=np.float32)
+                out[k] = self._mem[(model, k)] = v
+        return out
+
+    def put_many(self, model: str, vectors: Mapping[str, Any]) -> None:
+        import numpy as np
+
+        rows = []
+        for k, v in vectors.items():
+            a = np.asarray(v, dtype=np.float32)
+            self._mem[(model, k)] = a
+            rows.append((model, k, int(a.size), a.tobytes()))
+        with self.ws.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO vectors(model, key, dim, vector) VALUES (?,?,?,?)", rows)
+
+    def __len__(self) -> int:
+        return int(self.ws.conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+    # ---- end of meaning layer and disputes ------------------------------------------------

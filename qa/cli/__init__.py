@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "report",
     "calibrate",
     "calls",  # qa missed (PBX call log)
+    "disputes",  # qa dispute
 )
 
 for _name in COMMAND_MODULES:

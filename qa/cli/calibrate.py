@@ -49,12 +49,15 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 @handle_errors
 def calibrate(
     grades: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="Human grades, CSV or XLSX: call_id, item_id, value "
-                       "(yes/no, 1/0, found/missed, handled/unhandled); optional grader, score.",
+                       "(yes/no, 1/0, found/missed, handled/unhandled); optional grader, score. "
+                       "Optional: supervisors' overrides (qa dispute) count as grades too.",
                        show_default=False),
-    ],
+    ] = None,
     workspace: WorkspaceOpt = None,
+    use_disputes: Annotated[bool, typer.Option("--disputes/--no-disputes", help="Count the "
+                            "overrides stored with 'qa dispute' as human grades.")] = True,
     do_fit: Annotated[bool, typer.Option("--fit", help="Also learn per-item cuts from the grades "
                                          "and report cross-validated agreement before and after.")] = False,
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds for --fit.", min=2)] = 5,
@@ -72,14 +75,20 @@ def calibrate(
     """
     if fmt not in _FORMATS:
         fail(f"--format {fmt!r}: choose one of {', '.join(_FORMATS)}", code=2)
-    g = cal.read_grades(grades)
     ws = open_workspace(workspace, create=False)
+    g = cal.read_grades(grades) if grades is not None else cal.dispute_grades(ws)
+    if use_disputes and grades is not None:
+        g = cal.merge_grades(g, cal.dispute_grades(ws))
+    if not use_disputes and grades is None:
+        fail("give a GRADES file, or leave out --no-disputes to use the overrides of 'qa dispute'", code=2)
+    if grades is None and not len(g.rows):
+        fail("no GRADES file given and no overrides stored with 'qa dispute'; pass grades.xlsx", code=2)
     tool = cal.tool_decisions(ws)
     rep = cal.report(g, tool, worst=worst)
     fitted = cal.fit(g, tool, folds=folds) if do_fit and len(rep.joined) else None
 
     for line, why in rep.skipped:
-        where = f"{grades}:{line}" if line else str(grades)
+        where = "qa dispute" if line < 0 else f"{grades}:{line}" if line else str(grades)
         err_console.print(f"skipped {where}: {why}", markup=False, soft_wrap=True)
     err_console.print(f"{len(rep.joined)} grade(s) compared, {len(rep.skipped)} skipped", markup=False)
 

@@ -84,6 +84,10 @@ def score(
     manager_channel: ManagerChannelOpt = "left",
     workers: WorkersOpt = 0,
     batched: BatchedOpt = True,
+    meaning: Annotated[bool | None, typer.Option(
+        "--meaning/--no-meaning",
+        help="Also find items said in other words (the meaning layer; default: on when "
+        "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
@@ -110,11 +114,15 @@ def score(
     rubric_objs = [load_rubric(p) for p in rubric or []]
     writer = get_writer(fmt) if output is not None else None
     options = build_options(model, device, compute_type, language, manager_channel, batched)
+    from ..meaning import MeaningOptions, available
+
+    layer = MeaningOptions() if (available() if meaning is None else meaning) else None
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
-            managers=managers, workers=workers, progress=progress,
+            managers=managers, workers=workers, progress=progress, meaning=layer,
         )
+    err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
         # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables

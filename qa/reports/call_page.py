@@ -48,6 +48,9 @@ def call_page(site: _Site, call: dict[str, Any]) -> str:
     cid = call["call_id"]
     transcript = site.ws.transcript(cid)
     items = [dict(r) for r in site.data.call_items(cid).to_dict(orient="records")]
+    from ..disputes import mark, overrides  # supervisor overrides (qa dispute)
+
+    items = mark([{"call_id": cid, **r} for r in items], overrides(site.ws, [cid]))
     utts = transcript.utterances if transcript is not None else []
     where = _placed(utts, items)
     audio_rel, audio_note = media.audio_for(site, call)
@@ -186,6 +189,8 @@ def evidence(site: _Site, item: Mapping[str, Any], where: tuple[int, tuple[int, 
     phrase = _value(item, "phrase")
     if phrase and str(phrase).casefold() != str(_value(item, "matched") or "").casefold():
         extra.append(site.t("phrase_is", phrase=phrase))
+    if item.get("disputed_by"):  # a supervisor's override (qa dispute)
+        extra.append(str(_value(item, "detail") or ""))
     extra_html = f' <span class="muted">{esc(" · ".join(extra))}</span>' if extra else ""
     return f'{button} <q>{quote}</q>{extra_html}'
 
