@@ -59,6 +59,7 @@ from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTrans
 from .metrics import MetricsOptions, call_metrics
 from .normalize import language_code
 from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step
+from .scripts import POSITIONS as _SCRIPT_POSITIONS
 from .store import ITEM_COLUMNS as _STORE_ITEM_COLUMNS
 from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, clock
 
@@ -71,7 +72,7 @@ ITEM_COLUMNS = _STORE_ITEM_COLUMNS
 KINDS = ("stage", "objection", "step", "forbidden", "order")
 STATUSES = ("found", "missed", "na", "handled", "unhandled")
 #: Where in the call a stage is looked for (see :attr:`ScoringOptions.position_turns`).
-POSITIONS = ("any", "opening", "closing")
+POSITIONS = _SCRIPT_POSITIONS
 #: Which layer found an item (the ``layer`` column): the words, or the meaning.
 LAYERS = ("fuzzy", "meaning")
 #: :attr:`qa.matching.Match.query` of evidence the meaning layer made (a whole utterance).
@@ -234,7 +235,7 @@ def _layer(m: Match) -> str:
 def stage_position(st: Stage, options: ScoringOptions) -> str:
     """Where a stage is looked for: the script's ``position``, else ``options.positions``,
     else ``any``."""
-    pos = getattr(st, "position", None) or dict(options.positions).get(st.id) or "any"
+    pos = st.position if st.position != "any" else dict(options.positions).get(st.id, "any")
     if pos not in POSITIONS:
         raise ValueError(f"stage {st.id!r}: position must be one of {POSITIONS}, got {pos!r}")
     return str(pos)

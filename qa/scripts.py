@@ -126,6 +126,10 @@ class Phrase:
         return out
 
 
+#: Where in the call a stage may be said (``Stage.position``).
+POSITIONS = ("any", "opening", "closing")
+
+
 @dataclass(frozen=True)
 class Stage:
     """One stage of a sales call (see ARCHITECTURE.md "Script YAML")."""
@@ -143,6 +147,9 @@ class Stage:
     after: tuple[str, ...] = ()
     applies_if: tuple[str, ...] = ()
     description: str | None = None
+    #: where in the call the stage is looked for: ``any``, ``opening`` (the first turns of its
+    #: role) or ``closing`` (the last ones); see ``qa.scoring.ScoringOptions.position_turns``
+    position: str = "any"
     line: int | None = field(default=None, compare=False)
     #: line of each YAML key (for messages about one key)
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -164,6 +171,8 @@ class Stage:
             add("required", f"required must be true or false, got {v.get('required')!r}")
         if v.get("role", "manager") not in ROLES:
             add("role", f"role must be one of {', '.join(ROLES)}, got {v.get('role')!r}")
+        if v.get("position", "any") not in POSITIONS:
+            add("position", f"position must be one of {', '.join(POSITIONS)}, got {v.get('position')!r}")
         for key in ("within_first_seconds", "within_last_seconds"):
             add(key, _positive_problem(key, v.get(key), allow_none=True))
         add("threshold", _threshold_problem(v.get("threshold")))
@@ -485,6 +494,7 @@ SCRIPT_KEYS = ("name", "language", "threshold", "description", "next_step_stage"
 STAGE_KEYS = (
     "id", "title", "description", "weight", "required", "role", "within_first_seconds",
     "within_last_seconds", "min_matches", "threshold", "after", "applies_if", "phrases",
+    "position",
 )
 PHRASE_KEYS = ("text", "threshold")
 FORBIDDEN_KEYS = ("id", "phrase", "penalty", "critical", "threshold", "role")
@@ -765,6 +775,7 @@ def _build_stage(m: _Map, c: _Checker) -> Stage | None:
         "role": m.get("role", "manager"),
         "within_first_seconds": m.get("within_first_seconds"),
         "within_last_seconds": m.get("within_last_seconds"),
+        "position": m.get("position", "any"),
         "min_matches": m.get("min_matches", 1),
         "threshold": m.get("threshold"),
         "after": c.id_list(m, "after", what),

@@ -644,3 +644,18 @@ def test_weight_must_be_finite(tmp_path, value):
     p.write_text(GOOD_SCRIPT.replace("weight: 25", f"weight: {value}"), encoding="utf-8")
     with pytest.raises(ConfigError, match="weight must be a positive number"):
         load_script(p)
+
+
+def test_stage_position_key(tmp_path):
+    text = GOOD_SCRIPT.replace("weight: 25", "weight: 25\n    position: opening", 1)
+    script = load_script(write(tmp_path, text))
+    assert [st.position for st in script.stages].count("opening") == 1
+    assert {st.position for st in script.stages} == {"opening", "any"}
+
+
+def test_stage_position_must_be_known(tmp_path):
+    text = GOOD_SCRIPT.replace("weight: 25", "weight: 25\n    position: middle", 1)
+    errors = [msg for _, level, msg in issues_of(tmp_path, text) if level == "error"]
+    assert any("position must be one of any, opening, closing, got 'middle'" in m for m in errors)
+    with pytest.raises(ConfigError, match="position must be one of"):
+        load_script(write(tmp_path, text))
