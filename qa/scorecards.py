@@ -29,8 +29,9 @@ chosen versions each call counts once (its latest score).
 
 Speed. A view reads one row per call in scope: each score keeps its item statuses per kind
 (``scores.tokens_*``) and the key talk metrics as columns (``scores.metric_*``), so a team
-is counted without reading ``items`` or parsing JSON; 100,000 stored calls take about a
-second (BENCHMARKS.md).
+is counted without reading ``items`` or parsing JSON. On 100,000 stored calls a 90-day view
+still takes 1.6-2 CPU seconds on a loaded 2-core machine, most of it turning 100,000 rows
+into Python objects (BENCHMARKS.md, "Supervisor views", says where the time goes).
 """
 
 from __future__ import annotations
