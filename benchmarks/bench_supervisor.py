@@ -8,11 +8,11 @@ prints a Markdown table. Target: each view in under 1 s on 2 cores. To compare w
 older version, run its own copy of this file from a checkout of it (each version keeps its
 own cached workspace: the cache key names the layout), or time the older code on its
 workspace with ``--workspace`` (``PYTHONPATH=<old checkout> python benchmarks/bench_supervisor.py
---workspace <its cache>/calls100000_m20_d90_v3``), alternating the two. The table shows
+--workspace <its cache>/calls100000_m20_d90_v5``), alternating the two. The table shows
 wall and CPU seconds; on a shared machine compare the CPU column.
 
 Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
-workspace, about a minute; later runs reuse it).
+workspace, about two minutes on 2 loaded cores; later runs reuse it).
 """
 
 from __future__ import annotations

@@ -700,28 +700,40 @@ def revive_list(
         manager = resolve_manager(ws, manager)
     scope = Scope(resolve_versions(ws, version), *period_bounds(date_from, date_to))
     frm, params = scope.where(manager=manager, items=True)
-    rows = ws.frame(
+    # Plain tuples straight from SQLite: a 90-day list is tens of thousands of rows, and
+    # a DataFrame turned back into dicts cost more than the list itself.
+    rows = ws.query(
         f"""SELECT c.call_id, c.started_at, c.client_phone, c.manager, c.source, s.score,
                    i.item_id, i.title, i.start, i.text
             {frm} AND i.kind = '{OBJECTION}' AND i.status = 'unhandled' AND s.next_step = 0
             ORDER BY c.started_at DESC, c.call_id, i.start""",
         params,
     )
-    if rows.empty:
+    if not rows:
         return pd.DataFrame(columns=cols)
+    quoted: dict[Any, str] = {}  # text -> its '"quote"' as evidence() writes it ("" when none)
+
+    def quote_of(text: Any) -> str:
+        q = quoted.get(text)
+        if q is None:
+            q = quoted[text] = evidence(None, text, None, quote_width)
+        return q
+
     out: dict[str, dict[str, Any]] = {}
-    for r in rows.to_dict("records"):  # plain dicts: tens of thousands of rows stay fast
-        row = out.get(r["call_id"])
-        title = str(r["title"] or r["item_id"])
-        moment = evidence(_f(r["start"]), r["text"], None, quote_width)
+    for call_id, started_at, phone, mgr, source, score, item_id, title, start, text in rows:
+        row = out.get(call_id)
+        title = str(title or item_id)
+        seconds = _f(start)
+        at, q = clock(seconds), quote_of(text)
+        moment = f"{at} {q}" if at and q else at or q  # = evidence(seconds, text, None, quote_width)
         if row is None:
-            out[r["call_id"]] = {
-                "started_at": r["started_at"], "client_phone": r["client_phone"],
-                "manager": r["manager"], "call_id": r["call_id"], "objections": [title],
-                "time": clock(_f(r["start"])),
-                "quote": evidence(None, r["text"], None, quote_width)[1:-1] if _text(r) else "",
-                "moments": [moment], "score": float(r["score"]), "source": r["source"],
-                "seconds": _f(r["start"]),
+            out[call_id] = {
+                "started_at": started_at, "client_phone": phone,
+                "manager": mgr, "call_id": call_id, "objections": [title],
+                "time": at,
+                "quote": q[1:-1] if isinstance(text, str) and text.strip() else "",
+                "moments": [moment], "score": float(score), "source": source,
+                "seconds": seconds,
             }
         else:
             if title not in row["objections"]:

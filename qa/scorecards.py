@@ -29,8 +29,9 @@ chosen versions each call counts once (its latest score).
 
 Speed. A view reads one row per call in scope: each score keeps its item statuses per kind
 (``scores.tokens_*``) and the key talk metrics as columns (``scores.metric_*``), so a team
-is counted without reading ``items`` or parsing JSON; 100,000 stored calls take about a
-second (BENCHMARKS.md).
+is counted without reading ``items`` or parsing JSON. On 100,000 stored calls a 90-day view
+still takes 1.6-2 CPU seconds on a loaded 2-core machine, most of it turning 100,000 rows
+into Python objects (BENCHMARKS.md, "Supervisor views", says where the time goes).
 """
 
 from __future__ import annotations
@@ -245,7 +246,8 @@ def load_team(
     import pandas as pd
 
     lo, hi = _period_bounds(date_from, date_to)
-    scope = Scope(resolve_versions(ws, version), lo, hi)
+    stats = ws.version_stats()  # read once: it groups every score
+    scope = Scope(resolve_versions(ws, version, stats=stats), lo, hi)
     frm, params = scope.where()
     found = _metric_names(ws, scope)
     if metrics is None:
@@ -267,7 +269,7 @@ def load_team(
     # kept apart, run side by side (SQLite releases the GIL). When every score is under a
     # chosen version no call is kept apart, and that query (100,000 lookups) is skipped.
     chosen = {v.key for v in scope.versions}
-    kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in ws.version_stats())
+    kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in stats)
     # One version: its hashes are the same on every row and are filled in afterwards.
     single = scope.versions[0] if len(scope.versions) == 1 else None
     hash_sql = "" if single else ", s.script_hash, s.rubric_hash"

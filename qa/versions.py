@@ -150,16 +150,23 @@ def versions(ws: Workspace) -> pd.DataFrame:
     return df
 
 
-def resolve_versions(ws: Workspace, version: str | Version | tuple[str, str] | None = None) -> tuple[Version, ...]:
+def resolve_versions(
+    ws: Workspace,
+    version: str | Version | tuple[str, str] | None = None,
+    *,
+    stats: list[dict[str, Any]] | None = None,
+) -> tuple[Version, ...]:
     """The versions a view reads (see the module docstring).
 
     ``version``: None (latest, plus its translations), a :class:`Version`, a
     ``(script_hash, rubric_hash)`` pair, or text ``SCRIPT[:RUBRIC]`` of hash prefixes
     (several separated by commas). Raises :class:`NotFoundError` listing known versions.
+    ``stats``: :meth:`Workspace.version_stats` when the caller has read it already (it
+    groups every score: a tenth of a second on 100,000 calls).
     """
     if isinstance(version, Version):
         return (version,)
-    known = ws.version_stats()
+    known = ws.version_stats() if stats is None else stats
     if not known:
         raise NotFoundError(
             f"{ws.path}: no scored calls in this workspace; run 'qa score PATH --script FILE' first"
