@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "report",
     "calibrate",
     "calls",  # qa missed (PBX call log)
+    "search",  # qa search (issue 15)
 )
 
 for _name in COMMAND_MODULES:
