@@ -247,8 +247,10 @@ class _Batch:
         manifest: Manifest | None,
         progress: Callable[[ProgressEvent], None] | None,
         output_dir: Path | None,
+        redact: bool = False,
     ) -> None:
         self.ws = ws
+        self.redact = redact  # personal data replaced before anything is stored (qa.redact)
         self.template = template
         self.manifest = manifest
         self.progress = progress
@@ -312,6 +314,10 @@ class _Batch:
 
     # -- saving -------------------------------------------------------------------------
     def save(self, t: Transcript, key: str, sha: str | None, path: Path, status: str) -> None:
+        if self.redact:
+            from .redact import redact_transcript
+
+            t = redact_transcript(t)
         self.ws.save_call(t, cache_key=key, audio_sha256=sha)
         if self.out is not None:
             try:
@@ -465,17 +471,21 @@ def transcribe_paths(
     progress: Callable[[ProgressEvent], None] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
+    redact: bool = False,
 ) -> BatchResult:
     """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
 
     ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
     single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
+    ``redact``: replace personal data (:mod:`qa.redact`) before a call is stored or written.
     """
+    if redact:
+        ws.secure_delete()  # a transcript stored before without redaction is overwritten, not left in free pages
     from .metadata import load_manifest
 
     man = load_manifest(Path(manifest)) if manifest is not None else None
     batch = _Batch(ws, template=template, manifest=man, progress=progress,
-                   output_dir=Path(output_dir) if output_dir is not None else None)
+                   output_dir=Path(output_dir) if output_dir is not None else None, redact=redact)
     if man is not None:
         batch.result.warnings.extend(man.warnings)
     audio, transcript_files, failed = discover(paths)
@@ -681,11 +691,12 @@ def score_paths(
     manifest: str | os.PathLike[str] | None = None,
     workers: int = 1,
     progress: Callable[[ProgressEvent], None] | None = None,
+    redact: bool = False,
 ) -> ScoreResult:
     """Intake (transcribe what is not cached, import transcripts), then score the batch."""
     batch = transcribe_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
-        progress=progress, output_dir=None,
+        progress=progress, output_dir=None, redact=redact,
     )
     calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed)
     return ScoreResult(batch, calls, items)

@@ -903,4 +903,13 @@ class Workspace:
             "SELECT COUNT(DISTINCT call_id), COUNT(*) FROM search_utterances"
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def secure_delete(self) -> None:
+        """From now on, overwrite deleted and replaced content with zeros (used by
+        ``--redact``: a transcript stored earlier without redaction leaves no bytes behind)."""
+        self.conn.execute("PRAGMA secure_delete=ON")
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database and empty it."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # ---- end of search -------------------------------------------------------------------

@@ -164,3 +164,121 @@ def test_unreadable_word_file(tmp_path):
 
 if __name__ == "__main__":  # the README's table
     print(table(evaluate()))
+
+
+# ---- end to end: nothing personal lands on disk ---------------------------------------------
+CALL_RU = """[00:00] Менеджер: Добрый день, компания «Новый дом», меня зовут Анна. Вам удобно говорить?
+[00:06] Клиент: Да, удобно. Квартира за восемь миллионов семьсот тысяч ещё продаётся?
+[00:12] Менеджер: Да. Подскажите, пожалуйста, ваш номер телефона, я отправлю планировки.
+[00:18] Клиент: Записывайте: восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь.
+[00:30] Менеджер: И электронную почту, пожалуйста.
+[00:34] Клиент: иван точка петров собака мэйл точка ру, и ещё рабочий +7 (903) 765-43-21.
+[00:44] Менеджер: Для брони нужен паспорт.
+[00:48] Клиент: Паспорт серия 4508 номер 731946, задаток картой 4111 1111 1111 1111.
+[01:00] Менеджер: Спасибо, давайте встретимся в субботу в офисе. До свидания.
+"""
+CALL_EN = """[00:00] Manager: Good afternoon, Sunrise Homes, this is Tom. Is now a good time to talk?
+[00:05] Client: Yes. Apartment 12B, is it still $450,000?
+[00:10] Manager: It is. May I have your phone number and email?
+[00:14] Client: Sure, four one five five five five oh one two three, and john dot smith at example dot com.
+[00:25] Client: My card is 5500 0000 0000 0004 for the deposit.
+[00:31] Manager: Thank you. Shall we meet on Saturday? Goodbye.
+"""
+#: How the personal data above could show up in a file: as said, as digits, as words.
+NEEDLES = [
+    "девятьсот шестнадцать сто двадцать три", "9161234567", "916 123", "123-45-67",
+    "иван точка петров", "ivan.petrov", "петров собака", "мэйл точка ру",
+    "765-43-21", "9037654321", "(903)", "4508 ", "серия 4508", "731946", "4111 1111", "4111111111111111",
+    "four one five five", "4155550123", "john dot smith", "john.smith", "smith at example",
+    "5500 0000", "5500000000000004",
+]
+
+
+def _files_text(folder: Path) -> list[tuple[Path, bytes]]:
+    import zipfile
+
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file():
+            continue
+        data = p.read_bytes()
+        if p.suffix == ".xlsx":
+            with zipfile.ZipFile(p) as z:
+                data = b"".join(z.read(n) for n in z.namelist())
+        elif p.suffix == ".parquet":
+            import pandas as pd
+
+            data = pd.read_parquet(p).to_csv().encode("utf-8")
+        out.append((p, data))
+    return out
+
+
+def _leaks(*folders: Path) -> list[str]:
+    found = []
+    for folder in folders:
+        for path, data in _files_text(folder):
+            low = data.lower()
+            for n in NEEDLES:
+                if n.lower().encode("utf-8") in low:
+                    found.append(f"{path.relative_to(folder.parent)}: {n}")
+    return found
+
+
+def _score(tmp_path: Path, redact: bool, fmt: str) -> tuple[Path, Path]:
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    root = Path(__file__).resolve().parent.parent
+    src = tmp_path / "calls"
+    src.mkdir(exist_ok=True)
+    (src / "2026-11-20_10-00-00_ivanov_70000000001_in.txt").write_text(CALL_RU, encoding="utf-8")
+    (src / "2026-11-20_11-00-00_smith_10000000002_in.txt").write_text(CALL_EN, encoding="utf-8")
+    ws, out = tmp_path / f"ws_{redact}", tmp_path / f"out_{redact}_{fmt}"
+    args = ["score", str(src), "--workspace", str(ws), "-o", str(out), "--format", fmt]
+    for lang in ("ru", "en"):
+        args += ["-s", str(root / f"scripts_library/real_estate_inbound.{lang}.yaml"),
+                 "-r", str(root / f"rubrics/objections.{lang}.yaml")]
+    r = CliRunner().invoke(app, [*args, *(["--redact"] if redact else [])])
+    assert r.exit_code == 0, r.output
+    return ws, out
+
+
+def test_nothing_personal_lands_on_disk(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.store import Workspace
+
+    plain_ws, plain_out = _score(tmp_path, False, "csv")
+    assert _leaks(plain_ws, plain_out)  # the needles do find the data when it is there
+    outs = [_score(tmp_path, True, fmt)[1] for fmt in ("csv", "xlsx", "json", "parquet")]
+    ws = tmp_path / "ws_True"
+    site = tmp_path / "site"
+    r = CliRunner().invoke(app, ["report", "--workspace", str(ws), "-o", str(site), "--audio", "none"])
+    assert r.exit_code == 0, r.output
+    found = CliRunner().invoke(app, ["search", "телефона", "--workspace", str(ws), "--format", "json"])
+    assert found.exit_code == 0 and "[PHONE]" not in found.stdout  # the question, not the answer
+    assert _leaks(ws, site, *outs) == []
+    # the tokens are there instead, and the call page still shows when it was said
+    with Workspace(ws) as w:
+        t = w.transcript("2026-11-20_10-00-00_ivanov_70000000001_in")
+        assert t is not None
+        texts = [u.text for u in t.utterances]
+        assert "Записывайте: [PHONE]." in texts
+        assert "[EMAIL], и ещё рабочий [PHONE]." in texts
+        assert "Паспорт серия [PASSPORT], задаток картой [CARD]." in texts
+        assert "Квартира за восемь миллионов семьсот тысяч ещё продаётся?" in texts[1]
+        assert t.quality["redacted"] == 5
+    assert any("[PHONE]" in p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+    # scores are the same as without redaction
+    plain = pd.read_csv(plain_out / "calls.csv").set_index("call_id")["score"]
+    red = pd.read_csv(outs[0] / "calls.csv").set_index("call_id")["score"]
+    assert red.to_dict() == plain.to_dict()
+
+
+def test_tokens_are_not_words_for_matching():
+    from qa.normalize import tokens
+
+    assert tokens("Sure, [PHONE], and [EMAIL]. My card is [CARD].", "en") == ["sure", "and", "my", "card", "is"]

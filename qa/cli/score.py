@@ -28,6 +28,7 @@ from .transcribe import (
     LanguageOpt,
     ManagerChannelOpt,
     PathsArg,
+    RedactOpt,
     TemplateOpt,
     WorkersOpt,
     build_options,
@@ -81,6 +82,7 @@ def score(
     workers: WorkersOpt = 0,
     batched: BatchedOpt = True,
     verbose: VerboseOpt = False,
+    redact: RedactOpt = False,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -105,7 +107,7 @@ def score(
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
-            workers=workers, progress=progress,
+            workers=workers, progress=progress, redact=redact,
         )
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
