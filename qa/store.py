@@ -904,6 +904,21 @@ class Workspace:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def indexed_utterances(self, call_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``(call_id, utterance, role, start, text, stems, language)`` of those calls, in
+        call and time order (the report's static search index)."""
+        out: list[tuple[Any, ...]] = []
+        ids = list(call_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            out += self.conn.execute(
+                "SELECT u.call_id, u.utterance, u.role, u.start, u.text, u.stems, c.language "
+                "FROM search_utterances u JOIN calls c USING(call_id) "
+                f"WHERE u.call_id IN ({','.join('?' * len(chunk))}) ORDER BY u.call_id, u.utterance",
+                chunk,
+            ).fetchall()
+        return out
+
     def secure_delete(self) -> None:
         """From now on, overwrite deleted and replaced content with zeros (used by
         ``--redact``: a transcript stored earlier without redaction leaves no bytes behind)."""

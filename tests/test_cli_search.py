@@ -101,3 +101,90 @@ def test_fts_syntax_is_not_an_error(ws):
 def test_no_workspace(tmp_path):
     r = CliRunner().invoke(app, ["search", "дорого", "--workspace", str(tmp_path / "none")])
     assert r.exit_code == 1 and "no workspace here" in r.stderr
+
+
+# ---- the report's search box: static index (offline) and qa serve's endpoint -------------------
+_NODE_HARNESS = r"""
+const fs = require("fs");
+const site = process.argv[1], query = process.argv[2];
+global.window = {};
+eval(fs.readFileSync(site + "/search_index.js", "utf8"));
+const html = fs.readFileSync(site + "/search.html", "utf8");
+const script = html.split("<script>")[1].split("</script>")[0];
+const el = {q: {value: ""}, hits: {innerHTML: ""}, info: {textContent: ""},
+            search: {addEventListener: function () {}}};
+global.document = {getElementById: function (id) { return el[id]; }};
+global.location = {protocol: "file:", search: "?q=" + encodeURIComponent(query)};
+eval(script);
+const rows = el.hits.innerHTML.split("<tr>").slice(1).map(function (r) {
+  return r.replace(/<\/td>/g, "\t").replace(/<[^>]+>/g, "").trim().split("\t");
+});
+process.stdout.write(JSON.stringify(rows));
+"""
+
+
+@pytest.fixture(scope="module")
+def site(ws, tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    r = CliRunner().invoke(app, ["report", "--workspace", str(ws), "-o", str(out), "--audio", "none"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _static_search(site, query: str) -> list[list[str]]:
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the page's script is not run")
+    out = subprocess.run([node, "-e", _NODE_HARNESS, str(site), query], capture_output=True, text=True,
+                         check=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+def test_report_has_a_search_box(site):
+    assert 'action="search.html"' in (site / "index.html").read_text(encoding="utf-8")
+    assert (site / "search.html").is_file() and (site / "search_index.js").is_file()
+
+
+@pytest.mark.parametrize("query", ["дорого", "expensive", "скидку", "добрый день"])
+def test_static_search_finds_what_qa_search_finds(ws, site, query):
+    cli = json.loads(run(ws, query, "--format", "json").stdout)["hits"]
+    page = _static_search(site, query)
+    assert sorted((h["call_id"], h["at"]) for h in cli) == sorted((r[0], r[3]) for r in page)
+    assert cli, query
+
+
+def test_static_search_marks_the_word(site):
+    rows = _static_search(site, "дорого")
+    assert {r[5] for r in rows} == {"Ого, это дорого.", "Дороговато у вас, честно говоря."}  # tags stripped
+    html = (site / "search_index.js").read_text(encoding="utf-8")
+    assert html.startswith("window.QA_SEARCH={")
+
+
+def test_serve_answers_search(ws, site):
+    import threading
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from qa.reports import make_server
+
+    server = make_server(site, "127.0.0.1", 0, workspace=ws)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with urllib.request.urlopen(base + "/api/search?q=" + urllib.parse.quote("дорого"), timeout=10) as resp:
+            hits = json.loads(resp.read())["hits"]
+        assert sorted(h["at"] for h in hits) == ["00:04", "01:15"]
+        assert all(h["href"].startswith("calls/") and "#t=" in h["href"] for h in hits)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(base + "/api/search?q=" + urllib.parse.quote("?!"), timeout=10)
+        assert e.value.code == 400 and "no words to search for" in json.loads(e.value.read())["error"]
+        with urllib.request.urlopen(base + "/search.html", timeout=10) as resp:
+            assert resp.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
