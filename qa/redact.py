@@ -532,3 +532,36 @@ def redacted_spans(t: Transcript, pad: float = 0.1) -> list[tuple[float, float]]
         else:
             merged.append((a, b))
     return merged
+
+
+# ---- audio --------------------------------------------------------------------------------
+def mute(channels: Sequence[Any], sample_rate: int, spans: Sequence[tuple[float, float]]) -> list[Any]:
+    """Copies of ``channels`` (numpy arrays) with ``spans`` (seconds) silenced on every
+    channel: what a clip or the report's recording carries over redacted words."""
+    import numpy as np
+
+    out = [np.array(c, copy=True) for c in channels]
+    for a, b in spans:
+        i, j = max(0, int(a * sample_rate)), int(np.ceil(b * sample_rate))
+        for c in out:
+            c[i:j] = 0
+    return out
+
+
+def write_redacted_recording(src: str | Any, dest: Any, spans: Sequence[tuple[float, float]]) -> Any:
+    """The recording at ``src`` with ``spans`` silenced, as a 16-bit WAV at ``dest`` (its own
+    sample rate and channels). Raises :class:`~qa.errors.AudioError` when it cannot be read."""
+    from .clips import _channels, decode_native, write_wav
+
+    decoded = decode_native(src)
+    sr = int(decoded.sample_rate)
+    write_wav(dest, mute(_channels(decoded), sr, spans), sr)
+    return dest
+
+
+def call_spans(ws: Any, call_id: str) -> list[tuple[float, float]]:
+    """:func:`redacted_spans` of a stored call (none when it was not redacted)."""
+    t = ws.transcript(call_id)
+    if t is None or not t.quality.get("redacted"):
+        return []
+    return redacted_spans(t)

@@ -282,3 +282,69 @@ def test_tokens_are_not_words_for_matching():
     from qa.normalize import tokens
 
     assert tokens("Sure, [PHONE], and [EMAIL]. My card is [CARD].", "en") == ["sure", "and", "my", "card", "is"]
+
+
+# ---- audio: silence over redacted words --------------------------------------------------------
+def test_mute_silences_only_the_spans():
+    import numpy as np
+
+    from qa.redact import mute
+
+    ch = [np.ones(1000, dtype=np.float32), np.full(1000, 0.5, dtype=np.float32)]
+    out = mute(ch, 100, [(2.0, 3.0)])
+    assert all((c[200:300] == 0).all() for c in out)
+    assert (out[0][:200] == 1).all() and (out[1][300:] == 0.5).all()
+    assert (ch[0] == 1).all()  # the input is not changed
+
+
+def test_report_audio_is_silent_over_personal_data(tmp_path):
+    import wave
+
+    import numpy as np
+
+    from qa.pipeline import score_calls
+    from qa.reports import build_site
+    from qa.scripts import load_script
+
+    root = Path(__file__).resolve().parent.parent
+    sr = 8000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(12 * sr) / sr)).astype(np.float32)
+    wav = tmp_path / "call.wav"
+    from qa.clips import write_wav
+
+    write_wav(wav, [tone], sr)
+    said = "да записывайте восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь спасибо".split()
+    words = tuple(Word(1.0 + 0.5 * i, 1.4 + 0.5 * i, w) for i, w in enumerate(said))
+    t = Transcript(
+        CallMeta("c1", source=str(wav), manager="ivanov", started_at="2026-11-20T10:00:00"),
+        [Utterance("manager", 0.0, 0.9, "Добрый день, ваш номер телефона?"),
+         Utterance("client", 1.0, words[-1].end, " ".join(said), words)],
+        language="ru", duration=12.0,
+    )
+    red = redact_transcript(t)
+    phone = next(w for w in red.utterances[1].words if w.text == "[PHONE]")
+    assert (phone.start, phone.end) == (2.0, 6.9)
+    from qa.store import Workspace
+
+    with Workspace(tmp_path / "ws") as ws:
+        ws.save_call(red, cache_key="k1")
+        score_calls(ws, ["c1"], [load_script(root / "scripts_library/real_estate_inbound.ru.yaml")])
+        result = build_site(ws, tmp_path / "site", audio="copy")
+        from qa.clips import build_clips
+
+        library = build_clips(ws, tmp_path / "clips", context=(0.0, 3.0), stage="greeting")
+    clip = library.clips[0]
+    assert (clip.start, clip.end) == (0.0, 3.9)
+    with wave.open(str(tmp_path / "clips" / clip.path)) as w:
+        cut = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert np.abs(cut[: int(1.8 * sr)]).max() > 5000 and (cut[int(1.95 * sr) :] == 0).all()
+    assert result.audio_files == 1
+    out = tmp_path / "site" / "audio" / "c1.wav"
+    assert not (tmp_path / "site" / "audio" / "call.wav").exists()
+    with wave.open(str(out)) as w:
+        assert w.getframerate() == sr
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert (pcm[int(1.95 * sr) : int(6.95 * sr)] == 0).all()  # the dictated number, padded
+    assert np.abs(pcm[: int(1.8 * sr)]).max() > 5000 and np.abs(pcm[int(7.1 * sr) :]).max() > 5000
+    page = next((tmp_path / "site" / "calls").glob("*.html")).read_text(encoding="utf-8")
+    assert "[PHONE]" in page and "девятьсот" not in page
