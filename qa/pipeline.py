@@ -494,7 +494,7 @@ def transcribe_paths(
         batch.fail(source, reason, counted=False)
     _import_transcripts(batch, transcript_files)
     if not audio:
-        return batch.finish()
+        return _finish(batch)
 
     from .transcribe import TranscribeOptions
 
@@ -506,6 +506,15 @@ def transcribe_paths(
         _run_serial(batch, jobs, options)
     else:
         _run_pool(batch, jobs, options, workers)
+    return _finish(batch)
+
+
+def _finish(batch: _Batch) -> BatchResult:
+    if batch.redact and batch.result.call_ids:
+        from .redact import redact_text
+
+        # calls stored before without --redact: their evidence under every version too
+        batch.ws.redact_items(batch.result.call_ids, redact_text)
     return batch.finish()
 
 

@@ -924,6 +924,31 @@ class Workspace:
         ``--redact``: a transcript stored earlier without redaction leaves no bytes behind)."""
         self.conn.execute("PRAGMA secure_delete=ON")
 
+    def redact_items(self, call_ids: Sequence[str], redact: Any) -> int:
+        """Apply ``redact`` (text -> text) to the evidence quotes (``items.text``,
+        ``items.matched``) of these calls under every version, and purge what the search
+        index and the write-ahead log still hold of the old text. Used by ``--redact`` on
+        calls stored before without it. Returns the rows changed."""
+        changed = 0
+        ids = list(call_ids)
+        with self.transaction() as c:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows = c.execute(
+                    f"SELECT rowid, text, matched FROM items WHERE call_id IN ({','.join('?' * len(chunk))}) "
+                    "AND (text IS NOT NULL OR matched IS NOT NULL)",
+                    chunk,
+                ).fetchall()
+                for rowid, text, matched in rows:
+                    new = (redact(text) if text else text, redact(matched) if matched else matched)
+                    if new != (text, matched):
+                        c.execute("UPDATE items SET text=?, matched=? WHERE rowid=?", (*new, rowid))
+                        changed += 1
+            # deleted index entries stay in FTS5 segments until they are merged
+            c.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+        self.checkpoint()
+        return changed
+
     def checkpoint(self) -> None:
         """Move the write-ahead log into the database and empty it."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

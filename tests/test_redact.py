@@ -348,3 +348,22 @@ def test_report_audio_is_silent_over_personal_data(tmp_path):
     assert np.abs(pcm[: int(1.8 * sr)]).max() > 5000 and np.abs(pcm[int(7.1 * sr) :]).max() > 5000
     page = next((tmp_path / "site" / "calls").glob("*.html")).read_text(encoding="utf-8")
     assert "[PHONE]" in page and "девятьсот" not in page
+
+
+def test_redacting_a_workspace_scored_before_leaves_nothing(tmp_path):
+    """Scored without --redact, then again with it (same workspace): the old text is gone
+    from every byte of the folder (transcripts, evidence of the earlier version, the
+    search index, the write-ahead log)."""
+    plain_ws, _ = _score(tmp_path, False, "csv")
+    assert _leaks(plain_ws)
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    root = Path(__file__).resolve().parent.parent
+    args = ["score", str(tmp_path / "calls"), "--workspace", str(plain_ws), "--redact",
+            "-s", str(root / "scripts_library/b2b_cold_call.ru.yaml"),
+            "-s", str(root / "scripts_library/b2b_cold_call.en.yaml")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert _leaks(plain_ws) == []
