@@ -38,6 +38,8 @@ __all__ = ["Hit", "Query", "SearchError", "index_rows", "parse_query", "search",
 MARK_OPEN, MARK_CLOSE = "**", "**"
 #: How many letters a query word may lose before its prefix is searched (see module doc).
 _SUFFIX = 2
+#: Stems shorter than this match exactly only: "да" must not find "давайте".
+_MIN_PREFIX = 4
 
 
 class SearchError(QAError):
@@ -78,15 +80,20 @@ class Term:
 
     def fts(self) -> str:
         q = '"' + self.stem.replace('"', '""') + '"'
-        if self.stem[:1].isdigit():
+        if self.exact:
             return q
         if self.prefix == self.stem:
             return q + "*"
         p = '"' + self.prefix.replace('"', '""') + '"'
         return f"({q} OR {p}*)"
 
+    @property
+    def exact(self) -> bool:
+        """Numbers and short stems match only themselves."""
+        return self.stem[:1].isdigit() or (self.prefix == self.stem and len(self.stem) < _MIN_PREFIX)
+
     def matches(self, token: str) -> bool:
-        if self.stem[:1].isdigit():
+        if self.exact:
             return token == self.stem
         return token == self.stem or token.startswith(self.prefix)
 

@@ -111,8 +111,9 @@ def test_bad_queries_and_filters(ws):
 def test_query_terms():
     q = parse_query("дорого")
     assert q.language == "ru" and q.expression() == '("дор" OR "доро"*)'
-    assert parse_query('a"b').expression() == '"a"* AND "b"*'
+    assert parse_query('a"b').expression() == '"a" AND "b"'
     assert parse_query("восемь").expression() == '"8"'
+    assert parse_query("да").expression() == '"да"'  # short: not a prefix of "давайте"
 
 
 def test_index_follows_the_call(ws):

@@ -54,7 +54,7 @@ def build_index(site: _Site) -> dict[str, Any]:
 _SCRIPT = r"""
 (function () {
   "use strict";
-  var SUFFIX = 2;
+  var SUFFIX = 2, MIN_PREFIX = 4;  // qa.search: _SUFFIX, _MIN_PREFIX
   var box = document.getElementById("q"), out = document.getElementById("hits"), info = document.getElementById("info");
   var idx = window.QA_SEARCH || {calls: [], utts: [], vocab: {}};
   function fold(s) { return s.toLowerCase().replace(/ё/g, "е"); }
@@ -69,7 +69,8 @@ _SCRIPT = r"""
     });
     return out;
   }
-  function hit(t, tok) { return tok === t.stem || (!/^\d/.test(t.stem) && tok.indexOf(t.prefix) === 0); }
+  function exact(t) { return /^\d/.test(t.stem) || (t.prefix === t.stem && t.stem.length < MIN_PREFIX); }
+  function hit(t, tok) { return tok === t.stem || (!exact(t) && tok.indexOf(t.prefix) === 0); }
   function esc(s) { return String(s).replace(/[&<>"]/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]; }); }
   function clock(s) { s = Math.floor(s); var m = Math.floor(s / 60), x = s % 60; return (m < 10 ? "0" : "") + m + ":" + (x < 10 ? "0" : "") + x; }
   function mark(text, ts) {
