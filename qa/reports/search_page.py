@@ -145,5 +145,7 @@ def write(site: _Site) -> None:
         '<th>quote</th></tr></thead><tbody id="hits"></tbody></table>'
         f'<script src="{INDEX_FILE}"></script><script>{_SCRIPT}</script>'
     )
-    site.write(PAGE_FILE, page(title="Search", body=body, depth=0, labels=site.t,
-                                crumbs=[(site.period_title(), "index.html"), ("Search", None)]))
+    # not one of the report's pages (site.pages counts the day, manager and call pages)
+    html = page(title="Search", body=body, depth=0, labels=site.t,
+                crumbs=[(site.period_title(), "index.html"), ("Search", None)])
+    (site.out / PAGE_FILE).write_text(html, encoding="utf-8")

@@ -179,7 +179,7 @@ class _Site:
             for r in data.calls.to_dict(orient="records")
         ]
         self.managers: list[str] = sorted({str(c["manager"]) for c in self.calls if c.get("manager")})
-        self.total_pages = 2 + len(self.managers) + len(self.calls)
+        self.total_pages = 1 + len(self.managers) + len(self.calls)
         self.generated = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         self._teams: dict[tuple[str | None, str | None], Any] = {}
         self._cards: dict[tuple[str, tuple[str | None, str | None]], Any] = {}
