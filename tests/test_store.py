@@ -98,8 +98,8 @@ def test_save_scores_keeps_tokens_and_key_metrics(tmp_path: Path) -> None:
 def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
     path = _old_workspace(tmp_path / "ws")
     with Workspace(path, create=False) as ws:
-        assert SCHEMA_VERSION == 2
-        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("2",)]
+        assert SCHEMA_VERSION == 3  # 3: the search index (qa.search), filled from the transcripts
+        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("3",)]
         assert "utterance" in _columns(ws, "items")
         # what was there is kept; items scored before have no utterance
         assert ws.query("SELECT item_id, start, utterance FROM items ORDER BY rowid")[:2] == [
@@ -178,7 +178,7 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
     with pytest.raises(WorkspaceError) as e:
         Workspace(path, create=False)
     assert str(e.value) == (
-        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to 2: database or disk is "
+        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to 3: database or disk is "
         "full; is it read-only or the disk full?"
     )
     conn = sqlite3.connect(path / DB_NAME)
