@@ -56,6 +56,7 @@ _STRIP = ".,;:!?()[]{}«»\"'“”„…"
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _DIGITISH_RE = re.compile(r"^[+(]*\d[\d()\-–./]*$")
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 class RedactionError(ConfigError):
@@ -198,7 +199,10 @@ def iban_ok(text: str) -> bool:
         return False
 
 
-def _phone_ok(digits: str, plus: bool) -> bool:
+def _phone_ok(digits: str, plus: bool, russian: bool = False) -> bool:
+    """A valid number as said: with its country code, or Russian (+7) / North American
+    (+1) without one. ``russian``: dictated in Russian words, so only +7 is assumed (a count
+    «два три четыре ... десять» is no American number)."""
     import phonenumbers
 
     candidates: list[str] = []
@@ -207,10 +211,10 @@ def _phone_ok(digits: str, plus: bool) -> bool:
     if len(digits) == 11 and digits[0] in "78":
         candidates.append("+7" + digits[1:])
     if len(digits) == 10:
-        candidates += ["+7" + digits, "+1" + digits]
-    if len(digits) == 11 and digits[0] == "1":
+        candidates += ["+7" + digits] if russian else ["+7" + digits, "+1" + digits]
+    if len(digits) == 11 and digits[0] == "1" and not russian:
         candidates.append("+" + digits)
-    if len(digits) >= 11 and not plus:
+    if len(digits) >= 11 and not plus and not russian:
         candidates.append("+" + digits)
     for c in candidates:
         try:
@@ -351,7 +355,8 @@ def _classify(digits: str, plus: bool, words: Sequence[str], first: int, last: i
     if n == 20:
         return "account"
     blocked = near("not_before", before=4)
-    if not blocked and n >= 10 and _phone_ok(digits, plus):
+    russian = any(_CYRILLIC.search(x) for x in words[first : last + 1])
+    if not blocked and n >= 10 and _phone_ok(digits, plus, russian):
         return "phone"
     if not blocked and plus and 8 <= n <= 15:
         return "phone"
@@ -406,6 +411,8 @@ def _emails(words: Sequence[str], w: Words) -> list[Finding]:
         end = j
         if "." in dom and dom.rsplit(".", 1)[-1] in w.tlds:
             ok = True
+        elif dom in w.email_words and j + 1 < len(words) and folded[j + 1] in w.tlds:
+            ok, end = True, j + 1  # «мэйл ру»: a known mail domain, the dot not said
         k = j + 1
         while k + 1 < len(words) and folded[k] in w.dot:
             end = k + 1

@@ -224,6 +224,9 @@ def main() -> None:
     rows.append(("en", "Wire it to {} please".format(m("IBAN", iban("DE", "370400440532013000")))))
     rows.append(("ru", "IBAN для перевода {}".format(m("IBAN", iban("KZ", "125KZT5004100100")))))
     rows.append(("en", "Account IBAN {}, reference the contract.".format(m("IBAN", iban("FR", "20041010050500013M02606")))))
+    # found by hand after the detector was written (held out until then)
+    rows.append(("ru", "Моя почта {}, пишите туда.".format(m("EMAIL", "ivan собака мэйл ру"))))
+    rows.append(("ru", "Звоните по номеру {}".format(m("PHONE", "8 800 555 35 35"))))
     # --- negatives (no personal data)
     ru_neg = [
         "Квартира стоит восемь миллионов семьсот тысяч.", "Цена 8 700 000 рублей, без отделки.",
@@ -244,6 +247,8 @@ def main() -> None:
         "Сорок пять квадратов и лоджия.", "Ежемесячный платеж восемьдесят семь тысяч.", "Восемь девятьсот это цена за метр в тысячах.",
         "Да, записала, спасибо.", "Добрый день, компания Новый дом.", "Собака у нас маленькая, можно с ней?",
         "Точка продаж на первом этаже.", "Это дорого для нас.",
+        "раз два три четыре пять шесть семь восемь девять десять", "Стоимость 12 345 678 рублей.",
+        "Договор 77-01/2026-123456 подписан.",
     ]
     en_neg = [
         "It's $450,000 with parking.", "The price is four hundred and fifty thousand dollars.", "About half a million.",
