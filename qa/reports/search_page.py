@@ -136,16 +136,17 @@ def write(site: _Site) -> None:
     data = json.dumps(build_index(site), ensure_ascii=False, separators=(",", ":"))
     path = site.out / INDEX_FILE
     path.write_text("window.QA_SEARCH=" + data.replace("</", "<\\/") + ";\n", encoding="utf-8")
+    t = site.t
+    heads = "".join(f"<th>{esc(t(k))}</th>" for k in ("call", "manager", "search_day", "time", "search_role", "quote"))
     body = (
-        "<h1>Search</h1>"
-        '<form id="search"><input id="q" type="search" autofocus placeholder="дорого, скидка, expensive"> '
-        '<button type="submit">Search</button></form>'
+        f"<h1>{esc(t('search'))}</h1>"
+        f'<form id="search"><input id="q" type="search" autofocus placeholder="{esc(t("search_placeholder"))}"> '
+        f'<button type="submit">{esc(t("search_button"))}</button></form>'
         '<p class="sub" id="info"></p>'
-        '<table class="tbl"><thead><tr><th>call</th><th>manager</th><th>day</th><th>at</th><th>role</th>'
-        '<th>quote</th></tr></thead><tbody id="hits"></tbody></table>'
+        f'<table class="tbl"><thead><tr>{heads}</tr></thead><tbody id="hits"></tbody></table>'
         f'<script src="{INDEX_FILE}"></script><script>{_SCRIPT}</script>'
     )
     # not one of the report's pages (site.pages counts the day, manager and call pages)
-    html = page(title="Search", body=body, depth=0, labels=site.t,
-                crumbs=[(site.period_title(), "index.html"), ("Search", None)])
+    html = page(title=t("search"), body=body, depth=0, labels=t,
+                crumbs=[(site.period_title(), "index.html"), (t("search"), None)])
     (site.out / PAGE_FILE).write_text(html, encoding="utf-8")
