@@ -367,3 +367,20 @@ def test_redacting_a_workspace_scored_before_leaves_nothing(tmp_path):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert _leaks(plain_ws) == []
+
+
+def test_transcribe_output_json_is_redacted(tmp_path):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    src = tmp_path / "calls"
+    src.mkdir()
+    (src / "2026-11-20_10-00-00_ivanov_70000000001_in.txt").write_text(CALL_RU, encoding="utf-8")
+    (src / "2026-11-20_11-00-00_smith_10000000002_in.txt").write_text(CALL_EN, encoding="utf-8")
+    out, ws = tmp_path / "json", tmp_path / "ws"
+    r = CliRunner().invoke(app, ["transcribe", str(src), "--redact", "-o", str(out), "--workspace", str(ws)])
+    assert r.exit_code == 0, r.output
+    assert len(list(out.glob("*.json"))) == 2
+    assert _leaks(out, ws) == []
+    assert "[EMAIL]" in (out / "2026-11-20_11-00-00_smith_10000000002_in.json").read_text(encoding="utf-8")
