@@ -176,7 +176,10 @@ def build_clips(
         wanted += [("objection", o.id, o.title, o) for o in objections if objection in (None, o.id)]
     plan, recordings = _plan(ws, info, items, wanted, opts, library)
     library.out_dir.mkdir(parents=True, exist_ok=True)
-    written = _cut(info, recordings, plan, opts, library, progress)
+    from .redact import call_spans  # words redacted in the transcript are silent in the clips
+
+    muted = {cid: call_spans(ws, cid) for cid in recordings}
+    written = _cut(info, recordings, plan, opts, library, progress, muted)
     # Keep the plan's order: items as in the script / rubric, best call first.
     library.clips = [written[k] for k in ((m.kind, m.item_id, m.call_id) for m, _ in plan) if k in written]
     if not library.clips:
@@ -278,6 +281,7 @@ def _cut(
     opts: ClipOptions,
     library: ClipLibrary,
     progress: Callable[[int, int], None] | None,
+    muted: dict[str, list[tuple[float, float]]] | None = None,
 ) -> dict[tuple[str, str, str], Clip]:
     """Cut the planned moments, one decode per recording; a recording that fails is skipped."""
     by_call: dict[str, list[tuple[_Moment, int]]] = {}
@@ -286,7 +290,8 @@ def _cut(
     written: dict[tuple[str, str, str], Clip] = {}
     for n, (cid, moments) in enumerate(by_call.items(), 1):
         try:
-            written.update(_cut_call(info[cid], recordings[cid], moments, opts, library.out_dir))
+            written.update(_cut_call(info[cid], recordings[cid], moments, opts, library.out_dir,
+                                     (muted or {}).get(cid, [])))
         except AudioError as e:
             library.skipped.append((cid, str(e)))
             log.warning("%s", e)
@@ -330,11 +335,16 @@ def decode_native(path: str | Path) -> Any:
 
 
 def _cut_call(
-    call: Any, recording: Path, moments: Sequence[tuple[_Moment, int]], opts: ClipOptions, out_dir: Path
+    call: Any, recording: Path, moments: Sequence[tuple[_Moment, int]], opts: ClipOptions, out_dir: Path,
+    spans: Sequence[tuple[float, float]] = (),
 ) -> dict[tuple[str, str, str], Clip]:
     decoded = decode_native(recording)
     sr = int(decoded.sample_rate)
     channels = _channels(decoded)
+    if spans:  # personal data said here was redacted: silence over it (qa.redact)
+        from .redact import mute
+
+        channels = mute(channels, sr, spans)
     total = min(len(c) for c in channels) / sr if channels else 0.0
     out: dict[tuple[str, str, str], Clip] = {}
     for m, rank in moments:

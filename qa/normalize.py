@@ -70,6 +70,9 @@ _WORD_RE = re.compile(r"\d+(?:[.,]\d+)+|\w+(?:['’`ʼ]\w+)*")
 _APOSTROPHES = str.maketrans("", "", "'’`ʼ")
 _DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
 _PAUSES = frozenset(",.;:!?…")
+# A redaction token ([PHONE], [EMAIL], ...: qa.redact) stands for personal data that was
+# said; it is not a word, so no phrase ("email me") can match it.
+_REDACTION_TOKEN_RE = re.compile(r"\W*\[[A-Z]+\]\W*")
 
 
 # ---- language data ------------------------------------------------------------------------
@@ -313,6 +316,9 @@ class Normalizer:
         if cached is not None:
             return cached
         w = word
+        if _REDACTION_TOKEN_RE.fullmatch(w):
+            self._word_cache[word] = ()
+            return ()
         if "lowercase" in self.steps:
             w = w.lower()
         if "chars" in self.steps and self.language.chars:

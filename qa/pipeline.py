@@ -252,8 +252,10 @@ class _Batch:
         progress: Callable[[ProgressEvent], None] | None,
         output_dir: Path | None,
         managers: ManagerMap | None = None,
+        redact: bool = False,
     ) -> None:
         self.ws = ws
+        self.redact = redact  # personal data replaced before anything is stored (qa.redact)
         self.template = template
         self.manifest = manifest
         self.managers = managers  # managers.csv: extension -> name
@@ -319,6 +321,10 @@ class _Batch:
 
     # -- saving -------------------------------------------------------------------------
     def save(self, t: Transcript, key: str, sha: str | None, path: Path, status: str) -> None:
+        if self.redact:
+            from .redact import redact_transcript
+
+            t = redact_transcript(t)
         self.ws.save_call(t, cache_key=key, audio_sha256=sha)
         if self.out is not None:
             try:
@@ -477,12 +483,16 @@ def transcribe_paths(
     output_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
     managers: str | os.PathLike[str] | None = None,
+    redact: bool = False,
 ) -> BatchResult:
     """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
 
     ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
     single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
+    ``redact``: replace personal data (:mod:`qa.redact`) before a call is stored or written.
     """
+    if redact:
+        ws.secure_delete()  # a transcript stored before without redaction is overwritten, not left in free pages
     from .managers import load_managers
     from .metadata import load_manifest
 
@@ -490,7 +500,7 @@ def transcribe_paths(
     ext_names = load_managers(Path(managers)) if managers is not None else None
     batch = _Batch(ws, template=template, manifest=man, progress=progress,
                    output_dir=Path(output_dir) if output_dir is not None else None,
-                   managers=ext_names)
+                   managers=ext_names, redact=redact)
     if man is not None:
         batch.result.warnings.extend(man.warnings)
     audio, transcript_files, failed = discover(paths)
@@ -499,7 +509,7 @@ def transcribe_paths(
         batch.fail(source, reason, counted=False)
     _import_transcripts(batch, transcript_files)
     if not audio:
-        return batch.finish()
+        return _finish(batch)
 
     from .transcribe import TranscribeOptions
 
@@ -511,6 +521,15 @@ def transcribe_paths(
         _run_serial(batch, jobs, options)
     else:
         _run_pool(batch, jobs, options, workers)
+    return _finish(batch)
+
+
+def _finish(batch: _Batch) -> BatchResult:
+    if batch.redact and batch.result.call_ids:
+        from .redact import redact_text
+
+        # calls stored before without --redact: their evidence under every version too
+        batch.ws.redact_items(batch.result.call_ids, redact_text)
     return batch.finish()
 
 
@@ -656,12 +675,13 @@ def score_paths(
     progress: Callable[[ProgressEvent], None] | None = None,
     managers: str | os.PathLike[str] | None = None,
     meaning: Any = None,
+    redact: bool = False,
 ) -> ScoreResult:
     """Intake (transcribe what is not cached, import transcripts), then score the batch
     (``meaning``: see :func:`score_calls`)."""
     batch = transcribe_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
-        progress=progress, output_dir=None, managers=managers,
+        progress=progress, output_dir=None, managers=managers, redact=redact,
     )
     calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning)
     return ScoreResult(batch, calls, items)

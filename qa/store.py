@@ -46,7 +46,7 @@ from typing import Any
 from .errors import WorkspaceError
 from .transcripts import CallMeta, Transcript
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
@@ -224,6 +224,25 @@ CREATE TABLE IF NOT EXISTS disputes (
     PRIMARY KEY (call_id, kind, item_id)
 );
 -- ---- end of meaning layer and disputes -------------------------------------------------
+-- ---- search over utterances (qa.search) ------------------------------------------------
+-- One row per utterance of every call, with its text in the stemmed form of qa.normalize
+-- (``stems``); search_fts indexes those stems (external content: the stems are kept once).
+-- Both are rewritten in the transaction that saves the call (Workspace.save_call).
+CREATE TABLE IF NOT EXISTS search_utterances (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL,
+    utterance INTEGER NOT NULL,
+    role TEXT,
+    start REAL,
+    end REAL,
+    text TEXT NOT NULL,
+    stems TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_utterances_call ON search_utterances(call_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+    stems, content='search_utterances', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
+);
+-- ---- end of search ------------------------------------------------------------------------
 """
 
 #: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
@@ -363,6 +382,8 @@ class Workspace:
                     # 2 -> 3: which layer found an item (NULL for items scored before)
                     if "layer" not in self._columns("items"):
                         c.execute("ALTER TABLE items ADD COLUMN layer TEXT")
+                if found < 4:
+                    self._backfill_search(c)  # 3 -> 4: the search index (qa search)
                 c.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
@@ -461,6 +482,7 @@ class Workspace:
             )
             if meta.source:
                 c.execute("DELETE FROM failures WHERE source=?", (meta.source,))
+            self._index_call(c, transcript)  # the search index changes with the call
 
     def update_meta(self, meta: CallMeta) -> None:
         """Refresh a stored call's metadata (e.g. a manifest that arrived later)."""
@@ -878,6 +900,169 @@ class Workspace:
             params = ids
         rows = self.conn.execute(sql + " ORDER BY at, call_id, kind, item_id", params).fetchall()
         return [dict(zip(self._DISPUTE_COLUMNS, r)) for r in rows]
+
+
+    # ---- search over utterances (qa.search) ----------------------------------------------
+    # Tables search_utterances and search_fts. What is indexed (stems of qa.normalize) and
+    # how a query is written is decided in qa/search.py; the SQL stays here, so another
+    # database (PostgreSQL full-text search) can implement the same two methods.
+    @staticmethod
+    def _index_call(c: sqlite3.Connection, transcript: Transcript) -> None:
+        """Replace the indexed utterances of ``transcript``'s call (inside the caller's
+        transaction)."""
+        from .search import index_rows
+
+        call_id = transcript.call_id
+        c.execute(
+            "INSERT INTO search_fts(search_fts, rowid, stems) "
+            "SELECT 'delete', id, stems FROM search_utterances WHERE call_id=?",
+            (call_id,),
+        )
+        c.execute("DELETE FROM search_utterances WHERE call_id=?", (call_id,))
+        rows = index_rows(transcript)
+        for utterance, role, start, end, text, stems in rows:
+            cur = c.execute(
+                "INSERT INTO search_utterances(call_id, utterance, role, start, end, text, stems) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (call_id, utterance, role, start, end, text, stems),
+            )
+            c.execute("INSERT INTO search_fts(rowid, stems) VALUES (?,?)", (cur.lastrowid, stems))
+
+    def _backfill_search(self, c: sqlite3.Connection) -> None:
+        """Index every stored call (a workspace made before the search index existed)."""
+        for row in c.execute(_CALL_TRANSCRIPT + " ORDER BY call_id").fetchall():
+            self._index_call(c, _call_transcript(row))
+
+    def reindex_search(self) -> int:
+        """Rebuild the search index of every call in one transaction; returns the calls."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM search_utterances")
+            c.execute("INSERT INTO search_fts(search_fts) VALUES ('delete-all')")
+            self._backfill_search(c)
+            return int(c.execute("SELECT COUNT(DISTINCT call_id) FROM search_utterances").fetchone()[0])
+
+    def search_utterances(
+        self,
+        match: str,
+        *,
+        manager: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        role: str | None = None,
+        versions: Sequence[tuple[str, str]] | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Utterances whose stems match the FTS5 expression ``match`` (written by
+        :func:`qa.search.match_expression`, never by a user), newest indexed first.
+
+        ``versions`` (with ``min_score`` / ``max_score``) keeps calls whose latest score
+        among those (script_hash, rubric_hash) versions is in the range; ``versions`` alone
+        keeps calls scored under them.
+        """
+        where = ["search_fts MATCH ?"]
+        params: list[Any] = [match]
+        if manager is not None:
+            where.append("c.manager = ? COLLATE NOCASE")
+            params.append(manager)
+        if date_from:
+            where.append("c.day >= ?")
+            params.append(date_from)
+        if date_to:
+            where.append("c.day <= ?")
+            params.append(date_to)
+        if role is not None:
+            where.append("u.role = ?")
+            params.append(role)
+        score_col = "NULL"
+        if versions is not None:
+            values = ",".join("(?,?)" for _ in versions) or "(NULL,NULL)"
+            vparams = [h for v in versions for h in v]
+            latest = (
+                f"SELECT s.score FROM scores s WHERE s.call_id = u.call_id AND (s.script_hash, s.rubric_hash) "
+                f"IN (VALUES {values}) ORDER BY s.scored_at DESC LIMIT 1"
+            )
+            score_col = f"({latest})"
+            where.append(f"{score_col} IS NOT NULL")
+            params += vparams
+            if min_score is not None:
+                where.append(f"{score_col} >= ?")
+                params += [*vparams, float(min_score)]
+            if max_score is not None:
+                where.append(f"{score_col} <= ?")
+                params += [*vparams, float(max_score)]
+        sql = (
+            "SELECT u.call_id, c.manager, c.started_at, c.day, c.language, u.utterance, u.role, u.start, "
+            f"u.end, u.text, {score_col} FROM search_fts f JOIN search_utterances u ON u.id = f.rowid "
+            f"JOIN calls c ON c.call_id = u.call_id WHERE {' AND '.join(where)} "
+            "ORDER BY f.rowid DESC LIMIT ?"
+        )
+        sel_params = [*(vparams if versions is not None else []), *params, int(limit)]
+        try:
+            rows = self.conn.execute(sql, sel_params).fetchall()
+        except sqlite3.OperationalError as e:  # a malformed expression is a bug of qa.search
+            raise WorkspaceError(f"{self.db_path}: search failed: {e}") from e
+        keys = ("call_id", "manager", "started_at", "day", "language", "utterance", "role", "start",
+                "end", "text", "score")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def search_stats(self) -> tuple[int, int]:
+        """(calls, utterances) in the search index."""
+        row = self.conn.execute(
+            "SELECT COUNT(DISTINCT call_id), COUNT(*) FROM search_utterances"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def indexed_utterances(self, call_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``(call_id, utterance, role, start, text, stems, language)`` of those calls, in
+        call and time order (the report's static search index)."""
+        out: list[tuple[Any, ...]] = []
+        ids = list(call_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            out += self.conn.execute(
+                "SELECT u.call_id, u.utterance, u.role, u.start, u.text, u.stems, c.language "
+                "FROM search_utterances u JOIN calls c USING(call_id) "
+                f"WHERE u.call_id IN ({','.join('?' * len(chunk))}) ORDER BY u.call_id, u.utterance",
+                chunk,
+            ).fetchall()
+        return out
+
+    def secure_delete(self) -> None:
+        """From now on, overwrite deleted and replaced content with zeros (used by
+        ``--redact``: a transcript stored earlier without redaction leaves no bytes behind)."""
+        self.conn.execute("PRAGMA secure_delete=ON")
+
+    def redact_items(self, call_ids: Sequence[str], redact: Any) -> int:
+        """Apply ``redact`` (text -> text) to the evidence quotes (``items.text``,
+        ``items.matched``) of these calls under every version, and purge what the search
+        index and the write-ahead log still hold of the old text. Used by ``--redact`` on
+        calls stored before without it. Returns the rows changed."""
+        changed = 0
+        ids = list(call_ids)
+        with self.transaction() as c:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows = c.execute(
+                    f"SELECT rowid, text, matched FROM items WHERE call_id IN ({','.join('?' * len(chunk))}) "
+                    "AND (text IS NOT NULL OR matched IS NOT NULL)",
+                    chunk,
+                ).fetchall()
+                for rowid, text, matched in rows:
+                    new = (redact(text) if text else text, redact(matched) if matched else matched)
+                    if new != (text, matched):
+                        c.execute("UPDATE items SET text=?, matched=? WHERE rowid=?", (*new, rowid))
+                        changed += 1
+            # deleted index entries stay in FTS5 segments until they are merged
+            c.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+        self.checkpoint()
+        return changed
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database and empty it."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    # ---- end of search -------------------------------------------------------------------
 
 
 class WorkspaceVectorCache:

@@ -98,10 +98,11 @@ def test_save_scores_keeps_tokens_and_key_metrics(tmp_path: Path) -> None:
 def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
     path = _old_workspace(tmp_path / "ws")
     with Workspace(path, create=False) as ws:
-        assert SCHEMA_VERSION == 3
-        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("3",)]
+        assert SCHEMA_VERSION == 4  # 3: items.layer, vectors, disputes; 4: the search index
+        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("4",)]
         assert {"utterance", "layer"} <= set(_columns(ws, "items"))
-        assert {"vectors", "disputes"} <= {r[0] for r in ws.query("SELECT name FROM sqlite_master")}
+        assert {"vectors", "disputes", "search_utterances", "search_fts"} <= {
+            r[0] for r in ws.query("SELECT name FROM sqlite_master")}
         # what was there is kept; items scored before have no utterance
         assert ws.query("SELECT item_id, start, utterance FROM items ORDER BY rowid")[:2] == [
             ("greeting", 0.5, None), ("needs", None, None),

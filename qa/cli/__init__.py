@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "calibrate",
     "calls",  # qa missed (PBX call log)
     "disputes",  # qa dispute
+    "search",  # qa search (issue 15)
 )
 
 for _name in COMMAND_MODULES:

@@ -182,7 +182,9 @@ def serve(
         output = temp
     try:
         _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, True)
-        server = make_server(output, host, port)
+        from ..store import default_workspace
+
+        server = make_server(output, host, port, workspace=workspace or default_workspace())  # + /api/search
         url = f"http://{host}:{server.server_address[1]}/"
         err_console.print(f"Serving {output} at {url} (Ctrl+C to stop)", soft_wrap=True)
         out_console.print(url)

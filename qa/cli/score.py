@@ -31,6 +31,7 @@ from .transcribe import (
     LanguageOpt,
     ManagerChannelOpt,
     PathsArg,
+    RedactOpt,
     TemplateOpt,
     WorkersOpt,
     build_options,
@@ -89,6 +90,7 @@ def score(
         help="Also find items said in other words (the meaning layer; default: on when "
         "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
+    redact: RedactOpt = False,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -120,7 +122,7 @@ def score(
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
-            managers=managers, workers=workers, progress=progress, meaning=layer,
+            managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
     print_batch_summary(result.batch)

@@ -99,6 +99,12 @@ BatchedOpt = Annotated[
     bool, typer.Option("--batched/--no-batched", help="Batched inference (faster on CPU and GPU).")
 ]
 
+RedactOpt = Annotated[
+    bool,
+    typer.Option("--redact", help="Replace personal data said in calls (phones, cards, e-mails, passport, "
+                 "INN, SNILS, accounts) with [PHONE], [CARD], ... before anything is stored."),
+]
+
 
 def build_options(
     model: str, device: str, compute_type: str, language: str, manager_channel: str, batched: bool,
@@ -204,6 +210,7 @@ def transcribe(
     managers: ManagersOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Transcribe again even if cached.")] = False,
     verbose: VerboseOpt = False,
+    redact: RedactOpt = False,
 ) -> None:
     """Transcribe call recordings (and import transcripts) into the workspace.
 
@@ -229,7 +236,7 @@ def transcribe(
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = transcribe_paths(
             paths, ws, options, template=template, manifest=manifest, workers=workers,
-            progress=progress, output_dir=output, force=force, managers=managers,
+            progress=progress, output_dir=output, force=force, managers=managers, redact=redact,
         )
     print_batch_summary(result)
     if result.failed:

@@ -51,6 +51,9 @@ def index_page(site: _Site) -> str:
         t("for_review"): str(len(review)),
     }
     body = [f'<h1>{esc(site.period_title())}</h1>']
+    from .search_page import search_box
+
+    body.append(search_box(0, t("search_placeholder")))  # qa search, offline
     if site.data.manager:
         body.append(f'<p class="sub">{esc(t("one_manager"))}: {site.manager_link(site.data.manager, 0)}</p>')
     body.append('<div class="cards">' + "".join(

@@ -137,6 +137,19 @@ def audio_for(site: _Site, call: Mapping[str, Any]) -> tuple[str | None, str]:
     if not src.is_file():
         site.missing_audio.append(call["call_id"])
         return None, site.t("audio_missing", source=str(src))
+    from ..redact import call_spans, write_redacted_recording
+
+    spans = call_spans(site.ws, call["call_id"])
+    if spans:  # redacted: only a copy with silence over the personal data goes in
+        rel = f"audio/{slug(call['call_id'])}.wav"
+        try:
+            write_redacted_recording(src, site.out / rel, spans)
+        except AudioError as e:
+            log.warning("%s", e)
+            site.missing_audio.append(call["call_id"])
+            return None, site.t("audio_unplayable", source=str(src))
+        site.audio_files += 1
+        return rel, ""
     playable = browser_playable(src)
     if playable is None and src.suffix.lower() not in PLAYABLE_EXTENSIONS:
         playable = False  # cannot probe, and the extension says no browser plays it

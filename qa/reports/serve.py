@@ -145,6 +145,43 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("serve: %s - %s", self.address_string(), format % args)
 
+    #: The workspace ``/api/search`` reads (set by :func:`make_server`); None: no endpoint.
+    workspace: Path | None = None
+
+    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        if self.workspace is not None and self.path.split("?", 1)[0] == "/api/search":
+            self._search()
+            return
+        super().do_GET()
+
+    def _search(self) -> None:
+        """``/api/search?q=...`` -> ``{"hits": [...]}`` over every call of the workspace
+        (:func:`qa.search.search`); a bad query answers 400 with ``{"error": ...}``."""
+        import json
+        from urllib.parse import parse_qs, urlsplit
+
+        from ..search import search
+        from ..store import Workspace
+        from .html import slug
+
+        params = parse_qs(urlsplit(self.path).query)
+        status = HTTPStatus.OK
+        body: dict[str, Any] = {}
+        try:
+            with Workspace(self.workspace, create=False) as ws:
+                hits = search(ws, (params.get("q") or [""])[0],
+                              limit=int((params.get("limit") or ["200"])[0]))
+            body = {"hits": [{**h.to_dict(), "href": f"calls/{slug(h.call_id)}.html#t={h.start:.2f}"} for h in hits]}
+        except (QAError, ValueError) as e:
+            status, body = HTTPStatus.BAD_REQUEST, {"error": str(e)}
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.write(data)
+
 
 class ReportServer(ThreadingHTTPServer):
     """One thread per connection, a listen backlog that a browser's burst of requests
@@ -165,13 +202,23 @@ class ReportServer(ThreadingHTTPServer):
         log.debug("serve: traceback", exc_info=True)
 
 
-def make_server(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def make_server(
+    root: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    workspace: str | os.PathLike[str] | None = None,
+) -> ThreadingHTTPServer:
     """A threading HTTP server for ``root`` (not started: call ``serve_forever``).
-    ``port=0`` picks a free port (``server.server_address[1]``)."""
+    ``port=0`` picks a free port (``server.server_address[1]``). With ``workspace``, it
+    answers ``/api/search?q=`` over every call there (the report's search box)."""
     folder = Path(root)
     if not (folder / "index.html").is_file():
         raise QAError(f"{folder}: no index.html here; build the report first with 'qa report -o {folder}'")
-    handler = partial(RangeRequestHandler, directory=str(folder.resolve()))
+    handler_class: type[RangeRequestHandler] = RangeRequestHandler
+    if workspace is not None:
+        handler_class = type("SearchRequestHandler", (RangeRequestHandler,), {"workspace": Path(workspace)})
+    handler = partial(handler_class, directory=str(folder.resolve()))
     try:
         server = ReportServer((host, port), handler)
     except OSError as e:

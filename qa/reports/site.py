@@ -229,6 +229,9 @@ class _Site:
         for name in self.managers:
             self.write(self.manager_path(name), manager_page.manager_page(self, name))
         index = self.write("index.html", day_page.index_page(self))
+        from . import search_page
+
+        search_page.write(self)  # search.html + the static index (qa search, offline)
         tables = workbook.tables(self)
         excel = None
         if self.opts.excel:
