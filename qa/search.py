@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import QAError
+from .errors import OptionError, QAError
 from .normalize import available_languages, normalizer
 from .transcripts import ROLES, clock
 
@@ -43,7 +43,10 @@ _MIN_PREFIX = 4
 
 
 class SearchError(QAError):
-    """A search query that cannot be run (no words, bad filter)."""
+    """A search that cannot be run on this workspace (e.g. a script it never scored).
+
+    A query with no words or a bad filter value is an :class:`~qa.errors.OptionError`
+    (a usage error: the CLI exits 2)."""
 
 
 def text_language(text: str, language: str | None = None) -> str | None:
@@ -125,7 +128,7 @@ def parse_query(text: str, language: str | None = None) -> Query:
         if term not in terms:
             terms.append(term)
     if not terms:
-        raise SearchError(
+        raise OptionError(
             f"search query {text!r} has no words to search for (only punctuation or fillers); "
             "give a word, e.g. qa search дорого"
         )
@@ -218,11 +221,11 @@ def search(
     from .versions import period_bounds
 
     if role is not None and role not in ROLES:
-        raise SearchError(f"--role {role!r}: use one of {', '.join(ROLES)}")
+        raise OptionError(f"--role {role!r}: use one of {', '.join(ROLES)}")
     if limit <= 0:
-        raise SearchError(f"--limit {limit}: give a positive number of hits")
+        raise OptionError(f"--limit {limit}: give a positive number of hits")
     if min_score is not None and max_score is not None and min_score > max_score:
-        raise SearchError(f"--min-score {min_score:g} is above --max-score {max_score:g}; swap them")
+        raise OptionError(f"--min-score {min_score:g} is above --max-score {max_score:g}; swap them")
     lo, hi = period_bounds(date_from, date_to)
     q = parse_query(query, language)
     versions = (

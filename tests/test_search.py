@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from qa.errors import OptionError
 from qa.search import SearchError, parse_query, search
 from qa.store import Workspace
 from qa.transcripts import CallMeta, Transcript, Utterance
@@ -93,18 +94,18 @@ def test_score_and_script_filters(ws, tmp_path):
 def test_fts_syntax_is_escaped(ws, query):
     hits = search(ws, query) if any(ch.isalpha() for ch in query.replace("NEAR", "")) else None
     if hits is None:
-        with pytest.raises(SearchError, match="has no words to search for"):
+        with pytest.raises(OptionError, match="has no words to search for"):
             search(ws, query)
     else:
         assert isinstance(hits, list)
 
 
 def test_bad_queries_and_filters(ws):
-    with pytest.raises(SearchError, match=r"search query '\?!' has no words"):
+    with pytest.raises(OptionError, match=r"search query '\?!' has no words"):
         search(ws, "?!")
-    with pytest.raises(SearchError, match="--role 'boss': use one of manager, client, unknown"):
+    with pytest.raises(OptionError, match="--role 'boss': use one of manager, client, unknown"):
         search(ws, "дорого", role="boss")
-    with pytest.raises(SearchError, match="--min-score 80 is above --max-score 20"):
+    with pytest.raises(OptionError, match="--min-score 80 is above --max-score 20"):
         search(ws, "дорого", min_score=80, max_score=20)
 
 
@@ -152,5 +153,5 @@ def test_schema_2_workspace_is_backfilled(tmp_path):
     conn.commit()
     conn.close()
     with Workspace(path) as w:
-        assert w.query("SELECT value FROM meta WHERE key='schema_version'") == [("3",)]
+        assert w.query("SELECT value FROM meta WHERE key='schema_version'") == [("4",)]
         assert ids(search(w, "дорого")) == ["c1", "c2", "c3"]

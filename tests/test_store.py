@@ -180,7 +180,7 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
     with pytest.raises(WorkspaceError) as e:
         Workspace(path, create=False)
     assert str(e.value) == (
-        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to 3: database or disk is "
+        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to 4: database or disk is "
         "full; is it read-only or the disk full?"
     )
     conn = sqlite3.connect(path / DB_NAME)
