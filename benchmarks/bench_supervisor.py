@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qa.store import ITEM_COLUMNS, Workspace
+from qa.store import ITEM_COLUMNS, KEY_METRICS, Workspace
 
 SCRIPT_HASH = "benchscript00001"
 RUBRIC_HASH = "benchrubric00001"
@@ -272,6 +272,28 @@ def _views(ws: Workspace) -> Iterator[tuple[str, Callable[[], Any]]]:
     yield "revive list (90 days)", lambda: coaching.revive_list(ws)
 
 
+_JOIN = "FROM calls c JOIN scores s ON s.call_id = c.call_id"
+_SUMS = ", ".join(["COUNT(*)", "SUM(s.score)", "SUM(s.next_step)", "COUNT(s.next_step)", "SUM(s.critical)"]
+                  + [f"SUM(s.metric_{m})" for m in KEY_METRICS])
+
+
+def _queries(ws: Workspace) -> Iterator[tuple[str, str]]:
+    """Candidate reads for the views, to see what SQLite itself costs (``--queries``)."""
+    metrics = ", ".join(f"s.metric_{m}" for m in KEY_METRICS)
+    yield "per-call read (the 13 columns the views use)", (
+        f"SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step, {metrics} {_JOIN}")
+    yield "join, SUM(score), no grouping", f"SELECT SUM(s.score) {_JOIN}"
+    yield "GROUP BY manager, day: counts and sums", f"SELECT c.manager, c.day, {_SUMS} {_JOIN} GROUP BY c.manager, c.day"
+    yield "the same, index order off (+c.manager, +c.day)", (
+        f"SELECT c.manager, c.day, {_SUMS} {_JOIN} GROUP BY +c.manager, +c.day")
+    yield "score histogram: GROUP BY manager, score", f"SELECT c.manager, s.score, COUNT(*) {_JOIN} GROUP BY c.manager, s.score"
+    yield "score histogram per day", f"SELECT c.manager, c.day, s.score, COUNT(*) {_JOIN} GROUP BY c.manager, c.day, s.score"
+    yield "stage tokens: GROUP BY manager, tokens_stage", (
+        f"SELECT c.manager, s.tokens_stage, COUNT(*) {_JOIN} GROUP BY c.manager, s.tokens_stage")
+    yield "one manager's per-call rows", (
+        f"SELECT c.call_id, c.day, c.started_at, s.score {_JOIN} WHERE c.manager = 'manager_03'")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qa_bench_supervisor"), help="where the built workspace is cached")
@@ -282,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--repeat", type=int, default=3, help="runs per view; the table shows best and median")
     ap.add_argument("--target", type=float, default=1.0, help="seconds each view must stay under")
+    ap.add_argument("--queries", action="store_true",
+                    help="also time candidate SQLite reads and aggregates (rows returned, CPU s)")
     args = ap.parse_args(argv)
 
     if args.workspace is not None:
@@ -300,6 +324,15 @@ def main(argv: list[str] | None = None) -> int:
         good = median < args.target
         ok = ok and good
         print(f"| {name} | {best:.2f} | {median:.2f} | {cpu:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
+    if args.queries:
+        print("\n| query | rows | best CPU (s) |\n|---|---:|---:|")
+        for name, sql in _queries(ws):
+            cpu_s = []
+            for _ in range(args.repeat):
+                c0 = time.process_time()
+                rows = ws.query(sql)
+                cpu_s.append(time.process_time() - c0)
+            print(f"| {name} | {len(rows):,} | {min(cpu_s):.3f} |")
     ws.close()
     return 0 if ok else 1
 
