@@ -284,32 +284,42 @@ def _config_ids(ws: Any, h: str) -> dict[str, str]:
     return out
 
 
-def tool_decisions(ws: Any, version: tuple[str, str] | None = None) -> ToolDecisions:
-    """Read the tool's decisions for one (script_hash, rubric_hash); default: the latest."""
+def tool_decisions(ws: Any, version: str | tuple[str, str] | None = None) -> ToolDecisions:
+    """Read the tool's decisions for the calls every view reads (:mod:`qa.versions`: the
+    latest version of each script file and language, each call under its latest score), or
+    for one ``version`` (``(script_hash, rubric_hash)`` or hash prefixes ``SCRIPT[:RUBRIC]``)."""
     import pandas as pd
 
-    from .errors import NotFoundError
+    from .versions import scope
 
-    version = version or ws.latest_version()
-    if version is None:
-        raise NotFoundError(f"{ws.path}: nothing scored in this workspace; run 'qa score' first")
-    sh, rh = version
+    sc = scope(ws, version=version)  # NotFoundError when nothing is scored
+    frm, params = sc.where(items=True)
     items = ws.frame(
-        "SELECT call_id, kind, item_id, status, start, text, phrase, similarity, detail "
-        "FROM items WHERE script_hash=? AND rubric_hash=? AND kind IN ('stage','objection')",
-        (sh, rh),
+        "SELECT i.call_id, i.kind, i.item_id, i.status, i.start, i.text, i.phrase, i.similarity, "
+        f"i.detail {frm} AND i.kind IN ('stage','objection')",
+        params,
     )
-    scores = ws.frame("SELECT call_id, score AS tool_score FROM scores "
-                      "WHERE script_hash=? AND rubric_hash=?", (sh, rh))
-    known = {**_config_ids(ws, sh), **_config_ids(ws, rh)}
-    for k, kind in zip(items["item_id"], items["kind"]):
-        known.setdefault(str(k), str(kind))
+    frm, params = sc.where()
+    scored = ws.frame(f"SELECT c.call_id, s.score AS tool_score, s.script_hash, s.rubric_hash {frm}", params)
+    scores = scored[["call_id", "tool_score"]]
+    # each call is asked only about the items of the script and rubric it was scored with
+    per_version: dict[tuple[str, str], dict[str, str]] = {
+        v.key: {**_config_ids(ws, v.script_hash), **_config_ids(ws, v.rubric_hash)} for v in sc.versions
+    }
+    version_of = {str(c): (str(a), str(b)) for c, a, b in
+                  zip(scored["call_id"], scored["script_hash"], scored["rubric_hash"])}
+    for cid, k, kind in zip(items["call_id"], items["item_id"], items["kind"]):
+        per_version.setdefault(version_of.get(str(cid), ("", "")), {}).setdefault(str(k), str(kind))
+    known: dict[str, str] = {}
+    for ids in per_version.values():
+        known.update(ids)
+    sh, rh = sc.versions[0].key
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in items.to_dict("records"):  # one pass: a large workspace has many rows
         rows.setdefault((str(r["call_id"]), str(r["item_id"])), []).append(r)
     recs = []
     for cid in scores["call_id"]:
-        for item, kind in known.items():
+        for item, kind in per_version.get(version_of[str(cid)], {}).items():
             mine = rows.get((cid, item), [])
             ev = mine[0] if mine else {}
             if kind == "stage":

@@ -10,6 +10,7 @@ import pytest
 
 from qa import calibrate as cal
 from qa.store import Workspace
+from qa.transcripts import CallMeta, Transcript
 
 SCRIPT = """name: Test
 language: en
@@ -61,8 +62,16 @@ c1,greeting,handled,A,
 """
 
 
+def _add_call(ws: Workspace, cid: str) -> None:
+    # every scored call has its calls row (qa.versions reads calls joined with scores)
+    ws.save_call(Transcript(CallMeta(call_id=cid, manager="m", started_at="2026-11-21T10:00:00"), []),
+                 cache_key="k" + cid)
+
+
 def make_calibrate_workspace(root: Path) -> Path:
     ws = Workspace(root)
+    for cid in TOOL:
+        _add_call(ws, cid)
     ws.save_config(hash="s1", kind="script", name="Test", path=None, text=SCRIPT)
     ws.save_config(hash="r1", kind="rubric", name="Objections", path=None, text=RUBRIC)
     for cid, (score, items) in TOOL.items():
@@ -171,7 +180,7 @@ def test_tool_decisions_reads_items_from_configs(setup) -> None:
 
 
 def test_tool_decisions_empty_workspace(tmp_path: Path) -> None:
-    with pytest.raises(cal.QAError, match="nothing scored in this workspace"):
+    with pytest.raises(cal.QAError, match="no scored calls in this workspace; run .qa score"):
         cal.tool_decisions(Workspace(tmp_path))
 
 
@@ -196,3 +205,21 @@ def test_fit_on_workspace(setup) -> None:
     res = cal.fit(*setup, folds=2)
     assert list(res.table["question"]) == ["greeting", "needs", "price", "price:handled"]
     assert res.table["n"].tolist() == [6, 4, 4, 2]
+
+
+def test_tool_decisions_read_every_current_script(tmp_path: Path) -> None:
+    """Calls scored with two scripts (inbound and cold, say) are all compared, each on its own
+    script's items: the tool reads what every view reads (qa.versions), not one version."""
+    root = make_calibrate_workspace(tmp_path / "ws")
+    cold = "name: Cold\nlanguage: ru\nstages:\n  - {id: decision_maker, phrases: [\"кто принимает решение\"]}\n"
+    with Workspace(root) as ws:
+        ws.save_config(hash="s2", kind="script", name="Cold", path=None, text=cold)
+        _add_call(ws, "c5")
+        ws.save_score("c5", script_hash="s2", rubric_hash="r1", summary={"score": 60.0},
+                      items=[{"kind": "stage", "item_id": "decision_maker", "status": "found",
+                              "similarity": 90.0, "text": "Кто у вас принимает решение?", "start": 3.0}])
+    tool = cal.tool_decisions(Workspace(root, create=False))
+    questions = tool.decisions.groupby("call_id")["question"].apply(set).to_dict()
+    assert set(questions) == {"c1", "c2", "c3", "c4", "c5"}
+    assert questions["c5"] == {"decision_maker", "price", "price:handled"}
+    assert "decision_maker" not in questions["c1"] and "greeting" in questions["c1"]
