@@ -170,7 +170,7 @@ def import_workbook(ws: Workspace, path: str | Path, *, by: str | None = None) -
         if "items" not in book.sheet_names:
             raise DisputeError(f"{p}: no 'items' sheet (it has: {', '.join(map(str, book.sheet_names))}); "
                                "pass the workbook 'qa score -f xlsx' wrote")
-        frame = book.parse("items", dtype=object)
+        frame = pd.read_excel(book, sheet_name="items", dtype=object)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     missing = [c for c in ("call_id", "kind", "item_id", "status") if c not in frame.columns]
     if missing:
