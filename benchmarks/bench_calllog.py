@@ -23,11 +23,12 @@ import argparse
 import platform
 import random
 import shutil
-import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from qa.calllog import import_log, missed_report, read_log
 from qa.store import Workspace
@@ -93,13 +94,7 @@ def make_log(path: Path, rows: int, managers: int = 50, days: int = 30, seed: in
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    model = cpu_model()
     try:
         load = Path("/proc/loadavg").read_text().split()[0]
     except OSError:

@@ -30,6 +30,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
+
 from qa.meaning import MeaningError, MemoryVectorCache, best_items, embed, encoder  # noqa: E402
 
 DATA = Path("/work/shared/data/casino/dialogues")
@@ -51,7 +53,7 @@ def main() -> None:
     a = ap.parse_args()
     texts, per_call = load(a.limit)
     print(f"{len(texts)} utterances ({per_call:.1f} per call), one thread, "
-          f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n")
+          f"{cpu_model()}, Python {platform.python_version()}\n")
     print("| encoder | load s | utterances/s (cold, 1 core) | calls/s | cached utterances/s "
           "| decide 5 items, ms/call |")
     print("|---|---|---|---|---|---|")

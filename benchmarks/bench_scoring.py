@@ -25,7 +25,6 @@ import difflib
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 
 from qa.scoring import score_call  # noqa: E402
 from qa.scripts import Rubric, Script, load_rubric, load_script  # noqa: E402
@@ -287,17 +288,6 @@ def _quality(flags: Sequence[dict[str, bool | None]], planted: Sequence[set[str]
                 negatives += 1
                 false += bool(f.get(s))
     return hit / max(1, total), false / max(1, negatives)
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from qa.search import search
 from qa.store import Workspace
@@ -107,17 +107,6 @@ def build(path: Path, calls: int, per_call: int, seed: int) -> None:
     print(f"built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=100_000)
@@ -145,7 +134,7 @@ def main() -> None:
     with Workspace(args.cache / "ws", create=False) as ws:
         n_calls, n_utts = ws.search_stats()
         print(f"Workspace: {n_calls:,} calls, {n_utts:,} indexed utterances")
-        print(f"CPU: {_cpu_model()}; Python {sys.version.split()[0]}\n")
+        print(f"CPU: {cpu_model()}; Python {sys.version.split()[0]}\n")
         print("| query | hits | best (s) | median (s) |\n|---|---:|---:|---:|")
         for label, query, kw in cases:
             times = []

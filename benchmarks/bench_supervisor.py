@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from qa.store import ITEM_COLUMNS, KEY_METRICS, Workspace
 
@@ -249,17 +249,6 @@ def _time(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any]
     return min(times), statistics.median(times), statistics.median(cpu), result
 
 
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def _views(ws: Workspace) -> Iterator[tuple[str, Callable[[], Any]]]:
     from qa import coaching, scorecards
 
@@ -315,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     n_items = ws.query("SELECT COUNT(*) FROM items")[0][0]
     print(f"Workspace: {args.calls:,} calls, {n_items:,} items, {args.managers} managers, {args.days} days "
           f"({f'built in {built:.1f} s' if built is not None else 'cached'}) at {ws.path}")
-    print(f"CPU: {_cpu_model()}; Python {sys.version.split()[0]}\n")
+    print(f"CPU: {cpu_model()}; Python {sys.version.split()[0]}\n")
     print("| view | best (s) | median (s) | CPU median (s) | target (s) | ok |")
     print("|---|---:|---:|---:|---:|---|")
     ok = True

@@ -66,6 +66,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
+
 from qa.normalize import normalize  # noqa: E402
 from qa.pipeline import transcribe_paths  # noqa: E402
 from qa.speech_model import resolve_model  # noqa: E402
@@ -264,17 +266,6 @@ def measure_roles(calls: list[Call], manifest: Path) -> None:
     print(f"| all | | {total} | **{right_total / max(total, 1):.3f}** | | |")
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=Path, default=ROOT / "samples", help="folder with src/*.yaml and the audio")
@@ -346,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {titles[name]} | {totals[name].wall:.1f} | {speed[name]:.1f} | "
               f"{speed[name] / speed['baseline']:.2f}x | {cell('all')} | {cell('en')} | {cell('ru')} | "
               f"{cell('manager')} | {cell('client')} |")
-    print(f"\nMachine: {cpu_name()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+    print(f"\nMachine: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}, "
           f"faster-whisper {faster_whisper.__version__}, ctranslate2 {ctranslate2.__version__}; "
           "model: embedded Whisper base, int8 on CPU.")
     print(f"Ours: beam {options.beam_size}, batch {options.batch_size}, VAD {options.vad}, "
