@@ -50,6 +50,19 @@ SCHEMA_VERSION = 4
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
+#: The meaning layer's vector cache: one sentence-encoder vector per (model, SHA-1 of the
+#: text), float32 bytes. Part of every workspace, and the whole of a standalone cache file
+#: (``qa.meaning.SqliteVectorCache``).
+VECTORS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL,
+    key TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, key)
+) WITHOUT ROWID;
+"""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transcripts (
@@ -201,15 +214,8 @@ CREATE TABLE IF NOT EXISTS calllog_goals (
 );
 -- ---- end of PBX call log ----------------------------------------------------------------
 -- ---- meaning layer and disputes (qa.meaning, qa.disputes) ------------------------------
--- vectors: one sentence-encoder vector per (model, SHA-1 of the text), float32 bytes.
-CREATE TABLE IF NOT EXISTS vectors (
-    model TEXT NOT NULL,
-    key TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, key)
-) WITHOUT ROWID;
--- disputes: a supervisor's override of one item of one call; kept across rescoring (it
+-- vectors: VECTORS_SCHEMA above (also the whole of a standalone cache file)
+""" + VECTORS_SCHEMA + """-- disputes: a supervisor's override of one item of one call; kept across rescoring (it
 -- is keyed by call and item, not by version). One row per (call, kind, item).
 CREATE TABLE IF NOT EXISTS disputes (
     call_id TEXT NOT NULL,

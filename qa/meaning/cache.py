@@ -17,6 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..store import VECTORS_SCHEMA
+
 
 def text_key(text: str) -> str:
     """The cache key of one text: SHA-1 of its UTF-8 bytes."""
@@ -52,16 +54,8 @@ class MemoryVectorCache:
             self._d[(model, k)] = np.asarray(v, dtype=np.float32)
 
 
-#: The table a workspace can adopt as it is.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS vectors (
-    model TEXT NOT NULL,
-    key TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, key)
-) WITHOUT ROWID;
-"""
+#: The table (the workspace's own ``vectors`` table, so a workspace can adopt a cache file).
+SCHEMA = VECTORS_SCHEMA
 
 
 class SqliteVectorCache:
