@@ -385,7 +385,7 @@ def check_defaults(
         try:
             param.process_value(ctx, value)
         except Exception as e:  # click's BadParameter (its own click in typer >= 0.29)
-            message = e.format_message() if hasattr(e, "format_message") else str(e)
+            message = str(getattr(e, "message", "") or e).removeprefix("Value error, ").rstrip(".")
             raise ConfigError(f"{project.path}: {origin}: {message}; fix the value in the file") from e
         if name in ("script", "rubric", "manifest", "managers") and _is_path(param):
             for item in value if isinstance(value, list) else [value]:
