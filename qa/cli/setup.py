@@ -55,10 +55,10 @@ def init(
     config = folder / CONFIG_NAME
     text = starter_text(company=company, languages=sorted(spoken), scripts=listed["scripts"], rubrics=listed["rubrics"])
     _write(config, text, force)
+    first = "" if company else f"set company in {escape(str(config))}, "
     err_console.print(
-        f"Next: set company in {escape(str(config))}, adapt the phrases in "
-        f"{escape(str(folder / 'scripts_library'))}/ to your company ({'qa validate'} checks "
-        f"them), then run: qa score calls/", soft_wrap=True)
+        f"Next: {first}adapt the phrases in {escape(str(folder / 'scripts_library'))}/ to your "
+        "company (qa validate checks them), then run: qa score calls/", soft_wrap=True)
 
 
 def _copy(src: Path, dst: Path, force: bool) -> None:
