@@ -79,6 +79,21 @@ def test_a_four_line_config_is_all_qa_score_needs(project: Path) -> None:
     assert len(names) == 2  # both rubrics from the config were used
 
 
+def test_every_command_takes_the_config(project: Path) -> None:
+    # qa transcribe names managers from the config's managers file; qa team reads the config's
+    # workspace: no -w, no --managers, no --template on any of them
+    for n, name in enumerate(("ru_re_01", "ru_re_02")):
+        (project / "calls" / f"{name}.txt").rename(project / "calls" / f"in-7916000000{n}-10{n + 1}-20261124-09301{n}-170000000{n}.10{n + 1}.txt")
+    (project / "managers.csv").write_text("extension;manager\n101;Анна Смирнова\n102;Иван Петров\n", encoding="utf-8")
+    (project / "qa.toml").write_text(FOUR_LINES + 'managers = "managers.csv"\ntemplate = "asterisk"\nworkspace = "ws"\n',
+                                     encoding="utf-8")
+    assert invoke("transcribe", "calls/").exit_code == 0
+    assert invoke("score", "calls/", "--no-meaning").exit_code == 0
+    team = invoke("team", "--format", "csv")
+    assert team.exit_code == 0, team.output
+    assert "Анна Смирнова" in team.stdout and "Иван Петров" in team.stdout
+
+
 def test_the_config_is_found_from_a_subfolder_and_paths_are_relative_to_it(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / "qa.toml").write_text(FOUR_LINES + 'workspace = "data/ws"\n', encoding="utf-8")
     monkeypatch.chdir(project / "calls")
@@ -112,6 +127,15 @@ def test_an_option_given_replaces_the_config_list(project: Path) -> None:
     result = invoke("score", "calls/", "--no-meaning", "-o", "out", "-s", "scripts_library/real_estate_inbound.en.yaml")
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(project / "out/calls.csv")["script"]) == {"Inbound call, new-build real estate"}
+
+
+def test_only_the_values_the_command_takes_from_the_config_are_checked(project: Path) -> None:
+    (project / "qa.toml").write_text('scripts = ["gone.yaml"]\nmanager_channel = "middle"\n', encoding="utf-8")
+    result = invoke("score", "calls/", "--no-meaning", "-s", "scripts_library/real_estate_inbound.en.yaml",
+                    "--manager-channel", "right")
+    assert result.exit_code == 0, result.output  # both bad values were replaced on the command line
+    result = invoke("score", "calls/", "--no-meaning", "--manager-channel", "right")
+    assert result.exit_code == 2 and "key 'scripts': '" in result.stderr
 
 
 def test_qa_config_says_where_each_setting_comes_from(project: Path) -> None:
@@ -188,7 +212,7 @@ def test_config_option_and_env_name_the_file(project: Path, tmp_path_factory: py
 ])
 def test_mistakes_in_the_config_are_one_line_and_exit_2(project: Path, text: str, message: str) -> None:
     (project / "qa.toml").write_text(text, encoding="utf-8")
-    result = invoke("score", "calls/", "--no-meaning", "-s", "scripts_library/real_estate_inbound.en.yaml")
+    result = invoke("score", "calls/", "--no-meaning")
     assert result.exit_code == 2, result.output
     err = result.stderr.strip()
     assert "\n" not in err.replace("\n", " ").strip() and err.startswith(f"Error: {project / 'qa.toml'}: ")

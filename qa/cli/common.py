@@ -15,13 +15,28 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from ..config import ProjectConfig
 from ..errors import ConfigError, QAError
 from ..store import Workspace, default_workspace
 
+
+class QAGroup(TyperGroup):
+    """The ``qa`` group; keeps the invoked command's own arguments in ``ctx.meta`` so the app
+    callback can tell which options the command line gives (qa.toml must not be checked
+    for values the command line replaces)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        ctx.meta[_ARGS] = list(args[1:])
+        return super().resolve_command(ctx, args)
+
+
+_ARGS = "qa.args"
+
 app = typer.Typer(
     name="qa",
+    cls=QAGroup,
     help=(
         "Offline call quality assurance for sales teams: transcribe recordings, score them "
         "against sales scripts and objection rubrics, coach managers, mine the best calls.\n\n"
@@ -266,8 +281,21 @@ def load_project(ctx: typer.Context, option: Path | None, *, use: bool = True) -
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     name = ctx.invoked_subcommand
     if name in commands and name in defaults:
-        check_defaults(ctx, project, commands[name], defaults[name], origins[name])
+        used = from_config(ctx, commands[name], name)
+        check_defaults(ctx, project, commands[name], {k: v for k, v in defaults[name].items() if k in used},
+                       origins[name])
     return LoadedConfig(project, source, origins)
+
+
+def from_config(ctx: typer.Context, command: Any, name: str) -> set[str]:
+    """The options of the invoked command that will take their value from qa.toml: those the
+    command line (and the environment) leave unset."""
+    try:
+        sub = command.make_context(name, list(ctx.meta.get(_ARGS, [])), parent=ctx, resilient_parsing=True)
+    except Exception:  # the command reports its own usage errors when it runs
+        return set((ctx.default_map or {}).get(name, {}))
+    return {p for p in (ctx.default_map or {}).get(name, {})
+            if getattr(sub.get_parameter_source(p), "name", "") == "DEFAULT_MAP"}
 
 
 def current_config(ctx: typer.Context | None) -> LoadedConfig:
