@@ -146,10 +146,6 @@ class ProjectConfig:
         """A top-level value as the options take it (``language`` joined: ``"ru,en"``)."""
         return self.values.get(key, default)
 
-    def where(self, key: str) -> str:
-        """Where a key is written, for messages: ``/dept/qa.toml: scripts``."""
-        return f"{self.path}: {key}"
-
 
 # ---- finding the file ---------------------------------------------------------------------
 def find_config(start: str | os.PathLike[str] | None = None) -> Path | None:

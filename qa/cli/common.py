@@ -21,6 +21,9 @@ from ..config import ProjectConfig
 from ..errors import ConfigError, QAError
 from ..store import Workspace, default_workspace
 
+#: ctx.meta key of the invoked command's own arguments (see QAGroup)
+_ARGS = "qa.args"
+
 
 class QAGroup(TyperGroup):
     """The ``qa`` group; keeps the invoked command's own arguments in ``ctx.meta`` so the app
@@ -31,9 +34,6 @@ class QAGroup(TyperGroup):
         ctx.meta[_ARGS] = list(args[1:])
         return super().resolve_command(ctx, args)
 
-
-_ARGS = "qa.args"
-
 app = typer.Typer(
     name="qa",
     cls=QAGroup,
@@ -42,6 +42,9 @@ app = typer.Typer(
         "against sales scripts and objection rubrics, coach managers, mine the best calls.\n\n"
         "Example: qa score samples/ --script scripts_library/real_estate_inbound.en.yaml "
         "--rubric rubrics/objections.en.yaml\n\n"
+        "Settings every command shares (workspace, language, scripts, rubrics, template, "
+        "manifest, managers, company) can live in qa.toml: `qa init` writes one, `qa config` "
+        "shows what applies.\n\n"
         "Exit status: 0 everything done; 1 some files failed (the rest are saved) or the "
         "command failed; 2 usage or configuration error (nothing was done)."
     ),
