@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import QAError
 from .paths import call_path, displayable
-from .scripts import ConfigChooser, pick_config  # noqa: F401  (pick_config: re-exported)
+from .scripts import ConfigChooser, ScriptRule, pick_config  # noqa: F401  (pick_config: re-exported)
 from .store import Workspace
 from .transcripts import CallMeta, Transcript
 
@@ -562,13 +562,18 @@ def score_calls(
     progress: Callable[[int, int], None] | None = None,
     failed: list[tuple[str, str]] | None = None,
     meaning: Any = None,
+    rules: Sequence[ScriptRule] = (),
+    warnings: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
-    With several scripts (or rubrics), each call gets the one named by its manifest or in
-    its language (see :class:`qa.scripts.ConfigChooser`). Calls that cannot be scored are appended to
-    ``failed`` as ``(source, reason)``. ``meaning``: :class:`qa.meaning.MeaningOptions` to
-    add the meaning layer (vectors cached in the workspace), None for the fuzzy layer alone.
+    With several scripts (or rubrics), each call gets the one named by its manifest, by the
+    first of ``rules`` (``[[script_rule]]`` of qa.toml) that matches it, or in its language
+    (see :class:`qa.scripts.ConfigChooser`); when several still fit, the one the call says
+    most of, with a line in ``warnings``. Calls that cannot be scored (no rule matches, the
+    manifest names a file not given) are appended to ``failed`` as ``(source, reason)``.
+    ``meaning``: :class:`qa.meaning.MeaningOptions` to add the meaning layer (vectors cached
+    in the workspace), None for the fuzzy layer alone.
     """
     import pandas as pd
 
@@ -585,21 +590,29 @@ def score_calls(
         register_configs(ws, cfg, None)
     for cfg in rubric_list:
         register_configs(ws, None, cfg)
-    script_for = ConfigChooser(script_list, "script")
-    rubric_for = ConfigChooser(rubric_list, "rubric") if rubric_list else None
+    script_for = ConfigChooser(script_list, "script", rules, fit=_script_fit)
+    rubric_for = ConfigChooser(rubric_list, "rubric", rules) if rubric_list else None
     call_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
     for n, transcript in enumerate(ws.transcripts(ids), start=1):
         try:
-            script = script_for.choose(transcript)
-            rubric = rubric_for.choose(transcript) if rubric_for else None
+            script_pick = script_for.decide(transcript)
+            rubric_pick = rubric_for.decide(transcript, fit=_rubric_fit(script_pick.config)) if rubric_for else None
         except QAError as e:  # one misconfigured call must not stop the batch
             log.warning("%s", e)
             if failed is not None:
                 failed.append((transcript.meta.source or transcript.call_id, str(e)))
             continue
+        for column, pick in (("script", script_pick), ("rubric", rubric_pick)):
+            if pick is not None and pick.rivals:  # several fit: say which was used, never quietly
+                line = pick.warning(transcript.call_id, column)
+                log.warning("%s", line)
+                if warnings is not None:
+                    warnings.append(line)
+        script = script_pick.config
+        rubric = rubric_pick.config if rubric_pick is not None else None
         cs = score_call(transcript, script, rubric, meaning=_meaning_layer(ws, script, rubric, meaning))
         summary, items = cs.to_store()
         batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
@@ -615,6 +628,29 @@ def score_calls(
     calls = pd.DataFrame(call_rows)
     items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
     return calls, items
+
+
+def _script_fit(script: Script, transcript: Transcript) -> float:
+    """How much of a script a call says (share of its stage weight found, fuzzy layer): breaks
+    the tie when several scripts fit a call alike."""
+    from .scoring import score_call
+
+    items = score_call(transcript, script, None).to_store()[1]
+    stages = [it for it in items if it["kind"] == "stage" and it["status"] != "na"]
+    total = sum(float(it["max_score"] or 0) for it in stages)
+    return 100.0 * sum(float(it["score"] or 0) for it in stages) / total if total else 0.0
+
+
+def _rubric_fit(script: Script) -> Callable[[Rubric, Transcript], float]:
+    """How many of a rubric's objections a call raises (scored with its script): breaks a
+    tie when several rubrics fit a call alike."""
+    from .scoring import score_call
+
+    def fit(rubric: Rubric, transcript: Transcript) -> float:
+        items = score_call(transcript, script, rubric).to_store()[1]
+        return float(sum(1 for it in items if it["kind"] == "objection"))
+
+    return fit
 
 
 _LAYERS: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any]] = {}
@@ -676,12 +712,14 @@ def score_paths(
     managers: str | os.PathLike[str] | None = None,
     meaning: Any = None,
     redact: bool = False,
+    rules: Sequence[ScriptRule] = (),
 ) -> ScoreResult:
     """Intake (transcribe what is not cached, import transcripts), then score the batch
-    (``meaning``: see :func:`score_calls`)."""
+    (``meaning``, ``rules``: see :func:`score_calls`)."""
     batch = transcribe_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
         progress=progress, output_dir=None, managers=managers, redact=redact,
     )
-    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning)
+    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning,
+                               rules=rules, warnings=batch.warnings)
     return ScoreResult(batch, calls, items)

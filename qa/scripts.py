@@ -1253,44 +1253,217 @@ def validate_file(path: str | Path, rubric: Rubric | Iterable[Rubric] | None = N
 
 
 # ---- choosing the script per call --------------------------------------------------------------
-class ConfigChooser:
-    """Picks the script (or rubric) for each call among several.
+@dataclass(frozen=True)
+class ScriptRule:
+    """One ``[[script_rule]]`` of ``qa.toml``: calls whose metadata match get the named scripts.
 
-    A manifest column ``script`` (or ``rubric``) narrows the choice to the files it names
-    (``b2b_cold_call`` names ``b2b_cold_call.en.yaml`` and ``b2b_cold_call.ru.yaml``, or a
-    script's ``name``); then the one in the call's language wins. Calls imported without a
-    language are matched by alphabet: the config whose phrases share the most letters with
-    the transcript (Cyrillic vs Latin, ...), so nothing language-specific is hard-coded here.
-    Make one per batch: each config's letters are collected once.
+    ``match`` maps a call field to glob patterns (``*``, ``?``; any pattern may match; every
+    field must match; case is ignored). Fields: ``direction``, ``manager``, ``outcome``,
+    ``language``, ``call_id``, ``client_phone``, ``file`` (the file name; a pattern with a
+    ``/`` is matched against the whole path) and any manifest column (``campaign``,
+    ``extension``, ...). An empty ``match`` matches every call (a catch-all, put it last).
+    ``script`` / ``rubric`` name files the way a manifest does: a file name
+    (``b2b_cold_call.ru.yaml``), a stem (``b2b_cold_call``: every language of it), a
+    script's ``name``, or a path (relative to ``base``, the config file's folder).
     """
 
-    def __init__(self, configs: Sequence[Any], column: str = "script"):
+    match: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    script: tuple[str, ...] = ()
+    rubric: tuple[str, ...] = ()
+    #: Where the rule is written, for messages: ``/dept/qa.toml: script_rule 2``.
+    source: str = "script_rule"
+    base: str | None = None
+
+    def matches(self, transcript: Any) -> bool:
+        from fnmatch import fnmatchcase
+
+        values = call_fields(transcript)
+        for name, patterns in self.match.items():
+            if name == "file" and any("/" in p for p in patterns):
+                value = (transcript.meta.source or "").replace("\\", "/").lower()
+            else:
+                value = values.get(name, "")
+            if not any(fnmatchcase(value, p.lower()) for p in patterns):
+                return False
+        return True
+
+    def describe(self) -> str:
+        """``direction=out, file=in-*`` (``every call`` for a catch-all)."""
+        return ", ".join(f"{k}={'|'.join(v)}" for k, v in self.match.items()) or "every call"
+
+    def names(self, column: str) -> tuple[str, ...]:
+        return self.script if column == "script" else self.rubric if column == "rubric" else ()
+
+
+def call_fields(transcript: Any) -> dict[str, str]:
+    """The fields a :class:`ScriptRule` matches, lower case (``""`` when unknown)."""
+    m = transcript.meta
+    fields = {str(k).lower(): str(v) for k, v in (m.extra or {}).items() if v not in (None, "")}
+    fields.update({
+        "file": Path(str(m.source or "")).name, "direction": m.direction, "manager": m.manager,
+        "outcome": m.outcome, "language": transcript.language, "call_id": m.call_id,
+        "client_phone": m.client_phone,
+    })
+    return {k: str(v).strip().lower() if v not in (None, "") else "" for k, v in fields.items()}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which script (or rubric) a call gets, and why.
+
+    ``reason`` says how it was narrowed (``manifest script 'b2b_cold_call'``,
+    ``/dept/qa.toml: script_rule 2 (direction=out)``, ``language ru``). ``rivals`` are the other
+    files that fit the call just as well by its metadata and language: the pick among them
+    was made by ``fit`` (how much of each the call says) or, without one, by file name, and
+    the caller must say so (:meth:`warning`), never pick quietly.
+    """
+
+    config: Any
+    reason: str
+    rivals: tuple[Any, ...] = ()
+    how: str = ""
+
+    def warning(self, call_id: str, column: str = "script") -> str:
+        """One line for the batch summary when the choice was not clear, else ``""``."""
+        if not self.rivals:
+            return ""
+        names = ", ".join(_label(c) for c in (self.config, *self.rivals))
+        return (f"call {call_id}: {len(self.rivals) + 1} {column}s fit ({names}; {self.reason}); "
+                f"scored with {_label(self.config)} ({self.how}); to decide, add a [[script_rule]] "
+                f"to qa.toml or a manifest '{column}' column")
+
+
+class ConfigChooser:
+    """Picks the script (or rubric) for each call among several, never silently.
+
+    In order: a manifest column ``script`` (or ``rubric``) narrows the choice to the files it
+    names (a file name, a stem such as ``b2b_cold_call`` for every language of it, a path, or
+    a script's ``name``); else the first ``rules`` entry (:class:`ScriptRule`, from
+    ``qa.toml``) whose ``match`` fits the call's metadata narrows it; with rules and none
+    matching, the call is refused with the reason. Then the file in the call's language wins;
+    calls imported without a language are matched by alphabet (the config whose phrases
+    share the most letters with the transcript: Cyrillic vs Latin, ...), so nothing
+    language-specific is hard-coded here. When several files still fit, ``fit(config,
+    transcript)`` (how much of each the call says; higher wins) decides and the
+    :class:`Choice` lists the rivals so the caller warns. Make one per batch: each config's
+    letters are collected once.
+    """
+
+    def __init__(
+        self, configs: Sequence[Any], column: str = "script", rules: Sequence[ScriptRule] = (),
+        fit: Any = None,
+    ):
         self.configs = list(configs)
         self.column = column
+        self.fit = fit
         self._letters: list[frozenset[str] | None] = [None] * len(self.configs)
+        self.rules: list[tuple[ScriptRule, list[int]]] = []
+        for rule in rules:
+            names = rule.names(column)
+            if names:  # a rule naming only rubrics says nothing about scripts
+                self.rules.append((rule, self._resolve_rule(rule, names)))
 
-    def choose(self, transcript: Any) -> Any:
-        """The config for this call; :class:`~qa.errors.QAError` when the manifest names none given."""
+    # -- narrowing --------------------------------------------------------------------------
+    def _named(self, wanted: str, base: str | None = None) -> list[int]:
+        """Configs a manifest value or rule name means: name, file name, stem, or path."""
+        value = wanted.strip()
+        if not value:
+            return []
+        key = value.lower()
+        hits = [i for i, cfg in enumerate(self.configs) if key in _config_names(cfg)]
+        if hits or not any(sep in value for sep in "/\\"):
+            return hits
+        # a path: the same file given with --script (any spelling of the path), else by file name
+        target = _real(value, base)
+        same = [i for i, cfg in enumerate(self.configs) if getattr(cfg, "path", None) and _real(cfg.path) == target]
+        if same:
+            return same
+        file = Path(value.replace("\\", "/")).name.lower()
+        return [i for i, cfg in enumerate(self.configs) if file in _config_names(cfg)]
+
+    def _resolve_rule(self, rule: ScriptRule, names: Sequence[str]) -> list[int]:
+        found: list[int] = []
+        for name in names:
+            hits = self._named(name, rule.base)
+            if not hits:
+                raise ConfigError(
+                    f"{rule.source}: {self.column} '{name}' is not among the {self.column}s given "
+                    f"({self._known()}); fix the name, or add the file to {self.column}s / --{self.column}"
+                )
+            found.extend(i for i in hits if i not in found)
+        return found
+
+    def _known(self) -> str:
+        return ", ".join(sorted({Path(str(c.path)).name if getattr(c, "path", None) else str(c.name)
+                                 for c in self.configs})) or "none"
+
+    def _narrow(self, transcript: Any) -> tuple[list[int], str]:
         column = self.column
-        candidates = list(range(len(self.configs)))
-        wanted = str(transcript.meta.extra.get(column) or "").strip().lower()
+        wanted = str(transcript.meta.extra.get(column) or "").strip()
         if wanted:
-            candidates = [i for i in candidates if wanted in _config_names(self.configs[i])]
-            if not candidates:
-                known = ", ".join(sorted({n for cfg in self.configs for n in _config_names(cfg)}))
+            hits = self._named(wanted)
+            if not hits:
                 raise QAError(
                     f"call {transcript.call_id}: manifest {column} '{wanted}' is not among the "
-                    f"given --{column} files ({known}); add --{column} for it or fix the manifest"
+                    f"given --{column} files ({self._known()}); add --{column} for it or fix the manifest"
                 )
+            return hits, f"manifest {column} '{wanted}'"
+        if not self.rules:
+            return list(range(len(self.configs))), ""
+        for rule, hits in self.rules:
+            if rule.matches(transcript):
+                return hits, f"{rule.source} ({rule.describe()})"
+        fields = sorted({k for rule, _ in self.rules for k in rule.match})
+        values = call_fields(transcript)
+        seen = ", ".join(f"{k}={values.get(k) or '?'}" for k in fields) or "no fields"
+        raise QAError(
+            f"call {transcript.call_id}: no [[script_rule]] matches it ({seen}); add a rule for "
+            f"it, a catch-all rule without 'match', or a manifest '{column}' column"
+        )
+
+    # -- choosing ---------------------------------------------------------------------------
+    def decide(self, transcript: Any, fit: Any = None) -> Choice:
+        """The :class:`Choice` for this call; :class:`~qa.errors.QAError` when its manifest names
+        a file not given, or rules are set and none matches it. ``fit`` replaces the chooser's
+        own for this call."""
+        if not self.configs:
+            raise QAError(f"call {transcript.call_id}: no --{self.column} file given")
+        candidates, reason = self._narrow(transcript)
         if len(candidates) == 1:
-            return self.configs[candidates[0]]
-        if transcript.language:
-            for i in candidates:
-                if self.configs[i].language == transcript.language:
-                    return self.configs[i]
-        letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
-        best = max(candidates, key=lambda i: sum(ch in self._alphabet(i) for ch in letters))
-        return self.configs[best]
+            return Choice(self.configs[candidates[0]], reason or f"the only {self.column}")
+        same = [i for i in candidates if transcript.language and self.configs[i].language == transcript.language]
+        if same:
+            fitting, why = same, f"language {transcript.language}"
+        else:
+            letters = [ch for ch in transcript.text().lower() if ch.isalpha()]
+            shared = {i: sum(ch in self._alphabet(i) for ch in letters) for i in candidates}
+            top = max(shared.values())
+            fitting, why = [i for i in candidates if shared[i] == top], "alphabet of the transcript"
+        reason = f"{reason}, {why}" if reason else why
+        if len(fitting) == 1:
+            return Choice(self.configs[fitting[0]], reason)
+        return self._break_tie(transcript, fitting, reason, fit or self.fit)
+
+    def _break_tie(self, transcript: Any, fitting: list[int], reason: str, fit: Any) -> Choice:
+        """Several files fit alike: the one the call says most of (``fit``), else by file name."""
+        order = sorted(fitting, key=lambda i: _label(self.configs[i]))
+        how = "first by file name"
+        if fit is not None:
+            scores = {i: float(fit(self.configs[i], transcript)) for i in order}
+            order.sort(key=lambda i: -scores[i])  # stable: file name breaks an exact tie
+            best, second = scores[order[0]], scores[order[1]]
+            how = (f"it fits best: {best:.0f} vs {second:.0f}" if best > second
+                   else f"equal fit {best:.0f}: first by file name")
+        return Choice(self.configs[order[0]], reason, tuple(self.configs[i] for i in order[1:]), how)
+
+    def choose(self, transcript: Any) -> Any:
+        """The config for this call (see :meth:`decide`); an unclear choice is logged as a warning."""
+        choice = self.decide(transcript)
+        if choice.rivals:
+            import logging
+
+            logging.getLogger("qa").warning("%s", choice.warning(transcript.call_id, self.column))
+        return choice.config
 
     def _alphabet(self, index: int) -> frozenset[str]:
         """Letters of a config's phrases (not of its ids and keys, which are ASCII anyway)."""
@@ -1316,6 +1489,21 @@ class ConfigChooser:
 def pick_config(configs: Sequence[Any], transcript: Any, column: str = "script") -> Any:
     """The script (or rubric) for one call; see :class:`ConfigChooser` (reuse one for a batch)."""
     return ConfigChooser(configs, column).choose(transcript)
+
+
+def _label(cfg: Any) -> str:
+    path = getattr(cfg, "path", None)
+    return Path(str(path)).name if path else str(getattr(cfg, "name", "") or "?")
+
+
+def _real(path: Any, base: str | None = None) -> str:
+    p = Path(str(path)).expanduser()
+    if not p.is_absolute() and base:
+        p = Path(base) / p
+    try:
+        return str(p.resolve())
+    except OSError:
+        return str(p.absolute())
 
 
 def _config_names(cfg: Any) -> set[str]:

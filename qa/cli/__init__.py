@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "calls",  # qa missed (PBX call log)
     "disputes",  # qa dispute
     "search",  # qa search (issue 15)
+    "setup",  # qa init, qa config (qa.toml, issue 13)
 )
 
 for _name in COMMAND_MODULES:

@@ -19,7 +19,9 @@ from .common import (
     VerboseOpt,
     WorkspaceOpt,
     app,
+    current_config,
     err_console,
+    fail,
     handle_errors,
     open_workspace,
     out_console,
@@ -43,8 +45,9 @@ ScriptOpt = Annotated[
     list[Path],
     typer.Option(
         "--script", "-s",
-        help="Sales script YAML (see scripts_library/). Repeat for several languages: each "
-        "call is scored with the script in its language.",
+        help="Sales script YAML (see scripts_library/). Repeat for several languages or kinds "
+        "of call: each call gets the script its manifest 'script' column or a [[script_rule]] "
+        "of qa.toml names, in its language. Default: 'scripts' in qa.toml.",
         show_default=False,
     ),
 ]
@@ -69,6 +72,7 @@ ScoreFormatOpt = Annotated[
 @app.command()
 @handle_errors
 def score(
+    ctx: typer.Context,
     paths: PathsArg,
     script: ScriptOpt,
     rubric: RubricOpt = None,
@@ -101,19 +105,32 @@ def score(
     re-transcribes) and, with --output, written as two tables: calls (one row per call)
     and items (one row per call and checked item).
 
+    With several scripts, a call gets the one its manifest 'script' column names (a file
+    name, a stem such as b2b_cold_call, or a path), else the first [[script_rule]] of qa.toml
+    that matches it, then the one in its language. A call no rule matches is listed as failed
+    with the reason; when several scripts fit a call alike, the one it says most of is used
+    and a warning names them all.
+
+    With a qa.toml (see `qa init`), its scripts, rubrics, workspace, language, template,
+    manifest and managers are the defaults: `qa score calls/` needs no other option.
+
     Exit status: 0 every file scored; 1 some files failed (the rest are scored and saved;
-    run again to retry them) or no call was scored; 2 usage or configuration error (an
-    invalid script or rubric, a bad option: nothing was done).
+    run again to retry them) or no call was scored (no table is written then); 2 usage or
+    configuration error (an invalid script, rubric or qa.toml, a bad option: nothing was done).
 
     Example: qa score samples/ -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml -o out/
     """
     from ..pipeline import score_paths
-    from ..scripts import load_rubric, load_script
+    from ..scripts import ConfigChooser, load_rubric, load_script
     from ..writers import get_writer
 
     setup_logging(verbose)
     script_objs = [load_script(p) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
+    project = current_config(ctx).config
+    rules = project.rules if project is not None else ()
+    ConfigChooser(script_objs, "script", rules)  # a rule naming no given script: exit 2 before any work
+    ConfigChooser(rubric_objs, "rubric", rules)
     writer = get_writer(fmt) if output is not None else None
     options = build_options(model, device, compute_type, language, manager_channel, batched)
     from ..meaning import MeaningOptions, available
@@ -123,9 +140,12 @@ def score(
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
+            rules=rules,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
     print_batch_summary(result.batch)
+    if not len(result.calls):  # an empty table is no result: say why instead of writing one
+        fail(no_calls_reason(result.batch, paths), EXIT_SOME_FAILED)
     if writer is not None and output is not None:
         # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables
         stem = "" if writer.per_table else "scores"
@@ -133,8 +153,25 @@ def score(
         for f in files:
             err_console.print(f"Wrote {f}")
     print_score_summary(result.calls, result.items)
-    if result.batch.failed or not len(result.calls):
+    if result.batch.failed:
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def no_calls_reason(batch, paths) -> str:  # type: ignore[no-untyped-def]
+    """Why a run scored nothing, in one line (the failures are listed above it)."""
+    where = ", ".join(str(p) for p in paths)
+    if not batch.failed:
+        return (f"no call was scored: no recordings or transcripts found in {where}; nothing written "
+                "(give audio or transcript files, or folders of them)")
+    reasons: dict[str, int] = {}
+    for _, line in batch.failed:
+        # "call X: no [[script_rule]] matches it (...)": group by what follows the call's name
+        reason = line.split(": ", 1)[-1] if line.startswith("call ") else line
+        reasons[reason] = reasons.get(reason, 0) + 1
+    top, count = max(reasons.items(), key=lambda kv: kv[1])
+    also = f" (and {len(reasons) - 1} other reason(s), listed above)" if len(reasons) > 1 else ""
+    return (f"no call was scored: all {len(batch.failed)} failed, so no table was written; "
+            f"{count} of them: {top}{also}")
 
 
 def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
