@@ -352,15 +352,6 @@ def test_slug_replaces_and_disambiguates() -> None:
     assert "/" not in slug("../../etc/passwd") and not slug("../x").startswith(".")
 
 
-def test_labels_fall_back_to_english_and_readable_keys() -> None:
-    ru = Labels("ru")
-    assert ru("calls") == "Звонки"
-    assert ru("day_title", day="2026-11-21") == "Звонки за 2026-11-21"
-    assert ru("some_new_flag") == "some new flag"
-    with pytest.raises(ConfigError, match="no interface labels for language 'xx'"):
-        Labels("xx")
-
-
 @pytest.mark.parametrize(
     "quality, flags",
     [

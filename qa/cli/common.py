@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -17,6 +17,8 @@ from rich.markup import escape
 
 from ..errors import QAError
 from ..store import Workspace, default_workspace
+from ..ui import ENV as UI_ENV
+from ..ui import Catalog, choose
 
 app = typer.Typer(
     name="qa",
@@ -133,6 +135,25 @@ ToOpt = Annotated[
         show_default=False,
     ),
 ]
+
+#: ``--ui``: the interface language (qa.ui). The parameter is named ``ui`` everywhere, so the
+#: project config's ``ui`` key reaches it; $QA_UI sets it for a shell or a cron job.
+UiOpt = Annotated[
+    str,
+    typer.Option(
+        "--ui",
+        envvar=UI_ENV,
+        help="Interface language of the summaries and report pages: en, ru (one per file in "
+        "qa/data/ui/) or auto (the language most of the calls are in). Also $QA_UI or 'ui' in "
+        "qa.toml.",
+    ),
+]
+
+
+def interface(ui: str, call_languages: Iterable[Any] = ()) -> Catalog:
+    """The interface words for ``--ui`` (``auto``: the language most of ``call_languages``
+    are in, else English); an unknown language is a ConfigError (exit 2)."""
+    return Catalog(choose(ui, call_languages))
 
 
 def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:

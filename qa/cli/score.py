@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..ui import Catalog
 from .common import (
     EXIT_SOME_FAILED,
     DeviceOpt,
@@ -16,11 +17,13 @@ from .common import (
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
+    UiOpt,
     VerboseOpt,
     WorkspaceOpt,
     app,
     err_console,
     handle_errors,
+    interface,
     open_workspace,
     out_console,
     setup_logging,
@@ -91,6 +94,7 @@ def score(
         "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
+    ui: UiOpt = "en",
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -112,6 +116,7 @@ def score(
     from ..writers import get_writer
 
     setup_logging(verbose)
+    interface(ui)  # an unknown --ui fails here, before any work
     script_objs = [load_script(p) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
     writer = get_writer(fmt) if output is not None else None
@@ -124,40 +129,44 @@ def score(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
-    err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
-    print_batch_summary(result.batch)
+    languages = result.calls["language"].dropna() if "language" in result.calls.columns else ()
+    t = interface(ui, languages)
+    err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
+    print_batch_summary(result.batch, t)
     if writer is not None and output is not None:
         # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables
         stem = "" if writer.per_table else "scores"
         files = writer.write({"calls": result.calls, "items": result.items}, output, stem=stem)
         for f in files:
-            err_console.print(f"Wrote {f}")
-    print_score_summary(result.calls, result.items)
+            err_console.print(escape(t("cli_wrote", path=f)), soft_wrap=True)
+    print_score_summary(result.calls, result.items, t)
     if result.batch.failed or not len(result.calls):
         raise typer.Exit(EXIT_SOME_FAILED)
 
 
-def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
-    """Calls, mean score, worst calls, most-missed stages — on stdout."""
+def print_score_summary(calls, items, t: Catalog | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Calls, mean score, worst calls, most-missed stages — on stdout, in the interface
+    language ``t`` (English when not given). Stage titles are the script's own words."""
     from ..scoring import batch_summary
 
+    t = t or Catalog()
     summary = batch_summary(calls, items)
     if summary is None:
-        err_console.print("No calls were scored.")
+        err_console.print(escape(t("cli_nothing_scored")))
         return
-    out_console.print(
-        f"Scored {summary.calls} calls: mean score {summary.mean:.1f}, "
-        f"median {summary.median:.1f}, critical failures {summary.critical}."
-    )
+    out_console.print(escape(t(
+        "cli_scored", calls=summary.calls, mean=f"{summary.mean:.1f}", median=f"{summary.median:.1f}",
+        critical=summary.critical,
+    )))
     if summary.worst:
-        out_console.print("Worst calls:")
+        out_console.print(escape(t("cli_worst_calls")))
     for score, call_id, manager, critical_reason in summary.worst:
         reason = f" — {critical_reason}" if critical_reason else ""
-        out_console.print(escape(f"  {score:5.1f}  {call_id} ({manager or 'no manager'}){reason}"))
+        out_console.print(escape(f"  {score:5.1f}  {call_id} ({manager or t('no_manager')}){reason}"))
     if summary.most_missed:
-        out_console.print("Most-missed stages:")
+        out_console.print(escape(t("cli_most_missed")))
     for item_id, title, missed, applicable in summary.most_missed:
         out_console.print(
-            escape(f"  {item_id:<16} missed in {missed} of {applicable} calls"
+            escape(f"  {item_id:<16} {t('cli_missed_in', missed=missed, applicable=applicable)}"
                    + (f" ({title})" if title and title != item_id else ""))
         )
