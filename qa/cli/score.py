@@ -129,8 +129,7 @@ def score(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
-    languages = result.calls["language"].dropna() if "language" in result.calls.columns else ()
-    t = interface(ui, languages)
+    t = interface(ui, _call_languages(result.calls, script_objs))
     err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
     print_batch_summary(result.batch, t)
     if writer is not None and output is not None:
@@ -142,6 +141,15 @@ def score(
     print_score_summary(result.calls, result.items, t)
     if result.batch.failed or not len(result.calls):
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _call_languages(calls, scripts) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each scored call's language for ``--ui auto``: the language of the script it was scored
+    with (an imported text transcript has no recognised language, its script has one)."""
+    by_name = {s.name: s.language for s in scripts}
+    if "script" not in getattr(calls, "columns", ()):
+        return []
+    return [by_name[name] for name in calls["script"] if name in by_name]
 
 
 def print_score_summary(calls, items, t: Catalog | None = None) -> None:  # type: ignore[no-untyped-def]
