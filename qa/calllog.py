@@ -1128,21 +1128,12 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: 
     return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-@lru_cache(maxsize=1)
-def _labels() -> dict[str, dict[str, str]]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(_DATA_FILE.read_text(encoding="utf-8"))
-        return {str(lang): {str(k): str(v) for k, v in words.items()} for lang, words in data["labels"].items()}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as e:
-        raise CallLogError(f"{_DATA_FILE}: cannot read the report labels ({e}); fix or reinstall the file") from e
-
-
 def _label(key: str, lang: str, **values: Any) -> str:
-    table = _labels()
-    text = table.get(lang, {}).get(key) or table["en"].get(key) or key.replace("_", " ")
-    return text.format(**values) if values else text
+    """A word of the report's PBX blocks in ``lang``: key ``pbx_<key>`` of the interface
+    catalogs (:mod:`qa.ui`, ``qa/data/ui/<lang>.yaml``), English for a language without one."""
+    from .ui import Catalog, languages
+
+    return Catalog(lang if lang in languages() else "en")(f"pbx_{key}", **values)
 
 
 def day_card_html(
@@ -1154,7 +1145,7 @@ def day_card_html(
     lang: str = "en",
 ) -> str:
     """The report day page's PBX block: missed calls per manager and the clients never called
-    back (phone and time), in ``lang`` (words in ``qa/data/calllog.yaml``, English for a
+    back (phone and time), in ``lang`` (words in ``qa/data/ui/<lang>.yaml``, English for a
     missing one). An empty string when the workspace has no call log."""
     if not ws.has_calllog():
         return ""

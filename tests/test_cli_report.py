@@ -59,8 +59,8 @@ def test_report_period_one_manager_no_excel(ws: Path, tmp_path: Path) -> None:
          "Error: give either --day or --from/--to, not both"),
         (["-o", "{out}", "--manager", "petrov"], 1,
          "Error: manager 'petrov' has no calls in the workspace; managers there: smith, Иванов"),
-        (["-o", "{out}", "--lang", "de"], 2, "Error: no interface labels for language 'de'; choose one of: en, ru "
-         "(or add a section to qa/reports/assets/labels.yaml)"),
+        (["-o", "{out}", "--ui", "de"], 2, "Error: no interface language 'de'; choose one of: en, ru "
+         "(or add qa/data/ui/de.yaml)"),
         (["-o", "{out}", "--low-score", "120"], 1, "Error: low score threshold 120.0 is outside 0-100"),
     ],
 )

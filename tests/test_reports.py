@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from qa.errors import AudioError, ConfigError, NotFoundError, QAError
+from qa.errors import AudioError, NotFoundError, QAError
 from qa.reports import Period, ReportOptions, build_site, charts
 from qa.reports.data import quality_flags, review_reasons
-from qa.reports.html import Labels, Span, find_span, highlight, slug
+from qa.reports.html import Span, find_span, highlight, slug
 from qa.reports.serve import make_server, parse_range
 from qa.store import Workspace
 from qa.transcripts import CallMeta, Transcript, Utterance
@@ -350,15 +350,6 @@ def test_slug_replaces_and_disambiguates() -> None:
     a, b = slug("en/2 a"), slug("en_2_a")
     assert a.startswith("en_2_a-") and b == "en_2_a" and a != b
     assert "/" not in slug("../../etc/passwd") and not slug("../x").startswith(".")
-
-
-def test_labels_fall_back_to_english_and_readable_keys() -> None:
-    ru = Labels("ru")
-    assert ru("calls") == "Звонки"
-    assert ru("day_title", day="2026-11-21") == "Звонки за 2026-11-21"
-    assert ru("some_new_flag") == "some new flag"
-    with pytest.raises(ConfigError, match="no interface labels for language 'xx'"):
-        Labels("xx")
 
 
 @pytest.mark.parametrize(
@@ -700,6 +691,137 @@ def test_excel_sheets(site) -> None:
     assert stages[:2] == [["smith", "greeting", "Greeting", 5, 2, 2], ["smith", "needs", "Needs", 10, 1, 2]]
     missed = [[c.value for c in r] for r in book["missed_stages"].iter_rows(min_row=2)]
     assert missed == [["needs", "Needs", 3, 2, 66.7]]
+
+
+# ---- the interface language (--ui) ------------------------------------------------------------
+class _Words(HTMLParser):
+    """The interface text of a page: headings, table headers, definition terms, chips and
+    buttons (where the catalog's words go), and the page's ``lang``."""
+
+    WORDS = {"h1", "h2", "h3", "th", "dt", "button", "summary", "label"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang: str | None = None
+        self.words: list[str] = []
+        self._open: list[str] = []
+        self.attrs: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.attrs.append((tag, a))
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag in self.WORDS:
+            self._open.append(tag)
+            self.words.append("")
+
+    def handle_endtag(self, tag):
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
+
+    def handle_data(self, data):
+        if self._open:
+            self.words[-1] += data
+
+
+def _words(path: Path) -> _Words:
+    w = _Words()
+    w.feed(path.read_text(encoding="utf-8"))
+    w.words = [" ".join(x.split()) for x in w.words if x.strip()]
+    return w
+
+
+def _catalog_words(lang: str, other: str) -> set[str]:
+    """Words of ``lang``'s catalog that ``other`` says differently (no {fields})."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent / "qa/data/ui"
+    mine, theirs = (yaml.safe_load((root / f"{x}.yaml").read_text(encoding="utf-8")) for x in (lang, other))
+    return {v for k, v in mine.items() if "{" not in v and v != theirs[k]}
+
+
+@pytest.fixture(scope="module")
+def ru_site(report_ws: Path, tmp_path_factory: pytest.TempPathFactory):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    out = tmp_path_factory.mktemp("ru_site")
+    result = CliRunner().invoke(app, ["report", "-w", str(report_ws), "-o", str(out), "--ui", "ru"])
+    return out, result
+
+
+def test_ui_ru_writes_russian_pages(ru_site) -> None:
+    out, result = ru_site
+    assert result.exit_code == 0, result.output
+    warning, summary = result.stderr.strip().split("\n")
+    assert warning.startswith("Внимание: записей не найдено: 2, на их страницах нет плеера: en/2 a, c4.")
+    assert summary == f"Записано страниц: 7 (звонков 4, менеджеров 2, записей 1) в {out} и report.xlsx"
+    english = _catalog_words("en", "ru")
+    pages = {"index.html", "search.html", "calls/ru-1.html", f"calls/{slug('en/2 a')}.html", "calls/c4.html"}
+    for rel in sorted(pages):
+        w = _words(out / rel)
+        assert w.lang == "ru", rel
+        # every word of the interface is Russian: none of the English catalog's words is left
+        assert [x for x in w.words if x in english] == [], rel
+    index = _words(out / "index.html")
+    assert index.words[0] == "Все звонки"
+    assert {"Время", "Менеджер", "Звонок", "Оценка", "Причина", "Место", "Время разговоров"} <= set(index.words)
+    assert {"Звонки на проверку", "Менеджеры", "Чаще всего пропускаемые этапы", "Распределение оценок"} <= set(index.words)
+    call = _words(out / "calls/ru-1.html")
+    assert {"Разговор", "Из чего сложилась оценка", "Этапы", "Возражения", "Запрещённые фразы",
+            "Показатели разговора"} <= set(call.words)
+    assert "Доля речи менеджера" in call.words  # a metric, from the same catalog
+    search = _words(out / "search.html")
+    assert search.words[:2] == ["Поиск", "Найти"]
+    assert search.words[2:] == ["Звонок", "Менеджер", "День", "Время", "Кто", "Цитата"]
+    roles = next(a["data-roles"] for t, a in search.attrs if t == "tbody")
+    import json
+
+    assert json.loads(roles) == {"manager": "Менеджер", "client": "Клиент", "unknown": "Говорящий"}
+
+
+def test_ui_en_pages_have_no_russian_interface_words(site) -> None:
+    russian = _catalog_words("ru", "en")
+    for path in [site.index, site.out_dir / "search.html", *site.pages]:
+        w = _words(path)
+        assert w.lang == "en"
+        assert [x for x in w.words if x in russian] == [], path
+
+
+def test_ui_ru_workbook_headers(ru_site) -> None:
+    import openpyxl
+
+    out, _ = ru_site
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    assert book.sheetnames == ["Звонки", "Менеджеры", "Этапы и команда", "Возражения и команда",
+                               "Что послушать", "Пропуски этапов", "На проверку", "Доказательства"]
+    calls = [c.value for c in book["Звонки"][1]]
+    assert calls[:7] == ["ID звонка", "Начало", "Менеджер", "Направление", "Итог", "Длительность, с", "Оценка"]
+    managers = [c.value for c in book["Менеджеры"][1]]
+    assert managers[:4] == ["Место", "Менеджер", "Звонков", "Средняя оценка"]
+    # stage titles are the scripts' own words; talk metrics are in the interface language
+    assert "Greeting" in managers and "Дорого" in managers and "Доля речи менеджера" in managers
+    assert [c.value for c in book["Пропуски этапов"][1]] == ["Этап", "Название", "Нужен", "Пропущен", "Пропущен, %"]
+    evidence = [c.value for c in book["Доказательства"][1]]
+    assert evidence[:5] == ["ID звонка", "Вид", "Пункт", "Название", "Статус"]
+    # the values stay as stored, so filters and formulas work in any language
+    assert [r[1].value for r in book["Доказательства"].iter_rows(min_row=2)][:1] == ["stage"]
+    # every header of every sheet is translated, except the scripts' stage/objection titles
+    import yaml
+
+    en = yaml.safe_load((Path(__file__).resolve().parent.parent / "qa/data/ui/en.yaml").read_text(encoding="utf-8"))
+    plain = {v for k, v in en.items() if k.startswith("col_")}
+    for sheet in book.worksheets:
+        assert [c.value for c in sheet[1] if c.value in plain] == [], sheet.title
+
+
+def test_result_tables_keep_plain_column_names(ru_site, report_ws: Path, tmp_path: Path) -> None:
+    with Workspace(report_ws) as ws:
+        result = build_site(ws, tmp_path, audio="none", options=ReportOptions(lang="ru"))
+    assert result.lang == "ru"
+    assert list(result.tables["calls"].columns)[:3] == ["call_id", "started_at", "manager"]
 
 
 # ---- serving with Range ------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
@@ -20,6 +20,8 @@ from typer.core import TyperGroup
 from ..config import ProjectConfig
 from ..errors import ConfigError, QAError
 from ..store import Workspace, default_workspace
+from ..ui import ENV as UI_ENV
+from ..ui import Catalog, choose
 
 #: ctx.meta key of the invoked command's own arguments (see QAGroup)
 _ARGS = "qa.args"
@@ -153,6 +155,25 @@ ToOpt = Annotated[
         show_default=False,
     ),
 ]
+
+#: ``--ui``: the interface language (qa.ui). The parameter is named ``ui`` everywhere, so the
+#: project config's ``ui`` key reaches it; $QA_UI sets it for a shell or a cron job.
+UiOpt = Annotated[
+    str,
+    typer.Option(
+        "--ui",
+        envvar=UI_ENV,
+        help="Interface language of the summaries and report pages: en, ru (one per file in "
+        "qa/data/ui/) or auto (the language most of the calls are in). Also $QA_UI or 'ui' in "
+        "qa.toml.",
+    ),
+]
+
+
+def interface(ui: str, call_languages: Iterable[Any] = ()) -> Catalog:
+    """The interface words for ``--ui`` (``auto``: the language most of ``call_languages``
+    are in, else English); an unknown language is a ConfigError (exit 2)."""
+    return Catalog(choose(ui, call_languages))
 
 
 def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.markup import escape
 
+from ..ui import ENV as UI_ENV
 from .common import (
     FromOpt,
     OutputDirOpt,
@@ -23,6 +25,7 @@ from .common import (
     err_console,
     fail,
     handle_errors,
+    interface,
     open_workspace,
     out_console,
     progress_bar,
@@ -53,11 +56,17 @@ LowScoreOpt = Annotated[
     float,
     typer.Option("--low-score", help="Calls scoring below this (0-100) are listed for review."),
 ]
-LangOpt = Annotated[
+#: ``--ui`` of the report (see common.UiOpt); ``--lang`` is its older name. Default ``auto``:
+#: the pages are in the language most of the period's calls are in; the summary line on
+#: stderr follows an explicit language only (a log reads the same whatever the calls).
+ReportUiOpt = Annotated[
     str,
     typer.Option(
-        "--lang",
-        help="Interface language of the pages: auto (the language of most calls), en or ru.",
+        "--ui", "--lang",
+        envvar=UI_ENV,
+        help="Interface language of the pages, the workbook's headers and this command's "
+        "summary: en, ru (one per file in qa/data/ui/) or auto (pages in the language most of "
+        "the calls are in, the summary in English). Also $QA_UI or 'ui' in qa.toml.",
     ),
 ]
 ExcelOpt = Annotated[
@@ -75,12 +84,12 @@ def _build(
     manager: str | None,
     audio: str,
     low_score: float,
-    lang: str,
+    ui: str,
     excel: bool,
 ):  # type: ignore[no-untyped-def]
     from ..reports import ReportOptions, build_site
 
-    options = ReportOptions(low_score=low_score, lang=lang, excel=excel)
+    options = ReportOptions(low_score=low_score, lang=ui, excel=excel)
     with open_workspace(workspace, create=False) as ws, ExitStack() as stack:
         bar: list[Callable[..., None]] = []
 
@@ -96,11 +105,9 @@ def _build(
         )
     if result.missing_audio:
         shown = ", ".join(result.missing_audio[:5]) + (" ..." if len(result.missing_audio) > 5 else "")
-        err_console.print(
-            f"Warning: {len(result.missing_audio)} recording(s) not found, their pages have no "
-            f"player: {shown}. Run the report where the recordings are, or re-score from their new place.",
-            soft_wrap=True,
-        )
+        t = interface(ui)
+        err_console.print(escape(t("cli_report_missing_audio", count=len(result.missing_audio), calls=shown)),
+                          soft_wrap=True)
     return result
 
 
@@ -115,7 +122,7 @@ def report(
     workspace: WorkspaceOpt = None,
     audio: AudioOpt = "copy",
     low_score: LowScoreOpt = 50.0,
-    lang: LangOpt = "auto",
+    ui: ReportUiOpt = "auto",
     excel: ExcelOpt = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -134,15 +141,14 @@ def report(
     if output is None:
         fail("add --output DIR: the folder to write the report into", code=2)
         return
-    result = _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, excel)
-    err_console.print(
-        f"Wrote {len(result.pages)} pages ({result.calls} calls, {len(result.managers)} managers, "
-        f"{result.audio_files} recordings"
-        + (f", {result.converted} converted to MP3" if result.converted else "")
-        + f") to {result.out_dir}"
-        + (f" and {result.excel.name}" if result.excel else ""),
-        soft_wrap=True,
-    )
+    result = _build(workspace, output, day, date_from, date_to, manager, audio, low_score, ui, excel)
+    t = interface(ui)
+    err_console.print(escape(t(
+        "cli_report_wrote", pages=len(result.pages), calls=result.calls, managers=len(result.managers),
+        recordings=result.audio_files,
+        converted=t("cli_report_converted", count=result.converted) if result.converted else "",
+        folder=result.out_dir, excel=t("cli_report_excel", name=result.excel.name) if result.excel else "",
+    )), soft_wrap=True)
     out_console.print(str(result.index), soft_wrap=True)
 
 
@@ -162,7 +168,7 @@ def serve(
     workspace: WorkspaceOpt = None,
     audio: AudioOpt = "link",
     low_score: LowScoreOpt = 50.0,
-    lang: LangOpt = "auto",
+    ui: ReportUiOpt = "auto",
     verbose: VerboseOpt = False,
 ) -> None:
     """Build the report and serve it on this machine until Ctrl+C.
@@ -181,12 +187,13 @@ def serve(
         temp = Path(tempfile.mkdtemp(prefix="qa-report-"))
         output = temp
     try:
-        _build(workspace, output, day, date_from, date_to, manager, audio, low_score, lang, True)
+        _build(workspace, output, day, date_from, date_to, manager, audio, low_score, ui, True)
+        t = interface(ui)
         from ..store import default_workspace
 
         server = make_server(output, host, port, workspace=workspace or default_workspace())  # + /api/search
         url = f"http://{host}:{server.server_address[1]}/"
-        err_console.print(f"Serving {output} at {url} (Ctrl+C to stop)", soft_wrap=True)
+        err_console.print(escape(t("cli_serving", folder=output, url=url)), soft_wrap=True)
         out_console.print(url)
         # A service manager stops us with SIGTERM: treat it as Ctrl+C, so the temporary
         # folder is removed either way.
@@ -194,7 +201,7 @@ def serve(
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            err_console.print("Stopped.")
+            err_console.print(escape(t("cli_stopped")))
         finally:
             server.server_close()
             _on_sigterm(previous)

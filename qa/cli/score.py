@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..ui import Catalog
 from .common import (
     EXIT_SOME_FAILED,
     DeviceOpt,
@@ -16,6 +17,7 @@ from .common import (
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
+    UiOpt,
     VerboseOpt,
     WorkspaceOpt,
     app,
@@ -23,6 +25,7 @@ from .common import (
     err_console,
     fail,
     handle_errors,
+    interface,
     open_workspace,
     out_console,
     setup_logging,
@@ -95,6 +98,7 @@ def score(
         "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
+    ui: UiOpt = "en",
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -125,6 +129,7 @@ def score(
     from ..writers import get_writer
 
     setup_logging(verbose)
+    interface(ui)  # an unknown --ui fails here, before any work
     script_objs = [load_script(p) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
     project = current_config(ctx).config
@@ -142,8 +147,9 @@ def score(
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
             rules=rules,
         )
-    err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
-    print_batch_summary(result.batch)
+    t = interface(ui, _call_languages(result.calls, script_objs))
+    err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
+    print_batch_summary(result.batch, t)
     if not len(result.calls):  # an empty table is no result: say why instead of writing one
         fail(no_calls_reason(result.batch, paths), EXIT_SOME_FAILED)
     if writer is not None and output is not None:
@@ -151,8 +157,8 @@ def score(
         stem = "" if writer.per_table else "scores"
         files = writer.write({"calls": result.calls, "items": result.items}, output, stem=stem)
         for f in files:
-            err_console.print(f"Wrote {f}")
-    print_score_summary(result.calls, result.items)
+            err_console.print(escape(t("cli_wrote", path=f)), soft_wrap=True)
+    print_score_summary(result.calls, result.items, t)
     if result.batch.failed:
         raise typer.Exit(EXIT_SOME_FAILED)
 
@@ -174,27 +180,38 @@ def no_calls_reason(batch, paths) -> str:  # type: ignore[no-untyped-def]
             f"{count} of them: {top}{also}")
 
 
-def print_score_summary(calls, items) -> None:  # type: ignore[no-untyped-def]
-    """Calls, mean score, worst calls, most-missed stages — on stdout."""
+def _call_languages(calls, scripts) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each scored call's language for ``--ui auto``: the language of the script it was scored
+    with (an imported text transcript has no recognised language, its script has one)."""
+    by_name = {s.name: s.language for s in scripts}
+    if "script" not in getattr(calls, "columns", ()):
+        return []
+    return [by_name[name] for name in calls["script"] if name in by_name]
+
+
+def print_score_summary(calls, items, t: Catalog | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Calls, mean score, worst calls, most-missed stages — on stdout, in the interface
+    language ``t`` (English when not given). Stage titles are the script's own words."""
     from ..scoring import batch_summary
 
+    t = t or Catalog()
     summary = batch_summary(calls, items)
     if summary is None:
-        err_console.print("No calls were scored.")
+        err_console.print(escape(t("cli_nothing_scored")))
         return
-    out_console.print(
-        f"Scored {summary.calls} calls: mean score {summary.mean:.1f}, "
-        f"median {summary.median:.1f}, critical failures {summary.critical}."
-    )
+    out_console.print(escape(t(
+        "cli_scored", calls=summary.calls, mean=f"{summary.mean:.1f}", median=f"{summary.median:.1f}",
+        critical=summary.critical,
+    )))
     if summary.worst:
-        out_console.print("Worst calls:")
+        out_console.print(escape(t("cli_worst_calls")))
     for score, call_id, manager, critical_reason in summary.worst:
         reason = f" — {critical_reason}" if critical_reason else ""
-        out_console.print(escape(f"  {score:5.1f}  {call_id} ({manager or 'no manager'}){reason}"))
+        out_console.print(escape(f"  {score:5.1f}  {call_id} ({manager or t('no_manager')}){reason}"))
     if summary.most_missed:
-        out_console.print("Most-missed stages:")
+        out_console.print(escape(t("cli_most_missed")))
     for item_id, title, missed, applicable in summary.most_missed:
         out_console.print(
-            escape(f"  {item_id:<16} missed in {missed} of {applicable} calls"
+            escape(f"  {item_id:<16} {t('cli_missed_in', missed=missed, applicable=applicable)}"
                    + (f" ({title})" if title and title != item_id else ""))
         )

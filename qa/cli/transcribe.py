@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from ..ui import AUTO, Catalog
 from .common import (
     EXIT_SOME_FAILED,
     ComputeType,
@@ -19,11 +20,13 @@ from .common import (
     ManifestOpt,
     ModelOpt,
     OutputDirOpt,
+    UiOpt,
     VerboseOpt,
     WorkspaceOpt,
     app,
     err_console,
     handle_errors,
+    interface,
     open_workspace,
     progress_bar,
     setup_logging,
@@ -31,6 +34,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..pipeline import BatchResult, ProgressEvent
+    from ..store import Workspace
     from ..transcribe import TranscribeOptions
 
 PathsArg = Annotated[
@@ -153,13 +157,18 @@ def intake_progress() -> Iterator[Callable[[ProgressEvent], None]]:
         yield on_event
 
 
-def print_batch_summary(result: BatchResult) -> None:
+def print_batch_summary(result: BatchResult, t: Catalog | None = None) -> None:
+    """What a transcription run did, on stderr, in the interface language ``t`` (English
+    when not given): counts, speed, calls to review, failures and warnings. Reasons of
+    failures and warnings are the library's messages and stay as they are."""
+    t = t or Catalog()
     speed = (
-        f", {result.audio_seconds / result.wall_seconds:.1f}x real time"
+        t("cli_speed", speed=f"{result.audio_seconds / result.wall_seconds:.1f}")
         if result.audio_seconds and result.wall_seconds
         else ""
     )
-    review = getattr(result, "review", {})
+    review = {path: [_review_label(label, t) for label in labels]
+              for path, labels in getattr(result, "review", {}).items()}
     clean = [p for p in result.transcribed if p not in review]
     cached = [p for p in result.cached if p not in review]
     reasons: dict[str, int] = {}
@@ -167,27 +176,41 @@ def print_batch_summary(result: BatchResult) -> None:
         for label in labels:
             reasons[label] = reasons.get(label, 0) + 1
     need_review = (
-        f"{len(review)} need review ({', '.join(f'{k}: {n}' for k, n in sorted(reasons.items()))}), "
+        t("cli_need_review", count=len(review), reasons=", ".join(f"{k}: {n}" for k, n in sorted(reasons.items())))
         if review else ""
     )
-    err_console.print(
-        f"Done in {result.wall_seconds:.1f} s: {len(clean)} transcribed "
-        f"({result.audio_seconds / 60:.1f} min audio{speed}), {need_review}{len(cached)} cached, "
-        f"{len(result.imported)} imported, {len(result.failed)} failed."
-    )
+    err_console.print(escape(t(
+        "cli_done", seconds=f"{result.wall_seconds:.1f}", transcribed=len(clean),
+        minutes=f"{result.audio_seconds / 60:.1f}", speed=speed, review=need_review, cached=len(cached),
+        imported=len(result.imported), failed=len(result.failed),
+    )), soft_wrap=True)
     for path, labels in sorted(review.items()):
-        err_console.print(f"  [yellow]review[/yellow] {escape(path)}: {escape(', '.join(labels))}", soft_wrap=True)
+        err_console.print(f"  [yellow]{escape(t('cli_review'))}[/yellow] {escape(path)}: {escape(', '.join(labels))}",
+                          soft_wrap=True)
     for _, reason in result.failed:  # each reason names its file
-        err_console.print(f"  [red]failed[/red] {escape(reason)}", soft_wrap=True)
+        err_console.print(f"  [red]{escape(t('cli_failed'))}[/red] {escape(reason)}", soft_wrap=True)
     no_manager = [w for w in result.warnings if "manager" in w]
     for w in result.warnings[:20]:
-        err_console.print(f"  [yellow]warning[/yellow] {escape(w)}", soft_wrap=True)
+        err_console.print(f"  [yellow]{escape(t('cli_warning'))}[/yellow] {escape(w)}", soft_wrap=True)
     if len(result.warnings) > 20:
-        err_console.print(f"  ... and {len(result.warnings) - 20} more warnings")
+        err_console.print(escape("  " + t("cli_more_warnings", count=len(result.warnings) - 20)))
     if no_manager:
-        err_console.print(
-            f"  {len(no_manager)} call(s) have no manager: use --template or --manifest to name them."
-        )
+        err_console.print(escape("  " + t("cli_calls_without_manager", count=len(no_manager))), soft_wrap=True)
+
+
+def _review_label(label: str, t: Catalog) -> str:
+    """A review reason of :func:`qa.transcribe.review_labels` ("speech lost") in words."""
+    return t.word("review", label.replace(" ", "_"))
+
+
+def batch_languages(ws: Workspace, call_ids: Sequence[str]) -> list[str]:
+    """The recognised (or imported) language of each call of a batch, for ``--ui auto``."""
+    out: list[str] = []
+    for i in range(0, len(call_ids), 500):
+        chunk = list(call_ids[i:i + 500])
+        rows = ws.query(f"SELECT language FROM calls WHERE call_id IN ({','.join('?' * len(chunk))})", chunk)
+        out.extend(str(r[0]) for r in rows if r[0])
+    return out
 
 
 @app.command()
@@ -211,6 +234,7 @@ def transcribe(
     force: Annotated[bool, typer.Option("--force", help="Transcribe again even if cached.")] = False,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
+    ui: UiOpt = "en",
 ) -> None:
     """Transcribe call recordings (and import transcripts) into the workspace.
 
@@ -231,6 +255,7 @@ def transcribe(
     from ..pipeline import transcribe_paths
 
     setup_logging(verbose)
+    interface(ui)  # an unknown --ui fails here, before any work
     options = build_options(model, device, compute_type, language, manager_channel, batched, vad, vad_threshold)
     name_parser(template)  # an unknown preset fails here, once, not per file
     with open_workspace(workspace) as ws, intake_progress() as progress:
@@ -238,6 +263,7 @@ def transcribe(
             paths, ws, options, template=template, manifest=manifest, workers=workers,
             progress=progress, output_dir=output, force=force, managers=managers, redact=redact,
         )
-    print_batch_summary(result)
+        t = interface(ui, batch_languages(ws, result.call_ids) if ui.strip().lower() == AUTO else ())
+    print_batch_summary(result, t)
     if result.failed:
         raise typer.Exit(EXIT_SOME_FAILED)

@@ -3,8 +3,9 @@ and highlighting matched phrases inside transcript text.
 
 Every piece of text that reaches a page goes through :func:`esc` (transcripts are
 user data: a client who says ``<script>`` must see those characters, not run them).
-The words of the interface live in ``assets/labels.yaml`` (one section per language),
-so adding a language is a data change.
+The words of the interface are the message catalogs of :mod:`qa.ui`
+(``qa/data/ui/<lang>.yaml``): ``Labels`` here is :class:`qa.ui.Catalog`, so adding a
+language is a data change.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ import math
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from html import escape
-from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-import yaml
-
-from ..errors import ConfigError
 from ..paths import slug  # noqa: F401  (re-exported: pages and media name files with it)
 from ..transcripts import clock
+from ..ui import Catalog as Labels  # the pages' name for the interface words
 
 __all__ = [
     "Labels",
@@ -92,46 +89,6 @@ def score_class(score: Any, low: float) -> str:
     if v < low:
         return "low"
     return "good" if v >= 80 else "mid"
-
-
-# ---- labels -------------------------------------------------------------------------
-@cache
-def _all_labels() -> dict[str, dict[str, str]]:
-    text = resources.files("qa.reports").joinpath("assets/labels.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict) or "en" not in data:
-        raise ConfigError("qa/reports/assets/labels.yaml: expected a mapping with an 'en' section")
-    return {str(k): {str(a): str(b) for a, b in (v or {}).items()} for k, v in data.items()}
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Interface words in one language; a word missing there falls back to English."""
-
-    lang: str = "en"
-
-    def __post_init__(self) -> None:
-        if self.lang not in _all_labels():
-            known = ", ".join(sorted(_all_labels()))
-            raise ConfigError(
-                f"no interface labels for language {self.lang!r}; choose one of: {known} "
-                "(or add a section to qa/reports/assets/labels.yaml)"
-            )
-
-    @staticmethod
-    def languages() -> list[str]:
-        return sorted(_all_labels())
-
-    def __call__(self, key: str, **values: Any) -> str:
-        table = _all_labels()
-        text = table[self.lang].get(key) or table["en"].get(key)
-        if text is None:
-            # A metric or flag name we have no word for: show it readably.
-            text = key.replace("_", " ")
-        return text.format(**values) if values else text
-
-    def has(self, key: str) -> bool:
-        return key in _all_labels()[self.lang] or key in _all_labels()["en"]
 
 
 # ---- page layout ----------------------------------------------------------------------

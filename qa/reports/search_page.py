@@ -57,6 +57,7 @@ _SCRIPT = r"""
   var SUFFIX = 2, MIN_PREFIX = 4;  // qa.search: _SUFFIX, _MIN_PREFIX
   var box = document.getElementById("q"), out = document.getElementById("hits"), info = document.getElementById("info");
   var idx = window.QA_SEARCH || {calls: [], utts: [], vocab: {}};
+  var roles = JSON.parse(out.getAttribute("data-roles") || "{}");  // role -> word of the interface
   function fold(s) { return s.toLowerCase().replace(/ё/g, "е"); }
   function words(s) { return fold(s).match(/[\p{L}\p{N}]+/gu) || []; }
   function terms(q) {
@@ -83,7 +84,7 @@ _SCRIPT = r"""
     info.textContent = rows.length + " / " + q;
     out.innerHTML = rows.map(function (r) {
       return "<tr><td><a href=\"" + esc(r.href) + "\">" + esc(r.call) + "</a></td><td>" + esc(r.manager) + "</td><td>" +
-        esc(r.day) + "</td><td>" + esc(r.at) + "</td><td>" + esc(r.role) + "</td><td>" + r.quote + "</td></tr>";
+        esc(r.day) + "</td><td>" + esc(r.at) + "</td><td>" + esc(roles[r.role] || r.role) + "</td><td>" + r.quote + "</td></tr>";
     }).join("");
   }
   function local(q) {
@@ -137,13 +138,14 @@ def write(site: _Site) -> None:
     path = site.out / INDEX_FILE
     path.write_text("window.QA_SEARCH=" + data.replace("</", "<\\/") + ";\n", encoding="utf-8")
     t = site.t
+    roles = json.dumps({r: t(f"role_{r}") for r in ("manager", "client", "unknown")}, ensure_ascii=False)
     heads = "".join(f"<th>{esc(t(k))}</th>" for k in ("call", "manager", "search_day", "time", "search_role", "quote"))
     body = (
         f"<h1>{esc(t('search'))}</h1>"
         f'<form id="search"><input id="q" type="search" autofocus placeholder="{esc(t("search_placeholder"))}"> '
         f'<button type="submit">{esc(t("search_button"))}</button></form>'
         '<p class="sub" id="info"></p>'
-        f'<table class="tbl"><thead><tr>{heads}</tr></thead><tbody id="hits"></tbody></table>'
+        f'<table class="tbl"><thead><tr>{heads}</tr></thead><tbody id="hits" data-roles="{esc(roles)}"></tbody></table>'
         f'<script src="{INDEX_FILE}"></script><script>{_SCRIPT}</script>'
     )
     # not one of the report's pages (site.pages counts the day, manager and call pages)

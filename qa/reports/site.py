@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..errors import QAError
 from ..store import Workspace
+from ..ui import choose
 from .data import Period, PeriodData, flag_detail, load_period, quality_flags
 from .html import (
     Labels,
@@ -71,8 +72,8 @@ class ReportOptions:
     """How the report is built; every field has the default the CLI uses.
 
     ``low_score``: calls scoring below it are listed for review (0-100).
-    ``lang``: interface language (``auto`` = the most common call language that has
-    labels, else English). ``excel``: also write ``report.xlsx``.
+    ``lang``: interface language, a catalog of :mod:`qa.ui` (``en``, ``ru``) or ``auto``
+    (the most common call language that has a catalog, else English). ``excel``: also write ``report.xlsx``.
     ``title``: heading of the overview page (default: "Calls" and the period).
     """
 
@@ -84,8 +85,7 @@ class ReportOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.low_score <= 100:
             raise QAError(f"low score threshold {self.low_score} is outside 0-100")
-        if self.lang != "auto":
-            Labels(self.lang)  # raises ConfigError naming the known languages
+        choose(self.lang)  # an unknown language raises ConfigError naming the known ones
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class SiteResult:
     converted: int  # recordings converted to MP3 because browsers cannot play their codec
     excel: Path | None
     tables: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    lang: str = "en"  # the interface language the pages were written in
 
 
 Progress = Callable[[int, int, str], None]
@@ -139,11 +140,9 @@ def build_site(
 
 
 def _pick_lang(lang: str, data: PeriodData) -> str:
-    if lang != "auto":
-        return lang
-    known = set(Labels.languages())
-    counts = Counter(str(x) for x in data.calls["language"].dropna() if str(x) in known)
-    return counts.most_common(1)[0][0] if counts else "en"
+    """The pages' language: ``lang``, or for ``auto`` the language of most calls of the
+    period that has a catalog (:func:`qa.ui.choose`, the one rule for every command)."""
+    return choose(lang, data.calls["language"].dropna())
 
 
 def _value(row: Mapping[str, Any], key: str) -> Any:
@@ -239,7 +238,7 @@ class _Site:
 
             excel = self.out / "report.xlsx"
             try:
-                write_xlsx(tables, excel)
+                write_xlsx(workbook.localized(tables, self.t), excel)
             except OSError as e:
                 raise QAError(f"{excel}: cannot write the workbook: {e}") from e
         return SiteResult(
@@ -253,6 +252,7 @@ class _Site:
             converted=self.converted,
             excel=excel,
             tables=tables,
+            lang=self.t.lang,
         )
 
     def copy_assets(self) -> None:

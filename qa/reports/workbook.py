@@ -1,5 +1,11 @@
 """The report's workbook (``report.xlsx``): the same tables the pages show, one sheet
-each, plain column names."""
+each.
+
+:func:`tables` gives them with plain column names (``call_id``, ``mean_score``; what
+:class:`~qa.reports.SiteResult` hands a notebook); :func:`localized` is what the workbook
+shows: sheet names and column headers in the interface language (catalog keys
+``sheet_<name>`` and ``col_<column>`` of :mod:`qa.ui`; the English ones are the plain names,
+so a script reading an English workbook keeps working). Cell values stay as stored."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .data import quality_flags, review_reasons
+from .html import Labels
 from .site import (
     _Site,
     _value,
@@ -48,7 +55,7 @@ def tables(site: _Site) -> dict[str, pd.DataFrame]:
     evidence = items[items["kind"].isin(["stage", "objection", "step", "forbidden", "order"])]
     evidence = evidence.drop(columns=["seq"]).rename(columns={"start": "start_s", "end": "end_s"})
     lb = site.leaderboard()
-    managers = pd.DataFrame() if lb is None else lb.rename(columns=lb.attrs.get("titles", {}))
+    managers = pd.DataFrame() if lb is None else lb.rename(columns=_leaderboard_titles(lb, site.t))
     stages: list[pd.DataFrame] = []
     objections: list[pd.DataFrame] = []
     moments: list[pd.DataFrame] = []
@@ -71,3 +78,25 @@ def tables(site: _Site) -> dict[str, pd.DataFrame]:
         "review": pd.DataFrame([r for r in calls if r["review"]], columns=list(calls[0]) if calls else None),
         "evidence": evidence.reset_index(drop=True),
     }
+
+
+def _leaderboard_titles(lb: pd.DataFrame, t: Labels) -> dict[str, str]:
+    """Leaderboard column -> header: stage and objection titles (the scripts' words), talk
+    metrics in the interface language (``talk:manager_wpm`` -> "Speech rate, words/min")."""
+    from ..scorecards import TALK_COL
+
+    titles = dict(lb.attrs.get("titles", {}))
+    for col in lb.columns:
+        if str(col).startswith(TALK_COL):
+            titles[col] = t.word("metric", str(col)[len(TALK_COL):])
+    return titles
+
+
+def localized(tables: dict[str, pd.DataFrame], t: Labels) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets: ``tables`` with sheet names and plain column headers in the
+    interface language; a column the catalog has no word for (a stage title) is kept."""
+    out: dict[str, pd.DataFrame] = {}
+    for name, frame in tables.items():
+        headers = {c: t(f"col_{c}") for c in frame.columns if t.has(f"col_{c}")}
+        out[t.word("sheet", name)] = frame.rename(columns=headers)
+    return out
