@@ -1138,7 +1138,7 @@ def _phrase_warnings(
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is one short word; recognition errors and other words will match it, use a longer phrase")
             elif lang.stop_words and len(words) <= 2 and all(w in lang.stop_words for w in words):
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is only common words; it will match in almost any call, add a distinctive word")
-            key = " ".join(toks)
+            key = " ".join(toks) + "".join(f" {{{n}}}" for n in sorted(ph.placeholders))
             if key in seen:
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is listed twice (same as {seen[key].text!r} on line {seen[key].line}); remove one")
             else:

@@ -91,6 +91,11 @@ def score(
         "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
+    company: Annotated[str | None, typer.Option(
+        "--company",
+        help="Your company's name, filled in for {company} in the scripts' phrases (several "
+        "names: 'Новый дом|Северный парк'). A manifest column 'company' wins per call.",
+        show_default=False)] = None,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -112,7 +117,7 @@ def score(
     from ..writers import get_writer
 
     setup_logging(verbose)
-    script_objs = [load_script(p) for p in script]
+    script_objs = [load_script(p).with_values(company=company) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
     writer = get_writer(fmt) if output is not None else None
     options = build_options(model, device, compute_type, language, manager_channel, batched)
@@ -125,6 +130,10 @@ def score(
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
+    from ..scoring import placeholder_warnings
+
+    for line in placeholder_warnings():
+        err_console.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
         # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables
