@@ -67,7 +67,18 @@ from typing import TYPE_CHECKING, Any
 from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTranscript, prepare
 from .metrics import MetricsOptions, call_metrics
 from .normalize import language_code
-from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step, fill, name_variants, placeholders_in
+from .scripts import (
+    ANY_OBJECTION,
+    Objection,
+    Phrase,
+    Rubric,
+    Script,
+    Stage,
+    Step,
+    fill,
+    name_variants,
+    placeholders_in,
+)
 from .scripts import POSITIONS as _SCRIPT_POSITIONS
 from .store import ITEM_COLUMNS as _STORE_ITEM_COLUMNS
 from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, clock
@@ -300,14 +311,15 @@ COMPANY_SEPARATOR = "|"
 
 def call_values(transcript: Transcript, defaults: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """The placeholder values of one call: ``company`` from its manifest column (any case),
-    else ``defaults`` (several names separated by ``|``, any of them counts); ``manager`` as :func:`qa.scripts.name_variants` of ``meta.manager``."""
+    else ``defaults`` (several names separated by ``|``, any of them counts); ``manager`` as
+    :func:`qa.scripts.name_variants` of ``meta.manager``."""
     meta = transcript.meta
     company = next((str(v) for k, v in meta.extra.items() if k.strip().lower() == "company" and str(v).strip()), None)
     company = company or defaults.get("company")
     values: dict[str, tuple[str, ...]] = {}
-    names = [" ".join(part.split()) for part in (company or "").split(COMPANY_SEPARATOR)]
-    if any(names):
-        values["company"] = tuple(dict.fromkeys(n for n in names if n))
+    companies = [" ".join(part.split()) for part in (company or "").split(COMPANY_SEPARATOR)]
+    if any(companies):
+        values["company"] = tuple(dict.fromkeys(n for n in companies if n))
     names = name_variants(meta.manager)
     if names:
         values["manager"] = names

@@ -24,7 +24,8 @@ A phrase may name the call's company and manager instead of spelling them out:
 (:data:`PLACEHOLDERS`; any other ``{name}`` is an error). One script then fits every company:
 :mod:`qa.scoring` fills them per call -- ``{company}`` from the call's manifest column
 ``company``, else from :attr:`Script.values` (``qa score --company``, or ``company`` in
-``qa.toml``); ``{manager}`` from the call's manager (the managers file's full name when there
+``qa.toml``; several names a team goes by separated by ``|``, any of them counts);
+``{manager}`` from the call's manager (the managers file's full name when there
 is one), where the full name, the first name alone and the surname alone all count
 (:func:`name_variants`). A phrase whose placeholder has no value for a call cannot match on
 that call; ``qa score`` and ``qa validate`` say so once per script.
@@ -199,7 +200,7 @@ def fill(text: str, values: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
         if not options:
             return ()
         pattern = re.compile(r"\{\s*" + re.escape(name) + r"\s*\}")
-        forms = [pattern.sub(lambda _m, v=v: v.strip(), f) for f in forms for v in options]
+        forms = [pattern.sub(v.strip().replace("\\", "\\\\"), f) for f in forms for v in options]
     return tuple(dict.fromkeys(forms))
 
 

@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 from qa.cli import app
 from qa.errors import ConfigError, UsageError
 from qa.scoring import Scorer, call_values, placeholder_warnings, score_call
-from qa.scripts import fill, load_script, name_variants, parse_script, placeholders_in, validate_file
+from qa.scripts import (
+    fill,
+    load_script,
+    name_variants,
+    parse_script,
+    placeholders_in,
+    validate_file,
+)
 from qa.transcripts import CallMeta, Transcript, Utterance
 
 ROOT = Path(__file__).resolve().parents[1]
