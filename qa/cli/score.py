@@ -124,14 +124,15 @@ def score(
     from ..meaning import MeaningOptions, available
 
     layer = MeaningOptions() if (available() if meaning is None else meaning) else None
+    from ..scoring import placeholder_warnings
+
+    placeholder_warnings()  # start counting afresh: earlier runs in this process are not this run's
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
-    from ..scoring import placeholder_warnings
-
     for line in placeholder_warnings():
         err_console.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
     print_batch_summary(result.batch)
