@@ -30,6 +30,14 @@ What is checked
   ``handled_share`` (half) of its step weight, else ``unhandled``.
 - Forbidden phrases: every time the role (manager by default) says one, a ``forbidden`` item
   with ``-penalty`` points; a ``critical`` one forces the score to 0 and says why.
+- Placeholders (``{company}``, ``{manager}``; rules in :mod:`qa.scripts`): phrases naming
+  them are filled per call -- the company from the call's manifest column ``company``, else
+  :attr:`~qa.scripts.Script.values`; the manager from ``meta.manager``, the full name or
+  any one part of it (:func:`qa.scripts.name_variants`). The filled forms of one phrase
+  count as that one phrase. They are compiled once per distinct (company, manager) and
+  cached in the :class:`Scorer`, so a batch compiles them once per manager, not per call.
+  A phrase whose placeholder has no value cannot match on that call; the missed stage says
+  so, and :func:`placeholder_warnings` lists it once per script for the CLI.
 
 The formula
 -----------
@@ -51,14 +59,26 @@ found, and penalties are points off the 0-100 score.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .matching import Match, MatchOptions, PhraseQuery, PhraseSet, PreparedTranscript, prepare
 from .metrics import MetricsOptions, call_metrics
 from .normalize import language_code
-from .scripts import ANY_OBJECTION, Objection, Phrase, Rubric, Script, Stage, Step
+from .scripts import (
+    ANY_OBJECTION,
+    Objection,
+    Phrase,
+    Rubric,
+    Script,
+    Stage,
+    Step,
+    fill,
+    name_variants,
+    placeholders_in,
+)
 from .scripts import POSITIONS as _SCRIPT_POSITIONS
 from .store import ITEM_COLUMNS as _STORE_ITEM_COLUMNS
 from .transcripts import CLIENT, MANAGER, UNKNOWN, Transcript, clock
@@ -228,6 +248,105 @@ class _Group:
     phrases: PhraseSet | None = None
 
 
+log = logging.getLogger("qa")
+
+#: The group key of phrases with placeholders (never a language code).
+_TEMPLATED = ""
+#: How many distinct (company, manager) fillings a :class:`Scorer` keeps compiled.
+FILLED_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A phrase with placeholders, compiled once per distinct filling (:class:`_Filled`)."""
+
+    language: str
+    text: str
+    threshold: float
+    roles: frozenset[str] | None
+    keywords: bool
+
+
+class _Filled:
+    """The templated phrases of a scorer filled for one (company, manager): the filled forms
+    compiled per language; :meth:`scan` gives one match list per template (its forms merged)."""
+
+    def __init__(self, templates: Sequence[_Template], values: Mapping[str, Sequence[str]], options: MatchOptions):
+        queries: dict[str, list[PhraseQuery]] = {}
+        self.refs: list[list[tuple[str, int]]] = []
+        #: per template: the placeholders it names that have no value here (empty: filled)
+        self.missing: list[frozenset[str]] = []
+        for t in templates:
+            forms = fill(t.text, values)
+            refs = []
+            for form in forms:
+                qs = queries.setdefault(t.language, [])
+                qs.append(PhraseQuery(form, t.threshold, t.roles, t.keywords))
+                refs.append((t.language, len(qs) - 1))
+            self.refs.append(refs)
+            self.missing.append(frozenset() if forms else frozenset(n for n in placeholders_in(t.text) if not values.get(n)))
+        self.sets = {code: PhraseSet(qs, code, options) for code, qs in queries.items()}
+
+    def scan(self, prepared: Mapping[str, PreparedTranscript]) -> list[list[Match]]:
+        found = {code: ps.scan(prepared[code]) for code, ps in self.sets.items()}
+        return [_merge_forms([m for code, qi in refs for m in found[code][qi]]) for refs in self.refs]
+
+
+def _merge_forms(matches: list[Match]) -> list[Match]:
+    """Matches of the forms of one phrase ("меня зовут Анна Смирнова", "меня зовут Анна") as
+    the matches of one phrase: where forms match the same words, the best (then longest)."""
+    if len(matches) < 2:
+        return matches
+    kept: list[Match] = []
+    for m in sorted(matches, key=lambda m: (-m.similarity, -len(m.phrase), m.start)):
+        if not any(m.overlaps(k) or m.utterance_indices == k.utterance_indices for k in kept):
+            kept.append(m)
+    kept.sort(key=lambda m: (m.start, m.utterance_index))
+    return kept
+
+
+#: Separates the names one company goes by (``"Новый дом|Северный парк"``): any of them counts.
+COMPANY_SEPARATOR = "|"
+
+
+def call_values(transcript: Transcript, defaults: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The placeholder values of one call: ``company`` from its manifest column (any case),
+    else ``defaults`` (several names separated by ``|``, any of them counts); ``manager`` as
+    :func:`qa.scripts.name_variants` of ``meta.manager``."""
+    meta = transcript.meta
+    company = next((str(v) for k, v in meta.extra.items() if k.strip().lower() == "company" and str(v).strip()), None)
+    company = company or defaults.get("company")
+    values: dict[str, tuple[str, ...]] = {}
+    companies = [" ".join(part.split()) for part in (company or "").split(COMPANY_SEPARATOR)]
+    if any(companies):
+        values["company"] = tuple(dict.fromkeys(n for n in companies if n))
+    names = name_variants(meta.manager)
+    if names:
+        values["manager"] = names
+    return values
+
+
+#: (script, placeholder) -> [calls without a value, first such call]; read by placeholder_warnings
+_UNFILLED: dict[tuple[str, str], list[Any]] = {}
+
+
+def placeholder_warnings() -> list[str]:
+    """One line per script and placeholder that had no value on some scored calls since the
+    last call of this function (``qa score`` prints them once, after the batch)."""
+    out = []
+    for (label, name), (count, first) in _UNFILLED.items():
+        if name == "company":
+            fix = "set company in qa.toml or pass --company (or add a company column to the manifest)"
+        else:
+            fix = "name the manager in the file-name template, the manifest or the managers file"
+        out.append(
+            f"script {label}: phrases with {{{name}}} could not match on {count} call(s) "
+            f"(first: {first}): no {name} was known for them; {fix}"
+        )
+    _UNFILLED.clear()
+    return out
+
+
 def _layer(m: Match) -> str:
     return "meaning" if m.query == MEANING_QUERY else "fuzzy"
 
@@ -266,6 +385,9 @@ class Scorer:
         self._forbidden_q: list[tuple[str, int]] = []
         self._trigger_q: dict[str, list[tuple[str, int]]] = {}
         self._step_q: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._templates: list[_Template] = []
+        self._filled: dict[tuple[tuple[str, tuple[str, ...]], ...], _Filled] = {}
+        self._label = f"{script.name!r}" + (f" ({script.path})" if script.path else "")
         for st in script.stages:
             self._stage_q[st.id] = [
                 self._add(script.language, ph, script.threshold_for(st, ph), _roles(st.role)) for ph in st.phrases
@@ -294,9 +416,50 @@ class Scorer:
         self, language: str, phrase: Phrase, threshold: float, roles: frozenset[str] | None, keywords: bool = False
     ) -> tuple[str, int]:
         code = language_code(language)
+        if phrase.placeholders:  # filled per call (_Filled)
+            self._templates.append(_Template(code, phrase.text, float(threshold), roles, keywords))
+            return _TEMPLATED, len(self._templates) - 1
         g = self._groups.setdefault(code, _Group(code))
         g.queries.append(PhraseQuery(phrase.text, float(threshold), roles, keywords))
         return code, len(g.queries) - 1
+
+    def filled(self, values: Mapping[str, Sequence[str]]) -> _Filled:
+        """The templated phrases filled with ``values``, compiled once per distinct values."""
+        key = tuple(sorted((k, tuple(v)) for k, v in values.items()))
+        got = self._filled.get(key)
+        if got is None:
+            if len(self._filled) >= FILLED_CACHE_SIZE:
+                self._filled.pop(next(iter(self._filled)))
+            got = self._filled[key] = _Filled(self._templates, values, self.options.match)
+        return got
+
+    def _scan(self, transcript: Transcript) -> tuple[dict[str, list[list[Match]]], PreparedTranscript, list[frozenset[str]]]:
+        """Every phrase searched in the call: matches per (group, query), the prepared
+        transcript, and per templated phrase the placeholders it had no value for."""
+        found: dict[str, list[list[Match]]] = {}
+        prepared: dict[str, PreparedTranscript] = {}
+        for code, g in self._groups.items():
+            prepared[code] = prepare(transcript, code, self.options.match)
+            assert g.phrases is not None
+            found[code] = g.phrases.scan(prepared[code])
+        missing: list[frozenset[str]] = []
+        if self._templates:
+            filled = self.filled(call_values(transcript, self.script.values))
+            for code in filled.sets:
+                if code not in prepared:
+                    prepared[code] = prepare(transcript, code, self.options.match)
+            found[_TEMPLATED] = filled.scan(prepared)
+            missing = filled.missing
+            for name in sorted(set().union(*missing)):
+                entry = _UNFILLED.setdefault((self._label, name), [0, transcript.call_id])
+                entry[0] += 1
+                if entry[0] == 1:
+                    log.warning("script %s: no %s known for call %s; phrases with {%s} cannot match there",
+                                self._label, name, transcript.call_id, name)
+        first = next(iter(prepared.values()), None)
+        if first is None:  # a script always has phrases; kept for type checkers
+            first = prepare(transcript, self.script.language, self.options.match)
+        return found, first, missing
 
     # -- one call ---------------------------------------------------------------------------
     def score(self, transcript: Transcript) -> CallScore:
@@ -309,14 +472,7 @@ class Scorer:
             return self._score(transcript)
 
     def _score(self, transcript: Transcript) -> CallScore:
-        found: dict[str, list[list[Match]]] = {}
-        prepared: PreparedTranscript | None = None
-        for code, g in self._groups.items():
-            prepared = prepare(transcript, code, self.options.match)
-            assert g.phrases is not None
-            found[code] = g.phrases.scan(prepared)
-        if prepared is None:  # a script always has phrases; kept for type checkers
-            prepared = prepare(transcript, self.script.language, self.options.match)
+        found, prepared, missing = self._scan(transcript)
         end_time = prepared.end_time
         turns = transcript.turn_ids()
         ctx = _Call(transcript, turns, end_time)
@@ -346,6 +502,7 @@ class Scorer:
                 item, first = self._stage(
                     st, matches(self._stage_q[st.id]), end_time, raised,
                     ctx.allowed(st, self._positions[st.id], self.options), stage_hits.get(st.id), ctx,
+                    _unfilled(self._stage_q[st.id], missing),
                 )
             stage_items.append(item)
             points += item.score
@@ -397,6 +554,7 @@ class Scorer:
     def _stage(
         self, st: Stage, per_phrase: list[list[Match]], end_time: float, raised: set[str] | None,
         allowed: set[int] | None = None, hit: MeaningHit | None = None, ctx: _Call | None = None,
+        unfilled: frozenset[str] = frozenset(),
     ) -> tuple[Item, Match | None]:
         weight = float(st.weight)
         if st.applies_if:
@@ -467,6 +625,8 @@ class Scorer:
             )
         if hit is not None and hit.utterance is not None and not hit.found:
             parts.append(f"closest in meaning {hit.similarity:.2f}")
+        for name in sorted(unfilled):
+            parts.append(f"no {name} known for this call: phrases with {{{name}}} could not match")
         detail = "; ".join(parts) if parts else "not found"
         if not st.required:
             detail = f"optional; {detail}"
@@ -614,6 +774,15 @@ class Scorer:
                     detail = f"penalty {p:g}"
                 items.append(Item("forbidden", fb.id, fb.phrase.text, "found", -p, 0.0, m, detail))
         return items, penalty, reason
+
+
+def _unfilled(refs: Sequence[tuple[str, int]], missing: Sequence[frozenset[str]]) -> frozenset[str]:
+    """The placeholders without a value among these phrases on this call."""
+    out: set[str] = set()
+    for code, qi in refs:
+        if code == _TEMPLATED and qi < len(missing):
+            out |= missing[qi]
+    return frozenset(out)
 
 
 def _distinct_spans(per_phrase: Sequence[Sequence[Match]], need: int) -> list[Match]:

@@ -16,6 +16,19 @@ Warnings are things that load but will probably score badly: phrases too short o
 to match reliably, near-duplicate phrases in different stages (one utterance would count for
 both), very low thresholds, a script without a next-step stage, a language without word lists,
 ``applies_if`` naming objections that no rubric given defines.
+
+Placeholders
+------------
+A phrase may name the call's company and manager instead of spelling them out:
+``"компания {company}"``, ``"меня зовут {manager}"``, ``"this is {manager} from {company}"``
+(:data:`PLACEHOLDERS`; any other ``{name}`` is an error). One script then fits every company:
+:mod:`qa.scoring` fills them per call -- ``{company}`` from the call's manifest column
+``company``, else from :attr:`Script.values` (``qa score --company``, or ``company`` in
+``qa.toml``; several names a team goes by separated by ``|``, any of them counts);
+``{manager}`` from the call's manager (the managers file's full name when there
+is one), where the full name, the first name alone and the surname alone all count
+(:func:`name_variants`). A phrase whose placeholder has no value for a call cannot match on
+that call; ``qa score`` and ``qa validate`` say so once per script.
 """
 
 from __future__ import annotations
@@ -35,6 +48,12 @@ import yaml
 
 from . import safe_yaml
 from .errors import ConfigError, QAError
+
+#: What a phrase may name in braces: filled per call by :mod:`qa.scoring` (module docstring).
+PLACEHOLDERS = ("company", "manager")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+#: Words of a manager's name: letters (any alphabet), with inner hyphens and apostrophes.
+_NAME_PART_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 #: Default fuzzy similarity (0-100) a phrase needs when the file sets no threshold.
 DEFAULT_THRESHOLD = 85.0
@@ -120,10 +139,73 @@ class Phrase:
                 ("text", f"phrase {text!r} has no letters or digits; a phrase is the words to "
                          "listen for (not a pattern): write them out")
             )
+        else:
+            bad = _placeholder_problem(text)
+            if bad:
+                out.append(("text", bad))
         t = _threshold_problem(threshold)
         if t:
             out.append(("threshold", t))
         return out
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The placeholders this phrase names (``{company}``, ``{manager}``)."""
+        return placeholders_in(self.text)
+
+
+def placeholders_in(text: str) -> frozenset[str]:
+    """The placeholder names in a phrase: ``"this is {manager} from {company}"`` ->
+    ``{"manager", "company"}``."""
+    if "{" not in text:
+        return frozenset()
+    return frozenset(name.strip() for name in _PLACEHOLDER_RE.findall(text))
+
+
+def _placeholder_problem(text: str) -> str | None:
+    """Why the braces of a phrase are wrong (an unknown name, a brace left open), or None."""
+    if "{" not in text and "}" not in text:
+        return None
+    for name in _PLACEHOLDER_RE.findall(text):
+        if name.strip() not in PLACEHOLDERS:
+            known = " and ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            return f"phrase {text!r} names {{{name}}}; the placeholders are {known} (write other words without braces)"
+    rest = _PLACEHOLDER_RE.sub("", text)
+    if "{" in rest or "}" in rest:
+        return f"phrase {text!r} has a brace without its pair; write a placeholder as {{company}} or {{manager}}"
+    return None
+
+
+def name_variants(name: str | None) -> tuple[str, ...]:
+    """The ways a manager's name may be said, longest first: the full name, then each part
+    alone ("Анна Смирнова" -> "Анна Смирнова", "Анна", "Смирнова": managers introduce
+    themselves by the first name, the managers file holds the full one). Ids made of
+    digits (an extension no managers file names) are no name: ``()``. ``ivan_petrov`` and
+    ``a.smirnova`` are split on their separators."""
+    parts = [p for p in _NAME_PART_RE.findall(name or "") if len(p) >= 2]
+    if not parts:
+        return ()
+    full = " ".join(parts)
+    return tuple(dict.fromkeys([full, *parts]))
+
+
+def fill(text: str, values: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """Every filled form of a phrase: each placeholder replaced by each of its values
+    (``values[name]``, several for a manager's name). ``()`` when a placeholder the phrase
+    names has no value: the phrase cannot be said on this call."""
+    names = sorted(placeholders_in(text))
+    forms = [text]
+    for name in names:
+        options = [v for v in values.get(name, ()) if v and v.strip()]
+        if not options:
+            return ()
+        pattern = re.compile(r"\{\s*" + re.escape(name) + r"\s*\}")
+        forms = [pattern.sub(v.strip().replace("\\", "\\\\"), f) for f in forms for v in options]
+    return tuple(dict.fromkeys(forms))
+
+
+def _without_placeholders(text: str) -> str:
+    return " ".join(_PLACEHOLDER_RE.sub(" ", text).split())
 
 
 #: Where in the call a stage may be said (``Stage.position``).
@@ -257,6 +339,10 @@ class Script:
     description: str | None = None
     hash: str = ""
     path: str | None = None
+    #: Placeholder values for every call (``{"company": "Новый дом"}``: ``qa score --company``
+    #: or ``company`` in ``qa.toml``); a call's own metadata wins (module docstring). Not
+    #: part of the file, so not part of ``hash``.
+    values: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         ids = _check_document(self.name, self.threshold, "stages", "stage", self.stages)
@@ -273,6 +359,41 @@ class Script:
             if s.id == stage_id:
                 return s
         raise KeyError(stage_id)
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """Every placeholder the script's phrases name (stages and forbidden phrases)."""
+        out: set[str] = set()
+        for st in self.stages:
+            for ph in st.phrases:
+                out |= ph.placeholders
+        for fb in self.forbidden:
+            out |= fb.phrase.placeholders
+        return frozenset(out)
+
+    def with_values(self, **values: str | None) -> Script:
+        """This script with placeholder values for every call (``company="Новый дом"``);
+        ``None`` or blank values are left out. Raises :class:`~qa.errors.UsageError` for a
+        name that is not a placeholder."""
+        from .errors import UsageError
+
+        unknown = sorted(set(values) - set(PLACEHOLDERS))
+        if unknown:
+            raise UsageError(f"unknown placeholder(s) {', '.join(unknown)}; the placeholders are {', '.join(PLACEHOLDERS)}")
+        given = {k: " ".join(str(v).split()) for k, v in values.items() if v is not None and str(v).strip()}
+        return dataclasses.replace(self, values={**self.values, **given})
+
+    def unfilled_note(self) -> str | None:
+        """What ``qa score`` and ``qa validate`` say when the script names ``{company}`` and
+        no company is set; None when nothing is missing."""
+        if "company" not in self.placeholders or self.values.get("company"):
+            return None
+        where = f" ({self.path})" if self.path else ""
+        return (
+            f"script {self.name!r}{where} names {{company}}, and no company is set: those phrases "
+            "cannot match (the introduction will be missed) except on calls whose manifest has a "
+            "company column; set company in qa.toml or pass --company"
+        )
 
     def threshold_for(self, stage: Stage, phrase: Phrase) -> float:
         """The similarity a phrase of a stage needs: phrase, else stage, else script."""
@@ -402,12 +523,14 @@ class Issue:
 
     path: str
     line: int | None
-    level: Literal["error", "warning"]
+    #: ``note``: something to know that is not a problem of the file (a placeholder that
+    #: ``qa score`` needs a value for); counted neither as an error nor as a warning
+    level: Literal["error", "warning", "note"]
     message: str
 
     def __post_init__(self) -> None:
-        if self.level not in ("error", "warning"):
-            raise ValueError(f"level must be 'error' or 'warning', got {self.level!r}")
+        if self.level not in ("error", "warning", "note"):
+            raise ValueError(f"level must be 'error', 'warning' or 'note', got {self.level!r}")
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -586,6 +709,10 @@ class _Checker:
         return tuple(out)
 
     def phrase(self, item: Any, line: int, what: str) -> Phrase | None:
+        if isinstance(item, _Map) and len(item) == 1 and next(iter(item)) in PLACEHOLDERS and next(iter(item.values())) is None:
+            name = next(iter(item))
+            self.error(line, f'{what}: YAML reads {{{name}}} at the start of a phrase as a mapping; quote the phrase: "{{{name}}}"')
+            return None
         if isinstance(item, _Map):
             self.keys(item, PHRASE_KEYS, f"{what}: phrase")
             if "text" not in item:
@@ -1000,15 +1127,19 @@ def _phrase_warnings(
     for label, phrases, _thr in groups:
         seen: dict[str, Phrase] = {}
         for ph in phrases:
-            toks = _literal_tokens(ph.text, language)
-            words = normalize(ph.text, language).split()
-            if not toks:  # an error, reported when the phrase was read
+            # placeholders are filled per call: judge the words around them
+            text = _without_placeholders(ph.text) if ph.placeholders else ph.text
+            toks = _literal_tokens(text, language) if text else ()
+            words = normalize(text, language).split()
+            if not toks:  # an error, reported when the phrase was read; or a bare placeholder
                 continue
-            if len(words) == 1 and len(words[0]) <= 3 and not words[0].isdigit():
+            if ph.placeholders:
+                pass  # the filled-in name is the distinctive word
+            elif len(words) == 1 and len(words[0]) <= 3 and not words[0].isdigit():
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is one short word; recognition errors and other words will match it, use a longer phrase")
             elif lang.stop_words and len(words) <= 2 and all(w in lang.stop_words for w in words):
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is only common words; it will match in almost any call, add a distinctive word")
-            key = " ".join(toks)
+            key = " ".join(toks) + "".join(f" {{{n}}}" for n in sorted(ph.placeholders))
             if key in seen:
                 c.warn(ph.line, f"{label}: phrase {ph.text!r} is listed twice (same as {seen[key].text!r} on line {seen[key].line}); remove one")
             else:

@@ -56,7 +56,8 @@ def calls(tmp_path: Path) -> Path:
 def _score(calls: Path, tmp_path: Path, *extra: str):
     return CliRunner().invoke(app, [
         "score", str(calls), "-w", str(tmp_path / "ws"),
-        "-s", str(SCRIPT_RU), "-s", str(SCRIPT_EN), "-r", str(RUBRIC_RU), "-r", str(RUBRIC_EN), *extra,
+        "-s", str(SCRIPT_RU), "-s", str(SCRIPT_EN), "-r", str(RUBRIC_RU), "-r", str(RUBRIC_EN),
+        "--company", "Новый дом", *extra,  # the company GOOD_RU names, for the scripts' {company}
     ])
 
 

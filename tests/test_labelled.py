@@ -106,8 +106,9 @@ def _labels() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _script(path: str) -> Script:
-    return load_script(ROOT / path)
+def _script(path: str, company: str | None = None) -> Script:
+    """The script, with the company its calls name (labels ``company``) for ``{company}``."""
+    return load_script(ROOT / path).with_values(company=company)
 
 
 @cache
@@ -275,7 +276,8 @@ def _report(meaning: Any = None) -> Report:
     calls: Counter[str] = Counter()
     for call_id, label in _labels().items():
         transcript = load_transcript(LABELLED / f"{call_id}.txt")
-        script, rubric = _script(label["script"]), _rubric(label["rubric"])
+        transcript.meta.manager = label.get("manager")  # as a file name or manifest would give it
+        script, rubric = _script(label["script"], label.get("company")), _rubric(label["rubric"])
         layer = None
         if meaning is not None:
             key = (label["script"], label["rubric"])

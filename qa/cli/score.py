@@ -99,6 +99,11 @@ def score(
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
     ui: UiOpt = "en",
+    company: Annotated[str | None, typer.Option(
+        "--company",
+        help="Your company's name, filled in for {company} in the scripts' phrases (several "
+        "names: 'Новый дом|Северный парк'). A manifest column 'company' wins per call.",
+        show_default=False)] = None,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -130,7 +135,7 @@ def score(
 
     setup_logging(verbose)
     interface(ui)  # an unknown --ui fails here, before any work
-    script_objs = [load_script(p) for p in script]
+    script_objs = [load_script(p).with_values(company=company) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
     project = current_config(ctx).config
     rules = project.rules if project is not None else ()
@@ -141,6 +146,9 @@ def score(
     from ..meaning import MeaningOptions, available
 
     layer = MeaningOptions() if (available() if meaning is None else meaning) else None
+    from ..scoring import placeholder_warnings
+
+    placeholder_warnings()  # start counting afresh: earlier runs in this process are not this run's
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
@@ -149,6 +157,8 @@ def score(
         )
     t = interface(ui, _call_languages(result.calls, script_objs))
     err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
+    for line in placeholder_warnings():
+        err_console.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
     print_batch_summary(result.batch, t)
     if not len(result.calls):  # an empty table is no result: say why instead of writing one
         fail(no_calls_reason(result.batch, paths), EXIT_SOME_FAILED)

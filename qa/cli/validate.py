@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..scripts import Rubric, Script, check, read_config
+from ..scripts import Issue, Rubric, Script, check, read_config
 from .common import app, err_console, handle_errors, out_console
 
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -49,10 +49,14 @@ def validate(
         ),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+    company: Annotated[str | None, typer.Option(
+        "--company",
+        help="The company name qa score will fill in for {company}; without it, scripts that "
+        "name {company} get a note.", show_default=False)] = None,
 ) -> None:
     """Check sales scripts and objection rubrics: errors with file, line and the fix; warnings for phrases too short to match reliably, near-duplicates across stages, low thresholds.
 
-    Prints one line per finding (`file:line: level: message`) and `file: ok (...)` for each file without errors. Exit code 1 when any file has an error (or a warning, with --strict), else 0.
+    Prints one line per finding (`file:line: level: message`) and `file: ok (...)` for each file without errors. A script whose phrases name {company} gets a `note` unless --company is given (qa score needs the name: --company or `company` in qa.toml). Exit code 1 when any file has an error (or a warning, with --strict), else 0.
 
     Example: qa validate scripts_library/ rubrics/objections.ru.yaml --strict
     """
@@ -73,6 +77,10 @@ def validate(
         n_err = sum(1 for i in checked.issues if i.level == "error")
         errors += n_err
         warnings += len(checked.issues) - n_err
+        if isinstance(checked.value, Script):
+            note = checked.value.with_values(company=company).unfilled_note()
+            if note:  # not a problem of the file: counted neither as error nor as warning
+                out_console.print(str(Issue(str(p), None, "note", note)), markup=False, highlight=False, soft_wrap=True)
         if not n_err:
             note = f", {len(checked.issues)} warning(s)" if checked.issues else ""
             out_console.print(f"{p}: ok ({_describe(checked.value)}{note})", markup=False, highlight=False, soft_wrap=True)
