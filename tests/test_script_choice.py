@@ -81,7 +81,7 @@ def test_manifest_script_may_be_a_path_of_a_given_script(calls: Path, tmp_path: 
     result = run("score", str(one), "-w", str(tmp_path / "ws"), "--manifest", str(manifest), "--no-meaning",
                  "-s", str(RE_RU), "-s", str(COLD_RU), "-s", str(COLD_EN), "-o", str(out))
     assert result.exit_code == 0, result.output
-    assert scripts_of(out) == {"pavel": "Холодный звонок B2B"}
+    assert scripts_of(out) == {"pavel": "Холодный звонок B2B (услуги для компаний)"}
     assert "fit" not in result.output  # named by the manifest: nothing to warn about
 
 
@@ -130,7 +130,7 @@ def test_two_scripts_in_one_language_warn_and_pick_by_content(calls: Path, tmp_p
                  *[a for p in given for a in ("-s", str(p))], "-s", str(RE_EN), "-s", str(COLD_EN))
     assert result.exit_code == 0, result.output
     assert scripts_of(out) == {
-        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B",
+        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B (услуги для компаний)",
         "kate": "Inbound call, new-build real estate", "chris": load_script(COLD_EN).name,
     }
     text = " ".join(result.stderr.split())
@@ -159,7 +159,7 @@ def test_rules_by_direction_pick_the_script_and_the_language_picks_the_file(call
     result = CliRunner().invoke(app, ["--config", str(config), "score", str(calls), "--no-meaning", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert scripts_of(out) == {
-        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B",
+        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B (услуги для компаний)",
         "kate": "Inbound call, new-build real estate",
         "chris": load_script(COLD_EN).name,
     }
@@ -190,7 +190,7 @@ def test_rules_by_file_pattern_and_manifest_column_and_catch_all(calls: Path, tm
     result = CliRunner().invoke(app, ["--config", str(config), "score", str(calls), "--no-meaning", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert scripts_of(out) == {
-        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B",
+        "anna": "Входящий звонок, новостройки", "pavel": "Холодный звонок B2B (услуги для компаний)",
         "kate": "Inbound call, new-build real estate", "chris": load_script(COLD_EN).name,
     }
 
@@ -203,7 +203,7 @@ def test_the_manifest_script_column_wins_over_rules(calls: Path, tmp_path: Path)
     result = CliRunner().invoke(app, ["--config", str(config), "score", str(calls), "--no-meaning", "-o", str(out)])
     assert result.exit_code == 0, result.output
     got = scripts_of(out)
-    assert got["anna"] == "Входящий звонок, новостройки" and got["pavel"] == "Холодный звонок B2B"
+    assert got["anna"] == "Входящий звонок, новостройки" and got["pavel"] == "Холодный звонок B2B (услуги для компаний)"
 
 
 def test_a_rule_naming_no_given_script_is_a_configuration_error_before_any_work(calls: Path, tmp_path: Path) -> None:
