@@ -1446,10 +1446,12 @@ def _uncovered(
             for c in sorted((c for c in sources if answered.get(c)), key=lambda c: cohorts.order.get(c, 0))
             for turns in [answered[c]] for ex in [example(c, turns[0])]
         )
+        # Step phrases from the direct answer (the manager's first utterance after it); what
+        # follows in the same run is often the next stage already.
         source_set = set(sources)
         phrases = rank_phrases(
-            {c: t for c, t in answered.items() if c in source_set and t},
-            {c: t for c, t in answered.items() if c not in source_set and t},
+            {c: t[:1] for c, t in answered.items() if c in source_set and t},
+            {c: t[:1] for c, t in answered.items() if c not in source_set and t},
             language, opts,
         )
         client_said = tuple(

@@ -38,7 +38,7 @@ def run(corpus, *args: str):  # type: ignore[no-untyped-def]
 
 # ---- qa mine -----------------------------------------------------------------------------------
 def test_mine_table(corpus):
-    r = run(corpus, "mine", "--top", "40%")
+    r = run(corpus, "mine", "--top", "40%", "--min-calls", "2")
     assert r.exit_code == 0, r.output
     assert r.stderr.startswith("Mined best 4 of 10 calls by score (score >= 90.3), worst 4 (score <= 51.5).\n")
     assert "located by its position" in r.stderr
@@ -51,7 +51,7 @@ def test_mine_table(corpus):
 
 
 def test_mine_json_has_every_table(corpus):
-    r = run(corpus, "mine", "--top", "40%", "-f", "json")
+    r = run(corpus, "mine", "--top", "40%", "--min-calls", "2", "-f", "json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert list(doc) == ["phrases", "examples", "uncovered_objections", "unmatched_wording"]
@@ -64,7 +64,7 @@ def test_mine_json_has_every_table(corpus):
 
 
 def test_mine_one_stage_to_csv_files(corpus, tmp_path):
-    r = run(corpus, "mine", "--stage", "presentation", "--top", "0.4", "-f", "csv", "-o", str(tmp_path))
+    r = run(corpus, "mine", "--stage", "presentation", "--top", "0.4", "--min-calls", "2", "-f", "csv", "-o", str(tmp_path))
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine_examples.csv", "mine_phrases.csv"]
     text = (tmp_path / "mine_phrases.csv").read_text(encoding="utf-8")
@@ -125,7 +125,7 @@ def test_mine_without_workspace(tmp_path):
 def test_suggest_prints_the_diff_and_writes_nothing(corpus, files):
     script, rubric = files
     before = script.read_text(encoding="utf-8"), rubric.read_text(encoding="utf-8")
-    r = run(corpus, "suggest", "--script", str(script), "--rubric", str(rubric), "--top", "40%")
+    r = run(corpus, "suggest", "--script", str(script), "--rubric", str(rubric), "--top", "40%", "--min-calls", "2")
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith(f"--- {script}\n+++ {script}\n")
     assert "+      - and it comes with a private garden  # mined: 4 of 4 best calls, 0 of 4 worst (lift 11.0)\n" in r.stdout
@@ -136,7 +136,7 @@ def test_suggest_prints_the_diff_and_writes_nothing(corpus, files):
 
 def test_suggest_apply_shows_the_effect(corpus, files):
     script, rubric = files
-    r = run(corpus, "suggest", "-s", str(script), "-r", str(rubric), "--top", "40%", "--apply")
+    r = run(corpus, "suggest", "-s", str(script), "-r", str(rubric), "--top", "40%", "--min-calls", "2", "--apply")
     assert r.exit_code == 0, r.output
     assert f"Wrote {script}" in r.stderr and f"Wrote {rubric}" in r.stderr
     assert "Effect on the 10 calls scored with the mined version (found before -> after):" in r.stderr
@@ -144,10 +144,10 @@ def test_suggest_apply_shows_the_effect(corpus, files):
     rows = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[4:8]]
             for line in effect.splitlines() if line.count("│") > 5}
     assert rows["needs"] == ["8", "10", "2", ""]
-    assert rows["new_objection_1"] == ["0", "5", "5", "0 -> 1"]
+    assert rows["new_objection_1"] == ["0", "6", "6", "0 -> 2"]
     assert "what matters most to you" in script.read_text(encoding="utf-8")
     # a second run finds nothing new to propose
-    again = run(corpus, "suggest", "-s", str(script), "-r", str(rubric), "--top", "40%")
+    again = run(corpus, "suggest", "-s", str(script), "-r", str(rubric), "--top", "40%", "--min-calls", "2")
     assert again.exit_code == 0 and again.stdout == ""
     assert "No change proposed." in again.stderr
 
@@ -184,6 +184,61 @@ def test_clips_one_objection_and_usage(corpus, tmp_path):
     assert r.exit_code == 2 and "Missing option '--output'" in r.stderr
     r = run(corpus, "clips", "-o", str(tmp_path), "--per-item", "0")
     assert r.exit_code == 2
+
+
+# ---- trustworthy sources (issue 13) -----------------------------------------------------------
+TOO_FEW = ("Too few calls to mine: 6 scored call(s); the best 25% by score are 2 call(s) and a phrase "
+           "must be said in at least 3 of them. Score at least 9 calls (3 more), or lower --min-calls.")
+
+
+@pytest.mark.parametrize("command", ["mine", "suggest"])
+def test_too_few_calls_is_said_not_an_error(corpus, files, command):
+    """Two days of the corpus (6 calls, 2 in the top quartile): both commands say how many
+    calls they need and exit 0, writing nothing to stdout."""
+    script, rubric = files
+    extra = ["-s", str(script), "-r", str(rubric)] if command == "suggest" else []
+    r = run(corpus, command, *extra, "--from", "2026-03-02", "--to", "2026-03-03")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == ""
+    assert " ".join(r.stderr.split()) == TOO_FEW
+    # the options say what is enough: 2 best calls with a phrase in 2 of them is
+    r = run(corpus, command, *extra, "--from", "2026-03-02", "--to", "2026-03-03", "--min-calls", "2")
+    assert r.exit_code == 0 and "Too few" not in r.stderr
+
+
+def test_one_call_is_too_few_too(tmp_path):
+    corpus = tc.build(tmp_path / "c", "en")
+    r = run(corpus, "mine", "--from", "2026-03-05", "--to", "2026-03-05")  # c10 alone
+    assert r.exit_code == 0
+    assert "1 scored call(s); the best 25% by score are 0 call(s)" in " ".join(r.stderr.split())
+    assert "Score at least 9 calls (8 more)" in " ".join(r.stderr.split())
+
+
+@pytest.mark.parametrize("command", ["mine", "suggest"])
+def test_thresholds_are_options_with_defaults_in_help(command):
+    r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", r.stdout).split())
+    for option, default in (("--min-calls", "3"), ("--min-lift", "2.0"), ("--min-clients", "3"), ("--top", "25%")):
+        assert re.search(rf"{option} .*?\[default: {re.escape(default)}\]", text), option
+    r = CliRunner().invoke(app, [command, "--min-calls", "0"])
+    assert r.exit_code == 2
+
+
+def test_suggest_quotes_only_source_calls(tmp_path):
+    """The issue: an objection's answer phrases from the weak and the rude call, the rude
+    call quoted as a source. c11 (rude, in the top scores) and the lost calls' poor
+    answers must not appear in the proposal."""
+    rude = tc.build(tmp_path / "rude", "en", rude=True)
+    # c11 (won) raises the new objection too: 4 of 4 lost vs 3 of 6 won is a lift of 1.8
+    r = run(rude, "suggest", "-s", str(rude.script), "-r", str(rude.rubric), "--top", "40%", "--min-calls", "2",
+            "--min-lift", "1.5")
+    assert r.exit_code == 0, r.output
+    assert "+  - id: new_objection_1\n" in r.stdout
+    answers = re.findall(r"# Answer in call (\w+) at [\d:]+ \((\w+) call\)", r.stdout)
+    assert answers == [("c02", "best"), ("c03", "best")]
+    for rude_text in (tc._TEXTS["en"]["rude_answer"], tc._TEXTS["en"]["agency_poor_answer"]):
+        assert rude_text.lower().rstrip(".") not in r.stdout.lower()
+    assert "c11" not in r.stdout and "trust me" not in r.stdout
 
 
 def test_every_trainer_command_has_an_example():
