@@ -86,6 +86,10 @@ class MiningOptions:
     #: A candidate new objection must be raised by at least this many distinct clients
     #: (``calls.client_phone``; a call without a number counts as its own client).
     min_clients: int = 3
+    #: A manager's phrase must be said by at least this many distinct managers: one
+    #: manager's own name or habit is not a lesson for the team (a call without a manager
+    #: counts as a manager of its own).
+    min_managers: int = 2
     #: Added to both shares in the lift so one call more or less does not swing it wildly.
     smoothing: float = 0.1
     #: Similarity (0-100, :func:`qa.matching.group_similar`) at which wordings are grouped.
@@ -110,8 +114,9 @@ class MiningOptions:
             raise ValueError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
         if self.min_calls < 1:
             raise ValueError(f"min_calls must be >= 1, got {self.min_calls}")
-        if self.min_clients < 1:
-            raise ValueError(f"min_clients must be >= 1, got {self.min_clients}")
+        if self.min_clients < 1 or self.min_managers < 1:
+            raise ValueError(f"min_clients and min_managers must be >= 1, got {self.min_clients}, "
+                             f"{self.min_managers}")
         if self.min_lift < 0:
             raise ValueError(f"min_lift must be >= 0, got {self.min_lift}")
         if self.smoothing <= 0:
@@ -735,12 +740,14 @@ def rank_phrases(
     options: MiningOptions,
     *,
     exclude: Callable[[str], bool] | None = None,
+    speakers: Mapping[str, str | None] | None = None,
 ) -> list[tuple[_Candidate, list[str], dict[str, Utterance]]]:
     """Grouped phrases of ``pos_docs`` ranked by weight against ``neg_docs``.
 
     Returns ``(group, wordings, occurrences)`` best first: ``group`` has the union of the
     members' calls, ``wordings`` the members (representative first), ``occurrences`` call
     id -> turn for the positive calls. ``exclude(wording)`` drops candidates.
+    ``speakers`` (call id -> manager): a candidate must be said by ``min_managers`` of them.
     """
 
     n_pos = sum(1 for t in pos_docs.values() if t)
@@ -750,6 +757,10 @@ def rank_phrases(
     cands: dict[str, _Candidate] = {}
     for key, calls in pos_occ.calls.items():
         if len(calls) < options.min_calls:
+            continue
+        if speakers is not None and options.min_managers > 1 and len(
+            {speakers.get(c) or f"call:{c}" for c in calls}
+        ) < options.min_managers:
             continue
         in_neg = set(neg_occ.calls.get(key, ()))
         lift, weight = _lift(len(calls), n_pos, len(in_neg), n_neg, options.smoothing)
@@ -1092,10 +1103,11 @@ def mine(
     if stage is None and objection is None:
         result.uncovered = _uncovered(
             run.transcripts, run.by_call, run.cohorts, run.won if run.has_outcomes else None,
-            run.rubric, run.language, opts, run.example, run.clients,
+            run.rubric, run.language, opts, run.example, run.clients, run.managers,
         )
         result.unmatched = _unmatched(
-            run.transcripts, run.cohorts, run.script, run.rubric, run.language, opts, run.examples
+            run.transcripts, run.cohorts, run.script, run.rubric, run.language, opts, run.examples,
+            run.managers,
         )
     return result
 
@@ -1125,6 +1137,12 @@ class _Run:
     @cached_property
     def _info(self) -> dict[str, Any]:
         return {r.call_id: r for r in self.calls.itertuples(index=False)}
+
+    @cached_property
+    def managers(self) -> dict[str, str | None]:
+        """call id -> manager (None where the call has none)."""
+        return {str(c): (m if isinstance(m, str) and m else None)
+                for c, m in zip(self.calls["call_id"], self.calls["manager"])}
 
     @cached_property
     def clients(self) -> dict[str, str]:
@@ -1304,7 +1322,7 @@ def _rank(
         if not pos:
             absent[kind].append(item_id)
             continue
-        for g, members, occ in rank_phrases(pos, neg, run.language, opts)[: opts.max_phrases]:
+        for g, members, occ in rank_phrases(pos, neg, run.language, opts, speakers=run.managers)[: opts.max_phrases]:
             result.phrases.append(
                 _group(kind, item_id, title, g, members, len(pos), len(neg), run.examples(occ), opts.examples)
             )
@@ -1384,6 +1402,7 @@ def _uncovered(
     opts: MiningOptions,
     example: Callable[[str, Utterance], Example],
     clients: Mapping[str, str] | None = None,
+    managers: Mapping[str, str | None] | None = None,
 ) -> list[ObjectionCandidate]:
     """Recurring client wording that no trigger covers, in bad calls more than good ones.
 
@@ -1452,7 +1471,7 @@ def _uncovered(
         phrases = rank_phrases(
             {c: t[:1] for c, t in answered.items() if c in source_set and t},
             {c: t[:1] for c, t in answered.items() if c not in source_set and t},
-            language, opts,
+            language, opts, speakers=managers,
         )
         client_said = tuple(
             example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0))
@@ -1482,6 +1501,7 @@ def _unmatched(
     language: str | None,
     opts: MiningOptions,
     examples: Callable[[Mapping[str, Utterance]], tuple[Example, ...]],
+    managers: Mapping[str, str | None] | None = None,
 ) -> list[PhraseGroup]:
     """Manager wording frequent in the best calls that matches no stage (or step) phrase."""
     known: list[tuple[str, float]] = []
@@ -1506,5 +1526,7 @@ def _unmatched(
     n_neg = sum(1 for v in neg.values() if v)
     return [
         _group("unmatched", None, None, g, members, n_pos, n_neg, examples(occ), opts.examples)
-        for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered)[: opts.max_phrases]
+        for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered, speakers=managers)[
+            : opts.max_phrases
+        ]
     ]

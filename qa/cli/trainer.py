@@ -58,6 +58,14 @@ MinClientsOpt = Annotated[
     int,
     typer.Option("--min-clients", min=1, help="A new objection must be raised by this many distinct clients."),
 ]
+MinManagersOpt = Annotated[
+    int,
+    typer.Option(
+        "--min-managers", min=1,
+        help="A manager's phrase must be said by this many distinct managers (one manager's name "
+        "or habit is not a lesson).",
+    ),
+]
 ByOpt = Annotated[
     Literal["score", "outcome"],
     typer.Option(
@@ -83,10 +91,11 @@ def _notes(notes: list[str]) -> None:
         err_console.print(f"Note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _options(min_calls: int, min_lift: float, min_clients: int) -> Any:
+def _options(min_calls: int, min_lift: float, min_clients: int, min_managers: int) -> Any:
     from ..mining import MiningOptions
 
-    return MiningOptions(min_calls=min_calls, min_lift=min_lift, min_clients=min_clients)
+    return MiningOptions(min_calls=min_calls, min_lift=min_lift, min_clients=min_clients,
+                         min_managers=min_managers)
 
 
 def _too_few(result: Any) -> bool:
@@ -109,6 +118,7 @@ def mine_command(
     min_calls: MinCallsOpt = 3,
     min_lift: MinLiftOpt = 2.0,
     min_clients: MinClientsOpt = 3,
+    min_managers: MinManagersOpt = 2,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     script: ScriptOpt = None,
@@ -143,7 +153,7 @@ def mine_command(
         result = mine(
             ws, stage=stage, objection=objection, top=top, by=by, date_from=date_from,
             date_to=date_to, script=script, progress=lambda done, total: advance(1),
-            options=_options(min_calls, min_lift, min_clients),
+            options=_options(min_calls, min_lift, min_clients, min_managers),
         )
     if _too_few(result):
         return
@@ -224,6 +234,7 @@ def suggest_command(
     min_calls: MinCallsOpt = 3,
     min_lift: MinLiftOpt = 2.0,
     min_clients: MinClientsOpt = 3,
+    min_managers: MinManagersOpt = 2,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     workspace: WorkspaceOpt = None,
@@ -253,7 +264,7 @@ def suggest_command(
         with progress_bar("Reading calls", None) as advance:
             mined = mine(ws, top=top, by=by, date_from=date_from, date_to=date_to, script=script,
                          progress=lambda done, total: advance(1),
-                         options=_options(min_calls, min_lift, min_clients))
+                         options=_options(min_calls, min_lift, min_clients, min_managers))
         if _too_few(mined):
             return
         proposal = suggest(script, rubric, mined, SuggestOptions(min_lift=min_lift, min_calls=min_calls))
