@@ -1,10 +1,18 @@
 """Mining: what the best calls say, stage by stage and objection by objection.
 
 Reads one scored version of the workspace (calls, transcripts, score items of one script
-and rubric), splits the calls into a best and a worst cohort (the top and bottom share by
-score, or won and lost deals where the manifest has outcomes) and, from the manager's
+and rubric), splits the calls into a best and a worst cohort (the top and bottom quartile
+by score, or won and lost deals where the manifest has outcomes) and, from the manager's
 speech at each stage and right after each objection, extracts candidate phrases:
 normalised word n-grams inside clauses (punctuation never joins two clauses).
+
+Trust: whatever is proposed for managers to say comes only from the best cohort, the
+*source* calls, and never from a call with a critical failure or a forbidden phrase,
+however high it scored (:func:`select_cohorts`). A phrase must be said in
+``min_calls`` source calls by ``min_managers`` managers with ``min_lift`` over the worst
+calls; a new objection must be raised by ``min_clients`` distinct clients. With fewer
+source calls than ``min_calls`` nothing is mined and the result says how many calls are
+needed (:func:`too_few`): too little data is an answer, not an error.
 
 A phrase is counted once per call. It is ranked by how many best calls use it and by its
 lift over the worst calls::
@@ -26,9 +34,9 @@ script does not know yet: exactly where new phrase variants come from). An objec
 answer is the manager's next ``respond_within_turns`` turns after the client's trigger.
 
 Gaps in the script: recurring client wording that no rubric trigger covers, in lost deals
-(or in the worst calls when no outcomes are known) more than in won ones, becomes a
-candidate objection with the best answers found; frequent manager wording of the best
-calls that no stage phrase matches is listed too.
+(or in the worst calls when no outcomes are known) more than in won ones, raised by
+several distinct clients, becomes a candidate objection with the source calls' answers;
+frequent manager wording of the source calls that no stage phrase matches is listed too.
 
 Hands on a :class:`MiningResult`: tables for :mod:`qa.writers` and the groups that
 :mod:`qa.suggest` turns into script updates.

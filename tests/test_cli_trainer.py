@@ -7,15 +7,18 @@ error. The corpus is tests/trainer_corpus.py (scored for real); numbers are expl
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import wave
+from pathlib import Path
 
 import pytest
 import trainer_corpus as tc
 from typer.testing import CliRunner
 
 from qa.cli import app
+from qa.store import Workspace
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +221,8 @@ def test_one_call_is_too_few_too(tmp_path):
 def test_thresholds_are_options_with_defaults_in_help(command):
     r = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     text = " ".join(re.sub("[│╭╮╰╯─]", " ", r.stdout).split())
-    for option, default in (("--min-calls", "3"), ("--min-lift", "2.0"), ("--min-clients", "3"), ("--top", "25%")):
+    for option, default in (("--min-calls", "3"), ("--min-lift", "2.0"), ("--min-clients", "3"), ("--min-managers", "2"),
+                            ("--top", "25%")):
         assert re.search(rf"{option} .*?\[default: {re.escape(default)}\]", text), option
     r = CliRunner().invoke(app, [command, "--min-calls", "0"])
     assert r.exit_code == 2
@@ -245,3 +249,87 @@ def test_every_trainer_command_has_an_example():
     for name in ("mine", "suggest", "clips"):
         r = CliRunner().invoke(app, [name, "--help"])
         assert r.exit_code == 0 and "Example: qa " + name in " ".join(r.stdout.split())
+
+
+# ---- the bundled samples: real output, never from a low-score or flagged call -----------------
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = ROOT / "samples" / "transcripts"
+SCRIPTS = {lang: ROOT / f"scripts_library/real_estate_inbound.{lang}.yaml" for lang in ("ru", "en")}
+RUBRICS = {lang: ROOT / f"rubrics/objections.{lang}.yaml" for lang in ("ru", "en")}
+
+
+@pytest.fixture(scope="module")
+def samples_ws(tmp_path_factory):
+    """samples/transcripts/ (72 generated calls) scored with the bundled scripts, as the demo does."""
+    ws = tmp_path_factory.mktemp("generated") / "ws"
+    r = CliRunner().invoke(app, ["score", str(GENERATED), "-s", str(SCRIPTS["en"]), "-s", str(SCRIPTS["ru"]),
+                                 "-r", str(RUBRICS["en"]), "-r", str(RUBRICS["ru"]), "-w", str(ws)])
+    assert r.exit_code == 0, r.output
+    assert "72 imported, 0 failed" in r.stderr
+    return ws
+
+
+def allowed_sources(ws_path, language):
+    """Worked out from the workspace without qa.mining: (calls in the top quartile by
+    score, won deals, calls with a critical failure or a forbidden phrase)."""
+    from qa.scripts import load_script
+
+    script_hash = load_script(SCRIPTS[language]).hash
+    with Workspace(ws_path, create=False) as ws:
+        rows = ws.query("SELECT s.call_id, s.score, s.critical, c.outcome FROM scores s JOIN calls c "
+                        "ON c.call_id = s.call_id WHERE s.script_hash = ?", [script_hash])
+        forbidden = {r[0] for r in ws.query("SELECT DISTINCT call_id FROM items WHERE kind = 'forbidden' "
+                                            "AND script_hash = ?", [script_hash])}
+    scores = sorted((float(r[1]) for r in rows), reverse=True)
+    cut = scores[math.ceil(len(scores) / 4) - 1]
+    top = {r[0] for r in rows if float(r[1]) >= cut}
+    won = {r[0] for r in rows if r[3] == "won"}
+    flagged = forbidden | {r[0] for r in rows if r[2]}
+    return top, won, flagged
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_mine_on_the_samples_learns_only_from_the_best(samples_ws, language):
+    """The issue: 'qa mine and qa suggest print nothing on the samples', and their output
+    must never come from a low-score call. Every call any mined phrase or answer comes
+    from is in the top quartile (or won, --by outcome), never a flagged call."""
+    from qa.mining import mine
+
+    top, won, flagged = allowed_sources(samples_ws, language)
+    assert flagged  # the rude calls and a good call with a stop word
+    r = run_ws(samples_ws, "mine", "--script", str(SCRIPTS[language]), "-f", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["phrases"]) >= 20 and doc["uncovered_objections"] and doc["unmatched_wording"]
+    assert {row["cohort"] for row in doc["examples"]} == {"best"}
+    assert {row["call"] for row in doc["examples"]} <= top - flagged
+    with Workspace(samples_ws, create=False) as ws:
+        for by, allowed in (("score", top), ("outcome", won)):
+            result = mine(ws, by=by, script=SCRIPTS[language])
+            assert result.too_few is None
+            used = ({e.call_id for g in [*result.phrases, *result.unmatched] for e in [*g.said, *g.examples]}
+                    | {a.call_id for c in result.uncovered for a in c.answers})
+            assert used and used <= allowed - flagged, by
+            # the station objection: raised by many clients, answered from the best calls only
+            station = result.uncovered[0]
+            assert station.clients >= 3 and station.answer_phrases
+            assert {a.cohort for a in station.answers} == {"best"}
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_suggest_on_the_samples_quotes_only_the_best(samples_ws, language, tmp_path):
+    top, _, flagged = allowed_sources(samples_ws, language)
+    script, rubric = tmp_path / SCRIPTS[language].name, tmp_path / RUBRICS[language].name
+    shutil.copy(SCRIPTS[language], script)
+    shutil.copy(RUBRICS[language], rubric)
+    r = run_ws(samples_ws, "suggest", "-s", str(script), "-r", str(rubric))
+    assert r.exit_code == 0, r.output
+    added = [ln for ln in r.stdout.splitlines() if ln.startswith("+ ")]
+    assert len(added) >= 10
+    assert "+  - id: new_objection_1" in r.stdout
+    quoted = re.findall(r"# Answer in call (\S+) at [\d:]+ \((\w+) call\)", r.stdout)
+    assert quoted and all(cohort == "best" and call in top - flagged for call, cohort in quoted)
+
+
+def run_ws(ws_path, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, [*args, "--workspace", str(ws_path)], env={"COLUMNS": "250"})

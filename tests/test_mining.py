@@ -205,6 +205,18 @@ def test_rank_phrases_min_calls_and_lift_filter():
     assert len(rank_phrases(best, worst, "en", MiningOptions(min_calls=1))) == 1
 
 
+def test_rank_phrases_one_managers_habit_is_not_a_lesson():
+    # her own name in three best calls: said by one manager only
+    best = {f"b{i}": [_u("manager", 0, "Olga Orlova speaking.")] for i in range(3)}
+    worst = {"w0": [_u("manager", 0, "Hello.")]}
+    one = {"b0": "orlova", "b1": "orlova", "b2": "orlova"}
+    assert rank_phrases(best, worst, "en", MiningOptions(), speakers=one) == []
+    assert len(rank_phrases(best, worst, "en", MiningOptions(min_managers=1), speakers=one)) == 1
+    assert len(rank_phrases(best, worst, "en", MiningOptions(), speakers={**one, "b2": "ivanov"})) == 1
+    # calls without a manager count as one each
+    assert len(rank_phrases(best, worst, "en", MiningOptions(), speakers={})) == 1
+
+
 def _t(*turns):
     return Transcript(CallMeta("x"), [Utterance(r, s, s + 2.0, text) for r, s, text in turns])
 

@@ -133,8 +133,9 @@ def mine_command(
     best calls, the sources (the top quartile by score, --top; or won deals with --by
     outcome; never a call with a critical failure or a forbidden phrase), with the worst.
     From the manager's speech at each stage and right after each objection it lists the
-    phrases the source calls use (said in at least --min-calls of them, --min-lift times
-    as often as in the worst calls), near-duplicate wordings grouped under one
+    phrases the source calls use (said in at least --min-calls of them by --min-managers
+    managers, --min-lift times as often as in the worst calls), near-duplicate wordings
+    grouped under one
     representative, with an example (call, timestamp, quote). Without --stage/--objection
     it also shows the gaps in the script: recurring client wording no rubric trigger
     covers, raised by --min-clients distinct clients (candidate objections, with the
