@@ -1489,12 +1489,28 @@ def _uncovered(
             bad_calls=len(g.pos), bad_total=n_bad, good_calls=len(g.neg), good_total=n_good,
             lift=g.lift, weight=g.weight, examples=client_said[: opts.examples], said=client_said,
             answers=answers[: opts.examples],
-            answer_phrases=tuple(m[0] for _, m, _ in phrases[:5]),
+            answer_phrases=_distinct_phrases([m for _, m, _ in phrases], language, 5),
             clients=n_clients,
         ))
         if len(out) >= opts.max_phrases:
             break
     return out
+
+
+def _distinct_phrases(families: Sequence[Sequence[str]], language: str | None, limit: int) -> tuple[str, ...]:
+    """The representative of each family, strongest first, leaving out one that is a
+    fragment of a wording kept before ("there's a" of "there's a free shuttle bus")."""
+    kept: list[str] = []
+    said: list[str] = []  # stem keys of every wording of the families kept
+    for members in families:
+        key = f" {stem_key(members[0], language)} "
+        if any(key in f" {k} " for k in said):
+            continue
+        kept.append(members[0])
+        said += [stem_key(m, language) for m in members]
+        if len(kept) >= limit:
+            break
+    return tuple(kept)
 
 
 def _index(t: Transcript, u: Utterance) -> int:
