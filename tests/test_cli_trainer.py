@@ -239,7 +239,7 @@ def test_suggest_quotes_only_source_calls(tmp_path):
     assert r.exit_code == 0, r.output
     assert "+  - id: new_objection_1\n" in r.stdout
     answers = re.findall(r"# Answer in call (\w+) at [\d:]+ \((\w+) call\)", r.stdout)
-    assert answers == [("c02", "best"), ("c03", "best")]
+    assert answers == [("c02", "best"), ("c04", "best")]
     for rude_text in (tc._TEXTS["en"]["rude_answer"], tc._TEXTS["en"]["agency_poor_answer"]):
         assert rude_text.lower().rstrip(".") not in r.stdout.lower()
     assert "c11" not in r.stdout and "trust me" not in r.stdout

@@ -167,7 +167,7 @@ def test_apply_and_effect(files):
     assert (rows[("stage", "needs")].before, rows[("stage", "needs")].after) == (8, 10)
     assert rows[("stage", "greeting")].change == 0
     new = rows[("objection", "new_objection_1")]
-    # raised in the four lost calls and the won c02, c03; handled where the won calls answered
+    # raised in the four lost calls and the won c02, c04; handled where the won calls answered
     assert (new.before, new.after, new.handled_after) == (0, 6, 2)
     assert list(effect.columns) == ["kind", "item", "title", "before", "after", "change",
                                     "handled_before", "handled_after"]

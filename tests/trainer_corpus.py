@@ -9,11 +9,12 @@ small script and rubric, in English or Russian. What is planted:
 - ``presentation``: the best calls add "it comes with a private garden";
 - ``price`` answer: the best calls say "let me show you the monthly payment";
 - an objection no trigger covers: "we already work with another agency" (and "... another
-  agent") in every lost call, and in two won calls (c02, c03) where the manager answers it
+  agent") in every lost call, and in two won calls (c02, c04) where the manager answers it
   well (the same answer: answer phrases need as many source calls as any phrase).
 
 The corpus is small, so the tests that look for planted wordings pass ``min_calls=2``
-(:data:`OPTIONS`): each planted wording is said in two to four best calls.
+(:data:`OPTIONS`): each planted wording is said in two to four best calls, always by both
+of their managers (ann: c01, c04; bob: c02, c03), as ``min_managers`` wants.
 
 Script weights make the ranking unambiguous: greeting 10, needs 10, presentation 30,
 next_step 50 (+ 3 objection step points): c01, c02 (all stages) > c03, c04 (needs missed)
@@ -246,7 +247,7 @@ def call_turns(language: str, rude: bool = False) -> dict[str, list[tuple[str, s
         else:  # only the planted question: the script misses the stage
             turns.append((M, t["needs_q"][k]))
         turns.append((C, t["answer_needs"]))
-        # the uncovered objection in won calls, answered well (c03: after the price, so the
+        # the uncovered objection in won calls, answered well (c04: after the price, so the
         # answer is in no stage's turns)
         agency = [(C, t["agency_good"]), (M, t["agency_answer"])]
         if cid == "c02":
@@ -254,7 +255,7 @@ def call_turns(language: str, rude: bool = False) -> dict[str, list[tuple[str, s
         turns += [
             (M, t["offer"].format(what=t["what"][k])), (C, t["objection"]),
             (M, t["handle"].format(extra=t["extra"][k])), (C, t["ok"]),
-            *(agency if cid == "c03" else []),
+            *(agency if cid == "c04" else []),
             (M, t["close"]), (C, t["yes"]), (M, t["bye"]), (C, t["thanks_bye"]),
         ]
         calls[cid] = turns
@@ -280,7 +281,7 @@ def call_turns(language: str, rude: bool = False) -> dict[str, list[tuple[str, s
     return calls
 
 
-MANAGERS = {"c01": "ann", "c02": "bob", "c03": "ann", "c04": "bob", "c05": "eve", "c06": "eve",
+MANAGERS = {"c01": "ann", "c02": "bob", "c03": "bob", "c04": "ann", "c05": "eve", "c06": "eve",
             "c07": "carl", "c08": "dan", "c09": "carl", "c10": "dan", "c11": "rex"}
 OUTCOMES = {"c01": "won", "c02": "won", "c03": "won", "c04": "won", "c05": "won", "c06": None,
             "c07": "lost", "c08": "lost", "c09": "lost", "c10": "lost", "c11": "won"}
