@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: sets up what is missing, then runs the job.
 #
-#   bash run.sh demo   # install, then score the bundled sample recordings with the embedded model
+#   bash run.sh demo   # install, score the bundled sample recordings with the embedded model,
+#                      # then the generated text calls, and show qa mine / qa suggest on them
 #   bash run.sh test   # install, then run the test suite (what CI runs)
 #   bash run.sh samples [--only NAME]  # regenerate samples/ (installs festival, festvox-ru, ...)
 #
@@ -112,12 +113,22 @@ case "$cmd" in
   demo)
     setup_python
     export QA_WORKSPACE=${QA_WORKSPACE:-qa_workspace}
-    # Each call gets the script its manifest row names (inbound or cold call) in its language.
-    .venv/bin/qa score samples/ --manifest samples/manifest.csv \
+    # The recordings: each call gets the script its manifest row names (inbound or cold
+    # call) in its language.
+    .venv/bin/qa score samples/*.wav samples/*.mp3 samples/*.ogg --manifest samples/manifest.csv \
       -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
       -s scripts_library/b2b_cold_call.en.yaml -s scripts_library/b2b_cold_call.ru.yaml \
       -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml \
       -o out/ "$@"
+    # A week of GENERATED text calls (samples/transcripts/README.md), so the trainer's
+    # commands have enough calls to say something: what the best calls say, and the
+    # script update it suggests (a diff; nothing is written without --apply).
+    .venv/bin/qa score samples/transcripts/ \
+      -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
+      -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml -o out/generated/
+    .venv/bin/qa mine --script scripts_library/real_estate_inbound.ru.yaml --stage needs
+    .venv/bin/qa mine --script scripts_library/real_estate_inbound.en.yaml
+    .venv/bin/qa suggest -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml
     ;;
   test)
     setup_python

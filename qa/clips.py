@@ -1,8 +1,10 @@
 """Clips: a library of exemplary moments for training newcomers.
 
 For every stage of the script and every objection of the rubric, picks the best examples
-in the workspace (the item found, or the objection handled, in the best-ranked calls: by
-score, or won deals first; one clip per call; the closest match first within a call),
+in the workspace: the item found, or the objection handled, only in calls of the top
+quartile by score (``ClipOptions.top``), never in a call with a critical failure or a
+forbidden phrase; the best-ranked of them first (by score, or won deals first; one clip
+per call; the closest match first within a call),
 cuts them from the ORIGINAL recordings (``calls.source``) with a little context before
 and after, clamped to the recording, and writes
 
@@ -33,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AudioError, NotFoundError, QAError
 from .mining import (
+    DEFAULT_TOP,
     answer_turns,
+    flagged_calls,
     load_version,
     order_calls,
     scored_calls,
@@ -63,6 +67,8 @@ class ClipOptions:
     by: str = "score"
     #: Manager turns after an objection that belong to its clip, when the rubric is silent.
     respond_turns: int = 2
+    #: Only calls in this top share by score are exemplary (the top quartile).
+    top: float = DEFAULT_TOP
 
     def __post_init__(self) -> None:
         if self.per_item < 1:
@@ -73,6 +79,8 @@ class ClipOptions:
             raise ValueError(f"by must be 'score' or 'outcome', got {self.by!r}")
         if self.respond_turns < 1:
             raise ValueError(f"respond_turns must be >= 1, got {self.respond_turns}")
+        if not 0 < self.top <= 1:
+            raise ValueError(f"top must be a share above 0 and at most 1, got {self.top}")
 
 
 @dataclass(frozen=True)
@@ -144,15 +152,19 @@ def build_clips(
     version: tuple[str, str] | None = None,
     script: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    top: float | str = DEFAULT_TOP,
 ) -> ClipLibrary:
     """Cut the best examples per stage and objection into ``out_dir`` with a playlist.
 
     ``context`` is (seconds before, seconds after). ``stage`` / ``objection`` limit the
-    library to one item. ``progress(done, total)`` is called after each recording.
+    library to one item. ``top``: the share of calls, best by score, moments are taken
+    from (``"25%"`` or 0.25, the top quartile). ``progress(done, total)`` is called after each recording.
     Raises :class:`NotFoundError` for an unknown id and :class:`QAError` when nothing
     could be cut.
     """
-    opts = ClipOptions(per_item=per_item, before=context[0], after=context[1], by=by)
+    from .mining import parse_top
+
+    opts = ClipOptions(per_item=per_item, before=context[0], after=context[1], by=by, top=parse_top(top))
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
     loaded = load_version(ws, version, script)
@@ -167,8 +179,8 @@ def build_clips(
 
     # Phases: rank the candidate items, plan the moments (each recording decoded once
     # later), cut them, write the playlist and page.
-    info, items = _ranked_items(ws, loaded, date_from, date_to, opts)
-    library = ClipLibrary(Path(out_dir), notes=loaded.notes)
+    library = ClipLibrary(Path(out_dir), notes=list(loaded.notes))
+    info, items = _ranked_items(ws, loaded, date_from, date_to, opts, library.notes)
     wanted: list[tuple[str, str, str, Any]] = []
     if objection is None:
         wanted += [("stage", s.id, s.title, None) for s in cfg.stages if stage in (None, s.id)]
@@ -192,13 +204,15 @@ def build_clips(
 
 
 def _ranked_items(
-    ws: Workspace, loaded: Any, date_from: str | date | None, date_to: str | date | None, opts: ClipOptions
+    ws: Workspace, loaded: Any, date_from: str | date | None, date_to: str | date | None, opts: ClipOptions,
+    notes: list[str],
 ) -> tuple[dict[str, Any], Any]:
-    """The calls counted under the version (as the views count them) and their items, best
-    call first and the closest match first within a call."""
+    """The exemplary calls (:func:`exemplary_calls`) and their items, best call first and
+    the closest match first within a call."""
     calls = scored_calls(ws, loaded.key, date_from, date_to, versions=loaded.versions)
     if not len(calls):
         raise NotFoundError(f"{ws.path}: no calls scored with this script version in the period")
+    calls = exemplary_calls(calls, opts.top, notes)
     order = order_calls(calls, opts.by)
     info = {r.call_id: r for r in calls.itertuples(index=False)}
     items = version_items(ws, loaded.key, list(info))
@@ -207,6 +221,25 @@ def _ranked_items(
         ["_rank", "_sim"], ascending=[True, False], kind="stable"
     )
     return info, items
+
+
+def exemplary_calls(calls: Any, top: float, notes: list[str] | None = None) -> Any:
+    """The rows of ``calls`` (:func:`qa.mining.scored_calls`) whose moments may be clips:
+    the top ``top`` share by score (at least one call; ties by call id), less the calls
+    with a critical failure or a forbidden phrase. ``notes`` gets a line saying so."""
+    ranked = calls.assign(_neg=-calls["score"].astype(float)).sort_values(["_neg", "call_id"], kind="stable")
+    k = max(1, math.ceil(len(ranked) * top))
+    best = ranked.head(k).drop(columns="_neg")
+    flagged = flagged_calls(best)
+    kept = best[~best["call_id"].astype(str).isin(flagged)]
+    if notes is not None:
+        lowest = float(best["score"].min()) if len(best) else 0.0
+        notes.append(
+            f"clips from the {len(kept)} best of {len(calls)} calls (top {top:.0%} by score, "
+            f"score >= {lowest:.1f})"
+            + (f"; {len(flagged)} left out for a critical failure or a forbidden phrase" if flagged else "")
+        )
+    return kept
 
 
 def _plan(

@@ -1,10 +1,18 @@
 """Mining: what the best calls say, stage by stage and objection by objection.
 
 Reads one scored version of the workspace (calls, transcripts, score items of one script
-and rubric), splits the calls into a best and a worst cohort (the top and bottom share by
-score, or won and lost deals where the manifest has outcomes) and, from the manager's
+and rubric), splits the calls into a best and a worst cohort (the top and bottom quartile
+by score, or won and lost deals where the manifest has outcomes) and, from the manager's
 speech at each stage and right after each objection, extracts candidate phrases:
 normalised word n-grams inside clauses (punctuation never joins two clauses).
+
+Trust: whatever is proposed for managers to say comes only from the best cohort, the
+*source* calls, and never from a call with a critical failure or a forbidden phrase,
+however high it scored (:func:`select_cohorts`). A phrase must be said in
+``min_calls`` source calls by ``min_managers`` managers with ``min_lift`` over the worst
+calls; a new objection must be raised by ``min_clients`` distinct clients. With fewer
+source calls than ``min_calls`` nothing is mined and the result says how many calls are
+needed (:func:`too_few`): too little data is an answer, not an error.
 
 A phrase is counted once per call. It is ranked by how many best calls use it and by its
 lift over the worst calls::
@@ -26,9 +34,9 @@ script does not know yet: exactly where new phrase variants come from). An objec
 answer is the manager's next ``respond_within_turns`` turns after the client's trigger.
 
 Gaps in the script: recurring client wording that no rubric trigger covers, in lost deals
-(or in the worst calls when no outcomes are known) more than in won ones, becomes a
-candidate objection with the best answers found; frequent manager wording of the best
-calls that no stage phrase matches is listed too.
+(or in the worst calls when no outcomes are known) more than in won ones, raised by
+several distinct clients, becomes a candidate objection with the source calls' answers;
+frequent manager wording of the source calls that no stage phrase matches is listed too.
 
 Hands on a :class:`MiningResult`: tables for :mod:`qa.writers` and the groups that
 :mod:`qa.suggest` turns into script updates.
@@ -62,6 +70,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("qa")
 
 BY_CHOICES = ("score", "outcome")
+#: The best cohort by score: the top quartile.
+DEFAULT_TOP = 0.25
 
 # Clause boundaries: sentence and clause punctuation of any script, dashes between words,
 # brackets and quotes. A phrase never spans one of these.
@@ -76,10 +86,18 @@ class MiningOptions:
     #: Shortest and longest phrase, in words (after normalisation).
     min_words: int = 2
     max_words: int = 7
-    #: A phrase must occur in at least this many calls of the cohort it is mined from.
-    min_calls: int = 2
-    #: Phrases whose lift is not above this are dropped (1 = no better than the worst calls).
-    min_lift: float = 1.0
+    #: A phrase must be said in at least this many source calls (the best cohort) to be
+    #: listed; also the fewest source calls worth mining at all (fewer: "too few calls").
+    min_calls: int = 3
+    #: ...and be at least this many times as common there as in the worst calls (lift).
+    min_lift: float = 2.0
+    #: A candidate new objection must be raised by at least this many distinct clients
+    #: (``calls.client_phone``; a call without a number counts as its own client).
+    min_clients: int = 3
+    #: A manager's phrase must be said by at least this many distinct managers: one
+    #: manager's own name or habit is not a lesson for the team (a call without a manager
+    #: counts as a manager of its own).
+    min_managers: int = 2
     #: Added to both shares in the lift so one call more or less does not swing it wildly.
     smoothing: float = 0.1
     #: Similarity (0-100, :func:`qa.matching.group_similar`) at which wordings are grouped.
@@ -90,8 +108,6 @@ class MiningOptions:
     max_candidates: int = 300
     #: Examples (distinct calls) kept per group.
     examples: int = 3
-    #: Longest clause of a best answer proposed as a step phrase of a new objection.
-    max_answer_words: int = 10
     #: Manager turns after a stage's matched turn that still belong to the stage.
     stage_turns: int = 1
     #: Locate a missed stage by position when it is alone between two found stages.
@@ -106,6 +122,11 @@ class MiningOptions:
             raise ValueError(f"need 1 <= min_words <= max_words, got {self.min_words}, {self.max_words}")
         if self.min_calls < 1:
             raise ValueError(f"min_calls must be >= 1, got {self.min_calls}")
+        if self.min_clients < 1 or self.min_managers < 1:
+            raise ValueError(f"min_clients and min_managers must be >= 1, got {self.min_clients}, "
+                             f"{self.min_managers}")
+        if self.min_lift < 0:
+            raise ValueError(f"min_lift must be >= 0, got {self.min_lift}")
         if self.smoothing <= 0:
             raise ValueError(f"smoothing must be > 0, got {self.smoothing}")
         if not 0 <= self.group_threshold <= 100:
@@ -182,8 +203,9 @@ class ObjectionCandidate:
 
     ``bad`` calls are lost deals (or the worst calls when no outcomes are known), ``good``
     calls won deals (or the best calls). ``answers`` are the manager's turns right after
-    the wording in the best-ranked calls where it was said; ``answer_phrases`` their
-    clauses, as step phrases for the rubric.
+    the wording in the source calls where it was said (best-ranked first; never a weak or
+    flagged call); ``answer_phrases`` the wording those answers share, as step phrases for
+    the rubric (empty when too few source calls answered it).
     """
 
     id: str
@@ -200,6 +222,8 @@ class ObjectionCandidate:
     answer_phrases: tuple[str, ...] = ()
     #: Every bad call's client turn with one of the wordings (best-ranked call first).
     said: tuple[Example, ...] = ()
+    #: Distinct clients who said it (in any call).
+    clients: int = 0
 
     @property
     def triggers(self) -> tuple[str, ...]:
@@ -208,7 +232,13 @@ class ObjectionCandidate:
 
 @dataclass(frozen=True)
 class Cohorts:
-    """Which calls are the best and the worst, and how they were chosen."""
+    """Which calls are the best and the worst, and how they were chosen.
+
+    ``best`` are the *source* calls: everything mining proposes for managers to say comes
+    from them. They are the top ``top`` share by score (or the won deals), less the calls
+    with a critical failure or a forbidden phrase (``flagged``), which are never sources
+    however high they scored.
+    """
 
     by: str
     best: tuple[str, ...]
@@ -217,6 +247,24 @@ class Cohorts:
     description: str
     #: call id -> position when all calls are ordered best first (examples follow it).
     order: Mapping[str, int] = field(default_factory=dict)
+    #: Calls of the top share (or won deals) left out of ``best`` for a critical failure or
+    #: a forbidden phrase.
+    flagged: tuple[str, ...] = ()
+    #: The share of calls the best cohort was cut from (``by="score"``).
+    top: float = DEFAULT_TOP
+
+
+@dataclass(frozen=True)
+class TooFew:
+    """Too few calls to say anything: how many there are and how many mining needs.
+
+    Not an error: :func:`mine` returns a result with ``too_few`` set and nothing mined, and
+    the commands print :attr:`message` and exit 0.
+    """
+
+    have: int
+    need: int
+    message: str
 
 
 @dataclass
@@ -232,6 +280,13 @@ class MiningResult:
     uncovered: list[ObjectionCandidate] = field(default_factory=list)
     unmatched: list[PhraseGroup] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Set when there were too few calls to mine (then nothing else is).
+    too_few: TooFew | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The calls everything proposed here comes from (``cohorts.best``)."""
+        return self.cohorts.best
 
     def for_item(self, kind: str, item_id: str) -> list[PhraseGroup]:
         return [g for g in self.phrases if g.kind == kind and g.item_id == item_id]
@@ -440,7 +495,9 @@ def scored_calls(
     *,
     versions: Sequence[Version] | None = None,
 ) -> pd.DataFrame:
-    """One row per call counted under ``version``: score, manager, day, outcome, source.
+    """One row per call counted under ``version``: score, ``critical`` and ``forbidden``
+    (a forbidden phrase found: both flags keep a call from being a source), manager, day,
+    outcome, source, client phone.
 
     ``versions``: the scope the calls are counted in (default: ``version`` alone); a call
     also scored later under another version of the scope counts there, as in the
@@ -450,8 +507,9 @@ def scored_calls(
     scope = Scope(tuple(versions) if versions else (Version(*version),), *period_bounds(date_from, date_to))
     frm, params = scope.where()
     sql = (
-        "SELECT s.call_id, s.score, s.critical, c.manager, c.day, c.outcome, c.source, "
-        f"c.duration, c.language {frm} AND s.script_hash = ? AND s.rubric_hash = ? ORDER BY s.call_id"
+        "SELECT s.call_id, s.score, s.critical, s.tokens_forbidden IS NOT NULL AS forbidden, "
+        "c.manager, c.day, c.outcome, c.source, c.duration, c.language, c.client_phone "
+        f"{frm} AND s.script_hash = ? AND s.rubric_hash = ? ORDER BY s.call_id"
     )
     return ws.frame(sql, [*params, *version])
 
@@ -490,12 +548,32 @@ def order_calls(calls: pd.DataFrame, by: str = "score") -> dict[str, int]:
     return {str(cid): i for i, (cid, _, _) in enumerate(rows)}
 
 
-def select_cohorts(calls: pd.DataFrame, by: str = "score", top: float = 0.2) -> Cohorts:
-    """Best and worst calls of ``calls`` (columns ``call_id``, ``score``, ``outcome``).
+def flagged_calls(calls: pd.DataFrame) -> set[str]:
+    """Calls with a critical failure or a forbidden phrase (columns ``critical`` and
+    ``forbidden`` of :func:`scored_calls`): never a source, however high they scored."""
+    flagged: set[str] = set()
+    for column in ("critical", "forbidden"):
+        if column in calls:
+            flagged |= {str(c) for c, v in zip(calls["call_id"], calls[column]) if v == v and v}
+    return flagged
 
-    ``by="score"``: the top and bottom ``top`` share by score (at least one call each,
-    never overlapping; ties broken by call id so the split is reproducible).
-    ``by="outcome"``: won deals vs lost deals (:func:`qa.metadata.outcome_won`).
+
+def best_count(n: int, top: float) -> int:
+    """How many of ``n`` calls the best (and the worst) cohort holds by score: the top
+    ``top`` share, at least one, never overlapping (at most ``n // 2``)."""
+    return min(max(1, math.ceil(n * top)), n // 2)
+
+
+def select_cohorts(calls: pd.DataFrame, by: str = "score", top: float = DEFAULT_TOP) -> Cohorts:
+    """Best and worst calls of ``calls`` (columns ``call_id``, ``score``, ``outcome``, and
+    ``critical`` / ``forbidden`` when known).
+
+    ``by="score"``: the top and bottom ``top`` share by score (:func:`best_count`; ties
+    broken by call id so the split is reproducible). ``by="outcome"``: won deals vs lost
+    deals (:func:`qa.metadata.outcome_won`). Flagged calls (:func:`flagged_calls`) are left
+    out of the best cohort (``Cohorts.flagged``) and stay in the worst. Fewer calls than a
+    comparison needs give empty cohorts (:func:`too_few` says how many are needed); only
+    ``--by outcome`` without a single known outcome is an error.
     """
     from .metadata import outcome_won
 
@@ -506,35 +584,66 @@ def select_cohorts(calls: pd.DataFrame, by: str = "score", top: float = 0.2) -> 
     order = order_calls(calls, by)
     scores = dict(zip(calls["call_id"], calls["score"]))
     ordered = [(cid, scores[cid]) for cid in sorted(order, key=order.__getitem__)]
+    bad = flagged_calls(calls)
     if by == "score":
-        if n < 2:
-            raise QAError(
-                f"{n} scored call(s) in the period: mining needs at least 2 to compare the best "
-                "with the worst; widen --from/--to or score more calls"
-            )
-        k = min(max(1, math.ceil(n * top)), n // 2)
-        best = tuple(cid for cid, _ in ordered[:k])
-        worst = tuple(cid for cid, _ in ordered[-k:])
-        lo = float(ordered[k - 1][1])
-        hi = float(ordered[n - k][1])
-        desc = (
-            f"best {k} of {n} calls by score (score >= {lo:.1f}), "
-            f"worst {k} (score <= {hi:.1f})"
+        k = best_count(n, top)
+        top_ids = [cid for cid, _ in ordered[:k]]
+        worst = tuple(cid for cid, _ in ordered[n - k:]) if k else ()
+        desc = f"best {k} of {n} calls by score" + (
+            f" (score >= {float(ordered[k - 1][1]):.1f}), worst {k} (score <= {float(ordered[n - k][1]):.1f})"
+            if k else ""
         )
     else:
-        best = tuple(cid for cid, _ in ordered if won[cid] is True)
+        top_ids = [cid for cid, _ in ordered if won[cid] is True]
         worst = tuple(cid for cid, _ in ordered if won[cid] is False)
-        if not best or not worst:
+        if not top_ids and not worst:
             raise QAError(
-                f"--by outcome needs won and lost deals; found {len(best)} won and {len(worst)} "
-                f"lost among {n} calls; import a manifest with an outcome column "
-                "(qa score PATH --manifest FILE) or use --by score"
+                f"--by outcome needs won and lost deals; none of the {n} calls has an outcome; "
+                "import a manifest with an outcome column (qa score PATH --manifest FILE) or use --by score"
             )
-        unknown = n - len(best) - len(worst)
-        desc = f"{len(best)} won vs {len(worst)} lost deals of {n} calls" + (
+        unknown = n - len(top_ids) - len(worst)
+        desc = f"{len(top_ids)} won vs {len(worst)} lost deals of {n} calls" + (
             f" ({unknown} without an outcome left out)" if unknown else ""
         )
-    return Cohorts(by=by, best=best, worst=worst, total=n, description=desc, order=order)
+    best = tuple(cid for cid in top_ids if cid not in bad)
+    flagged = tuple(cid for cid in top_ids if cid in bad)
+    if flagged:
+        desc += (f"; {len(flagged)} of the best left out as sources for a critical failure "
+                 "or a forbidden phrase")
+    return Cohorts(by=by, best=best, worst=worst, total=n, description=desc, order=order,
+                   flagged=flagged, top=top)
+
+
+def too_few(cohorts: Cohorts, min_calls: int) -> TooFew | None:
+    """None when ``cohorts`` hold enough source calls to mine (``min_calls``, since a phrase
+    must be said in that many) and a worst call to compare with; else how many calls are
+    needed, assuming the calls to come are as clean as these."""
+    sources, n = len(cohorts.best), cohorts.total
+    if sources >= min_calls and cohorts.worst:
+        return None
+    flagged = len(cohorts.flagged)
+    if cohorts.by == "score":
+        need = max(n, 2)
+        while best_count(need, cohorts.top) - flagged < min_calls:
+            need += 1
+        why = f", {flagged} of them with a critical failure or a forbidden phrase," if flagged else ""
+        message = (
+            f"too few calls to mine: {n} scored call(s); the best {cohorts.top:.0%} by score are "
+            f"{sources + flagged} call(s){why} and a phrase must be said in at least {min_calls} "
+            f"of them. Score at least {need} calls ({need - n} more), or lower --min-calls"
+        )
+        return TooFew(n, need, message)
+    won_needed = max(0, min_calls - sources)
+    lost_needed = 0 if cohorts.worst else 1
+    wanted = " and ".join(p for p in (f"{won_needed} more won deal(s)" if won_needed else "",
+                                       "a lost deal" if lost_needed else "") if p)
+    why = f" ({flagged} with a critical failure or a forbidden phrase)" if flagged else ""
+    message = (
+        f"too few deals to mine: {sources + flagged} won{why} and {len(cohorts.worst)} lost of {n} "
+        f"calls; a phrase must be said in at least {min_calls} won deals. Score calls with "
+        f"{wanted}, or use --by score"
+    )
+    return TooFew(n, n + won_needed + lost_needed, message)
 
 
 # ---- text -> candidate phrases ---------------------------------------------------------
@@ -639,12 +748,14 @@ def rank_phrases(
     options: MiningOptions,
     *,
     exclude: Callable[[str], bool] | None = None,
+    speakers: Mapping[str, str | None] | None = None,
 ) -> list[tuple[_Candidate, list[str], dict[str, Utterance]]]:
     """Grouped phrases of ``pos_docs`` ranked by weight against ``neg_docs``.
 
     Returns ``(group, wordings, occurrences)`` best first: ``group`` has the union of the
     members' calls, ``wordings`` the members (representative first), ``occurrences`` call
     id -> turn for the positive calls. ``exclude(wording)`` drops candidates.
+    ``speakers`` (call id -> manager): a candidate must be said by ``min_managers`` of them.
     """
 
     n_pos = sum(1 for t in pos_docs.values() if t)
@@ -655,9 +766,14 @@ def rank_phrases(
     for key, calls in pos_occ.calls.items():
         if len(calls) < options.min_calls:
             continue
+        if speakers is not None and options.min_managers > 1 and len(
+            {speakers.get(c) or f"call:{c}" for c in calls}
+        ) < options.min_managers:
+            continue
         in_neg = set(neg_occ.calls.get(key, ()))
         lift, weight = _lift(len(calls), n_pos, len(in_neg), n_neg, options.smoothing)
-        if lift <= options.min_lift:
+        # lift 1 (or less) is wording the worst calls use as much: never a lesson
+        if lift < options.min_lift or lift <= 1.0:
             continue
         cands[key] = _Candidate(key, set(calls), in_neg, weight, lift)
     # Keep closed phrases only: a shorter phrase said in exactly the calls where a longer
@@ -938,12 +1054,22 @@ def answer_turns(t: Transcript, index: int, turns: int, mono_segments: int = 2) 
     return [t.utterances[i] for i in t.answer_window(index, turns, mono_segments)]
 
 
+def client_key(phone: Any) -> str | None:
+    """Who the client is, from a phone number: its last 10 digits, so ``+7 916 …`` and
+    ``8916…`` are one client; an id without digits is kept as it is; None when empty."""
+    if phone is None or phone != phone:  # None or NaN
+        return None
+    text = str(phone).strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits[-10:] if digits else (text or None)
+
+
 # ---- the public entry point --------------------------------------------------------------
 def mine(
     ws: Workspace,
     stage: str | None = None,
     objection: str | None = None,
-    top: float | str = 0.2,
+    top: float | str = DEFAULT_TOP,
     by: str = "score",
     date_from: str | date | None = None,
     date_to: str | date | None = None,
@@ -955,16 +1081,25 @@ def mine(
 ) -> MiningResult:
     """Mine the phrases of the best calls of one scored version (default: the latest).
 
+    Everything proposed comes from the source calls only (``result.sources``): the top
+    quartile by score (``top``) or the won deals (``by="outcome"``), never a call with a
+    critical failure or a forbidden phrase. A phrase must be said in ``options.min_calls``
+    of them with ``options.min_lift`` over the worst calls; a candidate new objection must
+    be raised by ``options.min_clients`` distinct clients. With too few calls nothing is
+    mined and ``result.too_few`` says how many are needed.
+
     ``stage`` / ``objection`` limit the mining to one item (and skip the gap search);
     ``top`` is the share of calls in each cohort when ``by="score"``; ``date_from`` /
     ``date_to`` bound the call day (inclusive, ``YYYY-MM-DD``). ``progress(done, total)``
     is called after each transcript read. Raises :class:`NotFoundError` for an unknown
-    stage / objection id and :class:`QAError` when the cohorts cannot be formed.
+    stage / objection id and :class:`QAError` for a bad ``top`` or ``by``.
     """
     opts = options or MiningOptions()
     if stage is not None and objection is not None:
         raise QAError("give --stage or --objection, not both")
     run = _load(ws, stage, objection, top, by, date_from, date_to, opts, version, script, progress)
+    if run.result.too_few is not None:
+        return run.result
     answers, raised_at = _locate_answers(run, opts)
     located, inferred = _locate_stages(run, answers, raised_at, opts)
     result = run.result
@@ -976,10 +1111,11 @@ def mine(
     if stage is None and objection is None:
         result.uncovered = _uncovered(
             run.transcripts, run.by_call, run.cohorts, run.won if run.has_outcomes else None,
-            run.rubric, run.language, opts, run.example,
+            run.rubric, run.language, opts, run.example, run.clients, run.managers,
         )
         result.unmatched = _unmatched(
-            run.transcripts, run.cohorts, run.script, run.rubric, run.language, opts, run.examples
+            run.transcripts, run.cohorts, run.script, run.rubric, run.language, opts, run.examples,
+            run.managers,
         )
     return result
 
@@ -1009,6 +1145,20 @@ class _Run:
     @cached_property
     def _info(self) -> dict[str, Any]:
         return {r.call_id: r for r in self.calls.itertuples(index=False)}
+
+    @cached_property
+    def managers(self) -> dict[str, str | None]:
+        """call id -> manager (None where the call has none)."""
+        return {str(c): (m if isinstance(m, str) and m else None)
+                for c, m in zip(self.calls["call_id"], self.calls["manager"])}
+
+    @cached_property
+    def clients(self) -> dict[str, str]:
+        """call id -> the client (:func:`client_key` of ``calls.client_phone``), where known."""
+        if "client_phone" not in self.calls:
+            return {}
+        keys = {str(c): client_key(p) for c, p in zip(self.calls["call_id"], self.calls["client_phone"])}
+        return {c: k for c, k in keys.items() if k}
 
     @cached_property
     def _best(self) -> frozenset[str]:
@@ -1061,16 +1211,15 @@ def _load(
         period = f" between {date_from or 'the start'} and {date_to or 'now'}" if (date_from or date_to) else ""
         raise NotFoundError(f"{ws.path}: no calls scored with this script version{period}")
     cohorts = select_cohorts(calls, by, parse_top(top))
-    notes = list(loaded.notes)
-    if len(cohorts.best) < opts.min_calls:
-        notes.append(f"only {len(cohorts.best)} best call(s), and a phrase must be said in at least "
-                     f"{opts.min_calls}: raise --top or score more calls")
     result = MiningResult(
         cohorts=cohorts, script_hash=loaded.key[0], rubric_hash=loaded.key[1],
-        script_name=cfg.name, language=cfg.language, notes=notes,
+        script_name=cfg.name, language=cfg.language, notes=list(loaded.notes),
+        too_few=too_few(cohorts, opts.min_calls),
     )
     won = _won_map(calls)
     has_outcomes = any(v is True for v in won.values()) and any(v is False for v in won.values())
+    if result.too_few is not None:  # nothing to read: the commands say how many calls are needed
+        return _Run(cfg, rubric, cohorts, calls, {}, {}, won, has_outcomes, result)
     needed = set(cohorts.best) | set(cohorts.worst)
     if stage is None and objection is None and has_outcomes:
         needed |= {cid for cid, v in won.items() if v is not None}
@@ -1181,7 +1330,7 @@ def _rank(
         if not pos:
             absent[kind].append(item_id)
             continue
-        for g, members, occ in rank_phrases(pos, neg, run.language, opts)[: opts.max_phrases]:
+        for g, members, occ in rank_phrases(pos, neg, run.language, opts, speakers=run.managers)[: opts.max_phrases]:
             result.phrases.append(
                 _group(kind, item_id, title, g, members, len(pos), len(neg), run.examples(occ), opts.examples)
             )
@@ -1260,8 +1409,18 @@ def _uncovered(
     language: str | None,
     opts: MiningOptions,
     example: Callable[[str, Utterance], Example],
+    clients: Mapping[str, str] | None = None,
+    managers: Mapping[str, str | None] | None = None,
 ) -> list[ObjectionCandidate]:
-    """Recurring client wording that no trigger covers, in bad calls more than good ones."""
+    """Recurring client wording that no trigger covers, in bad calls more than good ones.
+
+    A candidate must be said in ``min_calls`` bad calls with ``min_lift`` over the good
+    ones, by ``min_clients`` distinct clients (``clients``: call id -> client; a call
+    without one is its own client). Its answers are the manager's turns after it in the
+    source calls only (``cohorts.best``), and its answer phrases are wording those answers
+    share, ranked like stage phrases (``min_calls`` source answers, ``min_lift`` over the
+    answers in the other calls): a weak or rude call never supplies an answer.
+    """
     if won is not None:
         bad_ids = [c for c, v in won.items() if v is False and c in transcripts]
         good_ids = [c for c, v in won.items() if v is True and c in transcripts]
@@ -1291,66 +1450,71 @@ def _uncovered(
 
     bad = {c: client_turns(c) for c in bad_ids}
     good = {c: client_turns(c) for c in good_ids}
-    ranked = rank_phrases(bad, good, language, opts, exclude=covered)[: opts.max_phrases]
+    sources = [c for c in cohorts.best if c in transcripts]
+    ranked = rank_phrases(bad, good, language, opts, exclude=covered)
     n_bad = sum(1 for v in bad.values() if v)
     n_good = sum(1 for v in good.values() if v)
-    out = []
-    for k, (g, members, occ) in enumerate(ranked, 1):
-        # Where else was it said (good calls too), and what did the manager answer there?
+    out: list[ObjectionCandidate] = []
+    for g, members, occ in ranked:
+        # Where else was it said (good calls too)? Distinct clients over every call.
         keys = {stem_key(m, language) for m in members}
         said: dict[str, Utterance] = dict(occ)
         for cid, turns in good.items():
             for u in turns:
                 if cid not in said and keys & candidate_phrases(u.text, language, opts).keys():
                     said[cid] = u
-        answers: list[Example] = []
-        first_turns: list[str] = []  # the direct answer: the first manager turn, good calls
-        good_set = set(good_ids)
-        for cid in sorted(said, key=lambda c: cohorts.order.get(c, 0)):
-            t = transcripts[cid]
-            at = next(i for i, u in enumerate(t.utterances) if u is said[cid])
-            turns = answer_turns(t, at, window)
-            if not turns:
-                continue
-            ex = example(cid, turns[0])
-            answers.append(Example(
-                cid, ex.manager, turns[0].start, turns[-1].end, " ".join(u.text for u in turns),
-                ex.cohort, ex.score,
-            ))
-            if cid in good_set:
-                first_turns.append(turns[0].text)
-            if len(answers) >= opts.examples:
-                break
-        if not first_turns and answers:
-            first_turns.append(answers[0].quote)
+        n_clients = len({(clients or {}).get(c) or f"call:{c}" for c in said})
+        if n_clients < opts.min_clients:
+            continue
+        answered = {c: answer_turns(transcripts[c], _index(transcripts[c], said[c]), window) for c in said}
+        answers = tuple(
+            Example(c, ex.manager, turns[0].start, turns[-1].end, " ".join(u.text for u in turns),
+                    ex.cohort, ex.score)
+            for c in sorted((c for c in sources if answered.get(c)), key=lambda c: cohorts.order.get(c, 0))
+            for turns in [answered[c]] for ex in [example(c, turns[0])]
+        )
+        # Step phrases from the direct answer (the manager's first utterance after it); what
+        # follows in the same run is often the next stage already.
+        source_set = set(sources)
+        phrases = rank_phrases(
+            {c: t[:1] for c, t in answered.items() if c in source_set and t},
+            {c: t[:1] for c, t in answered.items() if c not in source_set and t},
+            language, opts, speakers=managers,
+        )
         client_said = tuple(
             example(c, occ[c]) for c in sorted(occ, key=lambda c: cohorts.order.get(c, 0))
         )
         out.append(ObjectionCandidate(
-            id=f"new_objection_{k}", trigger=members[0], variants=tuple(members[1:]),
+            id=f"new_objection_{len(out) + 1}", trigger=members[0], variants=tuple(members[1:]),
             bad_calls=len(g.pos), bad_total=n_bad, good_calls=len(g.neg), good_total=n_good,
             lift=g.lift, weight=g.weight, examples=client_said[: opts.examples], said=client_said,
-            answers=tuple(answers),
-            answer_phrases=_answer_phrases(first_turns, language, opts),
+            answers=answers[: opts.examples],
+            answer_phrases=_distinct_phrases([m for _, m, _ in phrases], language, 5),
+            clients=n_clients,
         ))
+        if len(out) >= opts.max_phrases:
+            break
     return out
 
 
-def _answer_phrases(texts: Sequence[str], language: str | None, opts: MiningOptions) -> tuple[str, ...]:
-    """Clauses of the best answers, deduplicated, as step phrases for a new objection."""
-    from .matching import group_similar
+def _distinct_phrases(families: Sequence[Sequence[str]], language: str | None, limit: int) -> tuple[str, ...]:
+    """The representative of each family, strongest first, leaving out one that is a
+    fragment of a wording kept before ("there's a" of "there's a free shuttle bus")."""
+    kept: list[str] = []
+    said: list[str] = []  # stem keys of every wording of the families kept
+    for members in families:
+        key = f" {stem_key(members[0], language)} "
+        if any(key in f" {k} " for k in said):
+            continue
+        kept.append(members[0])
+        said += [stem_key(m, language) for m in members]
+        if len(kept) >= limit:
+            break
+    return tuple(kept)
 
-    stop = _stop_words(language)
-    seen: list[str] = []
-    for text in texts:
-        for c in clauses(text, language):
-            words = c.split()
-            if opts.min_words <= len(words) <= opts.max_answer_words and not all(w in stop for w in words):
-                if c not in seen:
-                    seen.append(c)
-    if not seen:
-        return ()
-    return tuple(seen[min(g)] for g in group_similar(seen, opts.group_threshold, language))[:5]
+
+def _index(t: Transcript, u: Utterance) -> int:
+    return next(i for i, x in enumerate(t.utterances) if x is u)
 
 
 def _unmatched(
@@ -1361,6 +1525,7 @@ def _unmatched(
     language: str | None,
     opts: MiningOptions,
     examples: Callable[[Mapping[str, Utterance]], tuple[Example, ...]],
+    managers: Mapping[str, str | None] | None = None,
 ) -> list[PhraseGroup]:
     """Manager wording frequent in the best calls that matches no stage (or step) phrase."""
     known: list[tuple[str, float]] = []
@@ -1385,5 +1550,7 @@ def _unmatched(
     n_neg = sum(1 for v in neg.values() if v)
     return [
         _group("unmatched", None, None, g, members, n_pos, n_neg, examples(occ), opts.examples)
-        for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered)[: opts.max_phrases]
+        for g, members, occ in rank_phrases(pos, neg, language, opts, exclude=covered, speakers=managers)[
+            : opts.max_phrases
+        ]
     ]

@@ -5,8 +5,14 @@ MiningResult`, and proposes
 
 - new phrase variants per stage: the strongest wordings mined at that stage that no
   phrase of the script matches yet (nor a phrase of another stage, nor a forbidden one);
-- candidate new objections: recurring client wording no trigger covers, with its wordings
-  as triggers and the clauses of the best answers found as the step phrases.
+- candidate new objections: recurring client wording no trigger covers, raised by several
+  distinct clients, with its wordings as triggers and the wording the source calls'
+  answers share as the step phrases.
+
+Everything proposed comes from the mining result's source calls (the top quartile by
+score or the won deals, never a call with a critical failure or a forbidden phrase): a
+weak or rude call is never quoted as an example to follow. With too few calls the
+mining result says so and nothing is proposed.
 
 The change is made by inserting lines into the original text, never by re-writing the
 YAML, so comments, key order, quoting and blank lines stay exactly as they were and the
@@ -53,10 +59,11 @@ class SuggestOptions:
 
     #: New phrases proposed per stage at most.
     max_per_stage: int = 3
-    #: A mined wording needs at least this lift over the worst calls to be proposed.
+    #: A mined wording needs at least this lift over the worst calls to be proposed
+    #: (as :class:`qa.mining.MiningOptions`; a stricter value here proposes less).
     min_lift: float = 2.0
-    #: ...and to be said in at least this many calls of the best cohort.
-    min_calls: int = 2
+    #: ...and to be said in at least this many source calls (the best cohort).
+    min_calls: int = 3
     #: Candidate objections proposed at most, and triggers / answer phrases per objection.
     max_objections: int = 3
     max_triggers: int = 3
@@ -241,6 +248,9 @@ def suggest(
         spath, rpath, script_text, script_text, rubric_text, rubric_text,
         version=(mining_result.script_hash, mining_result.rubric_hash),
     )
+    if mining_result.too_few is not None:
+        result.notes.append(f"nothing proposed: {mining_result.too_few.message}")
+        return result
     if mining_result.script_name and mining_result.script_name != script.name:
         result.notes.append(
             f"mined with script {mining_result.script_name!r}, proposing for {script.name!r}: "
@@ -477,7 +487,7 @@ def _evidence(g: PhraseGroup) -> str:
 def _candidate_evidence(c: ObjectionCandidate) -> str:
     return (
         f"client wording in {c.bad_calls} of {c.bad_total} bad calls, "
-        f"{c.good_calls} of {c.good_total} good (lift {c.lift:.1f})"
+        f"{c.good_calls} of {c.good_total} good (lift {c.lift:.1f}), {c.clients} clients"
     )
 
 

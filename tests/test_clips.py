@@ -144,11 +144,34 @@ def test_write_html_escapes(tmp_path):
 
 def test_calls_without_audio_are_skipped(corpus, tmp_path):
     with corpus.open() as ws:
-        lib = build_clips(ws, tmp_path, per_item=6, stage="greeting")
-    # c06 (score 70) has only an imported transcript: the next call takes its place
-    assert [c.call_id for c in lib.clips] == ["c01", "c02", "c03", "c04", "c05", "c07"]
+        # 2026-03-04: c05, c06 (score 70 both) and c09; the top half is c05 and c06
+        lib = build_clips(ws, tmp_path, per_item=6, stage="greeting", top="50%",
+                          date_from="2026-03-04", date_to="2026-03-04")
+    # c06 has only an imported transcript; c09 (below the top half) never takes its place
+    assert [c.call_id for c in lib.clips] == ["c05"]
     assert lib.skipped == [("c06", f"{corpus.root / 'imported' / 'c06.json'}: imported transcript, no recording to cut")]
     assert "imported transcript, no recording to cut</li>" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_only_the_top_quartile_is_exemplary(corpus, tmp_path):
+    """The issue: the 'exemplary' playlist had the greeting of a 0-score call. Every call
+    greets; only the top quartile (3 of 10 calls) gives clips, however many are asked."""
+    with corpus.open() as ws:
+        lib = build_clips(ws, tmp_path, per_item=10, stage="greeting")
+    assert [c.call_id for c in lib.clips] == ["c01", "c02", "c03"]
+    assert min(c.score for c in lib.clips) >= 90
+    assert "clips from the 3 best of 10 calls (top 25% by score, score >= 90.3)" in lib.notes
+
+
+def test_a_flagged_call_gives_no_clip(tmp_path):
+    rude = tc.build(tmp_path / "rude", "en", audio=True, rude=True)
+    with rude.open() as ws:
+        lib = build_clips(ws, tmp_path / "out", per_item=10, top="50%")
+    # c11 is third by score (a 5-point penalty) but said a forbidden phrase
+    assert "c11" not in {c.call_id for c in lib.clips}
+    # the top half of 11 calls is 6: c01, c02, c11, c03, c04, c05; c11 is left out, not replaced
+    assert {c.call_id for c in lib.clips} == {"c01", "c02", "c03", "c04", "c05"}
+    assert any("1 left out for a critical failure or a forbidden phrase" in n for n in lib.notes)
 
 
 def test_context_clamped_at_the_end(corpus, tmp_path):

@@ -8,6 +8,7 @@ phrases are planted in the best calls only.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -93,11 +94,8 @@ def test_select_cohorts_by_outcome():
 @pytest.mark.parametrize(
     "calls, by, message",
     [
-        (_calls([50]), "score", "1 scored call(s) in the period: mining needs at least 2 to compare the "
-         "best with the worst; widen --from/--to or score more calls"),
-        (_calls([50, 60], ["won", None]), "outcome", "--by outcome needs won and lost deals; found 1 won "
-         "and 0 lost among 2 calls; import a manifest with an outcome column (qa score PATH --manifest "
-         "FILE) or use --by score"),
+        (_calls([50, 60]), "outcome", "--by outcome needs won and lost deals; none of the 2 calls has an "
+         "outcome; import a manifest with an outcome column (qa score PATH --manifest FILE) or use --by score"),
         (_calls([50, 60]), "deal", "--by 'deal': choose one of score, outcome"),
     ],
 )
@@ -105,6 +103,50 @@ def test_select_cohorts_errors(calls, by, message):
     with pytest.raises(QAError) as e:
         select_cohorts(calls, by)
     assert str(e.value) == message
+
+
+def test_flagged_calls_are_never_sources():
+    calls = _calls([100, 95, 90, 80, 70, 60, 50, 40]).assign(
+        critical=[0, 0, 0, 0, 0, 0, 0, 1], forbidden=[0, 1, 0, 0, 0, 0, 1, 1])
+    c = select_cohorts(calls, "score", 0.25)
+    # the top quartile is c01, c02; c02 said a forbidden phrase: it is left out, not replaced
+    assert (c.best, c.flagged, c.worst) == (("c01",), ("c02",), ("c07", "c08"))
+    assert c.description == ("best 2 of 8 calls by score (score >= 95.0), worst 2 (score <= 50.0); "
+                             "1 of the best left out as sources for a critical failure or a forbidden phrase")
+    won = select_cohorts(calls.assign(outcome=["won"] * 3 + ["lost"] * 5), "outcome")
+    assert (won.best, won.flagged) == (("c01", "c03"), ("c02",))
+
+
+@pytest.mark.parametrize(
+    "scores, flags, top, min_calls, need",
+    [
+        # 12 calls: ceil(12 * 25%) = 3 best; 11 give 3 too, 8 give 2
+        ([50] * 8, [0] * 8, 0.25, 3, 9),
+        ([50] * 12, [0] * 12, 0.25, 3, None),
+        ([50], [0], 0.25, 3, 9),  # one call: no worst call either
+        # one of the two best is flagged: 3 clean best calls need a best cohort of 4
+        ([90, 80] + [50] * 6, [0, 1] + [0] * 6, 0.25, 3, 13),
+        ([50] * 4, [0] * 4, 0.5, 2, None),
+    ],
+)
+def test_too_few_says_how_many_calls_are_needed(scores, flags, top, min_calls, need):
+    from qa.mining import too_few
+
+    got = too_few(select_cohorts(_calls(scores).assign(forbidden=flags), "score", top), min_calls)
+    assert (got.need if got else None) == need
+    if got:
+        assert got.have == len(scores)
+        assert f"Score at least {need} calls ({need - len(scores)} more), or lower --min-calls" in got.message
+
+
+def test_too_few_by_outcome():
+    from qa.mining import too_few
+
+    c = select_cohorts(_calls([90, 80, 10], ["won", "won", None]), "outcome")
+    assert too_few(c, 3).message == (
+        "too few deals to mine: 2 won and 0 lost of 3 calls; a phrase must be said in at least 3 won "
+        "deals. Score calls with 1 more won deal(s) and a lost deal, or use --by score"
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,6 +203,18 @@ def test_rank_phrases_min_calls_and_lift_filter():
     worst = {"w0": [_u("manager", 0, "Nothing.")]}
     assert rank_phrases(best, worst, "en", MiningOptions()) == []  # said in 1 best call only
     assert len(rank_phrases(best, worst, "en", MiningOptions(min_calls=1))) == 1
+
+
+def test_rank_phrases_one_managers_habit_is_not_a_lesson():
+    # her own name in three best calls: said by one manager only
+    best = {f"b{i}": [_u("manager", 0, "Olga Orlova speaking.")] for i in range(3)}
+    worst = {"w0": [_u("manager", 0, "Hello.")]}
+    one = {"b0": "orlova", "b1": "orlova", "b2": "orlova"}
+    assert rank_phrases(best, worst, "en", MiningOptions(), speakers=one) == []
+    assert len(rank_phrases(best, worst, "en", MiningOptions(min_managers=1), speakers=one)) == 1
+    assert len(rank_phrases(best, worst, "en", MiningOptions(), speakers={**one, "b2": "ivanov"})) == 1
+    # calls without a manager count as one each
+    assert len(rank_phrases(best, worst, "en", MiningOptions(), speakers={})) == 1
 
 
 def _t(*turns):
@@ -276,7 +330,7 @@ def _contains(wordings, planted):
 def test_planted_phrases_found_and_ranked_first(corpus):
     planted = tc.PLANTED[corpus.language]
     with corpus.open() as ws:
-        r = mine(ws, top=0.4)
+        r = mine(ws, top=0.4, options=tc.OPTIONS)
     assert r.cohorts.best == ("c01", "c02", "c03", "c04")
     assert r.cohorts.worst == ("c07", "c08", "c09", "c10")
     needs = r.for_item("stage", "needs")
@@ -296,7 +350,7 @@ def test_planted_phrases_found_and_ranked_first(corpus):
 
 def test_examples_point_at_the_calls_and_times(corpus):
     with corpus.open() as ws:
-        r = mine(ws, top=0.4)
+        r = mine(ws, top=0.4, options=tc.OPTIONS)
     ex = r.for_item("stage", "needs")[0].examples
     assert [(e.call_id, e.start, e.cohort) for e in ex] == [
         ("c01", 7.5, "best"), ("c02", 7.5, "best"), ("c03", 7.5, "best")
@@ -309,26 +363,82 @@ def test_examples_point_at_the_calls_and_times(corpus):
 def test_uncovered_objection_proposed(corpus):
     planted = tc.PLANTED[corpus.language]["uncovered"]
     with corpus.open() as ws:
-        r = mine(ws, top=0.4)
+        r = mine(ws, top=0.4, options=tc.OPTIONS)
     assert len(r.uncovered) == 1
     c = r.uncovered[0]
     assert c.id == "new_objection_1"
-    assert all(p in c.triggers for p in planted)
-    # every lost call says it; one of the five won calls too (outcomes are known)
-    assert (c.bad_calls, c.bad_total, c.good_calls, c.good_total) == (4, 4, 1, 5)
-    assert c.lift == pytest.approx(1.1 / 0.3)
+    # "...another agency" is said in two won calls too, so only the shared part and
+    # "...another agent" (lost calls only) carry lift
+    common = planted[0].rsplit(" ", 1)[0]
+    assert all(t.startswith(common) for t in c.triggers) and planted[1] in c.triggers
+    # every lost call says it; two of the five won calls too (outcomes are known)
+    assert (c.bad_calls, c.bad_total, c.good_calls, c.good_total) == (4, 4, 2, 5)
+    assert c.lift == pytest.approx(1.1 / 0.5)
+    assert c.clients == 6  # no phone numbers: each call is its own client
     assert [e.call_id for e in c.examples] == ["c07", "c08", "c09"]
-    # the best answer found is the won call's
-    assert c.answers[0].call_id == "c02"
+    # the answers are the source calls' only, never the lost calls' "Fine, no problem."
+    assert [(a.call_id, a.cohort) for a in c.answers] == [("c02", "best"), ("c04", "best")]
     first_answer = tc._TEXTS[corpus.language]["agency_answer"]
     assert c.answers[0].quote.startswith(first_answer)
-    assert len(c.answer_phrases) == 2 and all(p in first_answer.lower() for p in c.answer_phrases)
+    assert len(c.answer_phrases) == 2 and all(p in first_answer.lower().replace("ё", "е") for p in c.answer_phrases)
+
+
+def test_uncovered_objection_needs_distinct_clients(corpus):
+    with corpus.open() as ws:
+        assert mine(ws, top=0.4, options=replace(tc.OPTIONS, min_clients=6)).uncovered
+        assert mine(ws, top=0.4, options=replace(tc.OPTIONS, min_clients=7)).uncovered == []
+        # the six calls are two clients: one phone for the won calls, one for the lost
+        ws.conn.execute("UPDATE calls SET client_phone = CASE WHEN outcome = 'won' "
+                        "THEN '+7 916 000-00-01' ELSE '89160000002' END")
+        try:
+            assert mine(ws, top=0.4, options=replace(tc.OPTIONS, min_clients=3)).uncovered == []
+            assert mine(ws, top=0.4, options=replace(tc.OPTIONS, min_clients=2)).uncovered[0].clients == 2
+        finally:
+            ws.conn.execute("UPDATE calls SET client_phone = NULL")
+
+
+def _source_calls(r):
+    """Every call something mined comes from: the turns of each phrase, the answers to each
+    candidate objection."""
+    return ({e.call_id for g in [*r.phrases, *r.unmatched] for e in [*g.said, *g.examples]}
+            | {a.call_id for c in r.uncovered for a in c.answers})
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_a_rude_call_is_never_a_source(tmp_path, language):
+    """The issue: answers taken from the weak and the rude call. c11 scores in the top
+    cohort but says a forbidden phrase; the lost calls answer the new objection badly."""
+    rude = tc.build(tmp_path / "rude", language, rude=True)
+    texts = tc._TEXTS[language]
+    with rude.open() as ws:
+        r = mine(ws, top=0.4, options=replace(tc.OPTIONS, min_calls=1))
+    assert r.cohorts.flagged == ("c11",)
+    assert r.sources == ("c01", "c02", "c03", "c04")
+    assert _source_calls(r) <= set(r.sources)
+    # c11's own wording is mined nowhere, even when one call is enough
+    rude_words = texts["rude_offer"].lower().split(",")[-1].split()[:3]
+    assert not any(" ".join(rude_words) in w for g in [*r.phrases, *r.unmatched] for w in g.wordings)
+    for c in r.uncovered:
+        assert not any(p in texts["rude_answer"].lower() or p in texts["agency_poor_answer"].lower()
+                       for p in c.answer_phrases)
+
+
+def test_too_few_calls_mines_nothing(corpus):
+    from qa.mining import too_few
+
+    with corpus.open() as ws:
+        r = mine(ws)  # defaults: top quartile (3 of 10 calls), a phrase in >= 3 of them
+        assert r.too_few is None and r.sources == ("c01", "c02", "c03")
+        r = mine(ws, date_from="2026-03-02", date_to="2026-03-03")  # 6 calls: 2 best
+    assert r.too_few == too_few(r.cohorts, 3)
+    assert r.too_few.need == 9 and r.too_few.have == 6
+    assert (r.phrases, r.uncovered, r.unmatched) == ([], [], [])
 
 
 def test_unmatched_wording_lists_planted_not_script(corpus):
     planted = tc.PLANTED[corpus.language]
     with corpus.open() as ws:
-        r = mine(ws, top=0.4)
+        r = mine(ws, top=0.4, options=tc.OPTIONS)
     wordings = [w for g in r.unmatched for w in g.wordings]
     assert _contains(wordings, planted["presentation"])
     assert _contains(wordings, planted["needs"][0])
@@ -340,15 +450,15 @@ def test_unmatched_wording_lists_planted_not_script(corpus):
 
 def test_by_outcome_and_filters(corpus):
     with corpus.open() as ws:
-        r = mine(ws, by="outcome")
+        r = mine(ws, by="outcome", options=tc.OPTIONS)
         assert r.cohorts.best == ("c01", "c02", "c03", "c04", "c05")
         assert r.cohorts.description == "5 won vs 4 lost deals of 10 calls (1 without an outcome left out)"
         needs = r.for_item("stage", "needs")[0]
         assert (needs.best_calls, needs.best_total) == (4, 5)  # c05 never asks it
-        only = mine(ws, stage="presentation", top=0.4)
+        only = mine(ws, stage="presentation", top=0.4, options=tc.OPTIONS)
         assert {g.item_id for g in only.phrases} == {"presentation"}
         assert only.uncovered == [] and only.unmatched == []
-        only = mine(ws, objection="price", top=0.4)
+        only = mine(ws, objection="price", top=0.4, options=tc.OPTIONS)
         assert {(g.kind, g.item_id) for g in only.phrases} == {("objection", "price")}
         # the period: c01, c02 and c07 were on 2026-03-02
         day = mine(ws, top=0.5, date_from="2026-03-02", date_to="2026-03-02")
@@ -357,7 +467,7 @@ def test_by_outcome_and_filters(corpus):
 
 def test_tables_for_writers(corpus):
     with corpus.open() as ws:
-        tables = mine(ws, top=0.4).tables()
+        tables = mine(ws, top=0.4, options=tc.OPTIONS).tables()
     assert list(tables) == ["phrases", "examples", "uncovered_objections", "unmatched_wording"]
     assert list(tables["phrases"].columns) == [
         "kind", "item", "rank", "phrase", "variants", "best", "best_pct", "worst", "worst_pct",
@@ -395,7 +505,7 @@ def test_mine_empty_workspace(tmp_path):
 def test_progress_callback(corpus):
     seen = []
     with corpus.open() as ws:
-        mine(ws, top=0.4, progress=lambda done, total: seen.append((done, total)))
+        mine(ws, top=0.4, options=tc.OPTIONS, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (9, 9)  # best, worst and every call with an outcome: all but c06
 
 

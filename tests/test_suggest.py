@@ -20,12 +20,15 @@ from qa.scripts import load_rubric, load_script, parse_rubric, parse_script
 from qa.suggest import SuggestOptions, suggest
 from qa.yaml_edit import append_to_sequence, scalar, unified_diff
 
+#: The corpus is small: a wording said in two source calls counts (tc.OPTIONS).
+OPTS = SuggestOptions(min_calls=2)
+
 
 @pytest.fixture(scope="module", params=["en", "ru"])
 def mined(request, tmp_path_factory):
     corpus = tc.build(tmp_path_factory.mktemp(f"suggest_{request.param}"), request.param)
     with corpus.open() as ws:
-        result = mine(ws, top=0.4)
+        result = mine(ws, top=0.4, options=tc.OPTIONS)
     return corpus, result
 
 
@@ -101,7 +104,7 @@ def test_unified_diff(old, new, expected):
 def test_proposal(files):
     corpus, result, script, rubric = files
     planted = tc.PLANTED[corpus.language]
-    s = suggest(script, rubric, result)
+    s = suggest(script, rubric, result, OPTS)
     added = {(a.file, a.kind, a.item_id): a.texts for a in s.additions}
     needs = added[("script", "phrase", "needs")]
     assert any(p in " ".join(needs) for p in planted["needs"])
@@ -125,7 +128,7 @@ def test_diff_applies_cleanly_and_keeps_comments(files, tmp_path, monkeypatch):
     corpus, result, script, rubric = files
     # paths relative to the working directory, as a reviewer runs it
     monkeypatch.chdir(script.parent)
-    s = suggest(script.name, rubric.name, result)
+    s = suggest(script.name, rubric.name, result, OPTS)
     diff = s.diff
     assert diff.startswith(f"--- {script.name}\n+++ {script.name}\n")
     assert f"--- {rubric.name}\n+++ {rubric.name}\n" in diff
@@ -156,7 +159,7 @@ def test_diff_applies_cleanly_and_keeps_comments(files, tmp_path, monkeypatch):
 
 def test_apply_and_effect(files):
     corpus, result, script, rubric = files
-    s = suggest(script, rubric, result)
+    s = suggest(script, rubric, result, OPTS)
     with corpus.open() as ws:
         effect = s.effect(ws)
     rows = {(r.kind, r.item): r for r in effect.itertuples(index=False)}
@@ -164,8 +167,8 @@ def test_apply_and_effect(files):
     assert (rows[("stage", "needs")].before, rows[("stage", "needs")].after) == (8, 10)
     assert rows[("stage", "greeting")].change == 0
     new = rows[("objection", "new_objection_1")]
-    # raised in the four lost calls and the won c02; handled where the won call answered
-    assert (new.before, new.after, new.handled_after) == (0, 5, 1)
+    # raised in the four lost calls and the won c02, c04; handled where the won calls answered
+    assert (new.before, new.after, new.handled_after) == (0, 6, 2)
     assert list(effect.columns) == ["kind", "item", "title", "before", "after", "change",
                                     "handled_before", "handled_after"]
     written = s.apply()
@@ -173,14 +176,14 @@ def test_apply_and_effect(files):
     assert script.read_text(encoding="utf-8") == s.new_script
     assert rubric.read_text(encoding="utf-8") == s.new_rubric
     # the same mining result against the updated files proposes nothing new
-    again = suggest(script, rubric, result)
+    again = suggest(script, rubric, result, OPTS)
     assert not again.changed and again.additions == []
     assert any(n.startswith("nothing to propose") for n in again.notes)
 
 
 def test_apply_refuses_a_file_changed_meanwhile(files):
     _, result, script, rubric = files
-    s = suggest(script, rubric, result)
+    s = suggest(script, rubric, result, OPTS)
     script.write_text(script.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
     with pytest.raises(QAError) as e:
         s.apply()
@@ -189,11 +192,11 @@ def test_apply_refuses_a_file_changed_meanwhile(files):
 
 def test_without_rubric_and_thresholds(files):
     _, result, script, _ = files
-    s = suggest(script, None, result)
+    s = suggest(script, None, result, OPTS)
     assert s.new_rubric is None and "candidate objection(s) found; pass --rubric FILE" in " ".join(s.notes)
-    strict = suggest(script, None, result, SuggestOptions(min_lift=50))
+    strict = suggest(script, None, result, SuggestOptions(min_lift=50, min_calls=2))
     assert not strict.changed and strict.diff == ""
-    one = suggest(script, None, result, SuggestOptions(max_per_stage=1))
+    one = suggest(script, None, result, SuggestOptions(max_per_stage=1, min_calls=2))
     assert all(len(a.texts) == 1 for a in one.additions)
 
 
@@ -207,7 +210,7 @@ def test_other_indent_style(mined, tmp_path):
         "  steps:\n  - id: acknowledge\n    weight: 1\n    phrases:\n    - i understand\n",
         encoding="utf-8",
     )
-    s = suggest(corpus.script, rubric, result)
+    s = suggest(corpus.script, rubric, result, OPTS)
     assert "\n- id: new_objection_1\n  title:" in s.new_rubric
     assert re.search(r"\n  triggers:\n  - \w", s.new_rubric)
     assert re.search(r"\n    phrases:\n    - \w", s.new_rubric.split("new_objection_1")[1])
@@ -226,14 +229,14 @@ def test_bad_script(mined, tmp_path, content, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError) as e:
-        suggest(bad, None, result)
+        suggest(bad, None, result, OPTS)
     assert str(bad) in str(e.value) and message in str(e.value)
 
 
 def test_missing_file(mined, tmp_path):
     _, result = mined
     with pytest.raises(ConfigError) as e:
-        suggest(tmp_path / "none.yaml", None, result)
+        suggest(tmp_path / "none.yaml", None, result, OPTS)
     assert str(e.value).startswith(f"{tmp_path / 'none.yaml'}: cannot read")
 
 

@@ -9,7 +9,12 @@ small script and rubric, in English or Russian. What is planted:
 - ``presentation``: the best calls add "it comes with a private garden";
 - ``price`` answer: the best calls say "let me show you the monthly payment";
 - an objection no trigger covers: "we already work with another agency" (and "... another
-  agent") in every lost call, and once in a won call where the manager answers it well.
+  agent") in every lost call, and in two won calls (c02, c04) where the manager answers it
+  well (the same answer: answer phrases need as many source calls as any phrase).
+
+The corpus is small, so the tests that look for planted wordings pass ``min_calls=2``
+(:data:`OPTIONS`): each planted wording is said in two to four best calls, always by both
+of their managers (ann: c01, c04; bob: c02, c03), as ``min_managers`` wants.
 
 Script weights make the ranking unambiguous: greeting 10, needs 10, presentation 30,
 next_step 50 (+ 3 objection step points): c01, c02 (all stages) > c03, c04 (needs missed)
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.mining import MiningOptions
 from qa.pipeline import score_calls
 from qa.scripts import load_rubric, load_script
 from qa.store import Workspace
@@ -73,6 +79,7 @@ stages:
       - book a viewing
 forbidden:
   - {phrase: "not my problem", critical: true}
+  - {phrase: "calm down", penalty: 5}
 """,
     "ru": """\
 # Тестовый скрипт тренера.
@@ -103,6 +110,7 @@ stages:
       - записать вас на просмотр
 forbidden:
   - {phrase: "не моя проблема", critical: true}
+  - {phrase: "успокойтесь", penalty: 5}
 """,
 }
 
@@ -153,6 +161,9 @@ PLANTED = {
 
 M, C = "manager", "client"
 
+#: The mining options the corpus tests use: a phrase in two of the four best calls counts.
+OPTIONS = MiningOptions(min_calls=2)
+
 _TEXTS = {
     "en": {
         "hello": "Good afternoon, thanks for calling Riverside Homes.",
@@ -185,6 +196,8 @@ _TEXTS = {
                     "So what matters most to you when you choose?", "And what matters the most to you here?"],
         "middle_q": "How many bedrooms do you need?",
         "middle_a": "Two bedrooms.",
+        "rude_answer": "Calm down, if you like them so much, go and buy from them.",
+        "rude_offer": "I can offer a flat by the park, trust me this is the one.",
     },
     "ru": {
         "hello": "Добрый день, агентство Речной квартал.",
@@ -217,12 +230,14 @@ _TEXTS = {
                     "Так что для вас самое важное при выборе?", "А что для вас самое главное здесь?"],
         "middle_q": "Сколько комнат вам нужно?",
         "middle_a": "Две комнаты.",
+        "rude_answer": "Успокойтесь, раз они вам так нравятся, у них и покупайте.",
+        "rude_offer": "Могу предложить квартиру у парка, поверьте мне это то что надо.",
     },
 }
 
 
-def call_turns(language: str) -> dict[str, list[tuple[str, str]]]:
-    """call id -> [(role, text)], the dialogue of each call."""
+def call_turns(language: str, rude: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """call id -> [(role, text)], the dialogue of each call (``rude``: with c11)."""
     t = _TEXTS[language]
     calls: dict[str, list[tuple[str, str]]] = {}
     for k, cid in enumerate(("c01", "c02", "c03", "c04")):
@@ -232,12 +247,16 @@ def call_turns(language: str) -> dict[str, list[tuple[str, str]]]:
         else:  # only the planted question: the script misses the stage
             turns.append((M, t["needs_q"][k]))
         turns.append((C, t["answer_needs"]))
-        if cid == "c02":  # the uncovered objection in a won call, answered well
-            turns += [(C, t["agency_good"]), (M, t["agency_answer"])]
+        # the uncovered objection in won calls, answered well (c04: after the price, so the
+        # answer is in no stage's turns)
+        agency = [(C, t["agency_good"]), (M, t["agency_answer"])]
+        if cid == "c02":
+            turns += agency
         turns += [
             (M, t["offer"].format(what=t["what"][k])), (C, t["objection"]),
-            (M, t["handle"].format(extra=t["extra"][k])),
-            (C, t["ok"]), (M, t["close"]), (C, t["yes"]), (M, t["bye"]), (C, t["thanks_bye"]),
+            (M, t["handle"].format(extra=t["extra"][k])), (C, t["ok"]),
+            *(agency if cid == "c04" else []),
+            (M, t["close"]), (C, t["yes"]), (M, t["bye"]), (C, t["thanks_bye"]),
         ]
         calls[cid] = turns
     for cid in ("c05", "c06"):
@@ -252,16 +271,23 @@ def call_turns(language: str) -> dict[str, list[tuple[str, str]]]:
             (M, t["agency_poor_answer"]), (C, t["objection_poor"]), (M, t["handle_poor"]),
             (M, t["offer_plain"]), (C, t["bye_client"]), (M, t["bye_poor"]),
         ]
+    if rude:  # a call that does every stage but is rude: high score, a forbidden phrase
+        calls["c11"] = [
+            (M, t["hello"]), (C, t["open"]), (M, f"{t['budget_q']} {t['needs_q'][0]}"),
+            (C, t["answer_needs"]), (C, t["agency_good"]), (M, t["rude_answer"]),
+            (M, t["rude_offer"]), (C, t["objection"]), (M, t["handle"].format(extra=t["extra"][0])),
+            (C, t["ok"]), (M, t["close"]), (C, t["yes"]), (M, t["bye"]), (C, t["thanks_bye"]),
+        ]
     return calls
 
 
-MANAGERS = {"c01": "ann", "c02": "bob", "c03": "ann", "c04": "bob", "c05": "eve", "c06": "eve",
-            "c07": "carl", "c08": "dan", "c09": "carl", "c10": "dan"}
+MANAGERS = {"c01": "ann", "c02": "bob", "c03": "bob", "c04": "ann", "c05": "eve", "c06": "eve",
+            "c07": "carl", "c08": "dan", "c09": "carl", "c10": "dan", "c11": "rex"}
 OUTCOMES = {"c01": "won", "c02": "won", "c03": "won", "c04": "won", "c05": "won", "c06": None,
-            "c07": "lost", "c08": "lost", "c09": "lost", "c10": "lost"}
+            "c07": "lost", "c08": "lost", "c09": "lost", "c10": "lost", "c11": "won"}
 DAYS = {"c01": "2026-03-02", "c02": "2026-03-02", "c03": "2026-03-03", "c04": "2026-03-03",
         "c05": "2026-03-04", "c06": "2026-03-04", "c07": "2026-03-02", "c08": "2026-03-03",
-        "c09": "2026-03-04", "c10": "2026-03-05"}
+        "c09": "2026-03-04", "c10": "2026-03-05", "c11": "2026-03-05"}
 
 
 def timed(turns: list[tuple[str, str]]) -> list[Utterance]:
@@ -305,14 +331,19 @@ class Corpus:
         return Workspace(self.workspace, create=False)
 
 
-def build(root: Path, language: str = "en", *, audio: bool = False) -> Corpus:
-    """Write the script, rubric (and recordings), store the calls and score them for real."""
+def build(root: Path, language: str = "en", *, audio: bool = False, rude: bool = False) -> Corpus:
+    """Write the script, rubric (and recordings), store the calls and score them for real.
+
+    ``rude`` adds c11: every stage done and the price objection handled (a high score), but
+    the manager answers the uncovered objection rudely ("calm down", a forbidden phrase with
+    a penalty) and offers with wording no other call uses ("trust me this is the one"):
+    a call in the top scores that must never be a source."""
     root.mkdir(parents=True, exist_ok=True)
     script_path = root / f"script.{language}.yaml"
     rubric_path = root / f"rubric.{language}.yaml"
     script_path.write_text(SCRIPTS[language], encoding="utf-8")
     rubric_path.write_text(RUBRICS[language], encoding="utf-8")
-    utterances = {cid: timed(turns) for cid, turns in call_turns(language).items()}
+    utterances = {cid: timed(turns) for cid, turns in call_turns(language, rude).items()}
     ws_path = root / "ws"
     with Workspace(ws_path) as ws:
         for cid, utts in utterances.items():

@@ -35,7 +35,35 @@ TopOpt = Annotated[
     str,
     typer.Option(
         "--top",
-        help="Share of calls in the best (and in the worst) cohort with --by score: 20%, 0.2.",
+        help="Share of calls in the best (and in the worst) cohort with --by score: 25%, 0.25. "
+        "Only the best are sources.",
+    ),
+]
+MinCallsOpt = Annotated[
+    int,
+    typer.Option(
+        "--min-calls", min=1,
+        help="A phrase must be said in at least this many source calls (fewer source calls: "
+        "too few to mine).",
+    ),
+]
+MinLiftOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-lift", min=0.0,
+        help="...and be at least this many times as common in the source calls as in the worst.",
+    ),
+]
+MinClientsOpt = Annotated[
+    int,
+    typer.Option("--min-clients", min=1, help="A new objection must be raised by this many distinct clients."),
+]
+MinManagersOpt = Annotated[
+    int,
+    typer.Option(
+        "--min-managers", min=1,
+        help="A manager's phrase must be said by this many distinct managers (one manager's name "
+        "or habit is not a lesson).",
     ),
 ]
 ByOpt = Annotated[
@@ -43,7 +71,8 @@ ByOpt = Annotated[
     typer.Option(
         "--by", case_sensitive=False,
         help="How the best calls are chosen: score (top share by score) or outcome (won deals "
-        "vs lost deals, from the manifest).",
+        "vs lost deals, from the manifest). Calls with a critical failure or a forbidden "
+        "phrase are never sources.",
     ),
 ]
 ScriptOpt = Annotated[
@@ -62,13 +91,34 @@ def _notes(notes: list[str]) -> None:
         err_console.print(f"Note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _options(min_calls: int, min_lift: float, min_clients: int, min_managers: int) -> Any:
+    from ..mining import MiningOptions
+
+    return MiningOptions(min_calls=min_calls, min_lift=min_lift, min_clients=min_clients,
+                         min_managers=min_managers)
+
+
+def _too_few(result: Any) -> bool:
+    """Say so when there were too few calls to mine (not an error: exit 0)."""
+    if result.too_few is None:
+        return False
+    message = result.too_few.message
+    err_console.print(message[0].upper() + message[1:] + ".", markup=False, highlight=False, soft_wrap=True)
+    _notes(result.notes)
+    return True
+
+
 @app.command("mine")
 @handle_errors
 def mine_command(
     stage: StageOpt = None,
     objection: ObjectionOpt = None,
-    top: TopOpt = "20%",
+    top: TopOpt = "25%",
     by: ByOpt = "score",
+    min_calls: MinCallsOpt = 3,
+    min_lift: MinLiftOpt = 2.0,
+    min_clients: MinClientsOpt = 3,
+    min_managers: MinManagersOpt = 2,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     script: ScriptOpt = None,
@@ -80,16 +130,20 @@ def mine_command(
     """What the best calls say at each stage and in answer to each objection.
 
     Takes the calls scored last (the latest script and rubric version) and compares the
-    best cohort (--top share by score, or won deals with --by outcome) with the worst.
+    best calls, the sources (the top quartile by score, --top; or won deals with --by
+    outcome; never a call with a critical failure or a forbidden phrase), with the worst.
     From the manager's speech at each stage and right after each objection it lists the
-    phrases the best calls use, near-duplicate wordings grouped under one representative,
-    ranked by how many best calls say them and their lift over the worst calls, with an
-    example (call, timestamp, quote). Without --stage/--objection it also shows the gaps in
-    the script: recurring client wording no rubric trigger covers (candidate objections,
-    with the best answers found) and frequent wording of the best calls that matches no
-    stage. Tables: phrases, examples, uncovered_objections, unmatched_wording.
+    phrases the source calls use (said in at least --min-calls of them by --min-managers
+    managers, --min-lift times as often as in the worst calls), near-duplicate wordings
+    grouped under one
+    representative, with an example (call, timestamp, quote). Without --stage/--objection
+    it also shows the gaps in the script: recurring client wording no rubric trigger
+    covers, raised by --min-clients distinct clients (candidate objections, with the
+    source calls' answers), and frequent wording of the source calls that matches no
+    stage. Tables: phrases, examples, uncovered_objections, unmatched_wording. With too
+    few calls it says how many it needs (exit 0).
 
-    Example: qa mine --top 20% --stage needs
+    Example: qa mine --stage needs --min-calls 2
     """
     from ..mining import mine
     from ..writers import get_writer
@@ -100,7 +154,10 @@ def mine_command(
         result = mine(
             ws, stage=stage, objection=objection, top=top, by=by, date_from=date_from,
             date_to=date_to, script=script, progress=lambda done, total: advance(1),
+            options=_options(min_calls, min_lift, min_clients, min_managers),
         )
+    if _too_few(result):
+        return
     err_console.print(f"Mined {result.cohorts.description}.", markup=False, highlight=False, soft_wrap=True)
     # The terminal gets a compact ranking; files and other formats get every column and
     # every example.
@@ -109,7 +166,10 @@ def mine_command(
     for f in files:
         err_console.print(f"Wrote {f}", markup=False, highlight=False, soft_wrap=True)
     if not result.phrases and not result.uncovered and not result.unmatched:
-        err_console.print("No phrase stands out in the best calls (try a larger --top or --by outcome).", soft_wrap=True)
+        err_console.print(
+            f"No phrase stands out in the best calls (said in >= {min_calls} of them with lift >= "
+            f"{min_lift:g}; try --by outcome or a lower --min-calls).", soft_wrap=True,
+        )
     _notes(result.notes)
 
 
@@ -170,8 +230,12 @@ def suggest_command(
     effect: Annotated[
         bool, typer.Option("--effect", help="Show the effect (items found before/after) without writing.")
     ] = False,
-    top: TopOpt = "20%",
+    top: TopOpt = "25%",
     by: ByOpt = "score",
+    min_calls: MinCallsOpt = 3,
+    min_lift: MinLiftOpt = 2.0,
+    min_clients: MinClientsOpt = 3,
+    min_managers: MinManagersOpt = 2,
     date_from: FromOpt = None,
     date_to: ToOpt = None,
     workspace: WorkspaceOpt = None,
@@ -179,9 +243,12 @@ def suggest_command(
 ) -> None:
     """Propose script updates from the best calls, as a reviewable unified diff.
 
-    Mines the workspace like 'qa mine' and proposes new phrase variants per stage and
-    candidate new objections (triggers and the best answers found) for the YAML files,
-    each with a comment saying why. Only lines are added: the files' comments and layout
+    Mines the workspace like 'qa mine' (the same sources and thresholds: the top quartile
+    or won deals, never a call with a critical failure or a forbidden phrase) and proposes
+    new phrase variants per stage and candidate new objections (raised by --min-clients
+    distinct clients; triggers, and the wording the source calls' answers share) for the
+    YAML files, each with a comment saying why. With too few calls it says how many it
+    needs and proposes nothing (exit 0). Only lines are added: the files' comments and layout
     stay as they are. The diff goes to stdout ('patch -p0' applies it). With --apply the
     files are written; --apply and --effect rescore the stored transcripts with the old
     and the new files in memory (nothing is re-transcribed or saved) and show the items
@@ -190,15 +257,18 @@ def suggest_command(
     Example: qa suggest --script scripts_library/real_estate_inbound.en.yaml --rubric rubrics/objections.en.yaml --apply
     """
     from ..mining import mine
-    from ..suggest import suggest
+    from ..suggest import SuggestOptions, suggest
     from ..writers import get_writer
 
     setup_logging(verbose)
     with open_workspace(workspace, create=False) as ws:
         with progress_bar("Reading calls", None) as advance:
             mined = mine(ws, top=top, by=by, date_from=date_from, date_to=date_to, script=script,
-                         progress=lambda done, total: advance(1))
-        proposal = suggest(script, rubric, mined)
+                         progress=lambda done, total: advance(1),
+                         options=_options(min_calls, min_lift, min_clients, min_managers))
+        if _too_few(mined):
+            return
+        proposal = suggest(script, rubric, mined, SuggestOptions(min_lift=min_lift, min_calls=min_calls))
         _notes(proposal.notes)
         if not proposal.changed:
             err_console.print("No change proposed.")
@@ -241,6 +311,9 @@ def clips_command(
     per_item: Annotated[int, typer.Option("--per-item", "-n", min=1, help="Clips per stage / objection.")] = 3,
     before: Annotated[float, typer.Option("--before", min=0.0, help="Seconds of context before each moment.")] = 2.0,
     after: Annotated[float, typer.Option("--after", min=0.0, help="Seconds of context after each moment.")] = 1.5,
+    top: Annotated[
+        str, typer.Option("--top", help="Only calls in this top share by score are exemplary: 25%, 0.25.")
+    ] = "25%",
     by: ByOpt = "score",
     date_from: FromOpt = None,
     date_to: ToOpt = None,
@@ -251,8 +324,9 @@ def clips_command(
     """A library of exemplary moments for training: audio clips and a playlist.
 
     For every stage and objection, cuts the best examples (the stage found / the objection
-    handled in the highest-scoring calls, or won deals first with --by outcome; one clip per
-    call) from the original recordings, both sides of the call, with a little context
+    handled, only in calls of the top quartile by score (--top) and never in a call with a
+    critical failure or a forbidden phrase; highest score first, or won deals first with
+    --by outcome; one clip per call) from the original recordings, both sides of the call, with a little context
     before and after. Writes WAV clips, playlist.m3u and index.html (a player per clip with
     the quote, manager, call and time). Calls without a recording are skipped with a note.
 
@@ -265,7 +339,7 @@ def clips_command(
         library = build_clips(
             ws, output, per_item=per_item, context=(before, after), stage=stage, objection=objection,
             by=by, date_from=date_from, date_to=date_to, script=script,
-            progress=lambda done, total: advance(1),
+            progress=lambda done, total: advance(1), top=top,
         )
     items = {(c.kind, c.item_id) for c in library.clips}
     err_console.print(
