@@ -115,15 +115,16 @@ case "$cmd" in
     export QA_WORKSPACE=${QA_WORKSPACE:-qa_workspace}
     # The recordings: each call gets the script its manifest row names (inbound or cold
     # call) in its language.
-    .venv/bin/qa score samples/*.wav samples/*.mp3 samples/*.ogg --manifest samples/manifest.csv \
+    .venv/bin/qa score samples/ --manifest samples/manifest.csv \
       -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
       -s scripts_library/b2b_cold_call.en.yaml -s scripts_library/b2b_cold_call.ru.yaml \
       -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml \
       -o out/ "$@"
-    # A week of GENERATED text calls (samples/transcripts/README.md), so the trainer's
+    # A week of GENERATED text calls (sample_transcripts/README.md; each names its company in
+    # meta.extra.company, which fills the scripts' {company}), so the trainer's
     # commands have enough calls to say something: what the best calls say, and the
     # script update it suggests (a diff; nothing is written without --apply).
-    .venv/bin/qa score samples/transcripts/ \
+    .venv/bin/qa score sample_transcripts/ \
       -s scripts_library/real_estate_inbound.en.yaml -s scripts_library/real_estate_inbound.ru.yaml \
       -r rubrics/objections.en.yaml -r rubrics/objections.ru.yaml -o out/generated/
     .venv/bin/qa mine --script scripts_library/real_estate_inbound.ru.yaml --stage needs

@@ -49,7 +49,6 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def scored_samples(tmp_path_factory: pytest.TempPathFactory):
     """Workspace path and ScoreResult of the sample recordings, real model, real scoring."""
-    from qa.audio import AUDIO_EXTENSIONS
     from qa.pipeline import score_paths
     from qa.scripts import load_rubric, load_script
     from qa.store import Workspace
@@ -62,7 +61,5 @@ def scored_samples(tmp_path_factory: pytest.TempPathFactory):
     ]
     rubrics = [load_rubric(ROOT / f"rubrics/objections.{lang}.yaml") for lang in ("en", "ru")]
     with Workspace(ws_path) as ws:
-        # the recordings only: samples/transcripts/ holds generated text calls (not in the manifest)
-        recordings = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
-        result = score_paths(recordings, ws, scripts, rubrics, manifest=SAMPLES / "manifest.csv")
+        result = score_paths([SAMPLES], ws, scripts, rubrics, manifest=SAMPLES / "manifest.csv")
     return ws_path, result

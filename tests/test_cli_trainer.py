@@ -253,14 +253,14 @@ def test_every_trainer_command_has_an_example():
 
 # ---- the bundled samples: real output, never from a low-score or flagged call -----------------
 ROOT = Path(__file__).resolve().parents[1]
-GENERATED = ROOT / "samples" / "transcripts"
+GENERATED = ROOT / "sample_transcripts"
 SCRIPTS = {lang: ROOT / f"scripts_library/real_estate_inbound.{lang}.yaml" for lang in ("ru", "en")}
 RUBRICS = {lang: ROOT / f"rubrics/objections.{lang}.yaml" for lang in ("ru", "en")}
 
 
 @pytest.fixture(scope="module")
 def samples_ws(tmp_path_factory):
-    """samples/transcripts/ (72 generated calls) scored with the bundled scripts, as the demo does."""
+    """sample_transcripts/ (72 generated calls) scored with the bundled scripts, as the demo does."""
     ws = tmp_path_factory.mktemp("generated") / "ws"
     r = CliRunner().invoke(app, ["score", str(GENERATED), "-s", str(SCRIPTS["en"]), "-s", str(SCRIPTS["ru"]),
                                  "-r", str(RUBRICS["en"]), "-r", str(RUBRICS["ru"]), "-w", str(ws)])
