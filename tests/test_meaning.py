@@ -96,7 +96,7 @@ def test_cosine_matches_hand_values() -> None:
 def test_best_items_threshold_and_margin() -> None:
     hits = best_items(U, EX, threshold=0.7, margin=0.1)
     # greet: utterance 0 (1.0, lead 1.0) and 1 (0.8 vs 0.6: lead 0.2) qualify; best is 0
-    assert hits["greet"] == MeaningHit("greet", True, 0, 1.0, 1.0, 0, (0, 1))
+    assert hits["greet"] == MeaningHit("greet", True, 0, 1.0, 1.0, 0, (0, 1), clear=1.0)
     # price: utterance 2 (1.0) and 3 (0.8 vs 0.6) qualify
     assert hits["price"].found and hits["price"].all_found == (2, 3)
     # a margin of 0.3 drops the ambiguous utterances 1 and 3
@@ -109,6 +109,11 @@ def test_best_items_per_item_threshold_and_not_found_evidence() -> None:
     assert not hits["greet"].found
     assert hits["greet"].utterance == 0 and hits["greet"].similarity == pytest.approx(0.8)
     assert hits["price"].found and hits["price"].utterance == 1
+    # clear: the best similarity ahead of the rivals, whatever the threshold (0.8 leads 0.6):
+    # found at any threshold <= 0.8, which is what calibration fits its cuts on
+    assert hits["greet"].clear == pytest.approx(0.8)
+    lower = best_items(U[[1, 3]], EX, threshold={"greet": 0.8, "price": 0.7}, margin=0.0)
+    assert lower["greet"].found and lower["greet"].clear == pytest.approx(0.8)
 
 
 def test_best_items_eligible_masks_role_and_competition() -> None:
@@ -117,6 +122,7 @@ def test_best_items_eligible_masks_role_and_competition() -> None:
     hits = best_items(U, EX, 0.5, 0.1, eligible={"greet": [False, False, True, True]})
     assert not hits["greet"].found  # utterance 3: 0.6 >= 0.5 but price leads it (0.8)
     assert (hits["greet"].utterance, hits["greet"].similarity) == (3, pytest.approx(0.6))
+    assert hits["greet"].clear is None  # never ahead of price by the margin where eligible
     assert hits["price"].all_found == (1, 2, 3)
     with pytest.raises(MeaningError, match="eligible"):
         best_items(U, EX, 0.5, 0.1, eligible={"greet": [True]})

@@ -125,6 +125,8 @@ def score(
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
+    for note in result.notes:  # calibration profiles: applied, or for an earlier version
+        err_console.print(note, markup=False, soft_wrap=True)
     print_batch_summary(result.batch)
     if writer is not None and output is not None:
         # one file per table: calls.csv + items.csv; else one scores.<ext> holding both tables

@@ -14,7 +14,7 @@ role on mono recordings, where roles are unknown) and its time window, as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -75,12 +75,15 @@ def script_matchers(
     if enc is None:
         enc = encoder(opts.encoder)
 
-    def make(examples: dict[str, list[str]], kind: str) -> MeaningMatcher | None:
+    def make(examples: dict[str, list[str]], kind: str, prefix: str = "") -> MeaningMatcher | None:
         examples = {k: v for k, v in examples.items() if v}
         if not examples:
             return None
         o = opts if opts.threshold is not None else replace(
             opts, threshold=KIND_THRESHOLDS[opts.encoder][kind])
+        own = kind_thresholds(opts.item_thresholds, kind, prefix)
+        if own != dict(opts.item_thresholds):
+            o = replace(o, item_thresholds=own)
         return MeaningMatcher(examples, o, cache=cache, enc=enc)
 
     stages = make({st.id: [p.text for p in st.phrases] for st in script.stages
@@ -89,8 +92,23 @@ def script_matchers(
     if rubric is not None:
         triggers = make({ob.id: [p.text for p in ob.triggers] for ob in rubric.objections}, "trigger")
         steps = {ob.id: m for ob in rubric.objections
-                 if (m := make({s.id: [p.text for p in s.phrases] for s in ob.steps}, "step"))}
+                 if (m := make({s.id: [p.text for p in s.phrases] for s in ob.steps}, "step", f"{ob.id}."))}
     return ScriptMatchers(stages, triggers, steps or {})
+
+
+#: The kinds of item a script's meaning layer decides, as they prefix the keys of
+#: ``MeaningOptions.item_thresholds`` (``stage:needs``, ``trigger:price``,
+#: ``step:price.clarify``); a key without a prefix applies to that id in every kind.
+KINDS = ("stage", "trigger", "step")
+
+
+def kind_thresholds(item_thresholds: Mapping[str, float], kind: str, prefix: str = "") -> dict[str, float]:
+    """The per-item thresholds one matcher of ``kind`` takes (ids without the kind prefix;
+    ``prefix``: the objection of a step matcher, ``price.``)."""
+    out = {k: v for k, v in item_thresholds.items() if ":" not in k}
+    head = f"{kind}:{prefix}"
+    out.update({k[len(head):]: v for k, v in item_thresholds.items() if k.startswith(head)})
+    return out
 
 
 def stage_eligibility(script: Script, transcript: Transcript) -> dict[str, list[bool]]:
