@@ -692,7 +692,7 @@ def meaning_signals(hits: Mapping[str, Mapping[str, MeaningHit]], meaning: Scrip
     for kind, per_item in hits.items():
         out[kind] = {
             item: [None if h.utterance is None else _rounded(h.similarity), _rounded(h.margin), _rounded(h.clear)]
-            for item, h in per_item.items()
+            for item, h in per_item.items() if not item.startswith("~")  # rivals: never reported
         }
     return out
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +32,7 @@ from .encoders import Encoder, encoder
 #: more similarity than :data:`qa.meaning.DEFAULT_THRESHOLDS`; triggers most of all (a client
 #: sentence has no rival item to lose to).
 KIND_THRESHOLDS: dict[str, dict[str, float]] = {
-    "use": {"stage": 0.60, "trigger": 0.80, "step": 0.70},
+    "use": {"stage": 0.60, "trigger": 0.65, "step": 0.70},
     "e5": {"stage": 0.90, "trigger": 0.93, "step": 0.92},
 }
 
@@ -69,8 +71,11 @@ def script_matchers(
     *,
     cache: VectorCache | None = None,
     enc: Encoder | None = None,
+    rivals: bool = True,
 ) -> ScriptMatchers:
-    """Embed the examples of a script (and rubric) once; see the module docstring."""
+    """Embed the examples of a script (and rubric) once; see the module docstring.
+    ``rivals``: let ordinary client sentences (:func:`trigger_rivals`) compete with the
+    objection triggers."""
     opts = options or MeaningOptions()
     if enc is None:
         enc = encoder(opts.encoder)
@@ -90,10 +95,33 @@ def script_matchers(
                    if not st.applies_if}, "stage")
     triggers = steps = None
     if rubric is not None:
-        triggers = make({ob.id: [p.text for p in ob.triggers] for ob in rubric.objections}, "trigger")
+        trig = {ob.id: [p.text for p in ob.triggers] for ob in rubric.objections}
+        if trig and rivals:
+            trig[RIVAL] = trigger_rivals(rubric.language)
+        triggers = make(trig, "trigger")
         steps = {ob.id: m for ob in rubric.objections
                  if (m := make({s.id: [p.text for p in s.phrases] for s in ob.steps}, "step", f"{ob.id}."))}
     return ScriptMatchers(stages, triggers, steps or {})
+
+
+#: The item id of the rival examples among the triggers (not an id a rubric can use: ids are
+#: ``[a-z0-9_]``). Scoring never reports it; it only takes clear finds away from triggers.
+RIVAL = "~rival"
+RIVALS_FILE = Path(__file__).resolve().parents[1] / "data" / "meaning" / "rivals.yaml"
+
+
+@cache
+def trigger_rivals(language: str) -> list[str]:
+    """Ordinary client sentences of ``language`` (``qa/data/meaning/rivals.yaml``) that
+    compete with objection triggers: without them a client sentence has no rival, and
+    "спасибо, до свидания" is close enough to "спасибо, не надо" to raise an objection.
+    Empty for a language without a list."""
+    from ..normalize import language_code
+    from ..safe_yaml import load_file
+
+    doc = load_file(RIVALS_FILE) or {}
+    per = (doc.get("triggers") or {}) if isinstance(doc, dict) else {}
+    return [str(x) for x in per.get(language_code(language)) or []]
 
 
 #: The kinds of item a script's meaning layer decides, as they prefix the keys of
