@@ -555,16 +555,19 @@ def fit_cut(words: Bools, clear: Floats, truth: Bools, default: float) -> float:
     c = np.nan_to_num(np.asarray(clear, dtype=float), nan=-np.inf)
     y = np.asarray(truth, dtype=bool)
     vals = np.unique(c[~w & np.isfinite(c)])
-    cuts = [1.0, default, *((vals[:-1] + vals[1:]) / 2).tolist()]
+    # every observed value (the lowest cut that still says yes to it), the midpoints, the
+    # default, "words only" and below them all
+    # (just below the value: the stored similarity is rounded to 6 digits)
+    cuts = [1.0, default, *(vals - 1e-5).tolist(), *((vals[:-1] + vals[1:]) / 2).tolist()]
     if vals.size:
-        cuts += [float(vals[-1]), max(-1.0, float(vals[0]) - 1e-3)]
+        cuts.append(max(-1.0, float(vals[0]) - 1e-3))
     best, best_key = 1.0, (-2.0, -1.0, -9.0)
     for cut in sorted({min(1.0, max(-1.0, float(x))) for x in cuts}):
         p = w | (c >= cut)
         key = (cohen_kappa(y, p), float((p == y).mean()), -abs(cut - default))
         if key > best_key:
             best, best_key = cut, key
-    return round(best, 4)
+    return round(best, 6)
 
 
 def _default_threshold(encoder_name: str, kind: str) -> float:

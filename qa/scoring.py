@@ -676,7 +676,7 @@ def _meaning_detail(m: Match, hit: MeaningHit) -> str:
 
 # -- calibration hook (qa.calibrate): the meaning layer's signals per item, found or not ----
 def _rounded(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
 def meaning_signals(hits: Mapping[str, Mapping[str, MeaningHit]], meaning: ScriptMatchers | None) -> dict[str, Any]:

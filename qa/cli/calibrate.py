@@ -144,7 +144,9 @@ def calibrate(
         out_console.print(_table("Graders on the same calls", rep.graders,
                                  ["question", "graders", "calls", "agreement", "kappa"]))
     if fitted is not None:
+        several = fitted.table["version"].nunique() > 1  # name the version only when it tells apart
         out_console.print(_table(f"--fit: {fitted.folds}-fold cross-validated, before -> after",
-                                 fitted.table, ["question", "version", "n", "before_agreement",
+                                 fitted.table, ["question", *(["version"] if several else []), "n",
+                                                "before_agreement",
                                                 "after_agreement", "before_kappa", "after_kappa",
                                                 "threshold", "kept"]))
