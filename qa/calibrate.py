@@ -352,6 +352,7 @@ def tool_decisions(ws: Any, version: str | tuple[str, str] | None = None) -> Too
             mine = rows.get((cid, item), [])
             ev = mine[0] if mine else {}
             sig = signals.get(str(cid), {})
+            qs: list[tuple[str, bool, bool | None, Any]]
             if kind == "stage":
                 found = [r for r in mine if r["status"] == "found"]
                 qs = [(item, bool(found), _by_words(found), sig.get("stage", {}).get(item))]
@@ -679,9 +680,10 @@ def calibrated_options(ws: Any, script: Any, rubric: Any, options: Any) -> tuple
             return options, (f"calibration profile for {name} v{script.hash[:8]} was fitted with "
                              f"encoder {mine[0]['encoder']!r}, not {options.encoder!r}; not applied")
         th = dict(use["profile"].get("thresholds") or {})
+        fitted = len(use["profile"].get("items") or th)
         opts = replace(options, item_thresholds={**th, **dict(options.item_thresholds)})
-        return opts, (f"calibration profile applied: {name} v{script.hash[:8]}, {len(th)} item "
-                      f"threshold(s) fitted on {use['grades']} grade(s)")
+        return opts, (f"calibration profile applied: {name} v{script.hash[:8]}, {len(th)} of {fitted} "
+                      f"item threshold(s) changed, fitted on {use['grades']} grade(s)")
     for p in profiles:
         s_same = _same_config(ws, p["script_hash"], script)
         r_same = (p["rubric_hash"] == rh) if rubric is None else _same_config(ws, p["rubric_hash"], rubric)

@@ -260,7 +260,7 @@ def test_calibrated_options_apply_only_to_the_same_version(tmp_path: Path) -> No
     ws.save_calibration("s_old", "r1", "use", prof, 120)
     got, note = cal.calibrated_options(ws, script, rubric, opts)
     assert got.item_thresholds == {"stage:needs": 0.42}
-    assert note == "calibration profile applied: Sales vs_old, 1 item threshold(s) fitted on 120 grade(s)"
+    assert note == "calibration profile applied: Sales vs_old, 1 of 1 item threshold(s) changed, fitted on 120 grade(s)"
     # saving again replaces (one row per version and encoder)
     ws.save_calibration("s_old", "r1", "use", {**prof, "thresholds": {}}, 130)
     assert [c["grades"] for c in ws.calibrations()] == [130]

@@ -148,7 +148,7 @@ def test_fit_stores_a_profile_that_qa_score_applies_and_an_edit_voids(tmp_path: 
     assert r.exit_code == 0, r.output
     applied = [ln for ln in r.stderr.splitlines() if ln.startswith("calibration profile")]
     assert applied == [f"calibration profile applied: CaSiNo strategies v{profile['script_hash'][:8]}, "
-                       f"{len(changed)} item threshold(s) fitted on 60 grade(s)"]
+                       f"{len(changed)} of 5 item threshold(s) changed, fitted on 60 grade(s)"]
     after = _decisions(ws)
     assert set(after) == set(before)
     cuts = {k.split(":", 1)[1]: v for k, v in changed.items()}

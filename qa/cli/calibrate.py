@@ -97,8 +97,8 @@ def calibrate(
         err_console.print(f"skipped {where}: {why}", markup=False, soft_wrap=True)
     err_console.print(f"{len(rep.joined)} grade(s) compared, {len(rep.skipped)} skipped", markup=False)
     if fitted is not None:
-        for line in cal.save_profiles(ws, fitted):
-            err_console.print(line, markup=False, soft_wrap=True)
+        for stored in cal.save_profiles(ws, fitted):
+            err_console.print(stored, markup=False, soft_wrap=True)
         if not fitted.profiles:
             err_console.print("no calibration profile stored: the calls were scored without the meaning "
                               "layer; run qa score with it (the default when installed), then --fit",
