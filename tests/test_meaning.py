@@ -266,7 +266,7 @@ def test_use_finds_small_talk_on_real_dialogues_better_than_words_alone() -> Non
 
 # -- script and rubric -------------------------------------------------------------------
 def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
-    from qa.meaning.items import script_matchers, stage_eligibility
+    from qa.meaning.items import RIVAL, script_matchers, stage_eligibility, trigger_rivals
     from qa.scripts import load_rubric, load_script
     from qa.transcripts import CallMeta, Transcript, Utterance
 
@@ -275,7 +275,12 @@ def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
     m = script_matchers(script, rubric, enc=FakeEncoder())
     assert m.stages is not None and "objection_handling" not in m.stages.examples  # applies_if
     assert m.stages.examples["greeting"][0] == "добрый день"
-    assert m.triggers is not None and set(m.triggers.examples) == {o.id for o in rubric.objections}
+    # the triggers compete with the rubric's objections and with ordinary client sentences
+    # (qa/data/meaning/rivals.yaml), which are never reported
+    assert m.triggers is not None and set(m.triggers.examples) == {o.id for o in rubric.objections} | {RIVAL}
+    assert "спасибо, до свидания" in m.triggers.examples[RIVAL]
+    assert RIVAL not in script_matchers(script, rubric, enc=FakeEncoder(), rivals=False).triggers.examples
+    assert trigger_rivals("en-US") and trigger_rivals("xx") == []
     assert set(m.steps["price"].examples) == {"acknowledge", "clarify", "argue"}
 
     t = Transcript(CallMeta("c1"), [
