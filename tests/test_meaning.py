@@ -292,3 +292,64 @@ def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
     assert el["greeting"] == [True, False, False]  # manager, within the first 20 s
     assert el["introduction"] == [True, False, True]  # within the first 40 s
     assert "objection_handling" not in el
+
+
+class WordCountEncoder:
+    """Counts of words starting with a, b, c (and other): "bob bob ann" is 0.89 similar to
+    "bob" and 0.45 to "ann"."""
+
+    name = "count@1"
+    dim = 4
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in str(t).split():
+                out[i, "abc".index(w[0]) if w[0] in "abc" else 3] += 1.0
+        return out
+
+
+SIGNAL_SCRIPT = """name: Signals
+language: en
+stages:
+  - {id: s_a, weight: 1, phrases: ["ann"]}
+  - {id: s_b, weight: 1, phrases: ["bob"]}
+  - {id: s_c, weight: 1, phrases: ["cid"]}
+"""
+
+
+def test_score_keeps_meaning_signals_for_missed_items_too(tmp_path: Path) -> None:
+    """Calibration learns from what the meaning layer saw on items it did NOT find: every
+    stage gets [similarity, margin, clear] in the score's summary, found or not, and a
+    threshold at ``clear`` finds the item (by meaning) while one just above does not."""
+    from dataclasses import replace
+
+    from qa.meaning.items import script_matchers
+    from qa.scoring import score_call
+    from qa.scripts import load_script
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    (tmp_path / "s.yaml").write_text(SIGNAL_SCRIPT, encoding="utf-8")
+    script = load_script(tmp_path / "s.yaml")
+    t = Transcript(CallMeta("c1"), [
+        Utterance("manager", 0.0, 2.0, "bravo bravo alpha"),
+        Utterance("client", 2.0, 4.0, "charlie"),  # the client's: not eligible for manager stages
+    ], duration=10.0)
+    assert "meaning" not in score_call(t, script).to_store()[0]  # no layer, no signals
+    opts = MeaningOptions(threshold=0.95, margin=0.02)
+    summary, items = score_call(t, script, meaning=script_matchers(script, None, opts,
+                                                                    enc=WordCountEncoder())).to_store()
+    status = {r["item_id"]: r["status"] for r in items if r["kind"] == "stage"}
+    assert status == {"s_a": "missed", "s_b": "missed", "s_c": "missed"}
+    sig = summary["meaning"]["stage"]
+    b = 2 / np.sqrt(5)  # cos([1, 2, 0, 0], [0, 1, 0, 0]); ann: 1 / sqrt(5)
+    assert sig["s_b"] == [pytest.approx(b, abs=1e-5), pytest.approx(b - 1 / np.sqrt(5), abs=1e-5),
+                          pytest.approx(b, abs=1e-5)]
+    assert sig["s_a"][0] == pytest.approx(1 / np.sqrt(5), abs=1e-5) and sig["s_a"][2] is None  # behind bob
+    assert sig["s_c"] == [pytest.approx(0.0), pytest.approx(-b, abs=1e-5), None]
+    for cut, found in ((sig["s_b"][2] - 1e-5, "found"), (sig["s_b"][2] + 1e-4, "missed")):
+        lower = replace(opts, item_thresholds={"stage:s_b": cut})
+        _, rows = score_call(t, script, meaning=script_matchers(script, None, lower,
+                                                                 enc=WordCountEncoder())).to_store()
+        row = next(r for r in rows if r["item_id"] == "s_b")
+        assert row["status"] == found and (row["layer"] == "meaning") == (found == "found")
