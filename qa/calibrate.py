@@ -5,8 +5,13 @@ decisions from the workspace (``items`` and ``scores`` of one script/rubric vers
 reports how far they agree: per item agreement, Cohen's kappa, precision and recall of the
 tool against the human; per call the share of score differences within 10 points; the worst
 disagreements with the tool's evidence; and inter-grader agreement where two graders graded
-the same call. :func:`fit_items` learns per-item decisions from grades and reports
-cross-validated agreement before and after (never only in-sample).
+the same call. :func:`fit` learns, per script/rubric version and item, the meaning threshold
+of the rule scoring applies (words OR meaning ``clear >= t``) from the grades and the meaning
+signals ``qa score`` keeps for every item, found or missed; it reports cross-validated
+agreement before and after (never only in-sample). :func:`save_profiles` stores the result as
+the version's calibration profile (workspace table ``calibrations``), and
+:func:`calibrated_options` is how ``qa score`` applies it -- to that version only, warning
+when the script or rubric was edited since.
 
 Grades file columns: ``call_id``, ``item_id``, ``value`` (yes/no, 1/0, true/false,
 found/missed, handled/unhandled, raised/not raised); optional ``grader`` and ``score``
@@ -14,7 +19,8 @@ found/missed, handled/unhandled, raised/not raised); optional ``grader`` and ``s
 unhandled asks whether it was handled (question ``<id>:handled``). Rows that cannot be used
 (unknown call or item, bad value) are skipped and listed, with their line; the rest is kept.
 
-Hands on a :class:`CalibrationReport` (pandas frames) for the CLI to render.
+Hands on a :class:`CalibrationReport` and a :class:`FitResult` (pandas frames) for the CLI
+to render, and profiles to the workspace.
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@
 
 - ``stages``: every stage judged by its own phrases (not ``applies_if`` stages, which the
   rubric judges), competing with each other;
-- ``triggers``: every objection's triggers, competing with each other (client side);
+- ``triggers``: every objection's triggers, competing with each other and with ordinary
+  client sentences (:data:`RIVAL`, never reported; client side);
 - ``steps[objection id]``: that objection's handling steps, competing with each other.
 
 :func:`stage_eligibility` gives, per stage, the utterances it may be found in: its role (any
 role on mono recordings, where roles are unknown) and its time window, as
 :mod:`qa.scoring` states them. Hands on :class:`ScriptMatchers`.
+
+Per-item thresholds (a calibration profile's, :mod:`qa.calibrate`) come in
+``MeaningOptions.item_thresholds`` keyed ``<kind>:<id>`` (:data:`KINDS`); each matcher takes
+its own kind's (:func:`kind_thresholds`).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from .encoders import Encoder, encoder
 #: ``MeaningOptions.threshold`` is None. Chosen on the ``dev`` calls of ``tests/data/labelled``
 #: with simulated recognition errors (``asr_noise`` at rate 0.15), never on the held-out
 #: calls (docs/meaning.md). Sales-call items sit closer together than CaSiNo's, so they need
-#: more similarity than :data:`qa.meaning.DEFAULT_THRESHOLDS`; triggers most of all (a client
-#: sentence has no rival item to lose to).
+#: more similarity than :data:`qa.meaning.DEFAULT_THRESHOLDS`. Triggers compete with ordinary
+#: client sentences (:func:`trigger_rivals`); without those rivals they needed 0.80 (USE).
+#: e5's figures were not re-tuned since the rivals came in.
 KIND_THRESHOLDS: dict[str, dict[str, float]] = {
     "use": {"stage": 0.60, "trigger": 0.65, "step": 0.70},
     "e5": {"stage": 0.90, "trigger": 0.93, "step": 0.92},
