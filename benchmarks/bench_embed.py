@@ -9,6 +9,13 @@ and the decision cost per call.
 
     python benchmarks/bench_embed.py                 # both encoders, up to 1,000 utterances
     python benchmarks/bench_embed.py --encoders use --limit 4000
+    python benchmarks/bench_embed.py --score-calls 400 --workers 2   # scoring, cached vectors
+
+``--score-calls N``: instead, scoring with cached vectors side by side (issue 12's "scoring
+with cached vectors stays >= 200 calls/s on 2 cores"): ``benchmarks/bench_scoring.py``'s
+synthetic Russian calls, their word windows embedded into a workspace beforehand (not
+timed), then scored fuzzy only and fuzzy + meaning (USE), in one process and in ``--workers``
+processes (each opens the workspace and reads the vectors from SQLite, as ``qa score`` does).
 """
 
 from __future__ import annotations
@@ -46,11 +53,111 @@ def load(limit: int) -> tuple[list[str], float]:
     return texts, float(np.mean([len(c) for c in calls]))
 
 
+# ---- scoring with cached vectors (--score-calls) ---------------------------------------------
+_STATE: dict[str, object] = {}
+
+
+def _init(ws_path: str, meaning: bool) -> None:
+    from bench_scoring import RUBRIC, SCRIPT, load_rubric, load_script
+
+    from qa.meaning import MeaningOptions
+    from qa.meaning.items import script_matchers
+    from qa.store import Workspace
+
+    script, rubric = load_script(SCRIPT), load_rubric(RUBRIC)
+    ws = Workspace(ws_path)
+    layer = script_matchers(script, rubric, MeaningOptions(), cache=ws.vector_cache()) if meaning else None
+    _STATE.update(script=script, rubric=rubric, ws=ws, layer=layer)
+
+
+def _score(chunk: list) -> int:
+    from qa.scoring import score_call
+
+    for t in chunk:
+        score_call(t, _STATE["script"], _STATE["rubric"], meaning=_STATE["layer"])  # type: ignore[arg-type]
+    return len(chunk)
+
+
+def _rate(calls: list, ws_path: str, meaning: bool, workers: int) -> tuple[float, float]:
+    """Calls per wall second and per CPU second of the scoring process(es) (after a warm-up
+    chunk per process, not timed). On a shared machine the CPU figure is what one idle core
+    would do; the wall figure is what this run got."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, len(calls) // (max(workers, 1) * 8))
+    chunks = [calls[i:i + size] for i in range(0, len(calls), size)]
+    if workers <= 1:
+        _init(ws_path, meaning)
+        _score(chunks[0])
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = sum(_score(c) for c in chunks)
+        return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(ws_path, meaning)) as pool:
+        list(pool.map(_score, chunks[:workers]))
+        t0, c0 = time.perf_counter(), _children_cpu()
+        n = sum(pool.map(_score, chunks))
+        wall = time.perf_counter() - t0
+        return n / wall, float("nan") if c0 is None else n / max(_children_cpu() - c0, 1e-9)  # type: ignore[operator]
+
+
+def _children_cpu() -> float | None:
+    """CPU seconds of this process's live children (Linux /proc), None elsewhere."""
+    import multiprocessing
+
+    total = 0.0
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        for p in multiprocessing.active_children():
+            fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, AttributeError):
+        return None
+    return total
+
+
+def score_bench(n: int, workers: int) -> None:
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scoring import RUBRIC, SCRIPT, load_rubric, load_script, make_calls
+
+    from qa.meaning import MeaningOptions, windows
+    from qa.meaning.items import script_matchers
+    from qa.store import Workspace
+
+    script, rubric = load_script(SCRIPT), load_rubric(RUBRIC)
+    calls, _ = make_calls(n, script, rubric, 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        with Workspace(tmp) as ws:  # every word window embedded once, beforehand (not timed)
+            layer = script_matchers(script, rubric, MeaningOptions(), cache=ws.vector_cache())
+            texts = [w for t in calls for w in windows([u.text for u in t.utterances])[0]]
+            for i in range(0, len(texts), 512):
+                layer.embed(texts[i:i + 512])
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"{n} synthetic calls ({len(texts) / n:.0f} word windows each, vectors cached), "
+              f"{cpu_model()}, {os.cpu_count()} CPUs, load average {load:.1f}, "
+              f"Python {platform.python_version()}\n")
+        print(f"| scorer | 1 process: calls/s (calls per CPU s) | {workers} processes: calls/s "
+              "(calls per CPU s, summed over the processes) |")
+        print("|---|---:|---:|")
+        for meaning in (False, True):
+            one, one_cpu = _rate(calls, tmp, meaning, 1)
+            many, many_cpu = _rate(calls, tmp, meaning, workers)
+            name = "fuzzy + meaning (USE), cached vectors" if meaning else "fuzzy only"
+            print(f"| {name} | {one:.0f} ({one_cpu:.0f}) | {many:.0f} ({many_cpu:.0f}) |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--encoders", default="use,e5")
     ap.add_argument("--limit", type=int, default=1000)
+    ap.add_argument("--score-calls", type=int, default=0,
+                    help="instead: scoring with cached vectors on this many synthetic calls")
+    ap.add_argument("--workers", type=int, default=2, help="processes for --score-calls (default 2)")
     a = ap.parse_args()
+    if a.score_calls:
+        score_bench(a.score_calls, a.workers)
+        return
     texts, per_call = load(a.limit)
     print(f"{len(texts)} utterances ({per_call:.1f} per call), one thread, "
           f"{cpu_model()}, Python {platform.python_version()}\n")

@@ -5,8 +5,13 @@ decisions from the workspace (``items`` and ``scores`` of one script/rubric vers
 reports how far they agree: per item agreement, Cohen's kappa, precision and recall of the
 tool against the human; per call the share of score differences within 10 points; the worst
 disagreements with the tool's evidence; and inter-grader agreement where two graders graded
-the same call. :func:`fit_items` learns per-item decisions from grades and reports
-cross-validated agreement before and after (never only in-sample).
+the same call. :func:`fit` learns, per script/rubric version and item, the meaning threshold
+of the rule scoring applies (words OR meaning ``clear >= t``) from the grades and the meaning
+signals ``qa score`` keeps for every item, found or missed; it reports cross-validated
+agreement before and after (never only in-sample). :func:`save_profiles` stores the result as
+the version's calibration profile (workspace table ``calibrations``), and
+:func:`calibrated_options` is how ``qa score`` applies it -- to that version only, warning
+when the script or rubric was edited since.
 
 Grades file columns: ``call_id``, ``item_id``, ``value`` (yes/no, 1/0, true/false,
 found/missed, handled/unhandled, raised/not raised); optional ``grader`` and ``score``
@@ -14,14 +19,15 @@ found/missed, handled/unhandled, raised/not raised); optional ``grader`` and ``s
 unhandled asks whether it was handled (question ``<id>:handled``). Rows that cannot be used
 (unknown call or item, bad value) are skipped and listed, with their line; the rest is kept.
 
-Hands on a :class:`CalibrationReport` (pandas frames) for the CLI to render.
+Hands on a :class:`CalibrationReport` and a :class:`FitResult` (pandas frames) for the CLI
+to render, and profiles to the workspace.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,12 +264,14 @@ def merge_grades(a: Grades, b: Grades) -> Grades:
 # -- the tool's side -------------------------------------------------------------------------
 @dataclass
 class ToolDecisions:
-    """Per (call, question): the tool's yes/no, its evidence; and the per-call score."""
+    """Per (call, question): the tool's yes/no, its evidence, the version it was scored
+    with and the meaning layer's signals (:data:`SIGNAL_COLUMNS`); and the per-call score."""
 
-    decisions: Any  # call_id, question, kind, tool, status, start, text, phrase, similarity, detail
+    decisions: Any  # call_id, question, kind, tool, status, ..., script_hash, rubric_hash, signals
     scores: Any  # call_id, tool_score
     items: dict[str, str]  # item id -> kind ("stage" or "objection")
     version: tuple[str, str]
+    names: dict[str, str] = field(default_factory=dict)  # config hash -> script/rubric name
 
 
 def _config_ids(ws: Any, h: str) -> dict[str, str]:
@@ -284,6 +292,31 @@ def _config_ids(ws: Any, h: str) -> dict[str, str]:
     return out
 
 
+#: The meaning layer's signals beside each decision (None where the call was scored without
+#: it): ``encoder``; ``words``: the fuzzy layer found it (the words were said);
+#: ``meaning_similarity`` and ``meaning_margin`` of the closest utterance, found or missed;
+#: ``meaning_clear``: the best similarity that beat the rival items by the margin
+#: (:attr:`qa.meaning.MeaningHit.clear`). Stored by ``qa score`` in the score's summary.
+SIGNAL_COLUMNS = ("encoder", "words", "meaning_similarity", "meaning_margin", "meaning_clear")
+
+
+def _signals_of(summary_json: Any) -> dict[str, Any]:
+    import json
+
+    try:
+        doc = json.loads(summary_json) if summary_json else {}
+    except (TypeError, ValueError):
+        return {}
+    sig = doc.get("meaning") if isinstance(doc, dict) else None
+    return sig if isinstance(sig, dict) else {}
+
+
+def _by_words(rows: list[dict[str, Any]]) -> bool:
+    """Did the fuzzy layer (the words) find it? Rows scored before the ``layer`` column
+    count as the words' (they had no other layer)."""
+    return any(r.get("layer") != "meaning" for r in rows)
+
+
 def tool_decisions(ws: Any, version: str | tuple[str, str] | None = None) -> ToolDecisions:
     """Read the tool's decisions for the calls every view reads (:mod:`qa.versions`: the
     latest version of each script file and language, each call under its latest score), or
@@ -296,11 +329,13 @@ def tool_decisions(ws: Any, version: str | tuple[str, str] | None = None) -> Too
     frm, params = sc.where(items=True)
     items = ws.frame(
         "SELECT i.call_id, i.kind, i.item_id, i.status, i.start, i.text, i.phrase, i.similarity, "
-        f"i.detail {frm} AND i.kind IN ('stage','objection')",
+        f"i.detail, i.layer {frm} AND i.kind IN ('stage','objection')",
         params,
     )
     frm, params = sc.where()
-    scored = ws.frame(f"SELECT c.call_id, s.score AS tool_score, s.script_hash, s.rubric_hash {frm}", params)
+    scored = ws.frame(
+        f"SELECT c.call_id, s.score AS tool_score, s.script_hash, s.rubric_hash, s.summary_json {frm}", params)
+    signals = {str(c): _signals_of(j) for c, j in zip(scored["call_id"], scored["summary_json"])}
     scores = scored[["call_id", "tool_score"]]
     # each call is asked only about the items of the script and rubric it was scored with
     per_version: dict[tuple[str, str], dict[str, str]] = {
@@ -322,20 +357,30 @@ def tool_decisions(ws: Any, version: str | tuple[str, str] | None = None) -> Too
         for item, kind in per_version.get(version_of[str(cid)], {}).items():
             mine = rows.get((cid, item), [])
             ev = mine[0] if mine else {}
+            sig = signals.get(str(cid), {})
+            qs: list[tuple[str, bool, bool | None, Any]]
             if kind == "stage":
-                qs = [(item, any(r["status"] == "found" for r in mine))]
+                found = [r for r in mine if r["status"] == "found"]
+                qs = [(item, bool(found), _by_words(found), sig.get("stage", {}).get(item))]
             else:  # one row per raise; raised = any row, handled = any handled raise
                 handled = [r for r in mine if r["status"] == "handled"]
-                qs = [(item, bool(mine)), (f"{item}:handled", bool(handled))]
+                qs = [(item, bool(mine), _by_words(mine), sig.get("trigger", {}).get(item)),
+                      (f"{item}:handled", bool(handled), None, None)]
                 ev = handled[0] if handled else ev
-            for q, val in qs:
+            for q, val, words, meaning in qs:
+                m = meaning if isinstance(meaning, list) and len(meaning) == 3 else [None, None, None]
                 recs.append({"call_id": cid, "question": q, "kind": kind, "tool": val,
                              "status": ev.get("status"), "start": ev.get("start"),
                              "text": ev.get("text"), "phrase": ev.get("phrase"),
-                             "similarity": ev.get("similarity"), "detail": ev.get("detail")})
+                             "similarity": ev.get("similarity"), "detail": ev.get("detail"),
+                             "script_hash": version_of[str(cid)][0], "rubric_hash": version_of[str(cid)][1],
+                             "encoder": sig.get("encoder") if meaning is not None else None,
+                             "words": words, "meaning_similarity": m[0], "meaning_margin": m[1],
+                             "meaning_clear": m[2]})
     cols = ["call_id", "question", "kind", "tool", "status", "start", "text", "phrase",
-            "similarity", "detail"]
-    return ToolDecisions(pd.DataFrame(recs, columns=cols), scores, known, (sh, rh))
+            "similarity", "detail", "script_hash", "rubric_hash", *SIGNAL_COLUMNS]
+    names = {v.script_hash: v.script_name or "" for v in sc.versions}
+    return ToolDecisions(pd.DataFrame(recs, columns=cols), scores, known, (sh, rh), names)
 
 
 # -- the report --------------------------------------------------------------------------
@@ -441,11 +486,20 @@ def report(grades: Grades, tool: ToolDecisions, worst: int = 10) -> CalibrationR
 # -- fitting -----------------------------------------------------------------------------
 @dataclass
 class FitResult:
-    """Cross-validated agreement per question, before (the tool as is) and after fitting."""
+    """Cross-validated agreement per question, before (the tool as is) and after fitting;
+    ``profiles``: per version ``(script_hash, rubric_hash)``, the profile to store."""
 
-    table: Any  # question, n, before_*, after_*, threshold (fitted on all rows)
+    table: Any  # question, n, before_*, after_*, threshold (fitted on all rows), key, kept
     folds: int
     features: list[str]
+    profiles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+def _folds(calls: Sequence[str], folds: int, seed: int) -> tuple[dict[str, int], int]:
+    order = sorted(set(calls))
+    random.Random(seed).shuffle(order)
+    k = max(2, min(folds, len(order)))
+    return {c: i % k for i, c in enumerate(order)}, k
 
 
 def fit_items(frame: Any, features: Sequence[str], folds: int = 5, seed: int = 0) -> FitResult:
@@ -461,10 +515,7 @@ def fit_items(frame: Any, features: Sequence[str], folds: int = 5, seed: int = 0
     out = []
     for q, g in frame.groupby("question", sort=True):
         g = g.reset_index(drop=True)
-        calls = sorted(set(g["call_id"]))
-        random.Random(seed).shuffle(calls)
-        k = max(2, min(folds, len(calls)))
-        fold_of = {c: i % k for i, c in enumerate(calls)}
+        fold_of, k = _folds(list(g["call_id"]), folds, seed)
         fid = g["call_id"].map(fold_of).to_numpy()
         X = g[features].apply(pd.to_numeric, errors="coerce").fillna(0.0).to_numpy(dtype=float)
         y = g["human"].astype(bool).to_numpy()
@@ -479,22 +530,188 @@ def fit_items(frame: Any, features: Sequence[str], folds: int = 5, seed: int = 0
                 pred[te] = bool(y[tr].all())
             else:
                 pred[te] = fit_logistic(X[tr], y[tr]).predict(X[te])
-        tool = g["tool"].astype(bool).to_numpy()
         row: dict[str, Any] = {"question": q, "n": len(g)}
-        for tag, p in (("before", tool), ("after", pred)):
-            row[f"{tag}_agreement"] = float((p == y).mean())
-            row[f"{tag}_kappa"] = cohen_kappa(y, p)
-            row[f"{tag}_f1"] = prf(y, p)[2]
+        row.update(_before_after(y, g["tool"].astype(bool).to_numpy(), pred))
         row["threshold"] = fit_threshold(X[:, 0], y) if len(features) == 1 else None
         out.append(row)
     return FitResult(pd.DataFrame(out), folds, features)
 
 
+def _before_after(y: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    row: dict[str, float] = {}
+    for tag, p in (("before", before), ("after", after)):
+        row[f"{tag}_agreement"] = float((p == y).mean())
+        row[f"{tag}_kappa"] = cohen_kappa(y, p)
+        row[f"{tag}_f1"] = prf(y, p)[2]
+    return row
+
+
+# -- calibration profiles -----------------------------------------------------------------
+#: What a profile can set, per question kind: the meaning threshold of a stage
+#: (``stage:<id>``) or of an objection's triggers (``trigger:<id>``, the "raised" question).
+#: "Handled" questions and ``applies_if`` stages follow from these and are reported only.
+PROFILE_KIND = {"stage": "stage", "objection": "trigger"}
+
+
+def fit_cut(words: Bools, clear: Floats, truth: Bools, default: float) -> float:
+    """The meaning threshold ``t`` for the rule scoring applies, "found by the words OR
+    ``clear >= t``", that maximises Cohen's kappa with ``truth`` (then agreement; ties go to
+    the cut nearest ``default``, the zero-shot threshold). In [-1, 1]; 1.0 means "by the
+    words only". ``clear`` is NaN where no utterance beat its rivals by the margin."""
+    w = np.asarray(words, dtype=bool)
+    c = np.nan_to_num(np.asarray(clear, dtype=float), nan=-np.inf)
+    y = np.asarray(truth, dtype=bool)
+    vals = np.unique(c[~w & np.isfinite(c)])
+    # every observed value (the lowest cut that still says yes to it), the midpoints, the
+    # default, "words only" and below them all
+    # (just below the value: the stored similarity is rounded to 6 digits)
+    cuts = [1.0, default, *(vals - 1e-5).tolist(), *((vals[:-1] + vals[1:]) / 2).tolist()]
+    if vals.size:
+        cuts.append(max(-1.0, float(vals[0]) - 1e-3))
+    best, best_key = 1.0, (-2.0, -1.0, -9.0)
+    for cut in sorted({min(1.0, max(-1.0, float(x))) for x in cuts}):
+        p = w | (c >= cut)
+        key = (cohen_kappa(y, p), float((p == y).mean()), -abs(cut - default))
+        if key > best_key:
+            best, best_key = cut, key
+    return round(best, 6)
+
+
+def _default_threshold(encoder_name: str, kind: str) -> float:
+    from .meaning.items import KIND_THRESHOLDS
+
+    return KIND_THRESHOLDS.get(encoder_name, KIND_THRESHOLDS["use"])[kind]
+
+
 def fit(grades: Grades, tool: ToolDecisions, folds: int = 5, seed: int = 0) -> FitResult:
-    """``qa calibrate --fit`` over what the workspace records: per item, a similarity cut
-    (a missed item's similarity is 0; a found one's is its evidence's similarity)."""
+    """``qa calibrate --fit``: per version and question, a meaning threshold for the rule
+    scoring applies (words OR meaning ``clear >= t``, :func:`fit_cut`), measured by
+    ``folds``-fold cross-validation over calls (before = the tool as scored, after = the
+    held-out predictions). A question's threshold goes into the version's profile only when
+    cross-validation says it agrees better than the tool did (kappa); otherwise the zero-shot
+    threshold stays. Questions without signals (scored without the meaning layer, or
+    "handled") get the old similarity cut, reported but not stored."""
+    import pandas as pd
+
     joined, _ = join(grades, tool)
-    f = joined.copy()
-    sim = f["similarity"].astype(float).fillna(0.0)
-    f["tool_similarity"] = np.where(f["tool"].astype(bool), np.maximum(sim, 1e-3), 0.0)
-    return fit_items(f, ["tool_similarity"], folds=folds, seed=seed)
+    ws_names = tool.names
+    rows: list[dict[str, Any]] = []
+    profiles: dict[tuple[str, str], dict[str, Any]] = {}
+    old = []
+    for (sh, rh, q), g in joined.groupby(["script_hash", "rubric_hash", "question"], sort=True):
+        g = g.reset_index(drop=True)
+        kind = PROFILE_KIND.get(str(g["kind"].iloc[0])) if ":" not in str(q) else None
+        enc = g["encoder"].dropna()
+        if kind is None or len(enc) < len(g) or enc.nunique() != 1:
+            old.append(g)
+            continue
+        default = _default_threshold(str(enc.iloc[0]), kind)
+        fold_of, k = _folds(list(g["call_id"]), folds, seed)
+        fid = g["call_id"].map(fold_of).to_numpy()
+        w = g["words"].astype(bool).to_numpy()
+        c = pd.to_numeric(g["meaning_clear"], errors="coerce").to_numpy(dtype=float)
+        y = g["human"].astype(bool).to_numpy()
+        pred = np.zeros(len(g), dtype=bool)
+        for f in range(k):
+            tr, te = fid != f, fid == f
+            if te.any():
+                pred[te] = w[te] | (np.nan_to_num(c[te], nan=-np.inf) >= fit_cut(w[tr], c[tr], y[tr], default))
+        row: dict[str, Any] = {"question": q, "n": len(g), "version": _version_label(ws_names, sh),
+                               "script_hash": sh, "rubric_hash": rh}
+        row.update(_before_after(y, g["tool"].astype(bool).to_numpy(), pred))
+        cut = fit_cut(w, c, y, default)
+        key = f"{kind}:{q}"
+        row.update({"threshold": cut, "key": key, "kept": row["after_kappa"] > row["before_kappa"]})
+        rows.append(row)
+        prof = profiles.setdefault((str(sh), str(rh)), {"encoder": str(enc.iloc[0]), "thresholds": {},
+                                                        "items": {}, "folds": k, "grades": 0})
+        prof["grades"] += len(g)
+        prof["items"][key] = {"n": len(g), "threshold": cut, "default": default,
+                              "before_kappa": _num(row["before_kappa"]), "after_kappa": _num(row["after_kappa"]),
+                              "kept": bool(row["kept"])}
+        if row["kept"]:
+            prof["thresholds"][key] = cut
+    if old:  # no signals: the similarity of what was found (reported only)
+        f = pd.concat(old, ignore_index=True)
+        sim = f["similarity"].astype(float).fillna(0.0)
+        f["tool_similarity"] = np.where(f["tool"].astype(bool), np.maximum(sim, 1e-3), 0.0)
+        t = fit_items(f, ["tool_similarity"], folds=folds, seed=seed).table
+        rows.extend(t.assign(key=None, kept=False).to_dict("records"))
+    cols = ["question", "version", "n", "before_agreement", "before_kappa", "before_f1", "after_agreement",
+            "after_kappa", "after_f1", "threshold", "key", "kept"]
+    table = pd.DataFrame(rows).reindex(columns=cols).sort_values("question", kind="stable")
+    return FitResult(table.reset_index(drop=True), folds, ["words", "meaning_clear"], profiles)
+
+
+def _version_label(names: Mapping[str, str], script_hash: str) -> str:
+    return f"{names.get(script_hash) or 'script'} v{script_hash[:8]}"
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
+
+
+def save_profiles(ws: Any, fitted: FitResult) -> list[str]:
+    """Store each version's profile in the workspace; one line per stored profile."""
+    lines = []
+    for (sh, rh), prof in sorted(fitted.profiles.items()):
+        ws.save_calibration(sh, rh, prof["encoder"], prof, prof["grades"])
+        cfg = ws.config(sh) or {}
+        lines.append(f"calibration profile stored for {cfg.get('name') or 'script'} v{sh[:8]}: "
+                     f"{len(prof['thresholds'])} of {len(prof['items'])} item threshold(s) changed, "
+                     f"from {prof['grades']} grade(s); qa score applies it to this version")
+    return lines
+
+
+def calibrated_options(ws: Any, script: Any, rubric: Any, options: Any) -> tuple[Any, str | None]:
+    """The meaning options ``qa score`` uses for one (script, rubric): ``options`` with the
+    workspace's calibration profile for exactly this version applied (its per-item
+    thresholds), and one line saying so; or ``options`` unchanged and a warning when a
+    profile exists only for an earlier version of the same script or rubric (same file or
+    name, other content hash); or no line when there is no profile at all."""
+    from dataclasses import replace
+
+    rh = rubric.hash if rubric is not None and rubric.hash else "none"
+    profiles = ws.calibrations()
+    if not profiles:
+        return options, None
+    name = script.name
+    mine = [p for p in profiles if p["script_hash"] == script.hash and p["rubric_hash"] == rh]
+    if mine:
+        if options is None:
+            return None, (f"calibration profile for {name} v{script.hash[:8]} not applied: "
+                          "the meaning layer is off (--no-meaning)")
+        use = next((p for p in mine if p["encoder"] == options.encoder), None)
+        if use is None:
+            return options, (f"calibration profile for {name} v{script.hash[:8]} was fitted with "
+                             f"encoder {mine[0]['encoder']!r}, not {options.encoder!r}; not applied")
+        th = dict(use["profile"].get("thresholds") or {})
+        fitted = len(use["profile"].get("items") or th)
+        opts = replace(options, item_thresholds={**th, **dict(options.item_thresholds)})
+        return opts, (f"calibration profile applied: {name} v{script.hash[:8]}, {len(th)} of {fitted} "
+                      f"item threshold(s) changed, fitted on {use['grades']} grade(s)")
+    for p in profiles:
+        s_same = _same_config(ws, p["script_hash"], script)
+        r_same = (p["rubric_hash"] == rh) if rubric is None else _same_config(ws, p["rubric_hash"], rubric)
+        if s_same and r_same:
+            what = "script" if p["script_hash"] != script.hash else "rubric"
+            old = p["script_hash"] if what == "script" else p["rubric_hash"]
+            cfg_name = name if what == "script" else rubric.name
+            return options, (f"calibration profile for {cfg_name} v{old[:8]} does not apply to the "
+                             f"edited {what} (v{(script.hash if what == 'script' else rh)[:8]}); "
+                             "re-run qa calibrate --fit")
+    return options, None
+
+
+def _same_config(ws: Any, stored_hash: str, cfg: Any) -> bool:
+    """Is the stored config ``stored_hash`` the same file (or, without a path, the same
+    name) as ``cfg``, whatever its content?"""
+    if stored_hash == cfg.hash:
+        return True
+    row = ws.config(stored_hash)
+    if row is None:
+        return False
+    path = str(cfg.path) if getattr(cfg, "path", None) else None
+    if row.get("path") and path:
+        return bool(Path(row["path"]).resolve() == Path(path).resolve())
+    return bool(row.get("name") and row.get("name") == cfg.name)

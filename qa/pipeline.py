@@ -541,6 +541,8 @@ class ScoreResult:
     batch: BatchResult
     calls: pd.DataFrame
     items: pd.DataFrame
+    #: lines for the user about calibration profiles (applied, or stale for an edited script)
+    notes: list[str] = field(default_factory=list)
 
 
 def register_configs(ws: Workspace, script: Script | None, rubric: Rubric | None) -> None:
@@ -564,6 +566,7 @@ def score_calls(
     meaning: Any = None,
     rules: Sequence[ScriptRule] = (),
     warnings: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
@@ -574,6 +577,9 @@ def score_calls(
     manifest names a file not given) are appended to ``failed`` as ``(source, reason)``.
     ``meaning``: :class:`qa.meaning.MeaningOptions` to add the meaning layer (vectors cached
     in the workspace), None for the fuzzy layer alone.
+    A calibration profile stored for a call's (script, rubric) version by ``qa calibrate
+    --fit`` is applied to it (:func:`qa.calibrate.calibrated_options`), and ``notes`` gets
+    one line per version saying so (or that the profile is for an earlier version).
     """
     import pandas as pd
 
@@ -596,6 +602,7 @@ def score_calls(
     item_rows: list[dict[str, Any]] = []
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
+    profiles: dict[tuple[str, str], Any] = {}  # the meaning options per version, profile applied
     for n, transcript in enumerate(ws.transcripts(ids), start=1):
         try:
             script_pick = script_for.decide(transcript)
@@ -613,7 +620,8 @@ def score_calls(
                     warnings.append(line)
         script = script_pick.config
         rubric = rubric_pick.config if rubric_pick is not None else None
-        cs = score_call(transcript, script, rubric, meaning=_meaning_layer(ws, script, rubric, meaning))
+        cs = score_call(transcript, script, rubric,
+                        meaning=_meaning_layer(ws, script, rubric, _calibrated(ws, script, rubric, meaning, profiles, notes)))
         summary, items = cs.to_store()
         batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
         if len(batch) >= 200:
@@ -651,6 +659,21 @@ def _rubric_fit(script: Script) -> Callable[[Rubric, Transcript], float]:
         return float(sum(1 for it in items if it["kind"] == "objection"))
 
     return fit
+
+
+def _calibrated(
+    ws: Workspace, script: Script, rubric: Rubric | None, meaning: Any,
+    profiles: dict[tuple[str, str], Any], notes: list[str] | None,
+) -> Any:
+    """The meaning options for one version with its calibration profile, looked up once."""
+    key = (script.hash, rubric.hash if rubric is not None else "none")
+    if key not in profiles:
+        from .calibrate import calibrated_options
+
+        profiles[key], note = calibrated_options(ws, script, rubric, meaning)
+        if note and notes is not None:
+            notes.append(note)
+    return profiles[key]
 
 
 _LAYERS: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any]] = {}
@@ -720,6 +743,7 @@ def score_paths(
         paths, ws, options, template=template, manifest=manifest, workers=workers,
         progress=progress, output_dir=None, managers=managers, redact=redact,
     )
+    notes: list[str] = []
     calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning,
-                               rules=rules, warnings=batch.warnings)
-    return ScoreResult(batch, calls, items)
+                               rules=rules, warnings=batch.warnings, notes=notes)
+    return ScoreResult(batch, calls, items, notes)

@@ -60,6 +60,7 @@ found, and penalties are points off the 0-100 score.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -195,6 +196,9 @@ class CallScore:
     script_hash: str
     rubric_name: str | None = None
     rubric_hash: str = "none"
+    #: The meaning layer's signals per item, found or not (:func:`meaning_signals`); kept in
+    #: the score's summary so ``qa calibrate --fit`` can learn from missed items too.
+    signals: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.score <= 100:
@@ -232,6 +236,8 @@ class CallScore:
             "script_name": self.script_name,
             "rubric_name": self.rubric_name,
         }
+        if self.signals:
+            summary["meaning"] = dict(self.signals)
         return summary, [i.to_row() for i in self.items]
 
 
@@ -489,6 +495,7 @@ class Scorer:
         # objections first: stages with applies_if depend on them
         objection_items, raises, obj_points, obj_max = self._objections(transcript, turns, matches, ctx)
         stage_hits = self._stage_hits(ctx)
+        ctx.hits["stage"] = stage_hits
         raised = None if raises is None else {r.objection.id for r in raises}
         stage_items: list[Item] = []
         first_found: dict[str, Match] = {}
@@ -537,6 +544,7 @@ class Scorer:
             script_hash=self.script.hash,
             rubric_name=self.rubric.name if self.rubric else None,
             rubric_hash=self.rubric.hash if self.rubric and self.rubric.hash else "none",
+            signals=meaning_signals(ctx.hits, self.meaning),
         )
 
     # -- stages -------------------------------------------------------------------------------
@@ -683,6 +691,7 @@ class Scorer:
         if tm is not None and ctx is not None and ctx.vectors is not None:
             client = ctx.expand(ctx.role_mask(CLIENT))
             trigger_hits = tm.match(ctx.vectors, dict.fromkeys(tm.vectors, client))
+            ctx.hits["trigger"] = trigger_hits
         for ob in self.rubric.objections:
             fuzzy = [m for ms in matches(self._trigger_q[ob.id]) for m in ms]
             hit = trigger_hits.get(ob.id)
@@ -834,6 +843,29 @@ def _meaning_detail(m: Match, hit: MeaningHit) -> str:
     return f"meaning: {m.similarity / 100:.2f} to {m.phrase!r}{lead}"
 
 
+# -- calibration hook (qa.calibrate): the meaning layer's signals per item, found or not ----
+def _rounded(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def meaning_signals(hits: Mapping[str, Mapping[str, MeaningHit]], meaning: ScriptMatchers | None) -> dict[str, Any]:
+    """What the meaning layer saw per stage and objection trigger, found or missed:
+    ``{"encoder": name, "stage": {id: [similarity, margin, clear]}, "trigger": {...}}``.
+    ``similarity``/``margin``: of the best utterance (the qualifying one when found);
+    ``clear``: the best similarity that beat its rivals by the margin (the item is found at a
+    threshold ``t`` exactly when ``clear >= t``). None where nothing was eligible. Empty
+    without the meaning layer."""
+    if meaning is None or not hits:
+        return {}
+    out: dict[str, Any] = {"encoder": meaning.encoder_name}
+    for kind, per_item in hits.items():
+        out[kind] = {
+            item: [None if h.utterance is None else _rounded(h.similarity), _rounded(h.margin), _rounded(h.clear)]
+            for item, h in per_item.items() if not item.startswith("~")  # rivals: never reported
+        }
+    return out
+
+
 class _Call:
     """What one call's scoring shares: turns, utterance vectors, position windows."""
 
@@ -846,6 +878,8 @@ class _Call:
         self.owner: list[int] = []
         self.vectors: Any = None
         self.mono = all(u.role == UNKNOWN for u in transcript.utterances)
+        #: the meaning layer's hits per kind (``stage``, ``trigger``) and item, for the signals
+        self.hits: dict[str, Mapping[str, MeaningHit]] = {}
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
 
     def expand(self, mask: Sequence[bool]) -> list[bool]:

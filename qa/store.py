@@ -249,6 +249,20 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
     stems, content='search_utterances', content_rowid='id', tokenize='unicode61 remove_diacritics 0'
 );
 -- ---- end of search ------------------------------------------------------------------------
+-- ---- calibration profiles (qa.calibrate) ---------------------------------------------------
+-- What ``qa calibrate --fit`` learnt from human grades for one script/rubric version (their
+-- config hashes): per-item meaning thresholds as JSON; ``qa score`` applies it to that
+-- version only. One row per version and encoder.
+CREATE TABLE IF NOT EXISTS calibrations (
+    script_hash TEXT NOT NULL,
+    rubric_hash TEXT NOT NULL,
+    encoder TEXT NOT NULL,
+    profile_json TEXT NOT NULL,
+    grades INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (script_hash, rubric_hash, encoder)
+);
+-- ---- end of calibration profiles -----------------------------------------------------------
 """
 
 #: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
@@ -1069,6 +1083,35 @@ class Workspace:
         """Move the write-ahead log into the database and empty it."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # ---- end of search -------------------------------------------------------------------
+
+    # ---- calibration profiles (qa.calibrate) ---------------------------------------------
+    _CALIBRATION_COLUMNS = ("script_hash", "rubric_hash", "encoder", "profile_json", "grades", "created_at")
+
+    def save_calibration(
+        self, script_hash: str, rubric_hash: str, encoder: str, profile: Mapping[str, Any], grades: int
+    ) -> None:
+        """Store (or replace) the calibration profile of one script/rubric version."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO calibrations(script_hash, rubric_hash, encoder, profile_json, grades, created_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (script_hash, rubric_hash, encoder) DO UPDATE SET "
+                "profile_json = excluded.profile_json, grades = excluded.grades, created_at = excluded.created_at",
+                (script_hash, rubric_hash, encoder, json.dumps(dict(profile), ensure_ascii=False), int(grades),
+                 time.time()),
+            )
+
+    def calibrations(self) -> list[dict[str, Any]]:
+        """Every stored calibration profile (``profile`` parsed), newest first."""
+        rows = self.conn.execute(
+            f"SELECT {', '.join(self._CALIBRATION_COLUMNS)} FROM calibrations ORDER BY created_at DESC"
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(zip(self._CALIBRATION_COLUMNS, r))
+            d["profile"] = json.loads(d.pop("profile_json"))
+            out.append(d)
+        return out
+    # ---- end of calibration profiles -----------------------------------------------------
 
 
 class WorkspaceVectorCache:

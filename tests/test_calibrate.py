@@ -223,3 +223,54 @@ def test_tool_decisions_read_every_current_script(tmp_path: Path) -> None:
     assert set(questions) == {"c1", "c2", "c3", "c4", "c5"}
     assert questions["c5"] == {"decision_maker", "price", "price:handled"}
     assert "decision_maker" not in questions["c1"] and "greeting" in questions["c1"]
+
+
+# -- calibration profiles ------------------------------------------------------------------
+def test_fit_cut_is_the_rule_scoring_applies() -> None:
+    # words found -> yes whatever the cut; else clear >= cut. Hand case: the humans say yes
+    # for clear 0.7 and 0.8, no for 0.3 and 0.5 and for "nothing ahead" (NaN)
+    words = [True, False, False, False, False, False]
+    clear = [float("nan"), 0.8, 0.7, 0.5, 0.3, float("nan")]
+    human = [True, True, True, False, False, False]
+    assert cal.fit_cut(words, clear, human, default=0.6) == 0.6  # 0.5 < cut <= 0.7: nearest the default
+    assert cal.fit_cut(words, clear, human, default=0.9) == pytest.approx(0.7, abs=2e-5)  # just below 0.7
+    # the humans say no to everything the meaning layer finds: words only (1.0)
+    assert cal.fit_cut(words, clear, [True, False, False, False, False, False], default=0.6) == 1.0
+    # and yes to everything: below the lowest clear similarity (NaN rows still no)
+    cut = cal.fit_cut(words, clear, [True, True, True, True, True, False], default=0.6)
+    assert cut == pytest.approx(0.3, abs=2e-5) and cut < 0.3
+
+
+class _Cfg:
+    def __init__(self, name: str, hash_: str, path: Path | None = None) -> None:
+        self.name, self.hash, self.path = name, hash_, path
+
+
+def test_calibrated_options_apply_only_to_the_same_version(tmp_path: Path) -> None:
+    from qa.meaning import MeaningOptions
+
+    ws = Workspace(tmp_path / "ws")
+    path = tmp_path / "sales.yaml"
+    ws.save_config(hash="s_old", kind="script", name="Sales", path=str(path), text="...")
+    ws.save_config(hash="r1", kind="rubric", name="Obj", path=None, text="...")
+    script, rubric = _Cfg("Sales", "s_old", path), _Cfg("Obj", "r1")
+    opts = MeaningOptions()
+    assert cal.calibrated_options(ws, script, rubric, opts) == (opts, None)  # no profile: silent
+    prof = {"encoder": "use", "thresholds": {"stage:needs": 0.42}, "items": {}, "grades": 120}
+    ws.save_calibration("s_old", "r1", "use", prof, 120)
+    got, note = cal.calibrated_options(ws, script, rubric, opts)
+    assert got.item_thresholds == {"stage:needs": 0.42}
+    assert note == "calibration profile applied: Sales vs_old, 1 of 1 item threshold(s) changed, fitted on 120 grade(s)"
+    # saving again replaces (one row per version and encoder)
+    ws.save_calibration("s_old", "r1", "use", {**prof, "thresholds": {}}, 130)
+    assert [c["grades"] for c in ws.calibrations()] == [130]
+    assert cal.calibrated_options(ws, script, rubric, None)[1].endswith("the meaning layer is off (--no-meaning)")
+    # the same file, edited: a new hash, the profile does not apply and the note says so
+    edited = _Cfg("Sales", "s_new", path)
+    got, note = cal.calibrated_options(ws, edited, rubric, opts)
+    assert got is opts
+    assert note == ("calibration profile for Sales vs_old does not apply to the edited script "
+                    "(vs_new); re-run qa calibrate --fit")
+    # another script altogether: nothing to say
+    assert cal.calibrated_options(ws, _Cfg("Cold", "c1", tmp_path / "cold.yaml"), rubric, opts) == (opts, None)
+    ws.close()

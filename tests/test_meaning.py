@@ -96,7 +96,7 @@ def test_cosine_matches_hand_values() -> None:
 def test_best_items_threshold_and_margin() -> None:
     hits = best_items(U, EX, threshold=0.7, margin=0.1)
     # greet: utterance 0 (1.0, lead 1.0) and 1 (0.8 vs 0.6: lead 0.2) qualify; best is 0
-    assert hits["greet"] == MeaningHit("greet", True, 0, 1.0, 1.0, 0, (0, 1))
+    assert hits["greet"] == MeaningHit("greet", True, 0, 1.0, 1.0, 0, (0, 1), clear=1.0)
     # price: utterance 2 (1.0) and 3 (0.8 vs 0.6) qualify
     assert hits["price"].found and hits["price"].all_found == (2, 3)
     # a margin of 0.3 drops the ambiguous utterances 1 and 3
@@ -109,6 +109,11 @@ def test_best_items_per_item_threshold_and_not_found_evidence() -> None:
     assert not hits["greet"].found
     assert hits["greet"].utterance == 0 and hits["greet"].similarity == pytest.approx(0.8)
     assert hits["price"].found and hits["price"].utterance == 1
+    # clear: the best similarity ahead of the rivals, whatever the threshold (0.8 leads 0.6):
+    # found at any threshold <= 0.8, which is what calibration fits its cuts on
+    assert hits["greet"].clear == pytest.approx(0.8)
+    lower = best_items(U[[1, 3]], EX, threshold={"greet": 0.8, "price": 0.7}, margin=0.0)
+    assert lower["greet"].found and lower["greet"].clear == pytest.approx(0.8)
 
 
 def test_best_items_eligible_masks_role_and_competition() -> None:
@@ -117,6 +122,7 @@ def test_best_items_eligible_masks_role_and_competition() -> None:
     hits = best_items(U, EX, 0.5, 0.1, eligible={"greet": [False, False, True, True]})
     assert not hits["greet"].found  # utterance 3: 0.6 >= 0.5 but price leads it (0.8)
     assert (hits["greet"].utterance, hits["greet"].similarity) == (3, pytest.approx(0.6))
+    assert hits["greet"].clear is None  # never ahead of price by the margin where eligible
     assert hits["price"].all_found == (1, 2, 3)
     with pytest.raises(MeaningError, match="eligible"):
         best_items(U, EX, 0.5, 0.1, eligible={"greet": [True]})
@@ -260,7 +266,7 @@ def test_use_finds_small_talk_on_real_dialogues_better_than_words_alone() -> Non
 
 # -- script and rubric -------------------------------------------------------------------
 def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
-    from qa.meaning.items import script_matchers, stage_eligibility
+    from qa.meaning.items import RIVAL, script_matchers, stage_eligibility, trigger_rivals
     from qa.scripts import load_rubric, load_script
     from qa.transcripts import CallMeta, Transcript, Utterance
 
@@ -269,7 +275,12 @@ def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
     m = script_matchers(script, rubric, enc=FakeEncoder())
     assert m.stages is not None and "objection_handling" not in m.stages.examples  # applies_if
     assert m.stages.examples["greeting"][0] == "добрый день"
-    assert m.triggers is not None and set(m.triggers.examples) == {o.id for o in rubric.objections}
+    # the triggers compete with the rubric's objections and with ordinary client sentences
+    # (qa/data/meaning/rivals.yaml), which are never reported
+    assert m.triggers is not None and set(m.triggers.examples) == {o.id for o in rubric.objections} | {RIVAL}
+    assert "спасибо, до свидания" in m.triggers.examples[RIVAL]
+    assert RIVAL not in script_matchers(script, rubric, enc=FakeEncoder(), rivals=False).triggers.examples
+    assert trigger_rivals("en-US") and trigger_rivals("xx") == []
     assert set(m.steps["price"].examples) == {"acknowledge", "clarify", "argue"}
 
     t = Transcript(CallMeta("c1"), [
@@ -281,3 +292,64 @@ def test_script_matchers_and_stage_eligibility(tmp_path: Path) -> None:
     assert el["greeting"] == [True, False, False]  # manager, within the first 20 s
     assert el["introduction"] == [True, False, True]  # within the first 40 s
     assert "objection_handling" not in el
+
+
+class WordCountEncoder:
+    """Counts of words starting with a, b, c (and other): "bob bob ann" is 0.89 similar to
+    "bob" and 0.45 to "ann"."""
+
+    name = "count@1"
+    dim = 4
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in str(t).split():
+                out[i, "abc".index(w[0]) if w[0] in "abc" else 3] += 1.0
+        return out
+
+
+SIGNAL_SCRIPT = """name: Signals
+language: en
+stages:
+  - {id: s_a, weight: 1, phrases: ["ann"]}
+  - {id: s_b, weight: 1, phrases: ["bob"]}
+  - {id: s_c, weight: 1, phrases: ["cid"]}
+"""
+
+
+def test_score_keeps_meaning_signals_for_missed_items_too(tmp_path: Path) -> None:
+    """Calibration learns from what the meaning layer saw on items it did NOT find: every
+    stage gets [similarity, margin, clear] in the score's summary, found or not, and a
+    threshold at ``clear`` finds the item (by meaning) while one just above does not."""
+    from dataclasses import replace
+
+    from qa.meaning.items import script_matchers
+    from qa.scoring import score_call
+    from qa.scripts import load_script
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    (tmp_path / "s.yaml").write_text(SIGNAL_SCRIPT, encoding="utf-8")
+    script = load_script(tmp_path / "s.yaml")
+    t = Transcript(CallMeta("c1"), [
+        Utterance("manager", 0.0, 2.0, "bravo bravo alpha"),
+        Utterance("client", 2.0, 4.0, "charlie"),  # the client's: not eligible for manager stages
+    ], duration=10.0)
+    assert "meaning" not in score_call(t, script).to_store()[0]  # no layer, no signals
+    opts = MeaningOptions(threshold=0.95, margin=0.02)
+    summary, items = score_call(t, script, meaning=script_matchers(script, None, opts,
+                                                                    enc=WordCountEncoder())).to_store()
+    status = {r["item_id"]: r["status"] for r in items if r["kind"] == "stage"}
+    assert status == {"s_a": "missed", "s_b": "missed", "s_c": "missed"}
+    sig = summary["meaning"]["stage"]
+    b = 2 / np.sqrt(5)  # cos([1, 2, 0, 0], [0, 1, 0, 0]); ann: 1 / sqrt(5)
+    assert sig["s_b"] == [pytest.approx(b, abs=1e-5), pytest.approx(b - 1 / np.sqrt(5), abs=1e-5),
+                          pytest.approx(b, abs=1e-5)]
+    assert sig["s_a"][0] == pytest.approx(1 / np.sqrt(5), abs=1e-5) and sig["s_a"][2] is None  # behind bob
+    assert sig["s_c"] == [pytest.approx(0.0), pytest.approx(-b, abs=1e-5), None]
+    for cut, found in ((sig["s_b"][2] - 1e-5, "found"), (sig["s_b"][2] + 1e-4, "missed")):
+        lower = replace(opts, item_thresholds={"stage:s_b": cut})
+        _, rows = score_call(t, script, meaning=script_matchers(script, None, lower,
+                                                                 enc=WordCountEncoder())).to_store()
+        row = next(r for r in rows if r["item_id"] == "s_b")
+        assert row["status"] == found and (row["layer"] == "meaning") == (found == "found")

@@ -58,8 +58,11 @@ def calibrate(
     workspace: WorkspaceOpt = None,
     use_disputes: Annotated[bool, typer.Option("--disputes/--no-disputes", help="Count the "
                             "overrides stored with 'qa dispute' as human grades.")] = True,
-    do_fit: Annotated[bool, typer.Option("--fit", help="Also learn per-item cuts from the grades "
-                                         "and report cross-validated agreement before and after.")] = False,
+    do_fit: Annotated[bool, typer.Option("--fit", help="Also learn per-item meaning thresholds from "
+                                         "the grades, report cross-validated agreement before and "
+                                         "after, and store them as the calibration profile of the "
+                                         "scored script/rubric version: the next 'qa score' with the "
+                                         "same scripts applies it.")] = False,
     folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds for --fit.", min=2)] = 5,
     worst: Annotated[int, typer.Option("--worst", help="How many disagreements to list.", min=0)] = 10,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv (csv: the per-item table).")] = "table",
@@ -70,6 +73,8 @@ def calibrate(
     """Compare human QA grades with the tool: per item agreement, Cohen's kappa, precision and recall of the tool; the share of calls whose scores differ by at most 10 points; the worst disagreements with the tool's evidence; agreement between graders who graded the same calls.
 
     Rows naming unknown calls or items, or with values that are not yes/no, are skipped and listed on stderr; the rest is used.
+
+    With --fit the learnt thresholds are stored in the workspace, bound to the script and rubric versions (content hashes) the calls were scored with; 'qa score' applies them to those versions and says so, and warns when the script was edited since (calibrate again).
 
     Example: qa calibrate grades.xlsx --workspace qa_workspace --fit
     """
@@ -91,6 +96,13 @@ def calibrate(
         where = "qa dispute" if line < 0 else f"{grades}:{line}" if line else str(grades)
         err_console.print(f"skipped {where}: {why}", markup=False, soft_wrap=True)
     err_console.print(f"{len(rep.joined)} grade(s) compared, {len(rep.skipped)} skipped", markup=False)
+    if fitted is not None:
+        for stored in cal.save_profiles(ws, fitted):
+            err_console.print(stored, markup=False, soft_wrap=True)
+        if not fitted.profiles:
+            err_console.print("no calibration profile stored: the calls were scored without the meaning "
+                              "layer; run qa score with it (the default when installed), then --fit",
+                              markup=False, soft_wrap=True)
 
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
@@ -111,7 +123,9 @@ def calibrate(
                "worst": _records(rep.worst), "graders": _records(rep.graders),
                "skipped": [{"line": ln, "reason": r} for ln, r in rep.skipped],
                "fit": None if fitted is None else {"folds": fitted.folds,
-                                                   "items": _records(fitted.table)}}
+                                                   "items": _records(fitted.table),
+                                                   "profiles": [{"script_hash": k[0], "rubric_hash": k[1], **v}
+                                                                for k, v in sorted(fitted.profiles.items())]}}
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
     out_console.print(_table("Per item (tool vs human)", rep.per_item,
@@ -130,7 +144,9 @@ def calibrate(
         out_console.print(_table("Graders on the same calls", rep.graders,
                                  ["question", "graders", "calls", "agreement", "kappa"]))
     if fitted is not None:
+        several = fitted.table["version"].nunique() > 1  # name the version only when it tells apart
         out_console.print(_table(f"--fit: {fitted.folds}-fold cross-validated, before -> after",
-                                 fitted.table, ["question", "n", "before_agreement",
+                                 fitted.table, ["question", *(["version"] if several else []), "n",
+                                                "before_agreement",
                                                 "after_agreement", "before_kappa", "after_kappa",
-                                                "threshold"]))
+                                                "threshold", "kept"]))

@@ -157,6 +157,8 @@ def score(
         )
     t = interface(ui, _call_languages(result.calls, script_objs))
     err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
+    for note in result.notes:  # calibration profiles: applied, or for an earlier version
+        err_console.print(note, markup=False, soft_wrap=True)
     for line in placeholder_warnings():
         err_console.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
     print_batch_summary(result.batch, t)

@@ -92,7 +92,10 @@ class MeaningHit:
     ``utterance`` is the index of the best qualifying utterance when ``found``, else of the
     most similar one (None when no utterance was eligible). ``margin`` is the lead over the
     best competing item on that utterance (``inf`` when nothing competes). ``all_found``
-    lists every qualifying utterance, in order (for "said first" checks).
+    lists every qualifying utterance, in order (for "said first" checks). ``clear`` is the
+    best similarity among the eligible utterances that beat their rivals by the margin,
+    whatever the threshold (None when none does): the item is found at threshold ``t``
+    exactly when ``clear >= t``, which is what calibration learns its cuts from.
     """
 
     item_id: str
@@ -102,6 +105,7 @@ class MeaningHit:
     margin: float
     example: int | None
     all_found: tuple[int, ...] = ()
+    clear: float | None = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,9 @@ def _decide_items(
     thr = np.asarray([float(threshold[i] if isinstance(threshold, Mapping) else threshold) for i in ids])
     finite = np.isfinite(sims)
     with np.errstate(invalid="ignore"):
-        ok = finite & (sims >= thr[None, :]) & (lead >= margin)
+        ahead = finite & (lead >= margin)
+        ok = ahead & (sims >= thr[None, :])
+    clear = np.where(ahead, sims, -np.inf).max(axis=0)
     any_finite = finite.any(axis=0)
     best_any = np.argmax(np.where(finite, sims, -np.inf), axis=0)
     out: dict[str, MeaningHit] = {}
@@ -267,6 +273,7 @@ def _decide_items(
         out[item] = MeaningHit(
             item_id=item, found=bool(hits.size), utterance=best, similarity=float(col[best]),
             margin=float(lead[best, j]), example=ex, all_found=tuple(hits.tolist()),
+            clear=float(clear[j]) if np.isfinite(clear[j]) else None,
         )
     return out
 
