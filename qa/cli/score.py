@@ -28,9 +28,11 @@ from .common import (
 from .transcribe import (
     BatchedOpt,
     ComputeTypeOpt,
+    EngineOpt,
     LanguageOpt,
     ManagerChannelOpt,
     PathsArg,
+    RayAddressOpt,
     RedactOpt,
     TemplateOpt,
     WorkersOpt,
@@ -91,6 +93,8 @@ def score(
         "call-qa[meaning] is installed).", show_default=False)] = None,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -107,11 +111,13 @@ def score(
 
     Example: qa score samples/ -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml -o out/
     """
+    from ..engines import check_engine
     from ..pipeline import score_paths
     from ..scripts import load_rubric, load_script
     from ..writers import get_writer
 
     setup_logging(verbose)
+    check_engine(engine, ray_address)  # Ray missing: one line, before anything is done
     script_objs = [load_script(p) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
     writer = get_writer(fmt) if output is not None else None
@@ -123,6 +129,7 @@ def score(
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
+            engine=engine, ray_address=ray_address,
         )
     err_console.print(f"meaning layer: {layer.encoder if layer else 'off'}")
     print_batch_summary(result.batch)
