@@ -3,10 +3,10 @@
 A run has four phases:
 
 1. **runtime** (:class:`RayEngine`): join the cluster named by ``--ray-address`` (``auto``,
-   or the head node's ``HOST:PORT``), or start a Ray runtime on this machine for the run and
-   shut it down at the end. Inside a process where Ray is already running (a notebook, a
-   test), that runtime is used and left running. The runtime starts when the first task
-   needs it, so a batch that is all cache hits never starts Ray.
+   or the head node's ``HOST:PORT``) before any work, or start a Ray runtime on this machine
+   for the run and shut it down at the end. Inside a process where Ray is already running (a
+   notebook, a test), that runtime is used and left running. A local runtime starts when
+   the first task needs it, so a batch that is all cache hits never starts one.
 2. **pool** (:class:`_Pool`): one actor per CPU core of the cluster (or per GPU with
    ``--device cuda``), or ``--workers N``. Each actor loads its model once, when it starts.
 3. **stream** (:func:`_stream`): tasks are submitted as actors become free, at most
@@ -90,6 +90,8 @@ class RayEngine:
 
     def __enter__(self) -> RayEngine:
         import_ray()  # fail now, with the install line, not at the first task
+        if self.address is not None:
+            self.start()  # a wrong address is the user's to fix: say so before any work is done
         return self
 
     def __exit__(self, *exc: object) -> None:
