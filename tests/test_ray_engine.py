@@ -209,3 +209,29 @@ def test_engine_ray_inside_a_running_ray_uses_it_and_leaves_it_running(ray_runti
     assert ray.is_initialized() and ray.get_runtime_context().get_node_id() == before
     assert sorted(result.calls["call_id"]) == ["en_re_01", "en_re_02", "ru_re_01"]
     assert not result.batch.failed
+
+
+def test_meaning_layer_on_ray_agrees_with_local_and_its_vectors_are_saved(ray_runtime, tmp_path: Path) -> None:
+    """With the meaning layer, each actor embeds what its calls need; the driver saves the
+    vectors in the workspace's cache, so a later local run embeds nothing again."""
+    meaning = pytest.importorskip("qa.meaning")
+    if not meaning.available():
+        pytest.skip("needs the meaning extra: pip install 'call-qa[meaning]'")
+    import pandas as pd
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for name in ("en_re_03.txt", "ru_re_03.txt"):
+        shutil.copy(LABELLED / name, folder / name)
+    scripts = [load_script(p) for p in SCRIPTS[:2]]
+    rubrics = [load_rubric(p) for p in RUBRICS]
+    with Workspace(tmp_path / "local") as ws:
+        local = pipeline.score_paths([folder], ws, scripts, rubrics, meaning=meaning.MeaningOptions())
+    with Workspace(tmp_path / "ray") as ws:
+        on_ray = pipeline.score_paths([folder], ws, scripts, rubrics, meaning=meaning.MeaningOptions(),
+                                      engine="ray", workers=2)
+        saved = ws.conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    assert (local.items["layer"] == "meaning").any()  # the layer found something the words did not
+    pd.testing.assert_frame_equal(on_ray.calls, local.calls, check_exact=False, rtol=1e-4)
+    pd.testing.assert_frame_equal(on_ray.items, local.items, check_exact=False, rtol=1e-4)
+    assert saved > 0

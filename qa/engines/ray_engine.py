@@ -25,6 +25,7 @@ A run has four phases:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import os
@@ -103,9 +104,21 @@ class RayEngine:
             return
         ray = import_ray()
         if not ray.is_initialized():
-            ray.init(**self._init_args(), ignore_reinit_error=True) if self.address is None else self._join(ray)
+            if self.address is None:
+                self._start_local(ray)
+            else:
+                self._join(ray)
             self._owned = True
         self._started = True
+
+    def _start_local(self, ray: Any) -> None:
+        try:
+            ray.init(**self._init_args())
+        except BaseException:
+            # What it had started goes too (its processes also die with this one: Ray ties
+            # a local runtime's processes to the process that started it).
+            ray.shutdown()
+            raise
 
     def _init_args(self) -> dict[str, Any]:
         cpus = self.num_cpus or max(os.cpu_count() or 1, self.workers)
@@ -198,7 +211,13 @@ class RayEngine:
         """Score ``(transcript, script, rubric)`` on the cluster, :data:`SCORE_CHUNK` calls a
         task; yield each call with ``(summary, items, row)`` (see
         :func:`qa.pipeline.score_transcript`) or :class:`Lost`. With ``meaning``, the actors
-        embed what they need and the new vectors come back to ``save_vectors(model, vectors)``."""
+        embed what they need and the new vectors come back to ``save_vectors(model, vectors)``.
+        No call to score: no runtime is started."""
+        pending = iter(calls)
+        first = next(pending, None)
+        if first is None:
+            return
+        calls = itertools.chain([first], pending)
         self.start()
         count, _ = self._size("cpu", max(1, total))
         # Enough chunks for every actor to have two, and never more than SCORE_CHUNK calls.
@@ -284,9 +303,15 @@ class TranscribeWorker:
             try:
                 return "ok", self.transcriber.transcribe(path, meta)
             except QAError as e:
-                return "failed", str(e).replace(str(path), _TMP_NAME)
+                return "failed", _unnamed(str(e), path)
             except Exception as e:  # a bug on one file must cost that file, not the worker
-                return "failed", f"transcription failed: {type(e).__name__}: {e}".replace(str(path), _TMP_NAME)
+                return "failed", _unnamed(f"transcription failed: {type(e).__name__}: {e}", path)
+
+
+def _unnamed(message: str, path: Path) -> str:
+    """``message`` with the worker's copy of the recording called ``_TMP_NAME`` (the driver
+    puts the recording's own path there)."""
+    return message.replace(str(path), _TMP_NAME).replace(path.name, _TMP_NAME)
 
 
 class ScoreWorker:
