@@ -129,6 +129,40 @@ def test_qa_score_engine_ray_starts_its_runtime_and_leaves_no_ray_process(tmp_pa
         assert (tmp_path / "ray/tables" / table).read_text() == (tmp_path / "local/tables" / table).read_text()
 
 
+@needs_ray
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_the_command_takes_its_ray_runtime_with_it(tmp_path: Path) -> None:
+    """Killed mid-run (no chance to shut anything down), the command's runtime dies with it."""
+    token = uuid.uuid4().hex
+    ray_tmp = tempfile.mkdtemp(prefix="qa-ray-", dir="/tmp")
+    env = {**os.environ, MARK: token, "RAY_TMPDIR": ray_tmp, "QA_NO_PROGRESS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env.pop("RAY_ADDRESS", None)
+    args = _score_args(tmp_path, "--engine", "ray", "-j", "2")
+    args[1:1 + len(CALLS)] = [str(LABELLED)]  # every labelled call: the run lasts a while
+    proc = subprocess.Popen([sys.executable, "-m", "qa", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 180
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen.update(marked_processes(token))
+            if any(t.startswith("ray::ScoreWorker") for t in seen.values()):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before a scoring actor was seen"
+        proc.kill()
+        proc.wait()
+        # Ray's agents notice their raylet is gone by polling, and may wait on the dead GCS first
+        left = wait_until_gone(token, timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _kill_all(marked_processes(token))
+    assert any("raylet" in t for t in seen.values())
+    assert not left, f"Ray processes outlived the killed command: {left}"
+
+
 # ---- usage errors -------------------------------------------------------------------------------
 def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.strip()]
