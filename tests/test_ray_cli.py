@@ -10,6 +10,7 @@ tests/test_ray_engine.py, which imports the process helpers from here.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,7 @@ def test_qa_score_engine_ray_starts_its_runtime_and_leaves_no_ray_process(tmp_pa
         if proc.poll() is None:
             proc.kill()
         _kill_all(marked_processes(token))
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == 0, err
     assert "Scored 5 calls" in out
     assert any("raylet" in t for t in seen.values()), f"no Ray runtime was seen running: {seen}"
@@ -159,6 +161,7 @@ def test_kill_9_of_the_command_takes_its_ray_runtime_with_it(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
         _kill_all(marked_processes(token))
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert any("raylet" in t for t in seen.values())
     assert not left, f"Ray processes outlived the killed command: {left}"
 
