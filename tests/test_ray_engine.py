@@ -30,7 +30,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from qa import pipeline  # noqa: E402
 from qa.cli import app  # noqa: E402
-from qa.engines.ray_engine import RayEngine  # noqa: E402
+from qa.engines.ray_engine import WORK_PREFIX, RayEngine  # noqa: E402
 from qa.scripts import load_rubric, load_script  # noqa: E402
 from qa.store import Workspace  # noqa: E402
 
@@ -160,6 +160,9 @@ def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(ray_runtime, call
     # progress as with local workers: one event per file, counting up to the total
     assert [(e.done, e.total, e.status) for e in events] == [(n, 3, "transcribed") for n in range(1, 4)]
     assert events[-1].audio_seconds == pytest.approx(result.audio_seconds)
+    # the killed worker's copy of its recording was removed by a worker that came after it
+    left_behind = [f for f in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}{killed[0]}-*")]
+    assert not left_behind
     # the pool's actors are gone once the run is over (the runtime itself stays: this module's)
     busy = [t for t in marked_processes(ray_runtime).values() if t.startswith("ray::TranscribeWorker")]
     assert not busy

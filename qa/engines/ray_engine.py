@@ -29,6 +29,7 @@ import itertools
 import logging
 import math
 import os
+import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -284,6 +285,7 @@ class TranscribeWorker:
     def __init__(self, options: TranscribeOptions) -> None:
         from ..transcribe import Transcriber
 
+        self.folder = _work_folder()
         self.transcriber = Transcriber(options)
         self.error: str | None = None
         try:
@@ -297,15 +299,47 @@ class TranscribeWorker:
     def transcribe(self, suffix: str, data: bytes, meta: CallMeta) -> tuple[str, Any]:
         if self.error is not None:
             return "failed", self.error
-        with tempfile.TemporaryDirectory(prefix="qa-ray-") as folder:
-            path = Path(folder) / f"{_TMP_NAME}{suffix}"
+        _sweep_dead_folders()
+        path = self.folder / f"{_TMP_NAME}{suffix}"
+        try:
             path.write_bytes(data)
-            try:
-                return "ok", self.transcriber.transcribe(path, meta)
-            except QAError as e:
-                return "failed", _unnamed(str(e), path)
-            except Exception as e:  # a bug on one file must cost that file, not the worker
-                return "failed", _unnamed(f"transcription failed: {type(e).__name__}: {e}", path)
+            return "ok", self.transcriber.transcribe(path, meta)
+        except QAError as e:
+            return "failed", _unnamed(str(e), path)
+        except Exception as e:  # a bug on one file must cost that file, not the worker
+            return "failed", _unnamed(f"transcription failed: {type(e).__name__}: {e}", path)
+        finally:
+            path.unlink(missing_ok=True)
+
+
+#: Each transcription actor's folder for the recording it works on: ``<prefix><pid>-<random>``.
+WORK_PREFIX = "qa-ray-worker-"
+
+
+def _work_folder() -> Path:
+    """A folder for this actor's copy of the recording in hand (in the node's temp folder)."""
+    _sweep_dead_folders()
+    return Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+
+
+def _sweep_dead_folders() -> None:
+    """Remove the folders of actors that are gone from this node. An actor killed in the
+    middle of a file leaves that recording's copy (personal data) behind; the next actor
+    to start or take a file on the node removes it."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+        pid = folder.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, under another user
+        return True
+    return True
 
 
 def _unnamed(message: str, path: Path) -> str:
