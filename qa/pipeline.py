@@ -24,8 +24,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from .transcripts import CallMeta, Transcript
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .engines.ray_engine import RayEngine
     from .managers import ManagerMap
     from .metadata import Manifest
     from .scripts import Rubric, Script
@@ -471,6 +473,40 @@ def _run_pool(batch: _Batch, jobs: Sequence[_Job], options: TranscribeOptions, w
             raise
 
 
+def _run_ray(batch: _Batch, jobs: Sequence[_Job], options: TranscribeOptions, engine: RayEngine) -> None:
+    """Transcribe on a Ray cluster (:mod:`qa.engines.ray_engine`); each result is saved here,
+    by this process, as it arrives, so the workspace has one writer whatever the cluster."""
+
+    def retried(job: _Job, why: str) -> None:
+        batch.warn(job.path, f"a Ray worker died while transcribing it ({why}); tried again on another worker")
+
+    work = ((job, job.path, job.meta) for job in jobs)
+    for job, got in engine.transcribe(work, options, total=len(jobs), on_retry=retried):
+        if isinstance(got, Transcript):
+            batch.transcribed(job, got)
+        else:
+            batch.job_failed(job, got.reason)
+
+
+@contextmanager
+def _engine(engine: str | RayEngine, ray_address: str | None, workers: int) -> Iterator[RayEngine | None]:
+    """The Ray engine of a run (None: local). Given by name, it is made here and its runtime
+    shut down at the end; given as a :class:`~qa.engines.ray_engine.RayEngine`, the caller owns it."""
+    if not isinstance(engine, str):
+        yield engine
+        return
+    from .engines import check_engine
+
+    check_engine(engine, ray_address)
+    if engine == "local":
+        yield None
+        return
+    from .engines.ray_engine import RayEngine
+
+    with RayEngine(ray_address, workers=workers) as made:
+        yield made
+
+
 def transcribe_paths(
     paths: Sequence[str | os.PathLike[str]],
     ws: Workspace,
@@ -484,13 +520,40 @@ def transcribe_paths(
     force: bool = False,
     managers: str | os.PathLike[str] | None = None,
     redact: bool = False,
+    engine: str | RayEngine = "local",
+    ray_address: str | None = None,
 ) -> BatchResult:
     """Transcribe or import every call under ``paths`` into ``ws``. See module docstring.
 
     ``workers``: transcription processes; 0 means one per CPU core (on CPU, several
     single-threaded workers beat one multi-threaded process: see BENCHMARKS.md).
     ``redact``: replace personal data (:mod:`qa.redact`) before a call is stored or written.
+    ``engine``: ``"local"`` (this machine), ``"ray"`` (a Ray runtime started for the run, or
+    the cluster at ``ray_address``: ``"auto"`` or ``"HOST:PORT"``; ``workers`` = actors, 0 =
+    one per core of the cluster, or per GPU on CUDA), or a
+    :class:`~qa.engines.ray_engine.RayEngine` shared by several runs. See docs/scaling.md.
     """
+    with _engine(engine, ray_address, workers) as ray_engine:
+        return _transcribe_paths(paths, ws, options, template=template, manifest=manifest, workers=workers,
+                                 progress=progress, output_dir=output_dir, force=force, managers=managers,
+                                 redact=redact, ray_engine=ray_engine)
+
+
+def _transcribe_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    ws: Workspace,
+    options: TranscribeOptions | None,
+    *,
+    template: str | None,
+    manifest: str | os.PathLike[str] | None,
+    workers: int,
+    progress: Callable[[ProgressEvent], None] | None,
+    output_dir: str | os.PathLike[str] | None,
+    force: bool,
+    managers: str | os.PathLike[str] | None,
+    redact: bool,
+    ray_engine: RayEngine | None,
+) -> BatchResult:
     if redact:
         ws.secure_delete()  # a transcript stored before without redaction is overwritten, not left in free pages
     from .managers import load_managers
@@ -515,6 +578,10 @@ def transcribe_paths(
 
     options = options or TranscribeOptions()
     jobs = _queue_recordings(batch, audio, options, force)
+    if ray_engine is not None:
+        if jobs:  # all cached: Ray is not even started
+            _run_ray(batch, jobs, options, ray_engine)
+        return _finish(batch)
     if workers <= 0:
         workers = 1 if options.device == "cuda" else (os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= 1:
@@ -567,6 +634,9 @@ def score_calls(
     rules: Sequence[ScriptRule] = (),
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
+    engine: str | RayEngine = "local",
+    ray_address: str | None = None,
+    workers: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score stored calls and save the results; returns the ``calls`` and ``items`` tables.
 
@@ -580,10 +650,13 @@ def score_calls(
     A calibration profile stored for a call's (script, rubric) version by ``qa calibrate
     --fit`` is applied to it (:func:`qa.calibrate.calibrated_options`), and ``notes`` gets
     one line per version saying so (or that the profile is for an earlier version).
+    ``engine``: ``"local"`` scores in this process (``workers`` unused); ``"ray"`` or a
+    :class:`~qa.engines.ray_engine.RayEngine` scores on Ray actors (``workers``, 0 = one per
+    core of the cluster), this process saving the results as they come (see
+    :func:`transcribe_paths`). The tables are in ``call_ids`` order either way.
     """
     import pandas as pd
 
-    from .scoring import score_call
     from .store import ITEM_COLUMNS
 
     script_list = [scripts] if not isinstance(scripts, Sequence) else list(scripts)
@@ -602,15 +675,57 @@ def score_calls(
     item_rows: list[dict[str, Any]] = []
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
-    profiles: dict[tuple[str, str], Any] = {}  # the meaning options per version, profile applied
-    for n, transcript in enumerate(ws.transcripts(ids), start=1):
+    calibrations = _Calibrations(ws, meaning, notes)  # the meaning options per version, profile applied
+    chosen = _choose_configs(ws.transcripts(ids), script_for, rubric_for, failed, warnings)
+    with _engine(engine, ray_address, workers) as ray_engine:
+        if ray_engine is None:
+            scored: Iterable[tuple[Transcript, Any, Any, Any]] = (
+                (t, s, r, score_transcript(t, s, r, _meaning_layer(ws, s, r, calibrations.options(s, r))))
+                for t, s, r in chosen
+            )
+        else:
+            per_pair = {(si, ri): calibrations.options(sc, rb, used=False)
+                        for si, sc in enumerate(script_list)
+                        for ri, rb in [(None, None), *enumerate(rubric_list)]}
+            scored = _score_ray(ws, chosen, script_list, rubric_list, per_pair if meaning is not None else None,
+                                ray_engine, total=len(ids))
+        for n, (transcript, script, rubric, got) in enumerate(scored, start=1):
+            if isinstance(got, tuple):
+                summary, items, row = got
+            else:  # a Ray task that could not be done (qa.engines.ray_engine.Lost)
+                _not_scored(transcript, got.reason, failed)
+                continue
+            calibrations.options(script, rubric)  # say once per version what was applied
+            batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
+            if len(batch) >= 200:
+                ws.save_scores(batch)
+                batch.clear()
+            call_rows.append(row)
+            item_rows.extend({"call_id": transcript.call_id, **it} for it in items)
+            if progress is not None:
+                progress(n, len(ids))
+    if batch:
+        ws.save_scores(batch)
+    order = {call_id: i for i, call_id in enumerate(ids)}  # Ray returns calls as they complete
+    call_rows.sort(key=lambda row: order[row["call_id"]])
+    item_rows.sort(key=lambda row: order[row["call_id"]])
+    calls = pd.DataFrame(call_rows)
+    items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
+    return calls, items
+
+
+def _choose_configs(
+    transcripts: Iterable[Transcript], script_for: ConfigChooser, rubric_for: ConfigChooser | None,
+    failed: list[tuple[str, str]] | None, warnings: list[str] | None = None,
+) -> Iterator[tuple[Transcript, Script, Rubric | None]]:
+    """Each call with its script and rubric; a call none fits is failed, the rest go on. When
+    several fit, the line that says which was used goes to the log and ``warnings``."""
+    for transcript in transcripts:
         try:
             script_pick = script_for.decide(transcript)
             rubric_pick = rubric_for.decide(transcript, fit=_rubric_fit(script_pick.config)) if rubric_for else None
         except QAError as e:  # one misconfigured call must not stop the batch
-            log.warning("%s", e)
-            if failed is not None:
-                failed.append((transcript.meta.source or transcript.call_id, str(e)))
+            _not_scored(transcript, str(e), failed)
             continue
         for column, pick in (("script", script_pick), ("rubric", rubric_pick)):
             if pick is not None and pick.rivals:  # several fit: say which was used, never quietly
@@ -620,22 +735,35 @@ def score_calls(
                     warnings.append(line)
         script = script_pick.config
         rubric = rubric_pick.config if rubric_pick is not None else None
-        cs = score_call(transcript, script, rubric,
-                        meaning=_meaning_layer(ws, script, rubric, _calibrated(ws, script, rubric, meaning, profiles, notes)))
-        summary, items = cs.to_store()
-        batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
-        if len(batch) >= 200:
-            ws.save_scores(batch)
-            batch.clear()
-        call_rows.append(_call_row(transcript, summary, cs, script))
-        item_rows.extend({"call_id": transcript.call_id, **it} for it in items)
-        if progress is not None:
-            progress(n, len(ids))
-    if batch:
-        ws.save_scores(batch)
-    calls = pd.DataFrame(call_rows)
-    items = pd.DataFrame(item_rows, columns=["call_id", *ITEM_COLUMNS])
-    return calls, items
+        yield transcript, script, rubric
+
+
+def _not_scored(transcript: Transcript, reason: str, failed: list[tuple[str, str]] | None) -> None:
+    log.warning("%s", reason)
+    if failed is not None:
+        failed.append((transcript.meta.source or transcript.call_id, reason))
+
+
+def score_transcript(
+    transcript: Transcript, script: Script, rubric: Rubric | None, meaning_layer: Any = None
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Score one call: its ``summary`` and ``items`` (as stored) and its row of the ``calls``
+    table. Pure: the local engine and Ray's actors both call it."""
+    from .scoring import score_call
+
+    cs = score_call(transcript, script, rubric, meaning=meaning_layer)
+    summary, items = cs.to_store()
+    return summary, items, _call_row(transcript, summary, cs, script)
+
+
+def _score_ray(
+    ws: Workspace, chosen: Iterable[tuple[Transcript, Script, Rubric | None]], scripts: Sequence[Script],
+    rubrics: Sequence[Rubric], meaning: Any, engine: RayEngine, *, total: int,
+) -> Iterator[tuple[Transcript, Script, Rubric | None, Any]]:
+    """Score on Ray actors; the vectors they embed are saved in this workspace's cache."""
+    cache = ws.vector_cache() if meaning is not None else None
+    save = cache.put_many if cache is not None else None
+    return engine.score(chosen, scripts, rubrics, meaning, total=total, save_vectors=save)
 
 
 def _script_fit(script: Script, transcript: Transcript) -> float:
@@ -661,19 +789,27 @@ def _rubric_fit(script: Script) -> Callable[[Rubric, Transcript], float]:
     return fit
 
 
-def _calibrated(
-    ws: Workspace, script: Script, rubric: Rubric | None, meaning: Any,
-    profiles: dict[tuple[str, str], Any], notes: list[str] | None,
-) -> Any:
-    """The meaning options for one version with its calibration profile, looked up once."""
-    key = (script.hash, rubric.hash if rubric is not None else "none")
-    if key not in profiles:
-        from .calibrate import calibrated_options
+class _Calibrations:
+    """The meaning options of each (script, rubric) version with its calibration profile
+    applied (:func:`qa.calibrate.calibrated_options`), looked up once per version; the line
+    saying what was applied goes to ``notes`` once, when a call of that version is scored."""
 
-        profiles[key], note = calibrated_options(ws, script, rubric, meaning)
-        if note and notes is not None:
-            notes.append(note)
-    return profiles[key]
+    def __init__(self, ws: Workspace, meaning: Any, notes: list[str] | None):
+        self.ws, self.meaning, self.notes = ws, meaning, notes
+        self.known: dict[tuple[str, str], tuple[Any, str | None]] = {}
+        self.said: set[tuple[str, str]] = set()
+
+    def options(self, script: Script, rubric: Rubric | None, *, used: bool = True) -> Any:
+        key = (script.hash, rubric.hash if rubric is not None else "none")
+        if key not in self.known:
+            from .calibrate import calibrated_options
+
+            self.known[key] = calibrated_options(self.ws, script, rubric, self.meaning)
+        options, note = self.known[key]
+        if used and note and key not in self.said and self.notes is not None:
+            self.said.add(key)
+            self.notes.append(note)
+        return options
 
 
 _LAYERS: dict[tuple[int, int, int, int], tuple[Any, Any, Any, Any]] = {}
@@ -736,14 +872,20 @@ def score_paths(
     meaning: Any = None,
     redact: bool = False,
     rules: Sequence[ScriptRule] = (),
+    engine: str | RayEngine = "local",
+    ray_address: str | None = None,
 ) -> ScoreResult:
     """Intake (transcribe what is not cached, import transcripts), then score the batch
-    (``meaning``, ``rules``: see :func:`score_calls`)."""
-    batch = transcribe_paths(
-        paths, ws, options, template=template, manifest=manifest, workers=workers,
-        progress=progress, output_dir=None, managers=managers, redact=redact,
-    )
+    (``meaning``, ``rules``: see :func:`score_calls`; ``engine``, ``ray_address``: see
+    :func:`transcribe_paths`; on Ray, both steps share one runtime)."""
     notes: list[str] = []
-    calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning,
-                               rules=rules, warnings=batch.warnings, notes=notes)
+    with _engine(engine, ray_address, workers) as ray_engine:
+        run_on: str | RayEngine = ray_engine if ray_engine is not None else "local"
+        batch = transcribe_paths(
+            paths, ws, options, template=template, manifest=manifest, workers=workers,
+            progress=progress, output_dir=None, managers=managers, redact=redact, engine=run_on,
+        )
+        calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning,
+                                   rules=rules, warnings=batch.warnings, notes=notes, engine=run_on,
+                                   workers=workers)
     return ScoreResult(batch, calls, items, notes)

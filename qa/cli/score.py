@@ -33,9 +33,11 @@ from .common import (
 from .transcribe import (
     BatchedOpt,
     ComputeTypeOpt,
+    EngineOpt,
     LanguageOpt,
     ManagerChannelOpt,
     PathsArg,
+    RayAddressOpt,
     RedactOpt,
     TemplateOpt,
     WorkersOpt,
@@ -104,6 +106,8 @@ def score(
         help="Your company's name, filled in for {company} in the scripts' phrases (several "
         "names: 'Новый дом|Северный парк'). A manifest column 'company' wins per call.",
         show_default=False)] = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Score calls against a sales script and an objection rubric, with evidence.
 
@@ -129,11 +133,13 @@ def score(
 
     Example: qa score samples/ -s scripts_library/real_estate_inbound.en.yaml -r rubrics/objections.en.yaml -o out/
     """
+    from ..engines import check_engine
     from ..pipeline import score_paths
     from ..scripts import ConfigChooser, load_rubric, load_script
     from ..writers import get_writer
 
     setup_logging(verbose)
+    check_engine(engine, ray_address)  # Ray missing: one line, before anything is done
     interface(ui)  # an unknown --ui fails here, before any work
     script_objs = [load_script(p).with_values(company=company) for p in script]
     rubric_objs = [load_rubric(p) for p in rubric or []]
@@ -154,6 +160,7 @@ def score(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
             managers=managers, workers=workers, progress=progress, meaning=layer, redact=redact,
             rules=rules,
+            engine=engine, ray_address=ray_address,
         )
     t = interface(ui, _call_languages(result.calls, script_objs))
     err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))

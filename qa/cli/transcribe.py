@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -101,6 +101,27 @@ VadOpt = Annotated[
 ]
 BatchedOpt = Annotated[
     bool, typer.Option("--batched/--no-batched", help="Batched inference (faster on CPU and GPU).")
+]
+
+EngineOpt = Annotated[
+    Literal["local", "ray"],
+    typer.Option(
+        "--engine", case_sensitive=False,
+        help="Where the batch runs: 'local' (this machine, --workers processes) or 'ray' (a Ray "
+        "cluster: --ray-address, else a Ray runtime started on this machine for the run; needs "
+        "pip install 'call-qa[cluster]'). This machine saves every result either way. "
+        "E.g. --engine ray --ray-address auto. See docs/scaling.md.",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="With --engine ray: the cluster to join, 'auto' (the one started on this machine "
+        "with `ray start`) or the head node's HOST:PORT. Default: a Ray runtime for this run "
+        "alone, shut down at its end.",
+        show_default=False,
+    ),
 ]
 
 RedactOpt = Annotated[
@@ -235,6 +256,8 @@ def transcribe(
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
     ui: UiOpt = "en",
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Transcribe call recordings (and import transcripts) into the workspace.
 
@@ -251,6 +274,7 @@ def transcribe(
 
     Example: qa transcribe samples/ --manifest samples/manifest.csv -o transcripts/
     """
+    from ..engines import check_engine
     from ..metadata import name_parser
     from ..pipeline import transcribe_paths
 
@@ -258,10 +282,12 @@ def transcribe(
     interface(ui)  # an unknown --ui fails here, before any work
     options = build_options(model, device, compute_type, language, manager_channel, batched, vad, vad_threshold)
     name_parser(template)  # an unknown preset fails here, once, not per file
+    check_engine(engine, ray_address)  # Ray missing: one line, before anything is done
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = transcribe_paths(
             paths, ws, options, template=template, manifest=manifest, workers=workers,
             progress=progress, output_dir=output, force=force, managers=managers, redact=redact,
+            engine=engine, ray_address=ray_address,
         )
         t = interface(ui, batch_languages(ws, result.call_ids) if ui.strip().lower() == AUTO else ())
     print_batch_summary(result, t)
