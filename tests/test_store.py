@@ -1,5 +1,9 @@
 """The workspace store: schema, the evidence utterance, item tokens, and migrating an older
-workspace in place."""
+workspace in place.
+
+Tests taking ``workspace_spec`` run twice: on SQLite and on a real PostgreSQL (a throwaway
+cluster, see tests/conftest.py); the SQLite-file tests (migration, WAL) run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -67,19 +71,24 @@ def _old_workspace(root: Path) -> Path:
 
 
 def _columns(ws: Workspace, table: str) -> list[str]:
+    if ws.dialect == "postgresql":  # the stand-in for SQLite's rowid is not a column there
+        return [r[0] for r in ws.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_schema = current_schema() AND column_name NOT IN ('rowid', 'tsv') "
+            "ORDER BY ordinal_position", [table])]
     return [r[1] for r in ws.query(f"PRAGMA table_info({table})")]
 
 
-def test_a_new_workspace_has_the_current_schema(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_a_new_workspace_has_the_current_schema(workspace_spec) -> None:
+    with Workspace(workspace_spec) as ws:
         assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [(str(SCHEMA_VERSION),)]
         assert _columns(ws, "items")[3:] == list(ITEM_COLUMNS)
         assert {f"tokens_{k}" for k in TOKEN_KINDS} <= set(_columns(ws, "scores"))
         assert {f"metric_{m}" for m in KEY_METRICS} <= set(_columns(ws, "scores"))
 
 
-def test_save_scores_keeps_tokens_and_key_metrics(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_save_scores_keeps_tokens_and_key_metrics(workspace_spec) -> None:
+    with Workspace(workspace_spec) as ws:
         ws.save_score("c1", script_hash="s", rubric_hash="none", summary={
             "score": 70.0, "metrics": {"manager_talk_share": 0.6, "manager_questions": 4, "manager_wpm": None,
                                        "long_silences": True, "duration_s": 90.0},
@@ -151,22 +160,24 @@ def test_item_tokens() -> None:
     assert item_tokens(items, "objection") is None
 
 
-def test_refresh_derived_fills_rows_written_with_plain_sql(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_refresh_derived_fills_rows_written_with_plain_sql(workspace_spec) -> None:
+    with Workspace(workspace_spec) as ws:
         with ws.transaction() as c:
-            c.execute("INSERT INTO scores(call_id, script_hash, rubric_hash, score, scored_at) "
-                      "VALUES ('c1', 's', 'r', 90, 1)")
-            c.execute("INSERT INTO items(call_id, script_hash, rubric_hash, kind, item_id, status) "
-                      "VALUES ('c1', 's', 'r', 'stage', 'greeting', 'found')")
+            c.execute("INSERT INTO scores(call_id, script_hash, rubric_hash, score, scored_at, metrics_json) "
+                      """VALUES ('c1', 's', 'r', 90, 1, '{"manager_wpm": 120.5, "long_silences": true}')""")
+            c.executemany("INSERT INTO items(call_id, script_hash, rubric_hash, kind, item_id, status) "
+                          "VALUES ('c1', 's', 'r', 'stage', ?, ?)", [("needs", "missed"), ("greeting", "found")])
         ws.refresh_derived()
-        assert ws.query("SELECT tokens_stage FROM scores") == [("greeting\x1ffound",)]
+        assert ws.query("SELECT tokens_stage FROM scores") == [("greeting\x1ffound\x1eneeds\x1fmissed",)]
+        assert ws.query("SELECT metric_manager_wpm, metric_long_silences, metric_manager_questions "
+                        "FROM scores") == [(120.5, 1.0, None)]
 
 
-def test_a_newer_workspace_is_refused(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_a_newer_workspace_is_refused(workspace_spec) -> None:
+    with Workspace(workspace_spec) as ws:
         ws.conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(WorkspaceError) as e:
-        Workspace(tmp_path / "ws")
+        Workspace(workspace_spec)
     assert "made by a newer version of call-qa (schema 99)" in str(e.value)
 
 
@@ -192,8 +203,8 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
         assert "utterance" in _columns(ws, "items")
 
 
-def test_version_stats_and_items(tmp_path: Path) -> None:
-    with Workspace(tmp_path / "ws") as ws:
+def test_version_stats_and_items(workspace_spec) -> None:
+    with Workspace(workspace_spec) as ws:
         ws.save_config(hash="s1", kind="script", name="Inbound", path="scripts/inbound.en.yaml", text="x")
         stage = {"kind": "stage", "item_id": "greeting", "status": "found"}
         ws.save_scores([("c1", "s1", "none", {"score": 50.0}, [stage]),
