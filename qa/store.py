@@ -369,6 +369,14 @@ class NamedRow(tuple):  # type: ignore[type-arg]
         return list(self._index)
 
 
+def _lock_key(*parts: str) -> int:
+    """A signed 64-bit number for a row key (PostgreSQL advisory locks)."""
+    import hashlib
+
+    digest = hashlib.blake2b(FIELD_SEP.join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _day(started_at: str | None) -> str | None:
     if not started_at:
         return None
@@ -445,7 +453,7 @@ class Workspace:
             raise
 
     def _pg_has_meta(self) -> bool:
-        return self.conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0] is True
+        return bool(self.conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0])
 
     def _pg_current(self) -> bool:
         """The schema is there and current (the common case: no DDL, no lock)."""
@@ -706,10 +714,15 @@ class Workspace:
         """Batch form of :meth:`save_score`, one transaction for all rows."""
         n = 0
         now = time.time()
-        if self.dialect == "postgresql":
-            # Writers on other machines lock the same score rows in the same order: no deadlock.
-            rows = sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+        rows = list(rows)
         with self.transaction() as c:
+            if self.dialect == "postgresql":
+                # Writers on other machines take the keys of a batch in one order: no deadlock
+                # between two batches that share calls (rows stay in their own order).
+                c.execute(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                    (sorted({_lock_key(*r[:3]) for r in rows}),),
+                )
             for call_id, script_hash, rubric_hash, summary, items in rows:
                 key = (call_id, script_hash, rubric_hash)
                 metrics = summary.get("metrics") or {}

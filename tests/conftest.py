@@ -12,6 +12,7 @@ PostgreSQL (a real server, never a mock):
                   reason when it cannot start; fails instead when ``QA_REQUIRE_POSTGRES=1``
                   (CI). ``QA_TEST_POSTGRES_URL=postgresql://...`` uses a running server.
 ``pg_url``        a workspace URL of its own for one test (a fresh database).
+``pg_database``   session factory: ``pg_database()`` -> a fresh database's URL (module fixtures).
 ``workspace_spec``  parametrized ``sqlite`` / ``postgresql``: a folder or a URL, for tests
                   that must behave the same on both (``Workspace(workspace_spec)``).
 """
@@ -214,6 +215,25 @@ def _admin(server) -> object:
                 raise
             time.sleep(0.1)
     raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server):
+    """Factory: ``pg_database()`` -> the URL of a fresh, empty database on :func:`pg_server`
+    (for module-scoped workspaces; all are dropped at the end of the session)."""
+    admin = _admin(pg_server)
+    made: list[str] = []
+
+    def make() -> str:
+        name = "qa_" + uuid.uuid4().hex[:12]
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')  # type: ignore[attr-defined]
+        made.append(name)
+        return pg_server.url(name)
+
+    yield make
+    for name in made:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+    admin.close()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

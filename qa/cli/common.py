@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import QAError
-from ..store import Workspace, default_workspace
+from ..store import Workspace
+from ..store import open_workspace as _open_workspace
 
 app = typer.Typer(
     name="qa",
@@ -60,13 +61,15 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 
 # ---- options defined once --------------------------------------------------------------
+# Text, not a Path: a postgresql:// URL must reach the store as typed (Path folds its //).
 WorkspaceOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--workspace",
         "-w",
-        help="Workspace folder (SQLite database of calls, transcripts, scores). "
-        "Default: $QA_WORKSPACE, else ./qa_workspace.",
+        help="Workspace: a folder (embedded SQLite database of calls, transcripts, scores) or "
+        "a shared PostgreSQL database, postgresql://user:pass@host:5432/db (needs "
+        "pip install 'call-qa[cluster]'). Default: $QA_WORKSPACE, else ./qa_workspace.",
         show_default=False,
     ),
 ]
@@ -135,8 +138,10 @@ ToOpt = Annotated[
 ]
 
 
-def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:
-    return Workspace(path if path is not None else default_workspace(), create=create)
+def open_workspace(spec: str | Path | None, *, create: bool = True) -> Workspace:
+    """The workspace of ``--workspace`` (a folder or a ``postgresql://`` URL), else of
+    ``$QA_WORKSPACE``, else ``./qa_workspace``."""
+    return _open_workspace(spec, create=create)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -15,6 +15,7 @@ SQLite                                          PostgreSQL
 ``a CROSS JOIN b ON ...`` (fixes SQLite's       ``a JOIN b ON ...`` (PostgreSQL plans joins itself)
 join order)
 ``WHERE 1`` / ``AND 0``                         ``WHERE TRUE`` / ``AND FALSE``
+``FROM (SELECT ...)`` (no alias)                ``FROM (SELECT ...) AS qa_sub1``
 ``ORDER BY x [DESC]`` (NULLs first ascending)   ``ORDER BY x NULLS FIRST`` / ``x DESC NULLS LAST``
 ``end`` as a column name                        ``"end"``
 ``char(31)``, ``ifnull(a, b)``, ``LIKE``        ``chr(31)``, ``coalesce(a, b)``, ``ILIKE``
@@ -55,6 +56,11 @@ _FUNCTIONS = {"CHAR": "chr", "IFNULL": "coalesce"}
 _COND_BEFORE = {"WHERE", "AND", "OR", "NOT", "ON", "HAVING", "WHEN", "("}
 _COND_AFTER = {"AND", "OR", ")", "GROUP", "ORDER", "LIMIT", "HAVING", "UNION", "THEN", ";", ""}
 _ORDER_END = {"LIMIT", "OFFSET", ")", ";", "UNION", "EXCEPT", "INTERSECT", ""}
+# after a subquery in FROM, these words are not its alias
+_NOT_ALIAS = {
+    "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "JOIN", "INNER", "LEFT", "RIGHT", "CROSS", "FULL",
+    "NATURAL", "ON", "USING", "UNION", "EXCEPT", "INTERSECT", "HAVING", "WINDOW", ")", ";", ",", "",
+}
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,8 @@ def _translate(sql: str, tables: _Frozen) -> str:
     case_depth = 0
     order_depth: list[int] = []  # paren depths at which an ORDER BY list is open
     depth = 0
+    derived: list[bool] = []  # per open paren: a subquery in FROM / JOIN
+    subqueries = 0
     i = 0
     n = len(toks)
     while i < n:
@@ -140,11 +148,15 @@ def _translate(sql: str, tables: _Frozen) -> str:
                 text = "%%"
             elif text == "(":
                 depth += 1
+                derived.append(_up(toks, _significant(toks, i, -1)) in ("FROM", "JOIN"))
             elif text == ")":
                 if order_depth and order_depth[-1] == depth:
                     out.append(_nulls(out))
                     order_depth.pop()
                 depth -= 1
+                if derived and derived.pop() and _up(toks, _significant(toks, i, 1)) in _NOT_ALIAS:
+                    subqueries += 1
+                    text = f") AS qa_sub{subqueries}"
             elif text == "," and order_depth and order_depth[-1] == depth:
                 out.append(_nulls(out))
         elif t.kind == "number" and text in ("0", "1"):

@@ -14,7 +14,9 @@ views run one code path on both databases. What cannot be written portably is he
   language by :mod:`qa.normalize`, Russian and English alike) with a GIN index;
   :func:`tsquery` turns the FTS5 expression of :mod:`qa.search` into a ``tsquery``;
 * numbers come back as SQLite gives them: ``numeric`` results (``SUM``, ``AVG``) as ``int``
-  when whole, else ``float``; Python ``bool`` parameters are stored as 0/1.
+  when whole, else ``float``; comparisons (``status = 'found' AS done``) as 1 / 0, and
+  ``SUM`` / ``MIN`` / ``MAX`` take them (aggregates over ``boolean`` defined in the schema);
+  Python ``bool`` parameters are stored as 0/1.
 
 Writers on several machines: every statement that writes a keyed row is an upsert
 (``ON CONFLICT``), the keyed row is written first in each transaction (so a second writer
@@ -49,6 +51,12 @@ _PG_FUNCTIONS = [
          FROM (SELECT CASE WHEN doc IS NULL OR doc = '' THEN NULL
                       ELSE doc::jsonb #> string_to_array(replace(substr(path, 3), '"', ''), '.') END AS j) s
        $$""",
+    # SQLite's comparisons are numbers: SUM / MIN / MAX over them (booleans here) count
+    """CREATE OR REPLACE FUNCTION qa_sum_bool(s bigint, b boolean) RETURNS bigint
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN b IS NULL THEN s ELSE coalesce(s, 0) + b::int END $$""",
+    "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = qa_sum_bool, STYPE = bigint)",
+    "CREATE OR REPLACE AGGREGATE min(boolean) (SFUNC = booland_statefunc, STYPE = boolean)",
+    "CREATE OR REPLACE AGGREGATE max(boolean) (SFUNC = boolor_statefunc, STYPE = boolean)",
 ]
 
 
@@ -86,7 +94,9 @@ def catalog(schema: str) -> dict[str, Table]:
 
 
 def _split_columns(body: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in body:
         if ch == "(":
             depth += 1
@@ -195,7 +205,14 @@ def _adapt(raw: Any) -> None:
         def dump(self, obj: Any) -> bytes:
             return b"1" if obj else b"0"
 
+    class BoolAsInt01(Loader):
+        format = Format.TEXT
+
+        def load(self, data: Any) -> Any:
+            return 1 if bytes(data) == b"t" else 0
+
     raw.adapters.register_loader("numeric", WholeOrFloat)
+    raw.adapters.register_loader("bool", BoolAsInt01)
     raw.adapters.register_dumper(bool, BoolAsInt)
 
 
