@@ -56,6 +56,11 @@ _FUNCTIONS = {"CHAR": "chr", "IFNULL": "coalesce"}
 _COND_BEFORE = {"WHERE", "AND", "OR", "NOT", "ON", "HAVING", "WHEN", "("}
 _COND_AFTER = {"AND", "OR", ")", "GROUP", "ORDER", "LIMIT", "HAVING", "UNION", "THEN", ";", ""}
 _ORDER_END = {"LIMIT", "OFFSET", ")", ";", "UNION", "EXCEPT", "INTERSECT", ""}
+# after these, END is a value (the column "end"), not the end of a CASE
+_BEFORE_VALUE = {
+    ".", "WHEN", "THEN", "ELSE", "AND", "OR", "NOT", "(", ",", "SELECT", "BY", "WHERE", "ON",
+    "=", "<", ">", "+", "-", "*", "/", "|", "IS", "IN", "BETWEEN",
+}
 # after a subquery in FROM, these words are not its alias
 _NOT_ALIAS = {
     "WHERE", "GROUP", "ORDER", "LIMIT", "OFFSET", "JOIN", "INNER", "LEFT", "RIGHT", "CROSS", "FULL",
@@ -168,7 +173,7 @@ def _translate(sql: str, tables: _Frozen) -> str:
             if up == "CASE":
                 case_depth += 1
             elif up == "END":
-                if prev != "." and case_depth > 0:
+                if prev not in _BEFORE_VALUE and case_depth > 0:
                     case_depth -= 1
                 else:
                     text = '"end"'
