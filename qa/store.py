@@ -549,6 +549,47 @@ class Workspace:
         with self.transaction() as c:
             self._fill_derived(c, only_missing=True, dialect=self.dialect)
 
+    def copy_to(self, dest: Workspace, *, progress: Any = None) -> dict[str, int]:
+        """Copy every row of this workspace into ``dest`` (an empty workspace, either
+        database): moving a team's SQLite workspace to a shared PostgreSQL one. Rows keep
+        their order (SQLite's rowid); PostgreSQL is fed with COPY and analysed afterwards.
+        One transaction: all of it lands, or none. Returns rows copied per table;
+        ``progress(table, rows)`` is called after each table."""
+        if dest.query("SELECT COUNT(*) FROM calls")[0][0]:
+            raise WorkspaceError(f"{dest.path}: not empty; copy into a new workspace")
+        counts: dict[str, int] = {}
+        with dest.transaction() as c:
+            for table, info in _PG_TABLES.items():
+                if table == "meta":  # dest has its own schema version (this one is migrated)
+                    continue
+                have = self._columns(table)
+                cols = [col for col in info.columns if col in have]
+                quoted = ", ".join('"end"' if col == "end" else col for col in cols)
+                order = f" ORDER BY {info.identity}" if info.identity else (" ORDER BY rowid" if info.rowid else "")
+                src = self.conn.execute(f"SELECT {', '.join(cols)} FROM {table}{order}")
+                n = 0
+                if dest.dialect == "postgresql":
+                    with c.raw.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                        for row in src:
+                            copy.write_row(row)
+                            n += 1
+                else:
+                    rows = src.fetchall()
+                    c.executemany(
+                        f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
+                    n = len(rows)
+                if dest.dialect == "postgresql" and info.identity:
+                    c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{info.identity}'), "
+                              f"GREATEST((SELECT MAX({info.identity}) FROM {table}), 1))")
+                counts[table] = n
+                if progress is not None:
+                    progress(table, n)
+            if dest.dialect == "sqlite":
+                c.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        if dest.dialect == "postgresql":
+            dest.conn.execute("ANALYZE")
+        return counts
+
     def close(self) -> None:
         self.conn.close()
 

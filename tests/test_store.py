@@ -434,3 +434,28 @@ def test_workspace_option_and_env_take_a_url(pg_url, tmp_path, monkeypatch) -> N
     sw.build(tmp_path / "rel_ws").close()
     r4 = CliRunner().invoke(app, ["team", "--workspace", "rel_ws", "-f", "json"])
     assert r4.exit_code == 0 and r4.stdout == r.stdout
+
+
+def test_copy_a_sqlite_workspace_to_postgres_and_back(tmp_path, pg_url) -> None:
+    import supervisor_workspace as sw
+
+    from qa import scorecards
+    from qa.search import search
+
+    lite = sw.build(tmp_path / "lite", week2=True)
+    lite.save_call(_transcript("x1"), cache_key="kx")
+    lite.save_plan("anna", {"goals": []}, period_from=None, period_to=None)
+    with Workspace(pg_url) as pg:
+        counts = lite.copy_to(pg)
+        assert counts["calls"] == 14 and counts["items"] == lite.query("SELECT COUNT(*) FROM items")[0][0]
+        assert pg.save_plan("anna", {}, period_from=None, period_to=None) == 2  # ids go on after the copied ones
+        assert scorecards.team(pg).equals(scorecards.team(lite))
+        assert [h.call_id for h in search(pg, "дорого")] == [h.call_id for h in search(lite, "дорого")] == ["x1"]
+        with pytest.raises(WorkspaceError, match="not empty"):
+            lite.copy_to(pg)
+        with Workspace(tmp_path / "back") as back:
+            pg.copy_to(back)
+            sql = "SELECT call_id, kind, item_id, status, start, end FROM items ORDER BY rowid"
+            assert back.query(sql) == lite.query(sql)
+            assert [h.call_id for h in search(back, "дорого")] == ["x1"]
+    lite.close()
