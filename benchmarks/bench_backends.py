@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         copy_s = time.perf_counter() - t0
         assert pg.query("SELECT COUNT(*) FROM items")[0][0] == n_items
         import pandas as pd
+
         from qa import scorecards
 
         pd.testing.assert_frame_equal(scorecards.team(lite), scorecards.team(pg))  # the same answer first
