@@ -396,6 +396,8 @@ class Workspace:
     conn: Any
 
     def __init__(self, path: WorkspaceSpec | None = None, *, create: bool = True):
+        #: PostgreSQL connections of finished parallel reads (:meth:`frames`), reused
+        self._idle_readers: list[Any] = []
         spec = workspace_spec(path) if path is not None else default_workspace()
         if isinstance(spec, str):
             self._open_server(spec, create=create)
@@ -591,6 +593,9 @@ class Workspace:
         return counts
 
     def close(self) -> None:
+        for reader in self._idle_readers:
+            reader.close()
+        self._idle_readers.clear()
         self.conn.close()
 
     def __enter__(self) -> Workspace:
@@ -919,7 +924,10 @@ class Workspace:
             try:
                 return read(conn, query[0], query[1])
             finally:
-                conn.close()
+                if self.dialect == "postgresql":
+                    self._idle_readers.append(conn)  # a server connection is worth keeping
+                else:
+                    conn.close()
 
         with ThreadPoolExecutor(max_workers=min(workers, len(queries))) as pool:
             return list(pool.map(run, queries))
@@ -928,7 +936,10 @@ class Workspace:
         """A read-only connection of its own, for a thread (SQLite and psycopg both release
         the GIL while the database works)."""
         if self.dialect == "postgresql":
-            return self.conn.reader()
+            try:
+                return self._idle_readers.pop()  # list.pop is atomic: threads never share one
+            except IndexError:
+                return self.conn.reader()
         uri = self.db_path.resolve().as_uri() + "?mode=ro"
         try:
             return sqlite3.connect(uri, uri=True, timeout=30)
