@@ -88,3 +88,10 @@ def test_workspace_values() -> None:
     assert str(workspace_spec("some/folder")) == "some/folder"
     assert location_of("postgresql://qa:s3cret@db:5432/qa") == "postgresql://qa:***@db:5432/qa"
     assert location_of("postgresql://qa@db/qa") == "postgresql://qa@db/qa"
+
+
+def test_comparisons_in_aggregates_are_numbers() -> None:
+    assert pg("SELECT SUM(c.outcome IN (?)) AS won, MIN(i.status = 'handled'), MAX(a), "
+              "SUM(CASE WHEN a = 1 THEN 0.5 END) FROM t") == (
+        "SELECT SUM((c.outcome IN (%s))::int) AS won, MIN((i.status = 'handled')::int), MAX(a), "
+        "SUM(CASE WHEN a = 1 THEN 0.5 END) FROM t")

@@ -130,7 +130,7 @@ def _frozen(tables: Mapping[str, Table]) -> _Frozen:
 
 @lru_cache(maxsize=2048)
 def _translate(sql: str, tables: _Frozen) -> str:
-    toks = tokens(sql)
+    toks = _numbered_comparisons(tokens(sql))
     suffix = _insert_suffix(toks, tables)
     out: list[str] = []
     case_depth = 0
@@ -210,6 +210,43 @@ def _translate(sql: str, tables: _Frozen) -> str:
         stripped = text.rstrip().rstrip(";")
         text = stripped + suffix
     return text
+
+
+_AGGREGATES = {"SUM", "MIN", "MAX", "AVG", "TOTAL"}
+_COMPARISON = {"=", "<", ">", "!", "IN", "IS", "LIKE", "BETWEEN", "AND", "OR", "NOT", "EXISTS"}
+
+
+def _numbered_comparisons(toks: list[_Tok]) -> list[_Tok]:
+    """``SUM(x IN (...))`` -> ``SUM((x IN (...))::int)``: SQLite's comparisons are numbers.
+    (The schema's ``sum(boolean)`` does the same for a boolean column, but row by row in
+    SQL, several times slower on 100,000 calls.) A CASE argument is left as it is."""
+    out: list[_Tok] = []
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        out.append(t)
+        if t.kind == "word" and t.up in _AGGREGATES and _up(toks, _significant(toks, i, 1)) == "(":
+            start = _significant(toks, i, 1)
+            depth, j, top = 0, start, []
+            while j < len(toks):
+                if toks[j].text == "(":
+                    depth += 1
+                elif toks[j].text == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif depth == 1 and toks[j].kind in ("word", "op"):
+                    top.append(toks[j].up)
+                j += 1
+            if j < len(toks) and "CASE" not in top and "DISTINCT" not in top and _COMPARISON & set(top):
+                out += toks[i + 1:start + 1]
+                out.append(_Tok("op", "("))
+                out += _numbered_comparisons(toks[start + 1:j])
+                out += [_Tok("op", ")"), _Tok("op", "::int"), toks[j]]
+                i = j + 1
+                continue
+        i += 1
+    return out
 
 
 def _nulls(out: list[str]) -> str:
