@@ -196,6 +196,8 @@ def test_trainer_functions_agree(trainer) -> None:
 @pytest.mark.parametrize("args", [
     ("mine", "-f", "json"), ("mine", "--top", "40%", "-f", "json"), ("mine", "--top", "40%"),
     ("search", "garden", "-f", "json"), ("search", "дорого", "-f", "json"), ("search", "price", "--role", "client"),
+    ("search", "garden", "--min-score", "50", "-f", "json"), ("search", "дорого", "--max-score", "60", "-f", "json"),
+    ("search", "garden", "--from", "2024-05-07", "--to", "2024-05-08", "-f", "json"),
     ("team", "-f", "json"),
 ], ids=lambda a: " ".join(a))
 def test_trainer_commands_agree(trainer, args) -> None:

@@ -18,6 +18,10 @@ views run one code path on both databases. What cannot be written portably is he
   ``SUM`` / ``MIN`` / ``MAX`` take them (aggregates over ``boolean`` defined in the schema);
   Python ``bool`` parameters are stored as 0/1.
 
+Server: PostgreSQL 13 or newer built with ICU (the Debian, Ubuntu and Red Hat packages and
+the official Docker image are); the URL's user owns the database, or the schema named by
+``?schema=NAME`` (it creates the tables, a collation and a few functions there once).
+
 Writers on several machines: every statement that writes a keyed row is an upsert
 (``ON CONFLICT``), the keyed row is written first in each transaction (so a second writer
 of the same call waits for the first one's commit, then replaces it whole), and schema
