@@ -230,3 +230,23 @@ def test_qa_score_into_postgres_agrees(tmp_path, pg_url) -> None:
         assert r.exit_code == 0, r.output
     with Workspace(specs[1]) as b:
         assert b.query("SELECT COUNT(*) FROM calls")[0][0] == len(b.call_ids())
+
+
+def test_call_log_and_disputes_agree(tmp_path, pg_url) -> None:
+    """``qa missed`` (the PBX log: rows, links, new-row counts) and ``qa dispute`` (an
+    override the views then apply) on both."""
+    specs = (tmp_path / "ws", pg_url)
+    for spec in specs:
+        sw.build(spec, week2=True).close()  # type: ignore[arg-type]
+    log, managers = ROOT / "samples/Master.csv", ROOT / "samples/managers.csv"
+    first = agree(specs, "missed", str(log), "--managers", str(managers), "-f", "json")
+    assert json.loads(first)
+    agree(specs, "missed", str(log), "--managers", str(managers))  # imported again: nothing new
+    before = agree(specs, "scorecard", "boris", "-f", "json")
+    agree(specs, "dispute", "b2", "needs", "--status", "found", "--note", "said it in other words")
+    after = agree(specs, "scorecard", "boris", "-f", "json")
+    assert after != before  # the override is applied by the view, on both
+    with Workspace(specs[0]) as a, Workspace(specs[1]) as b:
+        kept = [(d["call_id"], d["item_id"], d["status"], d["tool_status"], d["note"]) for d in a.disputes()]
+        assert kept == [("b2", "needs", "found", "missed", "said it in other words")]
+        assert kept == [(d["call_id"], d["item_id"], d["status"], d["tool_status"], d["note"]) for d in b.disputes()]
