@@ -438,9 +438,12 @@ class Workspace:
         self.db_path = self.path
         self.conn = postgres.Connection(url, _PG_TABLES)
         try:
-            if self._pg_current():
-                return
-            if not create and not self._pg_has_meta():
+            found = self._pg_version()
+            if found == SCHEMA_VERSION:
+                return  # the common case: no DDL, no lock
+            if found is not None and found > SCHEMA_VERSION:
+                self._check_version()  # refused before anything is changed
+            if found is None and not create:
                 raise WorkspaceError(
                     f"{self.path}: no workspace in this database; run 'qa transcribe' or "
                     "'qa score' with --workspace pointing here first"
@@ -454,15 +457,12 @@ class Workspace:
             self.conn.close()
             raise
 
-    def _pg_has_meta(self) -> bool:
-        return bool(self.conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0])
-
-    def _pg_current(self) -> bool:
-        """The schema is there and current (the common case: no DDL, no lock)."""
-        if not self._pg_has_meta():
-            return False
+    def _pg_version(self) -> int | None:
+        """The schema version stored in this database (None: no workspace here yet)."""
+        if not self.conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+            return None
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return row is not None and int(row[0]) == SCHEMA_VERSION
+        return int(row[0]) if row else None
 
     # -- housekeeping ---------------------------------------------------------
     def _check_version(self) -> None:

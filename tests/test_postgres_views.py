@@ -7,8 +7,8 @@ Three workspaces are built twice, once per backend, through the library or the C
 * the bundled transcript files (tests/fixtures/transcripts) scored by ``qa score``.
 
 Then the supervisor and trainer functions and the commands ``qa team``, ``qa scorecard``,
-``qa coach``, ``qa revive``, ``qa mine``, ``qa report`` and ``qa search`` run on both and
-must agree: the same frames, the same JSON, the same pages. PostgreSQL is a real server
+``qa coach``, ``qa revive``, ``qa mine``, ``qa report``, ``qa search``, ``qa missed`` and
+``qa dispute`` run on both and must agree: the same frames, the same JSON, the same pages. PostgreSQL is a real server
 (tests/conftest.py ``pg_server``).
 """
 
