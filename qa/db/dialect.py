@@ -12,8 +12,8 @@ SQLite                                          PostgreSQL
 ``INSERT OR REPLACE INTO t(a, b) VALUES ...``   ``... ON CONFLICT (key) DO UPDATE SET a = EXCLUDED.a, ...``
 ``INSERT OR IGNORE INTO ...``                   ``... ON CONFLICT DO NOTHING``
 ``INSERT INTO plans ...`` (cursor.lastrowid)    ``... RETURNING id``
-``a CROSS JOIN b ON ...`` (fixes SQLite's       ``a JOIN b ON ...`` (PostgreSQL plans joins itself)
-join order)
+``a CROSS JOIN b ON ...`` (SQLite's join order) ``a JOIN b ON ...`` (PostgreSQL plans joins itself)
+``SUM(a IN (...))``, ``MIN(a = 'x')``           ``SUM((a IN (...))::int)``: comparisons are numbers
 ``WHERE 1`` / ``AND 0``                         ``WHERE TRUE`` / ``AND FALSE``
 ``FROM (SELECT ...)`` (no alias)                ``FROM (SELECT ...) AS qa_sub1``
 ``ORDER BY x [DESC]`` (NULLs first ascending)   ``ORDER BY x NULLS FIRST`` / ``x DESC NULLS LAST``
