@@ -7,7 +7,8 @@
 #   bash run.sh samples [--only NAME]  # regenerate samples/ (installs festival, festvox-ru, ...)
 #
 # Set-up is idempotent: a venv in .venv with the package and its extras, and (as root, when
-# missing) the Debian packages the tests use: espeak-ng and sox (fixtures), chromium (reports).
+# missing) the Debian packages the tests use: espeak-ng and sox (fixtures), chromium (reports),
+# postgresql (the tests start a throwaway PostgreSQL server of their own and stop it).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -76,6 +77,8 @@ setup_system() {
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   command -v sox >/dev/null || missing+=(sox libsox-fmt-all)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
+  # initdb and pg_ctl live in /usr/lib/postgresql/<version>/bin, not on PATH
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
       echo "Installing ${missing[*]} ..." >&2

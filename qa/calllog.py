@@ -1000,7 +1000,7 @@ def _nan(v: Any) -> bool:
 def _links(ws: Workspace, lo: str | None = None, hi: str | None = None) -> dict[str, str]:
     """call_id -> row_key of the log row that is the same call (cached per workspace state:
     the report asks once per call page)."""
-    state = (lo, hi, ws.conn.total_changes, ws.query("PRAGMA data_version")[0][0])
+    state = (lo, hi, ws.change_marker())
     cache: dict[Any, dict[str, str]] = ws.__dict__.setdefault("_calllog_links", {})
     if state not in cache:
         cache.clear()

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .db import is_server_url
 from .errors import ConfigError
 from .scripts import ScriptRule
 
@@ -101,7 +102,8 @@ class Key:
 KEYS: tuple[Key, ...] = (
     Key("company", "text", ("company",), "your company's name as managers say it; fills {company} in script phrases",
         example='"Новый дом"'),
-    Key("workspace", "path", ("workspace",), "workspace folder (SQLite database of calls and scores)",
+    Key("workspace", "path", ("workspace",), "workspace folder (SQLite database of calls and scores), "
+        "or a shared PostgreSQL database: postgresql://user:pass@host:5432/db",
         env="QA_WORKSPACE", example='"qa_workspace"'),
     Key("language", "languages", ("language",), "spoken language(s) of the calls, or \"auto\"",
         example='["ru", "en"]'),
@@ -254,7 +256,9 @@ def _value(path: Path, key: Key, value: Any) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where} must be a non-empty string in quotes, got {value!r}; "
                               f"e.g. {key.name} = {key.example}")
-        return str(_resolve(path, value)) if key.kind == "path" else value.strip()
+        if key.kind == "path" and not is_server_url(value):  # a postgresql:// workspace stays a URL
+            return str(_resolve(path, value))
+        return value.strip()
     if key.kind == "languages":
         codes = _strings(value)
         if not codes or not all(c.strip() for c in codes):

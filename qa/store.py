@@ -1,4 +1,11 @@
-"""The workspace: a folder with one SQLite database that keeps everything across days.
+"""The workspace: one database that keeps everything across days.
+
+By default a folder holding one SQLite file (``qa.sqlite``, WAL mode: readers never block
+the writer); or a PostgreSQL database, named by a ``postgresql://user:pass@host:port/db``
+URL (``?schema=NAME`` keeps several workspaces in one database), shared by machines that
+transcribe, score and read at the same time. Both hold the same tables and answer the same
+methods: the SQL here and in the views is written once, in SQLite's dialect, and
+:mod:`qa.db` translates it for PostgreSQL (placeholders, upserts, full-text search).
 
 Tables (one owner each, all written only through this module):
 
@@ -41,8 +48,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from .db import location_of, workspace_spec
+from .db.postgres import catalog as pg_catalog
 from .errors import WorkspaceError
 from .transcripts import CallMeta, Transcript
 
@@ -265,6 +274,10 @@ CREATE TABLE IF NOT EXISTS calibrations (
 -- ---- end of calibration profiles -----------------------------------------------------------
 """
 
+#: What PostgreSQL needs to know of each table (keys for upserts, generated ids), read from
+#: the schema text above: the one definition of the schema for both databases.
+_PG_TABLES = pg_catalog(_SCHEMA)
+
 #: Evidence columns of an ``items`` row: where and how an item was said. ``utterance`` is
 #: the index (in ``Transcript.utterances``) of the utterance holding the match, so a page or
 #: the miner finds the turn without searching for it by time and quote.
@@ -310,9 +323,19 @@ def item_tokens(items: Iterable[Mapping[str, Any]], kind: str) -> str | None:
     return TOKEN_SEP.join(toks) if toks else None
 
 
-def default_workspace() -> Path:
-    """``$QA_WORKSPACE`` if set, else ``./qa_workspace``."""
-    return Path(os.environ.get("QA_WORKSPACE") or DEFAULT_WORKSPACE)
+def default_workspace() -> Path | str:
+    """``$QA_WORKSPACE`` if set (a folder or a ``postgresql://`` URL), else ``./qa_workspace``."""
+    return workspace_spec(os.environ.get("QA_WORKSPACE") or DEFAULT_WORKSPACE)
+
+
+#: What ``Workspace(...)`` opens: a folder (SQLite) or a ``postgresql://`` URL.
+WorkspaceSpec = str | os.PathLike[str]
+
+
+def open_workspace(spec: WorkspaceSpec | None = None, *, create: bool = True) -> Workspace:
+    """The workspace ``spec`` names (default :func:`default_workspace`); the one factory
+    for a user's value (``--workspace``, ``QA_WORKSPACE``, a config file)."""
+    return Workspace(spec, create=create)
 
 
 # Identical recordings (or transcript files) share one cached transcript; who the call is
@@ -330,6 +353,44 @@ def _call_transcript(row: Sequence[Any]) -> Transcript:
     return t
 
 
+def _read_frame(conn: Any, sql: str, params: Sequence[Any]) -> Any:
+    """A SELECT as a DataFrame, on either database (pandas reads a SQLite connection itself)."""
+    import pandas as pd
+
+    if isinstance(conn, sqlite3.Connection):
+        return pd.read_sql_query(sql, conn, params=list(params))
+    cur = conn.execute(sql, params)
+    return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
+
+
+class NamedRow(tuple):  # type: ignore[type-arg]
+    """A row read by position or by column name, as :class:`sqlite3.Row` (``row["client"]``,
+    ``dict(row)``): the call-log rows of a PostgreSQL workspace."""
+
+    _index: Mapping[str, int]
+
+    def __new__(cls, values: Iterable[Any], index: Mapping[str, int]) -> NamedRow:
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _lock_key(*parts: str) -> int:
+    """A signed 64-bit number for a row key (PostgreSQL advisory locks)."""
+    import hashlib
+
+    digest = hashlib.blake2b(FIELD_SEP.join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _day(started_at: str | None) -> str | None:
     if not started_at:
         return None
@@ -337,10 +398,27 @@ def _day(started_at: str | None) -> str | None:
 
 
 class Workspace:
-    """A folder holding ``qa.sqlite``. Create with ``Workspace(path)``; safe to reopen."""
+    """A folder holding ``qa.sqlite`` (``Workspace("qa_workspace")``) or a PostgreSQL
+    database (``Workspace("postgresql://qa:secret@db:5432/qa")``); safe to reopen, and
+    to open from several processes at once.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True):
-        self.path = Path(path) if path is not None else default_workspace()
+    ``dialect`` is ``"sqlite"`` or ``"postgresql"``; ``path`` is the folder, or for a
+    server the URL without its password (text, for messages); ``conn`` runs SQL written
+    for SQLite on either.
+    """
+
+    conn: Any
+
+    def __init__(self, path: WorkspaceSpec | None = None, *, create: bool = True):
+        #: PostgreSQL connections of finished parallel reads (:meth:`frames`), reused
+        self._idle_readers: list[Any] = []
+        spec = workspace_spec(path) if path is not None else default_workspace()
+        if isinstance(spec, str):
+            self._open_server(spec, create=create)
+            return
+        self.dialect = "sqlite"
+        self.url: str | None = None
+        self.path = spec
         self.db_path = self.path / DB_NAME
         if not self.db_path.exists() and not create:
             raise WorkspaceError(
@@ -362,12 +440,50 @@ class Workspace:
             self.conn.close()
             raise
 
+    def _open_server(self, url: str, *, create: bool) -> None:
+        """Connect to a PostgreSQL workspace; create or migrate its schema (one process at
+        a time: an advisory lock) unless it is already current."""
+        from .db import postgres
+
+        self.dialect = "postgresql"
+        self.url = url
+        # a server workspace has no folder: path is the URL without its password, for messages
+        self.path = cast(Path, location_of(url))
+        self.db_path = self.path
+        self.conn = postgres.Connection(url, _PG_TABLES)
+        try:
+            found = self._pg_version()
+            if found == SCHEMA_VERSION:
+                return  # the common case: no DDL, no lock
+            if found is not None and found > SCHEMA_VERSION:
+                self._check_version()  # refused before anything is changed
+            if found is None and not create:
+                raise WorkspaceError(
+                    f"{self.path}: no workspace in this database; run 'qa transcribe' or "
+                    "'qa score' with --workspace pointing here first"
+                )
+            with self.transaction() as c:
+                c.execute("SELECT pg_advisory_xact_lock(?)", (postgres.SCHEMA_LOCK,))
+                for stmt in postgres.schema_statements(_SCHEMA, _PG_TABLES):
+                    c.execute(stmt)
+            self._check_version()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _pg_version(self) -> int | None:
+        """The schema version stored in this database (None: no workspace here yet)."""
+        if not self.conn.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+            return None
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else None
+
     # -- housekeeping ---------------------------------------------------------
     def _check_version(self) -> None:
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self.conn.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         elif int(row[0]) > SCHEMA_VERSION:
             raise WorkspaceError(
@@ -378,6 +494,11 @@ class Workspace:
             self._migrate(int(row[0]))
 
     def _columns(self, table: str) -> set[str]:
+        if self.dialect == "postgresql":
+            return {r[0] for r in self.conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_schema = current_schema()", (table,)
+            )}
         return {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
 
     def _migrate(self, found: int) -> None:
@@ -397,7 +518,7 @@ class Workspace:
                     for key in KEY_METRICS:
                         if f"metric_{key}" not in have:
                             c.execute(f"ALTER TABLE scores ADD COLUMN metric_{key} REAL")
-                    self._fill_derived(c, only_missing=False)
+                    self._fill_derived(c, only_missing=False, dialect=self.dialect)
                 if found < 3:
                     # 2 -> 3: which layer found an item (NULL for items scored before)
                     if "layer" not in self._columns("items"):
@@ -407,19 +528,24 @@ class Workspace:
                 c.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
-        except sqlite3.Error as e:
+        except (sqlite3.Error, WorkspaceError) as e:
             raise WorkspaceError(
                 f"{self.db_path}: cannot upgrade the workspace from schema {found} to "
                 f"{SCHEMA_VERSION}: {e}; is it read-only or the disk full?"
             ) from e
 
     @staticmethod
-    def _fill_derived(c: sqlite3.Connection, *, only_missing: bool) -> None:
+    def _fill_derived(c: Any, *, only_missing: bool, dialect: str = "sqlite") -> None:
         # The covering index items_status hands each call's rows over sorted by item_id and
-        # status: the same order item_tokens() sorts them in.
+        # status: the same order item_tokens() sorts them in. PostgreSQL is told the order.
+        token = "i.item_id || char(31) || i.status"
+        concat = (
+            f"string_agg({token}, chr(30) ORDER BY {token})" if dialect == "postgresql"
+            else f"group_concat({token}, char(30))"
+        )
         sets = ", ".join([
             *(
-                f"tokens_{k} = (SELECT group_concat(i.item_id || char(31) || i.status, char(30)) "
+                f"tokens_{k} = (SELECT {concat} "
                 "FROM items i WHERE i.call_id = scores.call_id AND i.script_hash = scores.script_hash "
                 f"AND i.rubric_hash = scores.rubric_hash AND i.kind = '{k}')"
                 for k in TOKEN_KINDS
@@ -437,9 +563,53 @@ class Workspace:
         with its own SQL (the supervisor benchmark does) calls this afterwards.
         """
         with self.transaction() as c:
-            self._fill_derived(c, only_missing=True)
+            self._fill_derived(c, only_missing=True, dialect=self.dialect)
+
+    def copy_to(self, dest: Workspace, *, progress: Any = None) -> dict[str, int]:
+        """Copy every row of this workspace into ``dest`` (an empty workspace, either
+        database): moving a team's SQLite workspace to a shared PostgreSQL one. Rows keep
+        their order (SQLite's rowid); PostgreSQL is fed with COPY and analysed afterwards.
+        One transaction: all of it lands, or none. Returns rows copied per table;
+        ``progress(table, rows)`` is called after each table."""
+        if dest.query("SELECT COUNT(*) FROM calls")[0][0]:
+            raise WorkspaceError(f"{dest.path}: not empty; copy into a new workspace")
+        counts: dict[str, int] = {}
+        with dest.transaction() as c:
+            for table, info in _PG_TABLES.items():
+                if table == "meta":  # dest has its own schema version (this one is migrated)
+                    continue
+                have = self._columns(table)
+                cols = [col for col in info.columns if col in have]
+                quoted = ", ".join('"end"' if col == "end" else col for col in cols)
+                order = f" ORDER BY {info.identity}" if info.identity else (" ORDER BY rowid" if info.rowid else "")
+                src = self.conn.execute(f"SELECT {', '.join(cols)} FROM {table}{order}")
+                n = 0
+                if dest.dialect == "postgresql":
+                    with c.raw.cursor().copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                        for row in src:
+                            copy.write_row(row)
+                            n += 1
+                else:
+                    rows = src.fetchall()
+                    c.executemany(
+                        f"INSERT OR REPLACE INTO {table}({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
+                    n = len(rows)
+                if dest.dialect == "postgresql" and info.identity:
+                    c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{info.identity}'), "
+                              f"GREATEST((SELECT MAX({info.identity}) FROM {table}), 1))")
+                counts[table] = n
+                if progress is not None:
+                    progress(table, n)
+            if dest.dialect == "sqlite":
+                c.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        if dest.dialect == "postgresql":
+            dest.conn.execute("ANALYZE")
+        return counts
 
     def close(self) -> None:
+        for reader in self._idle_readers:
+            reader.close()
+        self._idle_readers.clear()
         self.conn.close()
 
     def __enter__(self) -> Workspace:
@@ -449,7 +619,7 @@ class Workspace:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One atomic unit of work: all of it lands, or none of it."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -604,11 +774,18 @@ class Workspace:
         """Batch form of :meth:`save_score`, one transaction for all rows."""
         n = 0
         now = time.time()
+        rows = list(rows)
         with self.transaction() as c:
+            if self.dialect == "postgresql":
+                # Writers on other machines take the keys of a batch in one order: no deadlock
+                # between two batches that share calls (rows stay in their own order).
+                c.execute(
+                    "SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+                    (sorted({_lock_key(*r[:3]) for r in rows}),),
+                )
             for call_id, script_hash, rubric_hash, summary, items in rows:
                 key = (call_id, script_hash, rubric_hash)
                 metrics = summary.get("metrics") or {}
-                c.execute("DELETE FROM items WHERE call_id=? AND script_hash=? AND rubric_hash=?", key)
                 rest = {
                     k: v for k, v in summary.items()
                     if k not in ("score", "points", "max_points", "critical", "critical_reason", "next_step", "metrics")
@@ -627,6 +804,9 @@ class Workspace:
                         *(_number(metrics.get(m)) for m in KEY_METRICS),
                     ),
                 )
+                # After the score row: a second writer of the same score waits on that row
+                # until this transaction commits, then deletes these items, not a stale set.
+                c.execute("DELETE FROM items WHERE call_id=? AND script_hash=? AND rubric_hash=?", key)
                 c.executemany(
                     f"INSERT INTO items(call_id, script_hash, rubric_hash, {', '.join(ITEM_COLUMNS)}) "
                     f"VALUES (?,?,?,{','.join('?' * len(ITEM_COLUMNS))})",
@@ -656,7 +836,7 @@ class Workspace:
         one with most calls): ``script_hash, rubric_hash, calls, scored_at, name, path`` (name
         and path of the script). :mod:`qa.versions` picks the versions a view reads from these."""
         rows = self.conn.execute(
-            "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), c.name, c.path "
+            "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), MAX(c.name), MAX(c.path) "
             "FROM scores s LEFT JOIN configs c ON c.hash = s.script_hash "
             "GROUP BY s.script_hash, s.rubric_hash ORDER BY MAX(s.scored_at) DESC, COUNT(*) DESC"
         ).fetchall()
@@ -669,15 +849,16 @@ class Workspace:
 
         ids = list(call_ids)
         frames = []
+        cols = ", ".join(("call_id", "script_hash", "rubric_hash", *ITEM_COLUMNS))
         for i in range(0, len(ids), 500):  # SQLite limits host parameters
             chunk = ids[i:i + 500]
             frames.append(self.frame(
-                "SELECT * FROM items WHERE script_hash=? AND rubric_hash=? "
+                f"SELECT {cols} FROM items WHERE script_hash=? AND rubric_hash=? "
                 f"AND call_id IN ({','.join('?' * len(chunk))})",
                 [script_hash, rubric_hash, *chunk],
             ))
         if not frames:
-            return self.frame("SELECT * FROM items WHERE 0")
+            return self.frame(f"SELECT {cols} FROM items WHERE 0")
         return pd.concat(frames, ignore_index=True)
 
     # -- plans ----------------------------------------------------------------
@@ -720,9 +901,16 @@ class Workspace:
 
     def frame(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run a SELECT and return a pandas DataFrame (pandas imported lazily)."""
-        import pandas as pd
+        return _read_frame(self.conn, sql, params)
 
-        return pd.read_sql_query(sql, self.conn, params=list(params))
+    def change_marker(self) -> Any:
+        """A value that changes whenever anyone commits a write to the workspace (for
+        caches of derived data): SQLite's ``data_version`` and this connection's changes;
+        PostgreSQL's snapshot (transactions running and committed, the whole server:
+        it may change without a write here, never stays the same after one)."""
+        if self.dialect == "postgresql":
+            return self.conn.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+        return (self.conn.total_changes, self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def frames(
         self, queries: Sequence[tuple[str, Sequence[Any]]], *, workers: int = 2, raw: bool = False
@@ -735,11 +923,9 @@ class Workspace:
         on this connection. ``raw``: ``(column names, rows)`` instead of DataFrames, for a
         caller that reduces some columns before pandas sees them.
         """
-        import pandas as pd
-
-        def read(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> Any:
+        def read(conn: Any, sql: str, params: Sequence[Any]) -> Any:
             if not raw:
-                return pd.read_sql_query(sql, conn, params=list(params))
+                return _read_frame(conn, sql, params)
             cur = conn.execute(sql, params)
             return [d[0] for d in cur.description], cur.fetchall()
 
@@ -747,20 +933,32 @@ class Workspace:
             return [read(self.conn, sql, params) for sql, params in queries]
         from concurrent.futures import ThreadPoolExecutor
 
-        uri = self.db_path.resolve().as_uri() + "?mode=ro"
-
         def run(query: tuple[str, Sequence[Any]]) -> Any:
-            try:
-                conn = sqlite3.connect(uri, uri=True, timeout=30)
-            except sqlite3.Error as e:
-                raise WorkspaceError(f"{self.db_path}: cannot open a reader: {e}") from e
+            conn = self._reader()
             try:
                 return read(conn, query[0], query[1])
             finally:
-                conn.close()
+                if self.dialect == "postgresql":
+                    self._idle_readers.append(conn)  # a server connection is worth keeping
+                else:
+                    conn.close()
 
         with ThreadPoolExecutor(max_workers=min(workers, len(queries))) as pool:
             return list(pool.map(run, queries))
+
+    def _reader(self) -> Any:
+        """A read-only connection of its own, for a thread (SQLite and psycopg both release
+        the GIL while the database works)."""
+        if self.dialect == "postgresql":
+            try:
+                return self._idle_readers.pop()  # list.pop is atomic: threads never share one
+            except IndexError:
+                return self.conn.reader()
+        uri = self.db_path.resolve().as_uri() + "?mode=ro"
+        try:
+            return sqlite3.connect(uri, uri=True, timeout=30)
+        except sqlite3.Error as e:
+            raise WorkspaceError(f"{self.db_path}: cannot open a reader: {e}") from e
 
     # ---- PBX call log (qa.calllog) ------------------------------------------------------
     # Tables calllog, calllog_imports, calllog_extensions, calllog_goals; the rules that
@@ -785,13 +983,12 @@ class Workspace:
         cols = self._CALLLOG_COLUMNS
         now = time.time()
         with self.transaction() as c:
-            before = c.total_changes
-            c.executemany(
+            # rows already stored change nothing: the rows changed are the new ones
+            new = max(c.executemany(
                 f"INSERT OR IGNORE INTO calllog({', '.join(cols)}, imported_at) "
                 f"VALUES ({','.join('?' * len(cols))},?)",
                 [(*(int(r[k]) if k == "answered" else r.get(k) for k in cols), now) for r in rows],
-            )
-            new = c.total_changes - before
+            ).rowcount, 0)
             c.execute(
                 "INSERT INTO calllog_imports(source, sha256, format, internal, rows, new_rows, issues_json, "
                 "imported_at) VALUES (?,?,?,?,?,?,?,?)",
@@ -821,12 +1018,13 @@ class Workspace:
         if day_to:
             where.append("day <= ?")
             params.append(day_to)
+        sql = f"SELECT {', '.join(cols)} FROM calllog WHERE {' AND '.join(where)} ORDER BY started_at, line"
+        if self.dialect == "postgresql":
+            index = {c: i for i, c in enumerate(cols)}
+            return [NamedRow(r, index) for r in self.conn.execute(sql, params)]
         cur = self.conn.cursor()
         cur.row_factory = sqlite3.Row  # read by name, built in C: a month's log is 200,000 rows
-        cur.execute(
-            f"SELECT {', '.join(cols)} FROM calllog WHERE {' AND '.join(where)} ORDER BY started_at, line",
-            params,
-        )
+        cur.execute(sql, params)
         return cur.fetchall()
 
     def calllog_row(self, row_key: str) -> dict[str, Any] | None:
@@ -926,13 +1124,20 @@ class Workspace:
     # Tables search_utterances and search_fts. What is indexed (stems of qa.normalize) and
     # how a query is written is decided in qa/search.py; the SQL stays here, so another
     # database (PostgreSQL full-text search) can implement the same two methods.
-    @staticmethod
-    def _index_call(c: sqlite3.Connection, transcript: Transcript) -> None:
+    def _index_call(self, c: Any, transcript: Transcript) -> None:
         """Replace the indexed utterances of ``transcript``'s call (inside the caller's
-        transaction)."""
+        transaction). PostgreSQL indexes them itself (a generated ``tsvector`` column)."""
         from .search import index_rows
 
         call_id = transcript.call_id
+        if self.dialect == "postgresql":
+            c.execute("DELETE FROM search_utterances WHERE call_id=?", (call_id,))
+            c.executemany(
+                "INSERT INTO search_utterances(call_id, utterance, role, start, end, text, stems) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(call_id, *row) for row in index_rows(transcript)],
+            )
+            return
         c.execute(
             "INSERT INTO search_fts(search_fts, rowid, stems) "
             "SELECT 'delete', id, stems FROM search_utterances WHERE call_id=?",
@@ -948,7 +1153,7 @@ class Workspace:
             )
             c.execute("INSERT INTO search_fts(rowid, stems) VALUES (?,?)", (cur.lastrowid, stems))
 
-    def _backfill_search(self, c: sqlite3.Connection) -> None:
+    def _backfill_search(self, c: Any) -> None:
         """Index every stored call (a workspace made before the search index existed)."""
         for row in c.execute(_CALL_TRANSCRIPT + " ORDER BY call_id").fetchall():
             self._index_call(c, _call_transcript(row))
@@ -957,7 +1162,8 @@ class Workspace:
         """Rebuild the search index of every call in one transaction; returns the calls."""
         with self.transaction() as c:
             c.execute("DELETE FROM search_utterances")
-            c.execute("INSERT INTO search_fts(search_fts) VALUES ('delete-all')")
+            if self.dialect == "sqlite":
+                c.execute("INSERT INTO search_fts(search_fts) VALUES ('delete-all')")
             self._backfill_search(c)
             return int(c.execute("SELECT COUNT(DISTINCT call_id) FROM search_utterances").fetchone()[0])
 
@@ -981,8 +1187,17 @@ class Workspace:
         among those (script_hash, rubric_hash) versions is in the range; ``versions`` alone
         keeps calls scored under them.
         """
-        where = ["search_fts MATCH ?"]
-        params: list[Any] = [match]
+        if self.dialect == "postgresql":
+            from .db.postgres import tsquery
+
+            # the tsvector column of search_utterances; ids grow as FTS5's rowids do
+            where = ["u.tsv @@ to_tsquery('simple', ?)"]
+            params: list[Any] = [tsquery(match)]
+            source, newest = "search_utterances u", "u.id"
+        else:
+            where = ["search_fts MATCH ?"]
+            params = [match]
+            source, newest = "search_fts f JOIN search_utterances u ON u.id = f.rowid", "f.rowid"
         if manager is not None:
             where.append("c.manager = ? COLLATE NOCASE")
             params.append(manager)
@@ -1014,14 +1229,14 @@ class Workspace:
                 params += [*vparams, float(max_score)]
         sql = (
             "SELECT u.call_id, c.manager, c.started_at, c.day, c.language, u.utterance, u.role, u.start, "
-            f"u.end, u.text, {score_col} FROM search_fts f JOIN search_utterances u ON u.id = f.rowid "
+            f"u.end, u.text, {score_col} FROM {source} "
             f"JOIN calls c ON c.call_id = u.call_id WHERE {' AND '.join(where)} "
-            "ORDER BY f.rowid DESC LIMIT ?"
+            f"ORDER BY {newest} DESC LIMIT ?"
         )
         sel_params = [*(vparams if versions is not None else []), *params, int(limit)]
         try:
             rows = self.conn.execute(sql, sel_params).fetchall()
-        except sqlite3.OperationalError as e:  # a malformed expression is a bug of qa.search
+        except (sqlite3.OperationalError, WorkspaceError) as e:  # a malformed expression is a bug of qa.search
             raise WorkspaceError(f"{self.db_path}: search failed: {e}") from e
         keys = ("call_id", "manager", "started_at", "day", "language", "utterance", "role", "start",
                 "end", "text", "score")
@@ -1051,8 +1266,10 @@ class Workspace:
 
     def secure_delete(self) -> None:
         """From now on, overwrite deleted and replaced content with zeros (used by
-        ``--redact``: a transcript stored earlier without redaction leaves no bytes behind)."""
-        self.conn.execute("PRAGMA secure_delete=ON")
+        ``--redact``: a transcript stored earlier without redaction leaves no bytes behind).
+        PostgreSQL has no such switch: :meth:`checkpoint` vacuums the tables instead."""
+        if self.dialect == "sqlite":
+            self.conn.execute("PRAGMA secure_delete=ON")
 
     def redact_items(self, call_ids: Sequence[str], redact: Any) -> int:
         """Apply ``redact`` (text -> text) to the evidence quotes (``items.text``,
@@ -1074,13 +1291,20 @@ class Workspace:
                     if new != (text, matched):
                         c.execute("UPDATE items SET text=?, matched=? WHERE rowid=?", (*new, rowid))
                         changed += 1
-            # deleted index entries stay in FTS5 segments until they are merged
-            c.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
+            if self.dialect == "sqlite":
+                # deleted index entries stay in FTS5 segments until they are merged
+                c.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')")
         self.checkpoint()
         return changed
 
     def checkpoint(self) -> None:
-        """Move the write-ahead log into the database and empty it."""
+        """Move the write-ahead log into the database and empty it (PostgreSQL: vacuum the
+        tables that hold text, so replaced rows are marked free; VACUUM FULL, run by the
+        database's administrator, rewrites the files)."""
+        if self.dialect == "postgresql":
+            for table in ("transcripts", "items", "search_utterances"):
+                self.conn.execute(f"VACUUM {table}")
+            return
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # ---- end of search -------------------------------------------------------------------
 

@@ -145,7 +145,7 @@ def versions(ws: Workspace) -> pd.DataFrame:
            FROM scores s LEFT JOIN calls c ON c.call_id = s.call_id
            LEFT JOIN configs cs ON cs.hash = s.script_hash
            LEFT JOIN configs cr ON cr.hash = s.rubric_hash
-           GROUP BY s.script_hash, s.rubric_hash ORDER BY last_scored DESC"""
+           GROUP BY s.script_hash, s.rubric_hash, cs.name, cr.name ORDER BY last_scored DESC"""
     )
     return df
 

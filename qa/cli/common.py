@@ -19,7 +19,8 @@ from typer.core import TyperGroup
 
 from ..config import ProjectConfig
 from ..errors import ConfigError, QAError
-from ..store import Workspace, default_workspace
+from ..store import Workspace
+from ..store import open_workspace as _open_workspace
 from ..ui import ENV as UI_ENV
 from ..ui import Catalog, choose
 
@@ -82,13 +83,15 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 
 # ---- options defined once --------------------------------------------------------------
+# Text, not a Path: a postgresql:// URL must reach the store as typed (Path folds its //).
 WorkspaceOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--workspace",
         "-w",
-        help="Workspace folder (SQLite database of calls, transcripts, scores). "
-        "Default: $QA_WORKSPACE, else ./qa_workspace.",
+        help="Workspace: a folder (embedded SQLite database of calls, transcripts, scores) or "
+        "a shared PostgreSQL database, postgresql://user:pass@host:5432/db (needs "
+        "pip install 'call-qa[cluster]'). Default: $QA_WORKSPACE, else ./qa_workspace.",
         show_default=False,
     ),
 ]
@@ -176,8 +179,10 @@ def interface(ui: str, call_languages: Iterable[Any] = ()) -> Catalog:
     return Catalog(choose(ui, call_languages))
 
 
-def open_workspace(path: Path | None, *, create: bool = True) -> Workspace:
-    return Workspace(path if path is not None else default_workspace(), create=create)
+def open_workspace(spec: str | Path | None, *, create: bool = True) -> Workspace:
+    """The workspace of ``--workspace`` (a folder or a ``postgresql://`` URL), else of
+    ``$QA_WORKSPACE``, else ``./qa_workspace``."""
+    return _open_workspace(spec, create=create)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -76,7 +76,7 @@ ExcelOpt = Annotated[
 
 
 def _build(
-    workspace: Path | None,
+    workspace: str | None,
     output: Path,
     day: str | None,
     date_from: str | None,

@@ -217,7 +217,9 @@ def make_server(
         raise QAError(f"{folder}: no index.html here; build the report first with 'qa report -o {folder}'")
     handler_class: type[RangeRequestHandler] = RangeRequestHandler
     if workspace is not None:
-        handler_class = type("SearchRequestHandler", (RangeRequestHandler,), {"workspace": Path(workspace)})
+        from ..db import workspace_spec  # a folder or a postgresql:// URL
+
+        handler_class = type("SearchRequestHandler", (RangeRequestHandler,), {"workspace": workspace_spec(workspace)})
     handler = partial(handler_class, directory=str(folder.resolve()))
     try:
         server = ReportServer((host, port), handler)
