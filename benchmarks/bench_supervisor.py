@@ -205,8 +205,12 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
                 int(summary["critical"]), summary["critical_reason"], int(summary["next_step"]),
                 json.dumps(summary["metrics"]), json.dumps(rest), now + n * 1e-6,
             ))
-            # the generated evidence has no transcript: its utterance column stays NULL
-            item_rows.extend((call_id, SCRIPT_HASH, RUBRIC_HASH, *it, None) for it in items)
+            # the generated evidence has no transcript: its utterance column stays NULL; every
+            # found item was found by the words (layer fuzzy), missed ones have no layer
+            item_rows.extend(
+                (call_id, SCRIPT_HASH, RUBRIC_HASH, *it, None, "fuzzy" if it[6] is not None else None)
+                for it in items
+            )
             if len(call_rows) >= batch or n == calls - 1:
                 c.executemany("INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", call_rows)
                 c.executemany(
