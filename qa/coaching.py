@@ -33,6 +33,7 @@ from .scorecards import (
     OBJECTION,
     STAGE,
     STEP,
+    TEAM,
     Moment,
     TeamData,
     call_items,
@@ -500,12 +501,10 @@ def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts
     """
     if not gaps or opts.examples == 0:
         return {}
-    team = data.team_calls
-    others = team[team["manager"] != manager]
     found: dict[tuple[str, str, str], list[Example]] = {g.key: [] for g in gaps}
     for section in dict.fromkeys(g.section for g in gaps):
         wanted = [g for g in gaps if g.section == section]
-        pool = _top(others[others["section"] == section], _CALL_POOL, best=True)
+        pool = _colleagues_best(ws, data, manager, section, _CALL_POOL)
         for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION, STEP]):  # best call first
             for g in wanted:
                 ex = _example(cid, score, items, g, opts)
@@ -517,6 +516,21 @@ def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts
                    for g in wanted):
                 break
     return {key: tuple(_diverse(f, opts.examples)) for key, f in found.items()}
+
+
+def _colleagues_best(ws: Workspace, data: TeamData, manager: str, section: str, n: int) -> pd.DataFrame:
+    """The n best-scored calls of the other managers in one section (ties: latest first)."""
+    import pandas as pd
+
+    v = next(sec.version for sec in data.sections if sec.key == section)
+    frm, params = data.scope.where()
+    rows = ws.query(
+        f"""SELECT c.call_id, s.script_hash, s.rubric_hash, s.score {frm}
+            AND c.manager IS NOT NULL AND c.manager <> ? AND s.script_hash = ? AND s.rubric_hash = ?
+            ORDER BY s.score DESC, c.started_at DESC LIMIT ?""",
+        [*params, manager, v.script_hash, v.rubric_hash, n],
+    )
+    return pd.DataFrame.from_records(rows, columns=["call_id", "script_hash", "rubric_hash", "score"])
 
 
 def _text(it: Mapping[str, Any]) -> bool:
@@ -553,7 +567,7 @@ def _relistens(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opt
     """
     if not gaps or opts.relisten == 0:
         return {}
-    mine = data.team_calls[data.team_calls["manager"] == manager]
+    mine = data.calls_of(ws, manager)
     out: dict[tuple[str, str, str], list[Relisten]] = {g.key: [] for g in gaps}
     used: dict[str, set[float | None]] = {}  # call -> seconds already pointed at
     for section in dict.fromkeys(g.section for g in gaps):
@@ -675,7 +689,7 @@ def coach(
     opts = options or CoachOptions()
     data = data or load_team(ws, date_from, date_to, version=version)
     manager = resolve_manager(ws, manager, data.known_managers)
-    mine = data.team_calls[data.team_calls["manager"] == manager]
+    mine = data.calls_of(ws, manager)
     days = mine["day"].dropna()
     period_from = data.scope.date_from or (str(days.min()) if len(days) else None)
     period_to = data.scope.date_to or (str(days.max()) if len(days) else None)
@@ -700,8 +714,8 @@ def coach(
     plan = CoachingPlan(
         manager=manager, period_from=period_from, period_to=period_to,
         versions=[v.label for v in data.scope.versions], calls=len(mine),
-        mean_score=float(mine["score"].mean()) if len(mine) else None,
-        team_mean_score=float(data.team_calls["score"].mean()) if len(data.team_calls) else None,
+        mean_score=data.totals(manager=manager).mean() if len(mine) else None,
+        team_mean_score=data.totals(manager=TEAM).mean(),
         gaps=gaps, previous=previous, notes=notes,
     )
     if save and not mine.empty:

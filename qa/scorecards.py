@@ -47,11 +47,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
@@ -170,6 +169,115 @@ def _sections(ws: Workspace, scope: Scope) -> tuple[Section, ...]:
     return tuple(out)
 
 
+#: ``TeamData.totals(manager=TEAM)``: every call that has a manager.
+TEAM = object()
+
+
+@dataclass
+class Totals:
+    """What the views count of a group of calls (one manager, section and day, or merged).
+
+    ``scores``: score value -> calls (a histogram: medians are exact); ``metrics``: talk
+    metric -> [exact sum, calls with it]; ``tokens``: kind -> item-token string -> calls
+    (``scores.tokens_*``). Sums are :class:`~fractions.Fraction`: a mean is the correctly
+    rounded mean of the per-call values whatever the order they were added in, so the
+    totals kept by :mod:`qa.store` and a count over the per-call rows agree exactly.
+    """
+
+    n: int = 0
+    scores: Counter[float] = field(default_factory=Counter)
+    next_done: int = 0
+    next_known: int = 0
+    critical: int = 0
+    metrics: dict[str, list[Any]] = field(default_factory=dict)
+    tokens: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, score: float, next_step: Any, critical: Any, metrics: Mapping[str, Any],
+            tokens: Mapping[str, str | None], sign: int = 1) -> None:
+        """Add (or with ``sign=-1`` take out) one call."""
+        from fractions import Fraction
+
+        self.n += sign
+        self.scores[float(score)] += sign
+        if next_step is not None and next_step == next_step:
+            self.next_done += sign * int(next_step)
+            self.next_known += sign
+        self.critical += sign * int(bool(critical))
+        for key, value in metrics.items():
+            if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                continue
+            acc = self.metrics.setdefault(key, [Fraction(0), 0])
+            acc[0] += sign * Fraction(float(value))
+            acc[1] += sign
+        for kind, text in tokens.items():
+            if text is not None:
+                self.tokens.setdefault(kind, Counter())[text] += sign
+
+    def merge(self, other: Totals) -> None:
+        self.n += other.n
+        self.scores.update(other.scores)
+        self.next_done += other.next_done
+        self.next_known += other.next_known
+        self.critical += other.critical
+        for key, (total, count) in other.metrics.items():
+            acc = self.metrics.setdefault(key, [0, 0])
+            acc[0] += total
+            acc[1] += count
+        for kind, counter in other.tokens.items():
+            self.tokens.setdefault(kind, Counter()).update(counter)
+
+    @classmethod
+    def from_store(cls, t: Mapping[str, Any]) -> Totals:
+        """A row of ``score_totals`` (see ``Workspace._totals_merge``)."""
+        from fractions import Fraction
+
+        done, known = t.get("next", [0, 0])
+        return cls(
+            n=int(t.get("n", 0)), scores=Counter({float(k): int(v) for k, v in t.get("score", {}).items()}),
+            next_done=int(done), next_known=int(known), critical=int(t.get("critical", 0)),
+            metrics={k: [Fraction(total), int(count)] for k, (total, count) in t.get("metrics", {}).items()},
+            tokens={k: Counter(v) for k, v in t.get("tokens", {}).items()},
+        )
+
+    def clean(self) -> Totals:
+        """Without the zero entries a take-out leaves (for comparing two totals)."""
+        return Totals(
+            self.n, Counter({k: v for k, v in self.scores.items() if v}), self.next_done, self.next_known,
+            self.critical, {k: v for k, v in self.metrics.items() if v[1]},
+            {k: c for k, c in ((k, Counter({t: n for t, n in v.items() if n})) for k, v in self.tokens.items()) if c},
+        )
+
+    def mean(self) -> float | None:
+        from fractions import Fraction
+
+        if self.n <= 0:
+            return None
+        return float(sum((Fraction(v) * n for v, n in self.scores.items()), Fraction(0)) / self.n)
+
+    def median(self) -> float | None:
+        """The middle score (the mean of the two middle ones for an even count)."""
+        if self.n <= 0:
+            return None
+        lo, hi = (self.n - 1) // 2, self.n // 2
+        seen, a, b = 0, None, None
+        for value in sorted(v for v, n in self.scores.items() if n > 0):
+            seen += self.scores[value]
+            if a is None and seen > lo:
+                a = value
+            if seen > hi:
+                b = value
+                break
+        assert a is not None and b is not None
+        return a if a == b else (a + b) / 2.0
+
+    def next_step_rate(self) -> float:
+        return self.next_done * 100.0 / self.next_known if self.next_known else float("nan")
+
+    def metric_mean(self, key: str) -> float:
+        total, count = self.metrics.get(key, [0, 0])
+        return float(total / count) if count else float("nan")
+
+
 @dataclass
 class TeamData:
     """Everything the views compute from, loaded once for a scope.
@@ -185,25 +293,84 @@ class TeamData:
     """
 
     scope: Scope
-    calls: pd.DataFrame
+    groups: dict[tuple[str | None, str, str | None], Totals]
     counts: pd.DataFrame
     catalog: pd.DataFrame
     metrics: list[str]
     other_versions: pd.DataFrame
     known_managers: list[str] = field(default_factory=list)
     sections: tuple[Section, ...] = ()
+    #: reads the per-call frame when someone asks for ``calls`` (the views do not)
+    call_loader: Callable[[], pd.DataFrame] | None = None
+    #: where the numbers came from: ``totals`` (table ``score_totals``) or ``calls``
+    source: str = "calls"
+
+    @cached_property
+    def calls(self) -> pd.DataFrame:
+        """One row per scored call in scope (read on first use: the views count from
+        ``groups``; the report's pages and tests list the calls)."""
+        assert self.call_loader is not None
+        return self.call_loader()
 
     @cached_property
     def team_calls(self) -> pd.DataFrame:
         return self.calls[self.calls["manager"].notna()]
 
+    def totals(self, manager: Any = ..., section: Any = ..., day: Any = ...) -> Totals:
+        """The groups merged, optionally only one manager / section / day (``...`` = all;
+        ``manager=TEAM``: every call with a manager)."""
+        out = Totals()
+        for (m, sk, d), t in self.groups.items():
+            if manager is TEAM:
+                if m is None:
+                    continue
+            elif manager is not ... and m != manager:
+                continue
+            if (section is not ... and sk != section) or (day is not ... and d != day):
+                continue
+            out.merge(t)
+        return out
+
+    @cached_property
+    def per_manager(self) -> dict[str, Totals]:
+        """Every manager's totals over sections and days."""
+        out: dict[str, Totals] = {}
+        for (m, _, _), t in self.groups.items():
+            if m is not None:
+                out.setdefault(m, Totals()).merge(t)
+        return out
+
+    @property
+    def team_size_calls(self) -> int:
+        """Scored calls with a manager."""
+        return sum(t.n for t in self.per_manager.values())
+
     @property
     def managers(self) -> list[str]:
-        return sorted(self.team_calls["manager"].unique().tolist())
+        return sorted(m for m, t in self.per_manager.items() if t.n)
 
     @property
     def unassigned(self) -> int:
-        return int(self.calls["manager"].isna().sum())
+        return sum(t.n for (m, _, _), t in self.groups.items() if m is None)
+
+    def calls_of(self, ws: Workspace, manager: str) -> pd.DataFrame:
+        """The manager's scored calls in scope, one row each: ``call_id, manager, day,
+        started_at, score, critical, script_hash, rubric_hash, section``."""
+        import pandas as pd
+
+        frm, params = self.scope.where(manager=manager)
+        names = ["call_id", "manager", "day", "started_at", "score", "critical", "script_hash", "rubric_hash"]
+        rows = ws.query(
+            f"SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.script_hash, "
+            f"s.rubric_hash {frm}",
+            params,
+        )
+        df = pd.DataFrame.from_records(rows, columns=names)
+        by_version = {sec.version.key: sec.key for sec in self.sections}
+        df["section"] = [by_version.get((a, b), a) for a, b in zip(df["script_hash"], df["rubric_hash"])]
+        df["score"] = df["score"].astype(float)
+        df["critical"] = df["critical"].astype(bool)
+        return df
 
     def section_labels(self) -> dict[str, str]:
         """Section key -> label (``Inbound call (en)``)."""
@@ -211,7 +378,7 @@ class TeamData:
 
     def sections_of(self, manager: str) -> list[str]:
         """The sections (script and language) of the manager's calls, in scope order."""
-        mine = set(self.calls.loc[self.calls["manager"] == manager, "section"])
+        mine = {sk for (m, sk, _), t in self.groups.items() if m == manager and t.n}
         return [sec.key for sec in self.sections if sec.key in mine]
 
     def language_of(self, script_hash: str) -> str | None:
@@ -281,12 +448,18 @@ def load_team(
     version: str | Version | tuple[str, str] | None = None,
     metrics: Sequence[str] | None = None,
     workers: int = 2,
+    from_totals: bool = True,
 ) -> TeamData:
-    """Load a scope's per-call frame and item counts.
+    """Load what the views count for a scope: :class:`Totals` per manager, section and day,
+    and the item counts.
 
+    They come from the totals the store keeps (table ``score_totals``: a few thousand rows
+    for 100,000 calls), or, with ``from_totals=False``, when the metrics asked for are not
+    all key metrics, or when the totals miss scores some tool wrote with its own SQL, from
+    the per-call rows: the same numbers, exactly, about twice as slow.
     ``metrics``: the talk metrics to read (default: those of :data:`KEY_TALK_METRICS` the
-    scores carry, else every numeric metric). A few aggregate queries, run ``workers`` at a
-    time on separate read-only connections (1 = one after the other on this connection).
+    scores carry, else every numeric metric). ``workers``: connections the per-call read
+    may use (kept for callers; one is used).
     """
     import pandas as pd
 
@@ -307,93 +480,196 @@ def load_team(
         for n, m in enumerate(metrics)
     )
     json_params = [_json_path(m) for m in metrics if m not in KEY_METRICS]
-    token_sql = "".join(f", s.tokens_{k}" for k in TOKEN_KINDS)
     vsql, vparams = scope._version_sql("s2")
     psql, pparams = scope.period_sql("c")
-    # One pass over the calls in scope (per-call columns and item tokens), and the calls
-    # kept apart, run side by side (SQLite releases the GIL). When every score is under a
-    # chosen version no call is kept apart, and that query (100,000 lookups) is skipped.
+    sections = _sections(ws, scope)
+    # The stored totals (qa.store, table score_totals) cover the key talk metrics; other
+    # metrics, or totals that miss scores some tool wrote with its own SQL, are counted
+    # from the per-call rows (the same Totals, the same numbers, about 1.5 s on 100,000 calls).
+    use_totals = from_totals and all(m in KEY_METRICS for m in metrics) and _totals_complete(ws, scope)
+
+    def per_call() -> tuple[list[str], list[tuple[Any, ...]]]:
+        return _per_call_rows(ws, scope, metrics, metric_sql, json_params, workers=1)
+
+    # The calls kept apart: those of the period with scores, none under the chosen versions.
+    # When every score is under a chosen version no call is kept apart, and that query
+    # (100,000 lookups) is skipped.
     chosen = {v.key for v in scope.versions}
     kept_apart = any((v["script_hash"], v["rubric_hash"]) not in chosen for v in stats)
-    # One version: its hashes are the same on every row and are filled in afterwards.
-    single = scope.versions[0] if len(scope.versions) == 1 else None
-    hash_sql = "" if single else ", s.script_hash, s.rubric_hash"
-    queries = [(
-        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step
-                   {hash_sql}{metric_sql}{token_sql} {frm}""",
-        [*json_params, *params],
-    )]
+    other: tuple[list[str], list[Any]] = (["manager", "script_hash", "rubric_hash", "calls"], [])
     if kept_apart:
-        # calls of the period with scores, none of them under the chosen versions
-        queries.append((
+        other = ws.frames([(
             f"""SELECT c.manager, s.script_hash, s.rubric_hash, COUNT(DISTINCT c.call_id) AS calls
                 FROM calls c CROSS JOIN scores s ON s.call_id = c.call_id
                 WHERE {psql} AND NOT EXISTS (SELECT 1 FROM scores s2 WHERE s2.call_id = c.call_id AND {vsql})
                 GROUP BY c.manager, s.script_hash, s.rubric_hash""",
             [*pparams, *vparams],
-        ))
-    results = ws.frames(queries, workers=workers, raw=True)
-    main = results[0]
-    other = results[1] if kept_apart else (["manager", "script_hash", "rubric_hash", "calls"], [])
-    # The token columns are counted here, in plain Python, and never become pandas strings:
-    # on 100,000 calls that conversion alone would cost more than the counting.
-    names, rows = main
-    token_cols = [f"tokens_{k}" for k in TOKEN_KINDS]
-    sections = _sections(ws, scope)
-    by_version = {sec.version.key: sec.key for sec in sections}
-    row_sections: list[str] | None = None
-    if single is None:
-        sh, rh = names.index("script_hash"), names.index("rubric_hash")
-        row_sections = [by_version[(r[sh], r[rh])] for r in rows]
-    patterns = _patterns(
-        rows, names.index("manager"), {k: names.index(c) for k, c in zip(TOKEN_KINDS, token_cols)},
-        row_sections if row_sections is not None else sections[0].key,
+        )], workers=1, raw=True)[0]
+    rows_cache: list[tuple[list[str], list[tuple[Any, ...]]]] = []
+    if use_totals:
+        groups = _groups_from_totals(ws, scope, sections)
+    else:
+        rows_cache.append(per_call())
+        groups = _groups_from_rows(*rows_cache[0], sections, metrics)
+
+    def load_calls() -> pd.DataFrame:
+        names, rows = rows_cache[0] if rows_cache else per_call()
+        return _call_frame(names, rows, sections, metrics)
+
+    counts = _expand_patterns(
+        (m, sk, kind, text, n)
+        for (m, sk), t in _by_manager_section(groups).items()
+        for kind, counter in t.tokens.items() for text, n in counter.items() if n
     )
+    catalog = _catalog(ws, sections, counts)
+    other_df = pd.DataFrame.from_records(other[1], columns=other[0])
+    if len(other_df):
+        other_df = other_df.sort_values("calls", ascending=False, kind="stable")
+    return TeamData(
+        scope=scope, groups=groups, counts=counts, catalog=catalog, metrics=metrics,
+        other_versions=other_df if len(other_df) else pd.DataFrame(columns=["manager", "script_hash", "rubric_hash", "calls"]),
+        known_managers=ws.managers(), sections=sections, call_loader=load_calls,
+        source="totals" if use_totals else "calls",
+    )
+
+
+def _totals_complete(ws: Workspace, scope: Scope) -> bool:
+    """Whether ``score_totals`` holds every score of the scope's versions."""
+    for v in scope.versions:
+        kept, stored = ws.score_totals_calls(v.script_hash, v.rubric_hash)
+        if kept != stored:
+            log.debug("score totals of %s hold %d of %d scores; counting the calls", v.label, kept, stored)
+            return False
+    return True
+
+
+def _per_call_rows(
+    ws: Workspace, scope: Scope, metrics: Sequence[str], metric_sql: str, json_params: Sequence[Any], *, workers: int,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """One row per call in scope (each call once, its latest score among the versions)."""
+    frm, params = scope.where()
+    token_sql = "".join(f", s.tokens_{k}" for k in TOKEN_KINDS)
+    return ws.frames([(
+        f"""SELECT c.call_id, c.manager, c.day, c.started_at, s.score, s.critical, s.next_step,
+                   s.script_hash, s.rubric_hash{metric_sql}{token_sql} {frm}""",
+        [*json_params, *params],
+    )], workers=workers, raw=True)[0]
+
+
+def _groups_from_rows(
+    names: list[str], rows: Sequence[Sequence[Any]], sections: Sequence[Section], metrics: Sequence[str],
+) -> dict[tuple[str | None, str, str | None], Totals]:
+    """:class:`Totals` per manager, section and day, counted from the per-call rows."""
+    by_version = {sec.version.key: sec.key for sec in sections}
+    at = {n: i for i, n in enumerate(names)}
+    metric_at = [(m, at[f"m{n}"]) for n, m in enumerate(metrics)]
+    token_at = [(k, at[f"tokens_{k}"]) for k in TOKEN_KINDS]
+    groups: dict[tuple[str | None, str, str | None], Totals] = {}
+    for r in rows:
+        key = (r[at["manager"]], by_version[(r[at["script_hash"]], r[at["rubric_hash"]])], r[at["day"]])
+        t = groups.get(key)
+        if t is None:
+            t = groups[key] = Totals()
+        t.add(r[at["score"]], r[at["next_step"]], r[at["critical"]],
+              {m: _metric_number(r[i]) for m, i in metric_at}, {k: r[i] for k, i in token_at})
+    return groups
+
+
+def _metric_number(value: Any) -> Any:
+    """A metric as the store keeps it (``qa.store._number``): numbers, bools as 0/1."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _groups_from_totals(
+    ws: Workspace, scope: Scope, sections: Sequence[Section]
+) -> dict[tuple[str | None, str, str | None], Totals]:
+    """:class:`Totals` per manager, section and day, from the stored totals.
+
+    With several versions a call scored under two of them counts once, under its latest
+    score (the rule of :mod:`qa.versions`): its older scores are taken out again.
+    """
+    by_version = {sec.version.key: sec.key for sec in sections}
+    groups: dict[tuple[str | None, str, str | None], Totals] = {}
+    for sh, rh, manager, day, t in ws.score_totals([v.key for v in scope.versions], scope.date_from, scope.date_to):
+        key = (manager, by_version[(sh, rh)], day)
+        found = Totals.from_store(t)
+        if key in groups:
+            groups[key].merge(found)
+        else:
+            groups[key] = found
+    if len(scope.versions) > 1:
+        for manager, section, day, row in _superseded(ws, scope, by_version):
+            score, next_step, critical, metrics, tokens = row
+            groups.setdefault((manager, section, day), Totals()).add(score, next_step, critical, metrics, tokens, sign=-1)
+    return groups
+
+
+def _superseded(
+    ws: Workspace, scope: Scope, by_version: Mapping[tuple[str, str], str]
+) -> Iterator[tuple[str | None, str, str | None, tuple[Any, ...]]]:
+    """The scores in scope a later score of the same call (under another chosen version)
+    replaces: ``(manager, section, day, (score, next_step, critical, metrics, tokens))``."""
+    vsql, vparams = scope._version_sql("s")
+    psql, pparams = scope.period_sql("c")
+    twice = [r[0] for r in ws.query(
+        f"SELECT s.call_id FROM scores s WHERE {vsql} GROUP BY s.call_id HAVING COUNT(*) > 1", vparams
+    )]
+    metric_cols = ", ".join(f"s.metric_{m}" for m in KEY_METRICS)
+    token_cols = ", ".join(f"s.tokens_{k}" for k in TOKEN_KINDS)
+    for start in range(0, len(twice), 300):
+        chunk = twice[start:start + 300]
+        rows = ws.query(
+            f"""SELECT s.call_id, s.script_hash, s.rubric_hash, s.scored_at, c.manager, c.day, s.score,
+                       s.next_step, s.critical, {metric_cols}, {token_cols}
+                FROM scores s JOIN calls c ON c.call_id = s.call_id
+                WHERE {vsql} AND {psql} AND s.call_id IN ({','.join('?' * len(chunk))})""",
+            [*vparams, *pparams, *chunk],
+        )
+        latest: dict[str, float] = {}
+        for r in rows:
+            latest[r[0]] = max(latest.get(r[0], r[3]), r[3])
+        k = len(KEY_METRICS)
+        for r in rows:
+            if r[3] < latest[r[0]]:
+                yield (r[4], by_version[(r[1], r[2])], r[5],
+                       (r[6], r[7], r[8], dict(zip(KEY_METRICS, r[9:9 + k])), dict(zip(TOKEN_KINDS, r[9 + k:]))))
+
+
+def _by_manager_section(
+    groups: Mapping[tuple[str | None, str, str | None], Totals]
+) -> dict[tuple[str | None, str], Totals]:
+    out: dict[tuple[str | None, str], Totals] = {}
+    for (m, sk, _), t in groups.items():
+        out.setdefault((m, sk), Totals()).merge(t)
+    return out
+
+
+def _call_frame(
+    names: list[str], rows: Sequence[Sequence[Any]], sections: Sequence[Section], metrics: Sequence[str]
+) -> pd.DataFrame:
+    """The per-call rows as a DataFrame (``calls`` of :class:`TeamData`), without tokens."""
+    import pandas as pd
+
+    token_cols = [f"tokens_{k}" for k in TOKEN_KINDS]
     calls = pd.DataFrame.from_records(rows, columns=names, exclude=token_cols)
-    if single is not None:
-        calls.insert(7, "script_hash", pd.Series(single.script_hash, index=calls.index, dtype="str"))
-        calls.insert(8, "rubric_hash", pd.Series(single.rubric_hash, index=calls.index, dtype="str"))
-    calls.insert(9, "section", pd.Series(row_sections if row_sections is not None else sections[0].key,
-                                         index=calls.index, dtype="str"))
-    other = pd.DataFrame.from_records(other[1], columns=other[0])
+    by_version = {sec.version.key: sec.key for sec in sections}
+    calls.insert(9, "section", pd.Series(
+        [by_version[(a, b)] for a, b in zip(calls["script_hash"], calls["rubric_hash"])],
+        index=calls.index, dtype="str"))
     calls = calls.rename(columns={f"m{n}": f"{TALK_COL}{m}" for n, m in enumerate(metrics)})
     calls["critical"] = calls["critical"].astype(bool)
     calls["score"] = calls["score"].astype(float)
     calls["next_step"] = pd.to_numeric(calls["next_step"], errors="coerce").astype(float)
     for m in metrics:
         calls[f"{TALK_COL}{m}"] = pd.to_numeric(calls[f"{TALK_COL}{m}"], errors="coerce")
-    counts = _expand_patterns(patterns)
-    catalog = _catalog(ws, sections, counts)
-    if len(other):
-        other = other.sort_values("calls", ascending=False, kind="stable")
-    return TeamData(
-        scope=scope, calls=calls, counts=counts, catalog=catalog, metrics=metrics,
-        other_versions=other if len(other) else pd.DataFrame(columns=["manager", "script_hash", "rubric_hash", "calls"]),
-        known_managers=ws.managers(), sections=sections,
-    )
-
-
-def _patterns(
-    rows: Sequence[Sequence[Any]], manager: int, tokens: Mapping[str, int], sections: Sequence[str] | str,
-) -> list[tuple[Any, str, str, str, int]]:
-    """Item counts per manager and section, as (manager, section, kind, token string, calls)
-    rows, from the per-call rows (``manager``, ``tokens``: column positions; ``sections``:
-    each row's section, or the one section of every row).
-
-    Each score keeps its call's ``item_id<US>status`` tokens per kind (``scores.tokens_*``,
-    written with the items by :meth:`qa.store.Workspace.save_scores`), so the team is
-    counted by grouping 100,000 short strings (a few thousand distinct ones) instead of
-    reading ~2M item rows.
-    """
-    out: list[tuple[Any, str, str, str, int]] = []
-    for kind, col in tokens.items():
-        if isinstance(sections, str):
-            counted = Counter(map(itemgetter(manager, col), rows))
-            out += [(m, sections, kind, t, n) for (m, t), n in counted.items() if t is not None]
-        else:
-            counted3 = Counter(zip(map(itemgetter(manager), rows), sections, map(itemgetter(col), rows)))
-            out += [(m, sec, kind, t, n) for (m, sec, t), n in counted3.items() if t is not None]
-    return out
+    return calls
 
 
 def _expand_patterns(patterns: Iterable[tuple[Any, str, str, str, int]]) -> pd.DataFrame:
@@ -532,21 +808,20 @@ def team_benchmarks(rates: pd.DataFrame) -> pd.DataFrame:
 def _leaderboard(data: TeamData) -> pd.DataFrame:
     import pandas as pd
 
-    calls = data.team_calls
     base_cols = [
         "rank", "manager", "calls", "mean_score", "median_score", "next_step_rate",
         "critical_calls", "forbidden_said", "objections_raised", "objection_rate",
     ]
-    if calls.empty:
+    per = {m: t for m, t in sorted(data.per_manager.items()) if t.n}
+    if not per:
         return pd.DataFrame(columns=base_cols)
-    g = calls.groupby("manager")
     lb = pd.DataFrame({
-        "calls": g.size(),
-        "mean_score": g["score"].mean(),
-        "median_score": g["score"].median(),
-        "next_step_rate": g["next_step"].mean() * 100.0,
-        "critical_calls": g["critical"].sum().astype(int),
-    })
+        "calls": [t.n for t in per.values()],
+        "mean_score": [t.mean() for t in per.values()],
+        "median_score": [t.median() for t in per.values()],
+        "next_step_rate": [t.next_step_rate() for t in per.values()],
+        "critical_calls": [t.critical for t in per.values()],
+    }, index=pd.Index(list(per), name="manager"))
     counts = data.counts[data.counts["manager"].notna()]
     forb = counts[(counts["kind"] == FORBIDDEN) & (counts["status"] == "found")].groupby("manager")["n"].sum()
     lb["forbidden_said"] = forb.reindex(lb.index).fillna(0).astype(int)
@@ -564,13 +839,10 @@ def _leaderboard(data: TeamData) -> pd.DataFrame:
         for section, item_id in zip(cat["section"], cat["item_id"]):
             if (section, item_id) in wide.columns:
                 lb[rate_column(data, prefix, section, item_id)] = wide[(section, item_id)].reindex(lb.index)
-    talk_cols = [f"{TALK_COL}{m}" for m in data.metrics]
-    if talk_cols:
-        means = g[talk_cols].mean()
-        for col in talk_cols:
-            lb[col] = means[col]
+    for m in data.metrics:
+        lb[f"{TALK_COL}{m}"] = [t.metric_mean(m) for t in per.values()]
     lb["rank"] = lb["mean_score"].rank(ascending=False, method="min").astype(int)
-    lb = lb.reset_index().rename(columns={"index": "manager"})
+    lb = lb.reset_index()
     lb = lb.sort_values(["rank", "manager"], kind="stable").reset_index(drop=True)
     rest = [c for c in lb.columns if c not in base_cols]
     return lb[base_cols + rest]
@@ -622,7 +894,7 @@ def _section_columns(data: TeamData, lb: pd.DataFrame) -> list[dict[str, Any]]:
     columns (``qa team`` prints one table per section)."""
     out = []
     for sec in data.sections:
-        managers = set(data.team_calls.loc[data.team_calls["section"] == sec.key, "manager"])
+        managers = {m for (m, sk, _), t in data.groups.items() if sk == sec.key and m is not None and t.n}
         cat = data.catalog[data.catalog["section"] == sec.key]
         cols = {
             kind: [c for c in (rate_column(data, prefix, sec.key, i) for i in cat.loc[cat["kind"] == kind, "item_id"])
@@ -770,7 +1042,8 @@ def scorecard(
     manager = resolve_manager(ws, manager, data.known_managers)
     scope = data.scope
     lb = _leaderboard(data)
-    mine_calls = data.calls[data.calls["manager"] == manager]
+    mine_calls = data.calls_of(ws, manager)
+    mine_totals = data.totals(manager=manager)
     own = data.sections_of(manager)
     labels = data.section_labels()
     # the header lists the versions read ("versions" below): no note repeats them
@@ -786,11 +1059,11 @@ def scorecard(
         "manager": manager,
         "period": scope.label,
         "calls": n,
-        "mean_score": float(mine_calls["score"].mean()) if n else None,
-        "median_score": float(mine_calls["score"].median()) if n else None,
+        "mean_score": mine_totals.mean() if n else None,
+        "median_score": mine_totals.median() if n else None,
         "rank": int(row["rank"].iloc[0]) if len(row) else None,
         "team_size": len(lb),
-        "team_mean_score": float(data.team_calls["score"].mean()) if len(data.team_calls) else None,
+        "team_mean_score": data.totals(manager=TEAM).mean(),
         "next_step_rate": float(row["next_step_rate"].iloc[0]) if len(row) else None,
         "critical_calls": int(row["critical_calls"].iloc[0]) if len(row) else 0,
         "forbidden_said": int(row["forbidden_said"].iloc[0]) if len(row) else 0,
@@ -830,22 +1103,26 @@ def _no_calls_note(ws: Workspace, manager: str, scope: Scope) -> str:
 
 
 def _trend(data: TeamData, manager: str, period: str) -> pd.DataFrame:
+    """Calls, mean and median score of the manager per day or week, with the team's mean."""
     import pandas as pd
 
     cols = [period, "calls", "mean_score", "median_score", "team_mean_score", "team_calls"]
-    team_calls = data.team_calls[data.team_calls["day"].notna()]
-    if team_calls.empty:
+    days = sorted({d for (m, _, d), t in data.groups.items() if m is not None and d is not None and t.n})
+    if not days:
         return pd.DataFrame(columns=cols)
-    bucket = _buckets(team_calls["day"], period)
-    team_g = team_calls.groupby(bucket)["score"]
-    team_df = pd.DataFrame({"team_mean_score": team_g.mean(), "team_calls": team_g.size()})
-    mine = team_calls[team_calls["manager"] == manager]
-    mine_g = mine.groupby(bucket[mine.index])["score"]
-    mine_df = pd.DataFrame({"calls": mine_g.size(), "mean_score": mine_g.mean(), "median_score": mine_g.median()})
-    out = mine_df.join(team_df, how="left").reset_index()
-    out = out.rename(columns={out.columns[0]: period})
-    out["calls"] = out["calls"].astype(int)
-    return out[cols].sort_values(period).reset_index(drop=True)
+    label = dict(zip(days, _buckets(pd.Series(days, dtype="str"), period)))
+    team: dict[str, Totals] = {}
+    mine: dict[str, Totals] = {}
+    for (m, _, d), t in data.groups.items():
+        if m is None or d is None:
+            continue
+        team.setdefault(label[d], Totals()).merge(t)
+        if m == manager:
+            mine.setdefault(label[d], Totals()).merge(t)
+    rows = [{period: b, "calls": t.n, "mean_score": t.mean(), "median_score": t.median(),
+             "team_mean_score": team[b].mean(), "team_calls": team[b].n}
+            for b, t in sorted(mine.items()) if t.n]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _item_table(data: TeamData, manager: str, kind: str) -> pd.DataFrame:
@@ -900,8 +1177,11 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
     if said.empty:
         return pd.DataFrame(columns=cols)
     team_said = c[c["manager"].notna()].groupby(["section", "item_id"])["n"].sum()
-    team_n = data.team_calls.groupby("section").size()
-    mine_n = data.team_calls[data.team_calls["manager"] == manager].groupby("section").size()
+    team_n: dict[str, int] = {}
+    for (m, sk), t in _by_manager_section(data.groups).items():
+        if m is not None:
+            team_n[sk] = team_n.get(sk, 0) + t.n
+    mine_n = {sk: t.n for (m, sk), t in _by_manager_section(data.groups).items() if m == manager}
     by_version = {sec.version.key: sec.key for sec in data.sections}
     frm, params = data.scope.where(manager=manager, items=True, scores=False)
     ex = ws.frame(
@@ -935,16 +1215,16 @@ def _talk_table(data: TeamData, manager: str) -> pd.DataFrame:
     import pandas as pd
 
     cols = ["metric", "value", "team_median", "team_p25", "team_p75"]
-    talk_cols = [f"{TALK_COL}{m}" for m in data.metrics]
-    if not talk_cols or data.team_calls.empty:
+    managers = {m: t for m, t in sorted(data.per_manager.items()) if t.n}
+    if not data.metrics or not managers:
         return pd.DataFrame(columns=cols)
-    means = data.team_calls.groupby("manager")[talk_cols].mean()
     rows = []
-    for m, col in zip(data.metrics, talk_cols):
-        per = means[col].dropna()
+    for m in data.metrics:
+        means = pd.Series({name: t.metric_mean(m) for name, t in managers.items()}, dtype=float)
+        per = means.dropna()
         rows.append({
             "metric": m,
-            "value": means[col].get(manager),
+            "value": means.get(manager),
             "team_median": per.median() if len(per) else None,
             "team_p25": per.quantile(0.25) if len(per) else None,
             "team_p75": per.quantile(0.75) if len(per) else None,

@@ -354,7 +354,7 @@ def team(
         lb = leaderboard(ws, data=data)
         link = outcome_link(ws, data=data)
         header = [
-            f"Team: {data.scope.label} · {len(lb)} manager(s) · {len(data.team_calls)} scored call(s)",
+            f"Team: {data.scope.label} · {len(lb)} manager(s) · {data.team_size_calls} scored call(s)",
             "Scored with: " + "; ".join(lb.attrs.get("versions", [])),
         ]
         # the header lists the versions: the note that lists them again is not printed
