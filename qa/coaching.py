@@ -523,12 +523,25 @@ def _colleagues_best(ws: Workspace, data: TeamData, manager: str, section: str, 
     import pandas as pd
 
     v = next(sec.version for sec in data.sections if sec.key == section)
+    # The score of the n-th best call, from the colleagues' score histograms: SQLite then
+    # hands over only the calls at or above it instead of sorting the whole team.
+    hist: dict[float, int] = {}
+    for (m, sk), t in data.per_manager_section.items():
+        if m is not None and m != manager and sk == section:
+            for text, count in t.scores.items():
+                hist[float(text)] = hist.get(float(text), 0) + count
+    cut, seen = float("-inf"), 0
+    for value in sorted(hist, reverse=True):
+        seen += hist[value]
+        if seen >= n:
+            cut = value
+            break
     frm, params = data.scope.where()
     rows = ws.query(
         f"""SELECT c.call_id, s.script_hash, s.rubric_hash, s.score {frm}
             AND c.manager IS NOT NULL AND c.manager <> ? AND s.script_hash = ? AND s.rubric_hash = ?
-            ORDER BY s.score DESC, c.started_at DESC LIMIT ?""",
-        [*params, manager, v.script_hash, v.rubric_hash, n],
+            AND s.score >= ? ORDER BY s.score DESC, c.started_at DESC LIMIT ?""",
+        [*params, manager, v.script_hash, v.rubric_hash, cut if cut != float("-inf") else -1e308, n],
     )
     return pd.DataFrame.from_records(rows, columns=["call_id", "script_hash", "rubric_hash", "score"])
 

@@ -35,18 +35,23 @@ older versions. Calls in the period scored only under superseded versions are ke
 and reported in ``notes``; ``version=`` picks another version by hash prefix. Within the
 chosen versions each call counts once (its latest score).
 
-Speed. A view reads one row per call in scope: each score keeps its item statuses per kind
-(``scores.tokens_*``) and the key talk metrics as columns (``scores.metric_*``), so a team
-is counted without reading ``items`` or parsing JSON. On 100,000 stored calls a 90-day view
-still takes 1.6-2 CPU seconds on a loaded 2-core machine, most of it turning 100,000 rows
-into Python objects (BENCHMARKS.md, "Supervisor views", says where the time goes).
+Speed. A view does not read one row per call. The store keeps, per version, manager and
+day, the totals of the scores (table ``score_totals``, kept by every save of a score and
+every change of a call's manager or day): calls, a histogram of the scores, exact sums of
+the scores and key talk metrics, next step and critical counts, item statuses. The views
+merge those (:class:`Totals`; about 2,000 rows for 100,000 calls over 90 days) and read
+per-call rows only for the manager shown and the colleagues' best calls. Exact sums make
+the numbers the same as a count over the per-call rows (``load_team(from_totals=False)``,
+used when a view asks for metrics the totals do not keep), which
+tests/test_supervisor_fast.py checks after rescoring, an edit, a translation and a moved
+call. BENCHMARKS.md, "Supervisor views", has the timings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,7 +59,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
-from .store import FIELD_SEP, KEY_METRICS, TOKEN_KINDS, TOKEN_SEP, Workspace
+from .store import (
+    EXACT_BITS,
+    FIELD_SEP,
+    KEY_METRICS,
+    TOKEN_KINDS,
+    TOKEN_SEP,
+    Workspace,
+    exact,
+    unpack_exact,
+)
 from .transcripts import clock
 from .versions import (
     Scope,
@@ -177,82 +191,83 @@ TEAM = object()
 class Totals:
     """What the views count of a group of calls (one manager, section and day, or merged).
 
-    ``scores``: score value -> calls (a histogram: medians are exact); ``metrics``: talk
-    metric -> [exact sum, calls with it]; ``tokens``: kind -> item-token string -> calls
-    (``scores.tokens_*``). Sums are :class:`~fractions.Fraction`: a mean is the correctly
-    rounded mean of the per-call values whatever the order they were added in, so the
-    totals kept by :mod:`qa.store` and a count over the per-call rows agree exactly.
+    ``scores``: score (its ``repr``) -> calls, a histogram, so medians are exact;
+    ``score_sum``: the exact sum of the scores; ``metrics``: talk metric -> [exact sum,
+    calls with it]; ``tokens``: kind -> item token (``item_id<US>status``, as in
+    ``scores.tokens_*``) -> times.
+    Exact sums are integers in units of 2**-1074 (every double is a whole number of them:
+    :func:`qa.store.exact`): a mean is the correctly rounded mean of the per-call values
+    whatever order they were added in, so the totals :mod:`qa.store` keeps and a count over
+    the per-call rows agree exactly, and merging is integer addition.
     """
 
     n: int = 0
-    scores: Counter[float] = field(default_factory=Counter)
+    scores: dict[str, int] = field(default_factory=dict)
+    score_sum: int = 0
     next_done: int = 0
     next_known: int = 0
     critical: int = 0
-    metrics: dict[str, list[Any]] = field(default_factory=dict)
-    tokens: dict[str, Counter[str]] = field(default_factory=dict)
+    metrics: dict[str, list[int]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, score: float, next_step: Any, critical: Any, metrics: Mapping[str, Any],
             tokens: Mapping[str, str | None], sign: int = 1) -> None:
         """Add (or with ``sign=-1`` take out) one call."""
-        from fractions import Fraction
-
         self.n += sign
-        self.scores[float(score)] += sign
+        key = repr(float(score))
+        self.scores[key] = self.scores.get(key, 0) + sign
+        self.score_sum += sign * exact(score)
         if next_step is not None and next_step == next_step:
             self.next_done += sign * int(next_step)
             self.next_known += sign
         self.critical += sign * int(bool(critical))
-        for key, value in metrics.items():
+        for name, value in metrics.items():
             if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
                 continue
-            acc = self.metrics.setdefault(key, [Fraction(0), 0])
-            acc[0] += sign * Fraction(float(value))
+            acc = self.metrics.setdefault(name, [0, 0])
+            acc[0] += sign * exact(value)
             acc[1] += sign
         for kind, text in tokens.items():
             if text is not None:
-                self.tokens.setdefault(kind, Counter())[text] += sign
+                counter = self.tokens.setdefault(kind, {})
+                for token in text.split(TOKEN_SEP):
+                    counter[token] = counter.get(token, 0) + sign
 
     def merge(self, other: Totals) -> None:
         self.n += other.n
-        self.scores.update(other.scores)
+        _add_counts(self.scores, other.scores)
+        self.score_sum += other.score_sum
         self.next_done += other.next_done
         self.next_known += other.next_known
         self.critical += other.critical
-        for key, (total, count) in other.metrics.items():
-            acc = self.metrics.setdefault(key, [0, 0])
+        for name, (total, count) in other.metrics.items():
+            acc = self.metrics.setdefault(name, [0, 0])
             acc[0] += total
             acc[1] += count
         for kind, counter in other.tokens.items():
-            self.tokens.setdefault(kind, Counter()).update(counter)
+            _add_counts(self.tokens.setdefault(kind, {}), counter)
 
     @classmethod
     def from_store(cls, t: Mapping[str, Any]) -> Totals:
         """A row of ``score_totals`` (see ``Workspace._totals_merge``)."""
-        from fractions import Fraction
-
         done, known = t.get("next", [0, 0])
         return cls(
-            n=int(t.get("n", 0)), scores=Counter({float(k): int(v) for k, v in t.get("score", {}).items()}),
+            n=int(t.get("n", 0)), scores=dict(t.get("score", {})), score_sum=unpack_exact(t.get("sum", "0")),
             next_done=int(done), next_known=int(known), critical=int(t.get("critical", 0)),
-            metrics={k: [Fraction(total), int(count)] for k, (total, count) in t.get("metrics", {}).items()},
-            tokens={k: Counter(v) for k, v in t.get("tokens", {}).items()},
+            metrics={k: [unpack_exact(total), int(count)] for k, (total, count) in t.get("metrics", {}).items()},
+            tokens={k: dict(v) for k, v in t.get("tokens", {}).items()},
         )
 
     def clean(self) -> Totals:
         """Without the zero entries a take-out leaves (for comparing two totals)."""
         return Totals(
-            self.n, Counter({k: v for k, v in self.scores.items() if v}), self.next_done, self.next_known,
-            self.critical, {k: v for k, v in self.metrics.items() if v[1]},
-            {k: c for k, c in ((k, Counter({t: n for t, n in v.items() if n})) for k, v in self.tokens.items()) if c},
+            self.n, {k: v for k, v in self.scores.items() if v}, self.score_sum, self.next_done,
+            self.next_known, self.critical, {k: v for k, v in self.metrics.items() if v[1]},
+            {k: c for k, c in ((k, {t: n for t, n in v.items() if n}) for k, v in self.tokens.items()) if c},
         )
 
     def mean(self) -> float | None:
-        from fractions import Fraction
-
-        if self.n <= 0:
-            return None
-        return float(sum((Fraction(v) * n for v, n in self.scores.items()), Fraction(0)) / self.n)
+        return exact_mean(self.score_sum, self.n) if self.n > 0 else None
 
     def median(self) -> float | None:
         """The middle score (the mean of the two middle ones for an even count)."""
@@ -260,8 +275,8 @@ class Totals:
             return None
         lo, hi = (self.n - 1) // 2, self.n // 2
         seen, a, b = 0, None, None
-        for value in sorted(v for v, n in self.scores.items() if n > 0):
-            seen += self.scores[value]
+        for value, count in sorted((float(v), c) for v, c in self.scores.items() if c > 0):
+            seen += count
             if a is None and seen > lo:
                 a = value
             if seen > hi:
@@ -275,7 +290,20 @@ class Totals:
 
     def metric_mean(self, key: str) -> float:
         total, count = self.metrics.get(key, [0, 0])
-        return float(total / count) if count else float("nan")
+        return exact_mean(total, count) if count else float("nan")
+
+
+def _add_counts(into: dict[str, int], other: Mapping[str, int]) -> None:
+    get = into.get
+    for k, v in other.items():
+        into[k] = get(k, 0) + v
+
+
+def exact_mean(total: int, n: int) -> float:
+    """The correctly rounded mean of values whose exact sum is ``total`` (units of 2**-1074)."""
+    from fractions import Fraction
+
+    return float(Fraction(total, n << EXACT_BITS))
 
 
 @dataclass
@@ -320,6 +348,14 @@ class TeamData:
         """The groups merged, optionally only one manager / section / day (``...`` = all;
         ``manager=TEAM``: every call with a manager)."""
         out = Totals()
+        if section is ... and day is ...:  # the usual questions, from the merged totals
+            if manager is TEAM:
+                for t in self.per_manager.values():
+                    out.merge(t)
+                return out
+            if manager is not ... and manager is not None:
+                out.merge(self.per_manager.get(manager, Totals()))
+                return out
         for (m, sk, d), t in self.groups.items():
             if manager is TEAM:
                 if m is None:
@@ -332,10 +368,15 @@ class TeamData:
         return out
 
     @cached_property
+    def per_manager_section(self) -> dict[tuple[str | None, str], Totals]:
+        """Totals per manager (None: calls without one) and section, over the days."""
+        return _by_manager_section(self.groups)
+
+    @cached_property
     def per_manager(self) -> dict[str, Totals]:
         """Every manager's totals over sections and days."""
         out: dict[str, Totals] = {}
-        for (m, _, _), t in self.groups.items():
+        for (m, _), t in self.per_manager_section.items():
             if m is not None:
                 out.setdefault(m, Totals()).merge(t)
         return out
@@ -355,7 +396,13 @@ class TeamData:
 
     def calls_of(self, ws: Workspace, manager: str) -> pd.DataFrame:
         """The manager's scored calls in scope, one row each: ``call_id, manager, day,
-        started_at, score, critical, script_hash, rubric_hash, section``."""
+        started_at, score, critical, script_hash, rubric_hash, section`` (read once)."""
+        cache = self.__dict__.setdefault("_calls_of", {})
+        if manager not in cache:
+            cache[manager] = self._read_calls_of(ws, manager)
+        return cache[manager].copy()
+
+    def _read_calls_of(self, ws: Workspace, manager: str) -> pd.DataFrame:
         import pandas as pd
 
         frm, params = self.scope.where(manager=manager)
@@ -486,7 +533,7 @@ def load_team(
     # The stored totals (qa.store, table score_totals) cover the key talk metrics; other
     # metrics, or totals that miss scores some tool wrote with its own SQL, are counted
     # from the per-call rows (the same Totals, the same numbers, about 1.5 s on 100,000 calls).
-    use_totals = from_totals and all(m in KEY_METRICS for m in metrics) and _totals_complete(ws, scope)
+    use_totals = from_totals and all(m in KEY_METRICS for m in metrics) and _totals_complete(ws, scope, stats)
 
     def per_call() -> tuple[list[str], list[tuple[Any, ...]]]:
         return _per_call_rows(ws, scope, metrics, metric_sql, json_params, workers=1)
@@ -516,29 +563,31 @@ def load_team(
         names, rows = rows_cache[0] if rows_cache else per_call()
         return _call_frame(names, rows, sections, metrics)
 
-    counts = _expand_patterns(
-        (m, sk, kind, text, n)
-        for (m, sk), t in _by_manager_section(groups).items()
-        for kind, counter in t.tokens.items() for text, n in counter.items() if n
-    )
+    per_section = _by_manager_section(groups)
+    counts = _item_counts(per_section)
     catalog = _catalog(ws, sections, counts)
     other_df = pd.DataFrame.from_records(other[1], columns=other[0])
     if len(other_df):
         other_df = other_df.sort_values("calls", ascending=False, kind="stable")
-    return TeamData(
+    data = TeamData(
         scope=scope, groups=groups, counts=counts, catalog=catalog, metrics=metrics,
         other_versions=other_df if len(other_df) else pd.DataFrame(columns=["manager", "script_hash", "rubric_hash", "calls"]),
         known_managers=ws.managers(), sections=sections, call_loader=load_calls,
         source="totals" if use_totals else "calls",
     )
+    data.__dict__["per_manager_section"] = per_section  # merged once (cached_property)
+    return data
 
 
-def _totals_complete(ws: Workspace, scope: Scope) -> bool:
-    """Whether ``score_totals`` holds every score of the scope's versions."""
+def _totals_complete(ws: Workspace, scope: Scope, stats: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether ``score_totals`` holds every score of the scope's versions (``stats``:
+    :meth:`Workspace.version_stats`, which counts the scores)."""
+    stored = {(r["script_hash"], r["rubric_hash"]): int(r["calls"]) for r in stats}
+    kept = ws.score_totals_calls([v.key for v in scope.versions])
     for v in scope.versions:
-        kept, stored = ws.score_totals_calls(v.script_hash, v.rubric_hash)
-        if kept != stored:
-            log.debug("score totals of %s hold %d of %d scores; counting the calls", v.label, kept, stored)
+        if kept.get(v.key, 0) != stored.get(v.key, 0):
+            log.debug("score totals of %s hold %d of %d scores; counting the calls", v.label,
+                      kept.get(v.key, 0), stored.get(v.key, 0))
             return False
     return True
 
@@ -672,26 +721,23 @@ def _call_frame(
     return calls
 
 
-def _expand_patterns(patterns: Iterable[tuple[Any, str, str, str, int]]) -> pd.DataFrame:
-    """(manager, section, kind, token string, calls) -> (manager, section, kind, item_id, status, n)."""
+def _item_counts(per_section: Mapping[tuple[str | None, str], Totals]) -> pd.DataFrame:
+    """Item rows per ``manager, section, kind, item_id, status`` (``n``), from the totals.
+
+    Each score keeps its call's ``item_id<US>status`` tokens per kind (``scores.tokens_*``,
+    written with the items by :meth:`qa.store.Workspace.save_scores`), and the totals count
+    them: a team is counted without reading its ~2M item rows.
+    """
     import pandas as pd
 
-    acc: defaultdict[tuple[Any, str, str, str, str], int] = defaultdict(int)
-    split: dict[str, list[tuple[str, str]]] = {}  # managers share patterns: split each once
-    for manager, section, kind, text, n in patterns:
-        manager = None if manager is None or manager != manager else manager  # NaN -> None
-        pairs = split.get(text)
-        if pairs is None:
-            pairs = split[text] = [
-                (item_id, status) for item_id, _, status in
-                (token.partition(FIELD_SEP) for token in str(text).split(TOKEN_SEP))
-            ]
-        n = int(n)
-        for item_id, status in pairs:
-            acc[(manager, section, kind, item_id, status)] += n
-    return pd.DataFrame(
-        [(*k, v) for k, v in acc.items()], columns=["manager", "section", "kind", "item_id", "status", "n"]
-    )
+    rows = []
+    for (manager, section), t in per_section.items():
+        for kind, counter in t.tokens.items():
+            for token, n in counter.items():
+                if n:
+                    item_id, _, status = token.partition(FIELD_SEP)
+                    rows.append((manager, section, kind, item_id, status, n))
+    return pd.DataFrame(rows, columns=["manager", "section", "kind", "item_id", "status", "n"])
 
 
 def _catalog(ws: Workspace, sections: Sequence[Section], counts: pd.DataFrame) -> pd.DataFrame:
@@ -772,6 +818,13 @@ _NOT_DONE = {STAGE: ("missed",), OBJECTION: ("unhandled",)}
 
 def item_rates(data: TeamData, kind: str) -> pd.DataFrame:
     """Per manager, section and item: ``done``, ``applicable`` and ``rate`` (percent)."""
+    cache = data.__dict__.setdefault("_rates", {})
+    if kind not in cache:
+        cache[kind] = _item_rates(data, kind)
+    return cache[kind].copy()
+
+
+def _item_rates(data: TeamData, kind: str) -> pd.DataFrame:
     import pandas as pd
 
     c = data.counts[data.counts["kind"] == kind]
@@ -805,7 +858,9 @@ def team_benchmarks(rates: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- the leaderboard -----------------------------------------------------------------------
-def _leaderboard(data: TeamData) -> pd.DataFrame:
+def _leaderboard(data: TeamData, *, rates: bool = True) -> pd.DataFrame:
+    """One row per manager (see :func:`team`); ``rates=False`` leaves out the stage and
+    objection rate columns (a scorecard needs only the manager's rank and totals)."""
     import pandas as pd
 
     base_cols = [
@@ -830,11 +885,11 @@ def _leaderboard(data: TeamData) -> pd.DataFrame:
     handled = obj[obj["status"] == "handled"].groupby("manager")["n"].sum().reindex(lb.index).fillna(0)
     lb["objections_raised"] = raised.astype(int)
     lb["objection_rate"] = _pct(handled, raised)
-    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)):
-        rates = item_rates(data, kind)
-        rates = rates[rates["manager"].notna()]
-        wide = (rates.pivot(index="manager", columns=["section", "item_id"], values="rate")
-                if len(rates) else pd.DataFrame())
+    for kind, prefix in ((STAGE, STAGE_COL), (OBJECTION, OBJECTION_COL)) if rates else ():
+        rates_df = item_rates(data, kind)
+        rates_df = rates_df[rates_df["manager"].notna()]
+        wide = (rates_df.pivot(index="manager", columns=["section", "item_id"], values="rate")
+                if len(rates_df) else pd.DataFrame())
         cat = data.catalog[data.catalog["kind"] == kind]
         for section, item_id in zip(cat["section"], cat["item_id"]):
             if (section, item_id) in wide.columns:
@@ -1041,7 +1096,7 @@ def scorecard(
     data = data or load_team(ws, date_from, date_to, version=version)
     manager = resolve_manager(ws, manager, data.known_managers)
     scope = data.scope
-    lb = _leaderboard(data)
+    lb = _leaderboard(data, rates=False)
     mine_calls = data.calls_of(ws, manager)
     mine_totals = data.totals(manager=manager)
     own = data.sections_of(manager)
@@ -1111,16 +1166,18 @@ def _trend(data: TeamData, manager: str, period: str) -> pd.DataFrame:
     if not days:
         return pd.DataFrame(columns=cols)
     label = dict(zip(days, _buckets(pd.Series(days, dtype="str"), period)))
-    team: dict[str, Totals] = {}
+    team: dict[str, list[int]] = {}  # bucket -> [calls, exact sum]: the team needs no median
     mine: dict[str, Totals] = {}
     for (m, _, d), t in data.groups.items():
         if m is None or d is None:
             continue
-        team.setdefault(label[d], Totals()).merge(t)
+        acc = team.setdefault(label[d], [0, 0])
+        acc[0] += t.n
+        acc[1] += t.score_sum
         if m == manager:
             mine.setdefault(label[d], Totals()).merge(t)
     rows = [{period: b, "calls": t.n, "mean_score": t.mean(), "median_score": t.median(),
-             "team_mean_score": team[b].mean(), "team_calls": team[b].n}
+             "team_mean_score": exact_mean(team[b][1], team[b][0]), "team_calls": team[b][0]}
             for b, t in sorted(mine.items()) if t.n]
     return pd.DataFrame(rows, columns=cols)
 
@@ -1178,10 +1235,10 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
         return pd.DataFrame(columns=cols)
     team_said = c[c["manager"].notna()].groupby(["section", "item_id"])["n"].sum()
     team_n: dict[str, int] = {}
-    for (m, sk), t in _by_manager_section(data.groups).items():
+    for (m, sk), t in data.per_manager_section.items():
         if m is not None:
             team_n[sk] = team_n.get(sk, 0) + t.n
-    mine_n = {sk: t.n for (m, sk), t in _by_manager_section(data.groups).items() if m == manager}
+    mine_n = {sk: t.n for (m, sk), t in data.per_manager_section.items() if m == manager}
     by_version = {sec.version.key: sec.key for sec in data.sections}
     frm, params = data.scope.where(manager=manager, items=True, scores=False)
     ex = ws.frame(

@@ -252,7 +252,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
 -- Totals of the scores per version, manager ('' = none) and day ('' = none), kept by every
 -- write of a score or of a call's manager or day (schema 5): the supervisor views count a
 -- team from a few thousand of these rows instead of one row per call. ``totals`` is JSON
--- (Workspace._totals_add says what it holds); sums are exact fractions.
+-- (Workspace._totals_merge says what it holds); sums are exact (store.exact).
 CREATE TABLE IF NOT EXISTS score_totals (
     script_hash TEXT NOT NULL,
     rubric_hash TEXT NOT NULL,
@@ -292,6 +292,32 @@ KEY_METRICS = (
 
 #: The derived columns of ``scores``, in insert order.
 _DERIVED = ", ".join([*(f"tokens_{k}" for k in TOKEN_KINDS), *(f"metric_{m}" for m in KEY_METRICS)])
+
+
+#: Exact sums are whole numbers of 2**-1074, the smallest step between doubles: every
+#: double is one, so a sum of them is an integer, exact, and does not depend on the order.
+EXACT_BITS = 1074
+
+
+def exact(value: float) -> int:
+    """``value`` as a whole number of 2**-1074 (exactly)."""
+    num, den = float(value).as_integer_ratio()
+    return num << (EXACT_BITS - den.bit_length() + 1)
+
+
+def pack_exact(total: int) -> str:
+    """An exact sum as short text: ``<hex>p<bits>`` = hex * 2**-bits (trailing zero bits
+    dropped: a sum of values with one decimal keeps about 15 hex digits, not 270)."""
+    if not total:
+        return "0"
+    zeros = (total & -total).bit_length() - 1
+    return f"{total >> zeros:x}p{EXACT_BITS - zeros}"
+
+
+def unpack_exact(text: str) -> int:
+    """:func:`pack_exact` back to a whole number of 2**-1074."""
+    num, _, bits = text.partition("p")
+    return int(num, 16) << (EXACT_BITS - int(bits)) if bits else int(num, 16)
 
 
 def _number(value: Any) -> float | None:
@@ -1099,10 +1125,10 @@ class Workspace:
     # One row per version, manager and day. Each score adds its "view row" (the score, next
     # step, critical flag, the KEY_METRICS and the item tokens, as in ``scores``) to the row
     # of its call's manager and day; a rescore takes the old one out first, and a call whose
-    # manager or day changes moves its scores. Sums are exact fractions (text "num/den"), so
-    # a mean read from the totals is the correctly rounded mean of the per-call values, the
-    # same whatever the order the scores were added in (qa.scorecards computes the per-call
-    # path the same way; tests/test_supervisor_fast.py checks they agree).
+    # manager or day changes moves its scores. Sums are exact (:func:`exact`), so a mean
+    # read from the totals is the correctly rounded mean of the per-call values, the same
+    # whatever the order the scores were added in (qa.scorecards counts the per-call rows
+    # the same way; tests/test_supervisor_fast.py checks they agree).
     _TOTALS_SELECT = (
         "SELECT score, next_step, critical, "
         + ", ".join(f"metric_{m}" for m in KEY_METRICS) + ", "
@@ -1135,10 +1161,9 @@ class Workspace:
     @staticmethod
     def _totals_merge(t: dict[str, Any], row: Sequence[Any], sign: int) -> None:
         """Add (sign 1) or take out (-1) one view row. ``t``: ``n`` calls, ``score`` {value
-        (repr): calls}, ``next`` [agreed, known], ``critical``, ``metrics`` {key: [sum
-        "num/den", calls with it]}, ``tokens`` {kind: {token string: calls}}."""
-        from fractions import Fraction
-
+        (repr): calls}, ``sum`` of the scores, ``next`` [agreed, known], ``critical``,
+        ``metrics`` {key: [sum, calls with it]}, ``tokens`` {kind: {item token
+        (``item_id<US>status``): times}}; sums are exact (:func:`exact`, :func:`pack_exact`)."""
         score, next_step, critical = row[0], row[1], row[2]
         metrics, tokens = row[3:3 + len(KEY_METRICS)], row[3 + len(KEY_METRICS):]
         t["n"] = t.get("n", 0) + sign
@@ -1149,6 +1174,7 @@ class Workspace:
                 del d[key]
 
         bump(t.setdefault("score", {}), repr(float(score)))
+        t["sum"] = pack_exact(unpack_exact(t.get("sum", "0")) + sign * exact(score))
         nxt = t.setdefault("next", [0, 0])
         if next_step is not None:
             nxt[0] += sign * int(next_step)
@@ -1159,13 +1185,17 @@ class Workspace:
             if value is None:
                 continue
             total, count = ms.get(key, ["0", 0])
-            ms[key] = [str(Fraction(total) + sign * Fraction(float(value))), count + sign]
+            ms[key] = [pack_exact(unpack_exact(total) + sign * exact(value)), count + sign]
             if not ms[key][1]:
                 del ms[key]
         ts = t.setdefault("tokens", {})
         for kind, text in zip(TOKEN_KINDS, tokens):
             if text is not None:
-                bump(ts.setdefault(kind, {}), text)
+                counts = ts.setdefault(kind, {})
+                for token in text.split(TOKEN_SEP):
+                    bump(counts, token)
+                if not counts:
+                    del ts[kind]
 
     def _totals_add(
         self, c: sqlite3.Connection, script_hash: str, rubric_hash: str, bucket: tuple[str, str],
@@ -1228,17 +1258,17 @@ class Workspace:
                 out.append((sh, rh, m or None, d or None, json.loads(text)))
         return out
 
-    def score_totals_calls(self, script_hash: str, rubric_hash: str) -> tuple[int, int]:
-        """Calls in the totals of a version, and scores stored under it: equal unless some
-        tool wrote ``scores`` with its own SQL and did not call :meth:`refresh_derived`."""
-        kept = self.conn.execute(
-            "SELECT COALESCE(SUM(calls), 0) FROM score_totals WHERE script_hash=? AND rubric_hash=?",
-            (script_hash, rubric_hash),
-        ).fetchone()[0]
-        stored = self.conn.execute(
-            "SELECT COUNT(*) FROM scores WHERE script_hash=? AND rubric_hash=?", (script_hash, rubric_hash)
-        ).fetchone()[0]
-        return int(kept), int(stored)
+    def score_totals_calls(self, versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Calls in the totals of each version: the scores stored under it (``version_stats``
+        counts them) unless some tool wrote ``scores`` with its own SQL and did not call
+        :meth:`refresh_derived`."""
+        out = {}
+        for script_hash, rubric_hash in versions:
+            out[(script_hash, rubric_hash)] = int(self.conn.execute(
+                "SELECT COALESCE(SUM(calls), 0) FROM score_totals WHERE script_hash=? AND rubric_hash=?",
+                (script_hash, rubric_hash),
+            ).fetchone()[0])
+        return out
 
 
 class WorkspaceVectorCache:

@@ -1,9 +1,11 @@
 """The supervisor views' fast paths give the same tables as a straightforward computation.
 
-The views read one row per call (item statuses kept per score, counted in plain Python)
-and the revive list formats plain SQLite rows; here each is checked against the obvious
-computation over every stored item, on the small hand-made workspace (both weeks, plus a
-call whose unhandled objection has no quote and one more version kept apart).
+The views count a team from the totals the store keeps per version, manager and day
+(``score_totals``) and the revive list formats plain SQLite rows; here each is checked
+against the obvious computation over every stored item, on the small hand-made workspace
+(both weeks, plus a call whose unhandled objection has no quote and one more version kept
+apart), and the totals against the per-call rows on generated calls, exactly, after
+rescoring, an edited script, a translation and calls moved by a later manifest.
 """
 
 from __future__ import annotations
