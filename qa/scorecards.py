@@ -1579,27 +1579,33 @@ def outcome_link(
     marks = ",".join("?" * len(known))
     won_marks = ",".join("?" * len(won)) or "NULL"
     outcome_sql = f" AND c.outcome IN ({marks})"
+    # per version (a section each); with one version its hashes are not grouped by
+    one = scope.versions[0] if len(scope.versions) == 1 else None
+    ver = "" if one else "i.script_hash, i.rubric_hash, "
+    ver_out = "" if one else "script_hash, rubric_hash, "
     stage = ws.frame(
-        f"""SELECT i.script_hash, i.rubric_hash, i.item_id, i.status = 'found' AS done, COUNT(*) AS calls,
+        f"""SELECT {ver}i.item_id, i.status = 'found' AS done, COUNT(*) AS calls,
                    SUM(c.outcome IN ({won_marks})) AS won
             {frm}{outcome_sql} AND i.kind = '{STAGE}' AND i.status IN ('found', 'missed')
-            GROUP BY i.script_hash, i.rubric_hash, i.item_id, done""",
+            GROUP BY {ver}i.item_id, done""",
         [*won, *params, *known],
     )
     stage.insert(0, "kind", STAGE)
     objection = ws.frame(
-        f"""SELECT script_hash, rubric_hash, item_id, done, COUNT(*) AS calls, SUM(won) AS won FROM (
-                SELECT i.call_id, i.script_hash, i.rubric_hash, i.item_id, MIN(i.status = 'handled') AS done,
+        f"""SELECT {ver_out}item_id, done, COUNT(*) AS calls, SUM(won) AS won FROM (
+                SELECT i.call_id, {ver}i.item_id, MIN(i.status = 'handled') AS done,
                        MAX(c.outcome IN ({won_marks})) AS won
                 {frm}{outcome_sql} AND i.kind = '{OBJECTION}'
-                GROUP BY i.call_id, i.script_hash, i.rubric_hash, i.item_id)
-            GROUP BY script_hash, rubric_hash, item_id, done""",
+                GROUP BY i.call_id, {ver}i.item_id)
+            GROUP BY {ver_out}item_id, done""",
         [*won, *params, *known],
     )
     objection.insert(0, "kind", OBJECTION)
     raw = pd.concat([stage, objection], ignore_index=True)
     if raw.empty:
         return pd.DataFrame(columns=cols)
+    if one is not None:
+        raw["script_hash"], raw["rubric_hash"] = one.script_hash, one.rubric_hash
     # per section (script and language): a stage id of two scripts is two rows
     sections = data.sections if data is not None else _sections(ws, scope)
     by_version = {sec.version.key: sec.key for sec in sections}
