@@ -428,9 +428,6 @@ class TeamData:
         mine = {sk for (m, sk, _), t in self.groups.items() if m == manager and t.n}
         return [sec.key for sec in self.sections if sec.key in mine]
 
-    def language_of(self, script_hash: str) -> str | None:
-        return next((v.language for v in self.scope.versions if v.script_hash == script_hash), None)
-
     @property
     def versions_note(self) -> str | None:
         """Which versions are read, when there are several (the CLI's header says it too)."""
