@@ -1237,12 +1237,25 @@ def _forbidden_table(ws: Workspace, data: TeamData, manager: str, opts: Scorecar
             team_n[sk] = team_n.get(sk, 0) + t.n
     mine_n = {sk: t.n for (m, sk), t in data.per_manager_section.items() if m == manager}
     by_version = {sec.version.key: sec.key for sec in data.sections}
+    # The latest example of each phrase is on the latest day the totals say it was said:
+    # only those days' calls are read (a day without a date: every call).
+    last: dict[tuple[str, str], str | None] = {}
+    for (m, sk, d), t in data.groups.items():
+        if m != manager:
+            continue
+        for token, count in t.tokens.get(FORBIDDEN, {}).items():
+            item_id, _, status = token.partition(FIELD_SEP)
+            if count > 0 and status == "found":
+                key = (sk, item_id)
+                last[key] = None if d is None or (key in last and last[key] is None) else max(d, last.get(key) or d)
+    days = sorted({d for d in last.values() if d is not None})
     frm, params = data.scope.where(manager=manager, items=True, scores=False)
+    day_sql = "" if not days or None in last.values() else f" AND c.day IN ({','.join('?' * len(days))})"
     ex = ws.frame(
         f"""SELECT i.item_id, i.script_hash, i.rubric_hash, i.text, i.start, c.call_id, c.source {frm}
-            AND i.kind = '{FORBIDDEN}' AND i.status = 'found'
+            AND i.kind = '{FORBIDDEN}' AND i.status = 'found'{day_sql}
             ORDER BY c.started_at DESC, i.start""",
-        params,
+        [*params, *(days if day_sql else [])],
     )
     ex["section"] = [by_version.get((sh, rh)) for sh, rh in zip(ex["script_hash"], ex["rubric_hash"])]
     ex = ex.drop_duplicates(["section", "item_id"]).set_index(["section", "item_id"])
