@@ -8,7 +8,8 @@ prints a Markdown table. Target: each view in under 1 s on 2 cores. To compare w
 older version, run its own copy of this file from a checkout of it (each version keeps its
 own cached workspace: the cache key names the layout), or time the older code on its
 workspace with ``--workspace`` (``PYTHONPATH=<old checkout> python benchmarks/bench_supervisor.py
---workspace <its cache>/calls100000_m20_d90_v5``), alternating the two. The table shows
+--workspace <its cache>/calls100000_m20_d90_v5``), alternating the two (a workspace made
+before schema 5 is migrated in place when the newer code opens it: copy it first). The table shows
 wall and CPU seconds; on a shared machine compare the CPU column.
 
 Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
@@ -205,8 +206,12 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
                 int(summary["critical"]), summary["critical_reason"], int(summary["next_step"]),
                 json.dumps(summary["metrics"]), json.dumps(rest), now + n * 1e-6,
             ))
-            # the generated evidence has no transcript: its utterance column stays NULL
-            item_rows.extend((call_id, SCRIPT_HASH, RUBRIC_HASH, *it, None) for it in items)
+            # the generated evidence has no transcript: its utterance column stays NULL; every
+            # found item was found by the words (layer fuzzy), missed ones have no layer
+            item_rows.extend(
+                (call_id, SCRIPT_HASH, RUBRIC_HASH, *it, None, "fuzzy" if it[6] is not None else None)
+                for it in items
+            )
             if len(call_rows) >= batch or n == calls - 1:
                 c.executemany("INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", call_rows)
                 c.executemany(
@@ -224,7 +229,8 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
 
 def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tuple[Workspace, float | None]:
     """Reuse the workspace under ``cache`` when built with the same parameters."""
-    key = f"calls{calls}_m{managers}_d{days}_v5"
+    # v6: the workspace keeps score totals (schema 5); an older cache is left to the older code
+    key = f"calls{calls}_m{managers}_d{days}_v6"
     path = cache / key
     stamp = path / "built.json"
     if stamp.exists():
@@ -283,6 +289,35 @@ def _queries(ws: Workspace) -> Iterator[tuple[str, str]]:
         f"SELECT c.call_id, c.day, c.started_at, s.score {_JOIN} WHERE c.manager = 'manager_03'")
 
 
+def _save_overhead(ws: Workspace, calls: int = 200) -> tuple[float, float]:
+    """CPU seconds per score that keeping the totals adds to a save (``Workspace.save_scores``
+    takes a rescored call's old totals out and adds the new ones), and the save itself
+    without it, on ``calls`` calls; rolled back, the workspace is unchanged."""
+    ids = [r[0] for r in ws.query(f"SELECT call_id FROM scores ORDER BY call_id LIMIT {calls}")]
+    c = ws.conn
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = time.process_time()
+        for call_id in ids:
+            row = ws._totals_row(c, call_id, SCRIPT_HASH, RUBRIC_HASH)
+            bucket = ws._totals_bucket(c, call_id)
+            ws._totals_add(c, SCRIPT_HASH, RUBRIC_HASH, bucket, row, -1)
+            ws._totals_add(c, SCRIPT_HASH, RUBRIC_HASH, bucket, row, 1)
+        totals = (time.process_time() - t0) / len(ids)
+        items = {cid: ws.frame("SELECT * FROM items WHERE call_id = ?", [cid]) for cid in ids}
+        t0 = time.process_time()
+        for call_id in ids:  # what save_scores writes besides the totals
+            c.execute("DELETE FROM items WHERE call_id = ?", (call_id,))
+            df = items[call_id]
+            c.executemany(f"INSERT INTO items({', '.join(df.columns)}) VALUES ({','.join('?' * len(df.columns))})",
+                          df.itertuples(index=False, name=None))
+            c.execute("UPDATE scores SET scored_at = scored_at WHERE call_id = ?", (call_id,))
+        plain = (time.process_time() - t0) / len(ids)
+    finally:
+        c.execute("ROLLBACK")
+    return totals, plain
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path("/tmp/qa_bench_supervisor"), help="where the built workspace is cached")
@@ -293,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--repeat", type=int, default=3, help="runs per view; the table shows best and median")
     ap.add_argument("--target", type=float, default=1.0, help="seconds each view must stay under")
+    ap.add_argument("--save", action="store_true",
+                    help="also time what keeping the score totals adds to saving a score (CPU ms per call)")
     ap.add_argument("--queries", action="store_true",
                     help="also time candidate SQLite reads and aggregates (rows returned, CPU s)")
     args = ap.parse_args(argv)
@@ -313,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         good = median < args.target
         ok = ok and good
         print(f"| {name} | {best:.2f} | {median:.2f} | {cpu:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
+    if args.save:
+        totals, plain = _save_overhead(ws)
+        print(f"\nSaving a score: the totals add {totals * 1000:.2f} CPU ms per call "
+              f"(rewriting its items and score row: {plain * 1000:.2f} ms)")
     if args.queries:
         print("\n| query | rows | best CPU (s) |\n|---|---:|---:|")
         for name, sql in _queries(ws):

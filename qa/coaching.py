@@ -7,9 +7,12 @@ Reads what :mod:`qa.scorecards` loads from the workspace and hands on a
   is ``weight x distance``: the item's share of the score (stage weight / all stage weights;
   an objection type takes the weight of the script stage that applies to it, else the mean
   stage weight) times the distance in percentage points between the manager's rate and the
-  team's best quartile; it reads as "score points per call left on the table". For each of
-  the largest gaps the plan gives the target, two or three examples of how colleagues said
-  it in their best calls, the manager's own calls to re-listen, and a goal for the next
+  team's best quartile; it reads as "score points per call left on the table". Gaps are
+  measured within a section (one script in one language, :class:`qa.scorecards.Section`).
+  For each of the largest gaps the plan gives the target, two or three examples of how
+  colleagues said it in their best calls of the same section (the same script, the same
+  language), the manager's own calls to re-listen (each at a distinct moment: where the
+  objection was raised, or where the missed stage belonged), and a goal for the next
   period (the best-quartile rate, rounded). Before the new plan, the previous plan (the
   latest one saved for a period that ended before this one starts) is checked goal by goal
   against this period's actual rates.
@@ -30,17 +33,21 @@ from .scorecards import (
     OBJECTION,
     STAGE,
     STEP,
+    TEAM,
+    Moment,
     TeamData,
     call_items,
     evidence,
     item_rates,
     load_team,
+    missed_stage_moments,
     resolve_manager,
     team_benchmarks,
+    turns_of,
 )
 from .store import Workspace
 from .transcripts import clock
-from .versions import Scope, Version, period_bounds, resolve_versions, script_family
+from .versions import Scope, Version, period_bounds, resolve_versions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,6 +137,9 @@ class Goal:
     target: float
     baseline: float | None
     conditional: bool = False
+    #: the section (script and language, :class:`qa.scorecards.Section`) the goal is
+    #: measured in; None in plans saved before sections, which are measured over all
+    section: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (STAGE, OBJECTION):
@@ -150,6 +160,7 @@ class Goal:
             kind=str(d["kind"]), item_id=str(d["item_id"]), title=str(d.get("title") or d["item_id"]),
             target=float(d["target"]), baseline=None if d.get("baseline") is None else float(d["baseline"]),
             conditional=bool(d.get("conditional", False)),
+            section=None if d.get("section") is None else str(d["section"]),
         )
 
 
@@ -169,6 +180,13 @@ class Gap:
     goal: Goal
     examples: tuple[Example, ...] = ()
     relisten: tuple[Relisten, ...] = ()
+    #: the section key and label (script and language) the gap is measured in
+    section: str = ""
+    section_label: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.section, self.kind, self.item_id)
 
     @property
     def distance(self) -> float:
@@ -241,6 +259,7 @@ class CoachingPlan:
         def gap(g: Gap) -> dict[str, Any]:
             return {
                 "kind": g.kind, "item_id": g.item_id, "title": g.title, "weight": g.weight,
+                "section": g.section, "section_label": g.section_label,
                 "rate": g.rate, "done": g.done, "applicable": g.applicable,
                 "team_median": g.team_median, "team_best_quartile": g.team_best_quartile,
                 "distance": g.distance, "impact": g.impact,
@@ -321,9 +340,10 @@ class CoachingPlan:
             lines.append("")
         if not self.gaps:
             lines += ["No gap to the team's best quartile in this period.", ""]
+        several = len({g.section for g in self.gaps}) > 1  # a manager on two scripts
         for n, g in enumerate(self.gaps, start=1):
             lines += [
-                f"## {n}. {g.title}",
+                f"## {n}. {g.title}" + (f" ({g.section_label})" if several and g.section_label else ""),
                 "",
                 f"- Now: {g.rate:.0f}% ({g.done}/{g.applicable}); team median {g.team_median:.0f}%, "
                 f"best quartile {g.team_best_quartile:.0f}% (about {g.impact:.1f} score points per call)",
@@ -361,9 +381,9 @@ def _num(v: Any) -> Any:
 
 
 # ---- gaps --------------------------------------------------------------------------------------
-def _weights(data: TeamData) -> tuple[dict[str, float], dict[str, float]]:
-    """Points of 100 per stage, and per objection type (see the module docstring)."""
-    cat = data.catalog
+def _weights(data: TeamData, section: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Points of 100 per stage, and per objection type, in one section (see the module docstring)."""
+    cat = data.catalog[data.catalog["section"] == section]
     stages = cat[cat["kind"] == STAGE]
     total = float(stages["weight"].sum())
     if total <= 0:
@@ -378,40 +398,48 @@ def _weights(data: TeamData) -> tuple[dict[str, float], dict[str, float]]:
     return stage_w, objection_w
 
 
-def _conditional(data: TeamData) -> set[str]:
-    """Stages that can be not applicable (applies_if, or seen as na)."""
-    cat = data.catalog[data.catalog["kind"] == STAGE]
+def _conditional(data: TeamData, section: str) -> set[str]:
+    """Stages of a section that can be not applicable (applies_if, or seen as na)."""
+    cat = data.catalog[(data.catalog["kind"] == STAGE) & (data.catalog["section"] == section)]
     out = {i for i, a in zip(cat["item_id"], cat["applies_if"]) if a}
     c = data.counts
-    out |= set(c.loc[(c["kind"] == STAGE) & (c["status"] == "na"), "item_id"])
+    out |= set(c.loc[(c["kind"] == STAGE) & (c["status"] == "na") & (c["section"] == section), "item_id"])
     return out
 
 
 def _gap_candidates(data: TeamData, manager: str, opts: CoachOptions) -> list[Gap]:
-    stage_w, objection_w = _weights(data)
-    conditional = _conditional(data)
-    titles = {(k, i): str(t) for k, i, t in zip(data.catalog["kind"], data.catalog["item_id"], data.catalog["title"])}
+    """Every item where the manager is behind the team's best quartile, in each section of
+    the manager's calls, largest first."""
+    titles = {(sk, k, i): str(t) for sk, k, i, t in
+              zip(data.catalog["section"], data.catalog["kind"], data.catalog["item_id"], data.catalog["title"])}
+    labels = data.section_labels()
+    rates = {kind: item_rates(data, kind) for kind in (STAGE, OBJECTION)}
+    bench = {kind: team_benchmarks(r).set_index(["section", "item_id"]) for kind, r in rates.items()}
     out: list[Gap] = []
-    for kind, weights in ((STAGE, stage_w), (OBJECTION, objection_w)):
-        rates = item_rates(data, kind)
-        bench = team_benchmarks(rates).set_index("item_id")
-        mine = rates[(rates["manager"] == manager) & (rates["applicable"] >= max(1, opts.min_calls))]
-        for r in mine.itertuples():
-            if r.item_id not in bench.index or r.item_id not in weights:
-                continue
-            b = bench.loc[r.item_id]
-            best = float(b["team_best_quartile"])
-            if not best > float(r.rate) + 1e-9:
-                continue
-            title = titles.get((kind, r.item_id), r.item_id)
-            out.append(Gap(
-                kind=kind, item_id=r.item_id, title=title, weight=weights[r.item_id],
-                rate=float(r.rate), done=int(r.done), applicable=int(r.applicable),
-                team_median=float(b["team_median"]), team_best_quartile=best,
-                goal=Goal(kind, r.item_id, title, target=float(round(best)), baseline=float(r.rate),
-                          conditional=r.item_id in conditional),
-            ))
-    out.sort(key=lambda g: (-round(g.impact, 9), g.kind != STAGE, g.title))
+    for section in data.sections_of(manager):
+        stage_w, objection_w = _weights(data, section)
+        conditional = _conditional(data, section)
+        for kind, weights in ((STAGE, stage_w), (OBJECTION, objection_w)):
+            r = rates[kind]
+            mine = r[(r["manager"] == manager) & (r["section"] == section)
+                     & (r["applicable"] >= max(1, opts.min_calls))]
+            for row in mine.itertuples():
+                if (section, row.item_id) not in bench[kind].index or row.item_id not in weights:
+                    continue
+                b = bench[kind].loc[(section, row.item_id)]
+                best = float(b["team_best_quartile"])
+                if not best > float(row.rate) + 1e-9:
+                    continue
+                title = titles.get((section, kind, row.item_id), row.item_id)
+                out.append(Gap(
+                    kind=kind, item_id=row.item_id, title=title, weight=weights[row.item_id],
+                    rate=float(row.rate), done=int(row.done), applicable=int(row.applicable),
+                    team_median=float(b["team_median"]), team_best_quartile=best,
+                    goal=Goal(kind, row.item_id, title, target=float(round(best)), baseline=float(row.rate),
+                              conditional=row.item_id in conditional, section=section),
+                    section=section, section_label=labels.get(section, section),
+                ))
+    out.sort(key=lambda g: (-round(g.impact, 9), g.kind != STAGE, g.title, g.section))
     return out
 
 
@@ -464,38 +492,58 @@ def _example(cid: str, score: float, items: list[dict[str, Any]], g: Gap, opts: 
     return Example(cid, steps[0]["manager"], _f(steps[0]["start"]), _cut(quote, opts), score, steps[0]["source"])
 
 
-def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str], tuple[Example, ...]]:
-    """Colleagues' quotes for each gap from their best calls: distinct managers first."""
-    import pandas as pd
+def _examples(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str, str], tuple[Example, ...]]:
+    """Colleagues' quotes for each gap from their best calls: distinct managers first.
 
+    Only calls of the gap's section (the same script in the same language) are examples:
+    an English manager is not taught from Russian calls, nor an inbound call's needs
+    discovery from a cold call. With no such colleague the gap has no examples.
+    """
     if not gaps or opts.examples == 0:
         return {}
-    team = data.team_calls
-    others = team[team["manager"] != manager]
-    # Examples come from calls made with the same script (an inbound call's needs discovery
-    # is not taught from a cold call), unless no colleague used it.
-    family = {h: script_family(ws, h) for h in team["script_hash"].unique()}
-    own_families = {family[h] for h in team.loc[team["manager"] == manager, "script_hash"].unique()}
-    same_script = others["script_hash"].map(family).isin(own_families)
-    if same_script.any():
-        others = others[same_script]
-    # Colleagues who speak the manager's language first: their words can be reused as they are.
-    own = {data.language_of(h) for h in team.loc[team["manager"] == manager, "script_hash"].unique()}
-    own_hashes = [v.script_hash for v in data.scope.versions if v.language in own]
-    same = others["script_hash"].isin(own_hashes)
-    pool = pd.concat([_top(others[same], _CALL_POOL, best=True), _top(others[~same], _CALL_POOL, best=True)]).head(_CALL_POOL)
-    found: dict[tuple[str, str], list[Example]] = {(g.kind, g.item_id): [] for g in gaps}
-    for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION, STEP]):  # best call first
-        for g in gaps:
-            ex = _example(cid, score, items, g, opts)
-            if ex is not None:
-                found[(g.kind, g.item_id)].append(ex)
-        # enough when every gap has its examples from different managers (what _diverse keeps)
-        if all(len(_diverse(f, opts.examples)) >= opts.examples
-               and len({e.manager for e in _diverse(f, opts.examples)}) >= opts.examples
-               for f in found.values()):
-            break
+    found: dict[tuple[str, str, str], list[Example]] = {g.key: [] for g in gaps}
+    for section in dict.fromkeys(g.section for g in gaps):
+        wanted = [g for g in gaps if g.section == section]
+        pool = _colleagues_best(ws, data, manager, section, _CALL_POOL)
+        for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION, STEP]):  # best call first
+            for g in wanted:
+                ex = _example(cid, score, items, g, opts)
+                if ex is not None:
+                    found[g.key].append(ex)
+            # enough when every gap has its examples from different managers (what _diverse keeps)
+            if all(len(_diverse(found[g.key], opts.examples)) >= opts.examples
+                   and len({e.manager for e in _diverse(found[g.key], opts.examples)}) >= opts.examples
+                   for g in wanted):
+                break
     return {key: tuple(_diverse(f, opts.examples)) for key, f in found.items()}
+
+
+def _colleagues_best(ws: Workspace, data: TeamData, manager: str, section: str, n: int) -> pd.DataFrame:
+    """The n best-scored calls of the other managers in one section (ties: latest first)."""
+    import pandas as pd
+
+    v = next(sec.version for sec in data.sections if sec.key == section)
+    # The score of the n-th best call, from the colleagues' score histograms: SQLite then
+    # hands over only the calls at or above it instead of sorting the whole team.
+    hist: dict[float, int] = {}
+    for (m, sk), t in data.per_manager_section.items():
+        if m is not None and m != manager and sk == section:
+            for text, count in t.scores.items():
+                hist[float(text)] = hist.get(float(text), 0) + count
+    cut, seen = float("-inf"), 0
+    for value in sorted(hist, reverse=True):
+        seen += hist[value]
+        if seen >= n:
+            cut = value
+            break
+    frm, params = data.scope.where()
+    rows = ws.query(
+        f"""SELECT c.call_id, s.script_hash, s.rubric_hash, s.score {frm}
+            AND c.manager IS NOT NULL AND c.manager <> ? AND s.script_hash = ? AND s.rubric_hash = ?
+            AND s.score >= ? ORDER BY s.score DESC, c.started_at DESC LIMIT ?""",
+        [*params, manager, v.script_hash, v.rubric_hash, cut if cut != float("-inf") else -1e308, n],
+    )
+    return pd.DataFrame.from_records(rows, columns=["call_id", "script_hash", "rubric_hash", "score"])
 
 
 def _text(it: Mapping[str, Any]) -> bool:
@@ -521,54 +569,73 @@ def _diverse(examples: list[Example], n: int) -> list[Example]:
     return picked
 
 
-def _relistens(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str], tuple[Relisten, ...]]:
-    """The manager's own calls where each gap shows, lowest score first, with the moment."""
+def _relistens(ws: Workspace, data: TeamData, manager: str, gaps: list[Gap], opts: CoachOptions) -> dict[tuple[str, str, str], tuple[Relisten, ...]]:
+    """The manager's own calls where each gap shows, lowest score first, with the moment.
+
+    An unhandled objection points at the client's words. A missed stage has no evidence of
+    its own: it points at where it belonged (:func:`qa.scorecards.missed_stage_moments`:
+    the manager's words said instead, or the stage it should have come before). No two
+    re-listens of a plan point at the same second of the same call: a second gap in a call
+    takes its next moment there, or another call.
+    """
     if not gaps or opts.relisten == 0:
         return {}
-    mine = data.team_calls[data.team_calls["manager"] == manager]
-    pool = _top(mine, _CALL_POOL, best=False)
-    titles = dict(zip(data.catalog["item_id"], data.catalog["title"]))
-    out: dict[tuple[str, str], list[Relisten]] = {(g.kind, g.item_id): [] for g in gaps}
-    for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION]):  # lowest score first
-        for g in gaps:
-            picks = out[(g.kind, g.item_id)]
-            if len(picks) >= opts.relisten:
-                continue
-            if g.kind == STAGE:
-                miss = next((it for it in items if it["kind"] == STAGE and it["item_id"] == g.item_id
-                             and it["status"] == "missed"), None)
-                if miss is not None:
-                    seconds, what = _missed_anchor(items, g, titles)
-                    picks.append(Relisten(cid, seconds, what, score, None, miss["source"], miss["started_at"]))
-            else:
-                miss = next((it for it in items if it["kind"] == OBJECTION and it["item_id"] == g.item_id
-                             and it["status"] == "unhandled"), None)
-                if miss is not None:
+    mine = data.calls_of(ws, manager)
+    out: dict[tuple[str, str, str], list[Relisten]] = {g.key: [] for g in gaps}
+    used: dict[str, set[float | None]] = {}  # call -> seconds already pointed at
+    for section in dict.fromkeys(g.section for g in gaps):
+        # an objection gap first: the client's words are its own moment, while a missed stage
+        # that answers objections can point at another objection or where it belonged
+        wanted = sorted((g for g in gaps if g.section == section), key=lambda g: g.kind != OBJECTION)
+        cat = data.catalog[(data.catalog["section"] == section) & (data.catalog["kind"] == STAGE)]
+        applies = {i: str(a or "") for i, a in zip(cat["item_id"], cat["applies_if"])}
+        pool = _top(mine[mine["section"] == section], _CALL_POOL, best=False)
+        for cid, score, items in _walk(ws, pool, [STAGE, OBJECTION]):  # lowest score first
+            turns: list[Any] | None = None
+            for g in wanted:
+                picks = out[g.key]
+                if len(picks) >= opts.relisten:
+                    continue
+                if g.kind == STAGE:
+                    miss = next((it for it in items if it["kind"] == STAGE and it["item_id"] == g.item_id
+                                 and it["status"] == "missed"), None)
+                    if miss is None:
+                        continue
+                    if turns is None:
+                        turns = turns_of(ws, [cid]).get(cid, [])
+                    # nothing said in the call to point at: the whole call, for one gap only
+                    moments = missed_stage_moments(items, turns, applies).get(g.item_id) or [Moment(None, None, "")]
+                    m = _unused(moments, used.setdefault(cid, set()))
+                    if m is None:
+                        continue  # every moment of this call is taken by another gap
+                    what = f"{g.title} missed" + (f"; {m.where}" if m.where else "")
+                    quote = _cut(m.quote, opts) if m.quote else None
+                    picks.append(Relisten(cid, m.seconds, what, score, quote, miss["source"], miss["started_at"]))
+                else:
+                    misses = [it for it in items if it["kind"] == OBJECTION and it["item_id"] == g.item_id
+                              and it["status"] == "unhandled"]
+                    m = _unused([Moment(_f(it["start"]), it["text"] if _text(it) else None, "") for it in misses],
+                                used.setdefault(cid, set()))
+                    if m is None:
+                        continue
                     picks.append(Relisten(
-                        cid, _f(miss["start"]), f"'{g.title}' raised by the client, not handled",
-                        score, _cut(miss["text"], opts) if _text(miss) else None,
-                        miss["source"], miss["started_at"],
+                        cid, m.seconds, f"'{g.title}' raised by the client, not handled",
+                        score, _cut(m.quote, opts) if m.quote else None,
+                        misses[0]["source"], misses[0]["started_at"],
                     ))
-        if all(len(p) >= opts.relisten for p in out.values()):
-            break
+            if all(len(out[g.key]) >= opts.relisten for g in wanted):
+                break
     return {key: tuple(p) for key, p in out.items()}
 
 
-def _missed_anchor(items: list[dict[str, Any]], gap: Gap, titles: Mapping[str, Any]) -> tuple[float | None, str]:
-    """Where a missed stage should have been: before the next stage that was said."""
-    stages = [it for it in items if it["kind"] == STAGE]
-    pos = next((n for n, it in enumerate(stages) if it["item_id"] == gap.item_id), None)
-    if pos is not None:
-        after = [it for it in stages[pos + 1:] if it["status"] == "found" and _f(it["start"]) is not None]
-        if after:
-            nxt = after[0]
-            return _f(nxt["start"]), f"{gap.title} missed; it belongs before '{titles.get(nxt['item_id'], nxt['item_id'])}'"
-        before = [it for it in stages[:pos] if it["status"] == "found" and _f(it["start"]) is not None]
-        if before:
-            prev = before[-1]
-            at = _f(prev["end"]) if _f(prev["end"]) is not None else _f(prev["start"])
-            return at, f"{gap.title} missed; it belongs after '{titles.get(prev['item_id'], prev['item_id'])}'"
-    return None, f"{gap.title} missed"
+def _unused(moments: list[Moment], used: set[float | None]) -> Moment | None:
+    """The first moment at a second not pointed at yet (marked used), else None."""
+    for m in moments:
+        key = None if m.seconds is None else round(m.seconds, 2)
+        if key not in used:
+            used.add(key)
+            return m
+    return None
 
 
 def _f(v: Any) -> float | None:
@@ -598,6 +665,8 @@ def _check_previous(ws: Workspace, data: TeamData, manager: str, start: str | No
     for goal in goals:
         r = rates[goal.kind]
         row = r[(r["manager"] == manager) & (r["item_id"] == goal.item_id)]
+        if goal.section is not None:  # measured in the goal's script and language
+            row = row[row["section"] == goal.section]
         done = int(row["done"].sum())
         applicable = int(row["applicable"].sum())
         actual = done * 100.0 / applicable if applicable else None
@@ -633,8 +702,7 @@ def coach(
     opts = options or CoachOptions()
     data = data or load_team(ws, date_from, date_to, version=version)
     manager = resolve_manager(ws, manager, data.known_managers)
-    data = data.for_manager(ws, manager)
-    mine = data.team_calls[data.team_calls["manager"] == manager]
+    mine = data.calls_of(ws, manager)
     days = mine["day"].dropna()
     period_from = data.scope.date_from or (str(days.min()) if len(days) else None)
     period_to = data.scope.date_to or (str(days.max()) if len(days) else None)
@@ -651,8 +719,7 @@ def coach(
         examples = _examples(ws, data, manager, candidates, opts)
         relisten = _relistens(ws, data, manager, candidates, opts)
         gaps = [
-            Gap(**{**_gap_fields(g), "examples": examples.get((g.kind, g.item_id), ()),
-                   "relisten": relisten.get((g.kind, g.item_id), ())})
+            Gap(**{**_gap_fields(g), "examples": examples.get(g.key, ()), "relisten": relisten.get(g.key, ())})
             for g in candidates
         ]
         if len(data.managers) < 2:
@@ -660,8 +727,8 @@ def coach(
     plan = CoachingPlan(
         manager=manager, period_from=period_from, period_to=period_to,
         versions=[v.label for v in data.scope.versions], calls=len(mine),
-        mean_score=float(mine["score"].mean()) if len(mine) else None,
-        team_mean_score=float(data.team_calls["score"].mean()) if len(data.team_calls) else None,
+        mean_score=data.totals(manager=manager).mean() if len(mine) else None,
+        team_mean_score=data.totals(manager=TEAM).mean(),
         gaps=gaps, previous=previous, notes=notes,
     )
     if save and not mine.empty:

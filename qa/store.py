@@ -55,7 +55,9 @@ from .db.postgres import catalog as pg_catalog
 from .errors import WorkspaceError
 from .transcripts import CallMeta, Transcript
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+#: PostgreSQL advisory lock of the score totals (Workspace._lock_totals): any fixed number
+_TOTALS_LOCK = 0x51415F544F54
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
@@ -272,6 +274,19 @@ CREATE TABLE IF NOT EXISTS calibrations (
     PRIMARY KEY (script_hash, rubric_hash, encoder)
 );
 -- ---- end of calibration profiles -----------------------------------------------------------
+-- Totals of the scores per version, manager ('' = none) and day ('' = none), kept by every
+-- write of a score or of a call's manager or day (schema 5): the supervisor views count a
+-- team from a few thousand of these rows instead of one row per call. ``totals`` is JSON
+-- (Workspace._totals_merge says what it holds); sums are exact (store.exact).
+CREATE TABLE IF NOT EXISTS score_totals (
+    script_hash TEXT NOT NULL,
+    rubric_hash TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    day TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    totals TEXT NOT NULL,
+    PRIMARY KEY (script_hash, rubric_hash, manager, day)
+);
 """
 
 #: What PostgreSQL needs to know of each table (keys for upserts, generated ids), read from
@@ -306,6 +321,32 @@ KEY_METRICS = (
 
 #: The derived columns of ``scores``, in insert order.
 _DERIVED = ", ".join([*(f"tokens_{k}" for k in TOKEN_KINDS), *(f"metric_{m}" for m in KEY_METRICS)])
+
+
+#: Exact sums are whole numbers of 2**-1074, the smallest step between doubles: every
+#: double is one, so a sum of them is an integer, exact, and does not depend on the order.
+EXACT_BITS = 1074
+
+
+def exact(value: float) -> int:
+    """``value`` as a whole number of 2**-1074 (exactly)."""
+    num, den = float(value).as_integer_ratio()
+    return num << (EXACT_BITS - den.bit_length() + 1)
+
+
+def pack_exact(total: int) -> str:
+    """An exact sum as short text: ``<hex>p<bits>`` = hex * 2**-bits (trailing zero bits
+    dropped: a sum of values with one decimal keeps about 15 hex digits, not 270)."""
+    if not total:
+        return "0"
+    zeros = (total & -total).bit_length() - 1
+    return f"{total >> zeros:x}p{EXACT_BITS - zeros}"
+
+
+def unpack_exact(text: str) -> int:
+    """:func:`pack_exact` back to a whole number of 2**-1074."""
+    num, _, bits = text.partition("p")
+    return int(num, 16) << (EXACT_BITS - int(bits)) if bits else int(num, 16)
 
 
 def _number(value: Any) -> float | None:
@@ -525,6 +566,8 @@ class Workspace:
                         c.execute("ALTER TABLE items ADD COLUMN layer TEXT")
                 if found < 4:
                     self._backfill_search(c)  # 3 -> 4: the search index (qa search)
+                if found < 5:
+                    self._rebuild_totals(c)  # 4 -> 5: totals for the supervisor views
                 c.execute(
                     "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),)
                 )
@@ -557,13 +600,15 @@ class Workspace:
 
     def refresh_derived(self) -> None:
         """Fill ``scores.tokens_*`` and ``scores.metric_*`` (from ``items`` and
-        ``metrics_json``) where no token column is set.
+        ``metrics_json``) where no token column is set, and rebuild ``score_totals``.
 
         :meth:`save_scores` keeps them up to date; a tool that writes ``items`` and ``scores``
         with its own SQL (the supervisor benchmark does) calls this afterwards.
         """
         with self.transaction() as c:
+            self._lock_totals(c)
             self._fill_derived(c, only_missing=True, dialect=self.dialect)
+            self._rebuild_totals(c)
 
     def copy_to(self, dest: Workspace, *, progress: Any = None) -> dict[str, int]:
         """Copy every row of this workspace into ``dest`` (an empty workspace, either
@@ -653,6 +698,8 @@ class Workspace:
         """Store a transcript and its call row in one transaction."""
         meta = transcript.meta
         with self.transaction() as c:
+            self._lock_totals(c)
+            bucket = self._totals_bucket(c, meta.call_id)
             c.execute(
                 "INSERT OR REPLACE INTO transcripts(cache_key, json, created_at) VALUES (?,?,?)",
                 (cache_key, transcript.to_json(), time.time()),
@@ -673,10 +720,13 @@ class Workspace:
             if meta.source:
                 c.execute("DELETE FROM failures WHERE source=?", (meta.source,))
             self._index_call(c, transcript)  # the search index changes with the call
+            self._totals_rebucket(c, meta.call_id, bucket)
 
     def update_meta(self, meta: CallMeta) -> None:
         """Refresh a stored call's metadata (e.g. a manifest that arrived later)."""
         with self.transaction() as c:
+            self._lock_totals(c)
+            bucket = self._totals_bucket(c, meta.call_id)
             c.execute(
                 """UPDATE calls SET manager=?, started_at=?, day=?, direction=?, client_phone=?,
                 outcome=?, extra_json=?, updated_at=? WHERE call_id=?""",
@@ -686,6 +736,7 @@ class Workspace:
                     time.time(), meta.call_id,
                 ),
             )
+            self._totals_rebucket(c, meta.call_id, bucket)
             row = c.execute(
                 "SELECT t.cache_key, t.json FROM calls JOIN transcripts t USING(cache_key) WHERE call_id=?",
                 (meta.call_id,),
@@ -776,6 +827,7 @@ class Workspace:
         now = time.time()
         rows = list(rows)
         with self.transaction() as c:
+            self._lock_totals(c)
             if self.dialect == "postgresql":
                 # Writers on other machines take the keys of a batch in one order: no deadlock
                 # between two batches that share calls (rows stay in their own order).
@@ -786,6 +838,7 @@ class Workspace:
             for call_id, script_hash, rubric_hash, summary, items in rows:
                 key = (call_id, script_hash, rubric_hash)
                 metrics = summary.get("metrics") or {}
+                before = self._totals_row(c, *key)  # a rescore replaces its totals
                 rest = {
                     k: v for k, v in summary.items()
                     if k not in ("score", "points", "max_points", "critical", "critical_reason", "next_step", "metrics")
@@ -812,6 +865,10 @@ class Workspace:
                     f"VALUES (?,?,?,{','.join('?' * len(ITEM_COLUMNS))})",
                     [(*key, *(it.get(col) for col in ITEM_COLUMNS)) for it in items],
                 )
+                bucket = self._totals_bucket(c, call_id)
+                if before is not None:
+                    self._totals_add(c, script_hash, rubric_hash, bucket, before, -1)
+                self._totals_add(c, script_hash, rubric_hash, bucket, self._totals_row(c, *key), 1)
                 n += 1
         return n
 
@@ -1336,6 +1393,164 @@ class Workspace:
             out.append(d)
         return out
     # ---- end of calibration profiles -----------------------------------------------------
+
+    # ---- score totals (schema 5): what the supervisor views count a team from -------------
+    # One row per version, manager and day. Each score adds its "view row" (the score, next
+    # step, critical flag, the KEY_METRICS and the item tokens, as in ``scores``) to the row
+    # of its call's manager and day; a rescore takes the old one out first, and a call whose
+    # manager or day changes moves its scores. Sums are exact (:func:`exact`), so a mean
+    # read from the totals is the correctly rounded mean of the per-call values, the same
+    # whatever the order the scores were added in (qa.scorecards counts the per-call rows
+    # the same way; tests/test_supervisor_fast.py checks they agree).
+    _TOTALS_SELECT = (
+        "SELECT score, next_step, critical, "
+        + ", ".join(f"metric_{m}" for m in KEY_METRICS) + ", "
+        + ", ".join(f"tokens_{k}" for k in TOKEN_KINDS) + " FROM scores"
+    )
+
+    def _totals_row(self, c: sqlite3.Connection, call_id: str, script_hash: str, rubric_hash: str) -> tuple[Any, ...] | None:
+        return c.execute(
+            self._TOTALS_SELECT + " WHERE call_id=? AND script_hash=? AND rubric_hash=?",
+            (call_id, script_hash, rubric_hash),
+        ).fetchone()
+
+    @staticmethod
+    def _totals_bucket(c: sqlite3.Connection, call_id: str) -> tuple[str, str]:
+        row = c.execute("SELECT manager, day FROM calls WHERE call_id=?", (call_id,)).fetchone()
+        return (row[0] or "", row[1] or "") if row else ("", "")
+
+    def _totals_rebucket(self, c: sqlite3.Connection, call_id: str, before: tuple[str, str]) -> None:
+        """Move a call's scores to the totals of its new manager or day."""
+        after = self._totals_bucket(c, call_id)
+        if after == before:
+            return
+        for script_hash, rubric_hash in c.execute(
+            "SELECT script_hash, rubric_hash FROM scores WHERE call_id=?", (call_id,)
+        ).fetchall():
+            row = self._totals_row(c, call_id, script_hash, rubric_hash)
+            self._totals_add(c, script_hash, rubric_hash, before, row, -1)
+            self._totals_add(c, script_hash, rubric_hash, after, row, 1)
+
+    @staticmethod
+    def _totals_merge(t: dict[str, Any], row: Sequence[Any], sign: int) -> None:
+        """Add (sign 1) or take out (-1) one view row. ``t``: ``n`` calls, ``score`` {value
+        (repr): calls}, ``sum`` of the scores, ``next`` [agreed, known], ``critical``,
+        ``metrics`` {key: [sum, calls with it]}, ``tokens`` {kind: {item token
+        (``item_id<US>status``): times}}; sums are exact (:func:`exact`, :func:`pack_exact`)."""
+        score, next_step, critical = row[0], row[1], row[2]
+        metrics, tokens = row[3:3 + len(KEY_METRICS)], row[3 + len(KEY_METRICS):]
+        t["n"] = t.get("n", 0) + sign
+
+        def bump(d: dict[str, int], key: str) -> None:
+            d[key] = d.get(key, 0) + sign
+            if not d[key]:
+                del d[key]
+
+        bump(t.setdefault("score", {}), repr(float(score)))
+        t["sum"] = pack_exact(unpack_exact(t.get("sum", "0")) + sign * exact(score))
+        nxt = t.setdefault("next", [0, 0])
+        if next_step is not None:
+            nxt[0] += sign * int(next_step)
+            nxt[1] += sign
+        t["critical"] = t.get("critical", 0) + sign * int(critical or 0)
+        ms = t.setdefault("metrics", {})
+        for key, value in zip(KEY_METRICS, metrics):
+            if value is None:
+                continue
+            total, count = ms.get(key, ["0", 0])
+            ms[key] = [pack_exact(unpack_exact(total) + sign * exact(value)), count + sign]
+            if not ms[key][1]:
+                del ms[key]
+        ts = t.setdefault("tokens", {})
+        for kind, text in zip(TOKEN_KINDS, tokens):
+            if text is not None:
+                counts = ts.setdefault(kind, {})
+                for token in text.split(TOKEN_SEP):
+                    bump(counts, token)
+                if not counts:
+                    del ts[kind]
+
+    def _lock_totals(self, c: sqlite3.Connection) -> None:
+        """On PostgreSQL, writers on several machines take turns with the totals: each
+        transaction that changes them (a score, a call's manager or day) reads a totals row,
+        adds to it and writes it back, so two at once would lose one's addition. One lock,
+        taken first and held to the commit, also leaves no order to deadlock on. SQLite has
+        one writer at a time anyway."""
+        if self.dialect == "postgresql":
+            c.execute("SELECT pg_advisory_xact_lock(?)", (_TOTALS_LOCK,))
+
+    def _totals_add(
+        self, c: sqlite3.Connection, script_hash: str, rubric_hash: str, bucket: tuple[str, str],
+        row: Sequence[Any] | None, sign: int,
+    ) -> None:
+        if row is None:
+            return
+        key = (script_hash, rubric_hash, *bucket)
+        found = c.execute(
+            "SELECT totals FROM score_totals WHERE script_hash=? AND rubric_hash=? AND manager=? AND day=?", key
+        ).fetchone()
+        t = json.loads(found[0]) if found else {}
+        self._totals_merge(t, row, sign)
+        if t["n"] <= 0:
+            c.execute("DELETE FROM score_totals WHERE script_hash=? AND rubric_hash=? AND manager=? AND day=?", key)
+            return
+        c.execute(
+            "INSERT INTO score_totals(script_hash, rubric_hash, manager, day, calls, totals) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (script_hash, rubric_hash, manager, day) DO UPDATE SET calls = excluded.calls, "
+            "totals = excluded.totals",
+            (*key, t["n"], json.dumps(t, ensure_ascii=False, sort_keys=True)),
+        )
+
+    def _rebuild_totals(self, c: sqlite3.Connection) -> None:
+        """``score_totals`` from every score (migration, :meth:`refresh_derived`)."""
+        c.execute("DELETE FROM score_totals")
+        acc: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        cols = self._TOTALS_SELECT.replace("SELECT ", "").replace(" FROM scores", "")
+        sql = ("SELECT s.script_hash, s.rubric_hash, c.manager, c.day, "
+               + ", ".join(f"s.{col.strip()}" for col in cols.split(","))
+               + " FROM scores s LEFT JOIN calls c ON c.call_id = s.call_id")
+        for r in c.execute(sql):
+            self._totals_merge(acc.setdefault((r[0], r[1], r[2] or "", r[3] or ""), {}), r[4:], 1)
+        c.executemany(
+            "INSERT INTO score_totals(script_hash, rubric_hash, manager, day, calls, totals) VALUES (?,?,?,?,?,?)",
+            [(*k, t["n"], json.dumps(t, ensure_ascii=False, sort_keys=True)) for k, t in acc.items() if t["n"] > 0],
+        )
+
+    def score_totals(
+        self, versions: Sequence[tuple[str, str]], date_from: str | None = None, date_to: str | None = None,
+    ) -> list[tuple[str, str, str | None, str | None, dict[str, Any]]]:
+        """The totals of these versions in a period (inclusive days; None = open; a bound
+        leaves out calls without a day): ``(script_hash, rubric_hash, manager, day, totals)``
+        with None for no manager or day (see :meth:`_totals_merge` for ``totals``)."""
+        conds, params = [], []
+        if date_from:
+            conds.append("day >= ?")
+            params.append(date_from)
+        if date_to:
+            conds.append("day <= ?")
+            params.append(date_to)
+        if date_from or date_to:
+            conds.append("day <> ''")
+        out = []
+        for sh, rh in versions:
+            where = " AND ".join(["script_hash = ?", "rubric_hash = ?", *conds])
+            for m, d, text in self.conn.execute(
+                f"SELECT manager, day, totals FROM score_totals WHERE {where}", [sh, rh, *params]
+            ):
+                out.append((sh, rh, m or None, d or None, json.loads(text)))
+        return out
+
+    def score_totals_calls(self, versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Calls in the totals of each version: the scores stored under it (``version_stats``
+        counts them) unless some tool wrote ``scores`` with its own SQL and did not call
+        :meth:`refresh_derived`."""
+        out = {}
+        for script_hash, rubric_hash in versions:
+            out[(script_hash, rubric_hash)] = int(self.conn.execute(
+                "SELECT COALESCE(SUM(calls), 0) FROM score_totals WHERE script_hash=? AND rubric_hash=?",
+                (script_hash, rubric_hash),
+            ).fetchone()[0])
+        return out
 
 
 class WorkspaceVectorCache:

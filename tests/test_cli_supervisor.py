@@ -223,3 +223,86 @@ def test_metric_labels_are_the_reports_labels() -> None:
         assert _metric_label(key) == en(f"metric_{key}")
     assert _metric_label("talk_listen_ratio") == "Talk / listen"
     assert _metric_label("some_new_metric") == "some new metric"
+
+
+# ---- issue 13: supervisor views in one language --------------------------------------------------
+RUSSIAN = (
+    sw.SCRIPT_YAML.replace("name: Test inbound script", "name: Тестовый входящий")
+    .replace("language: en", "language: ru")
+    .replace("title: Greeting", "title: Приветствие")
+)
+
+
+@pytest.fixture()
+def two_languages(tmp_path: Path) -> Path:
+    """anna's calls scored with the Russian script, everyone else's with the English one."""
+    from qa.scripts import file_hash
+
+    ru = file_hash(RUSSIAN.encode("utf-8"))
+    with Workspace(tmp_path / "ws") as ws:
+        ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script",
+                       path="/s/inbound.en.yaml", text=sw.SCRIPT_YAML)
+        ws.save_config(hash=ru, kind="script", name="Тестовый входящий", path="/s/inbound.ru.yaml", text=RUSSIAN)
+        ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
+        sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "anna"}, script_hash=ru)
+        sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] != "anna"})
+    return tmp_path / "ws"
+
+
+def _table(md: str, title: str) -> list[str]:
+    """The lines of one Markdown table of the output, by its heading."""
+    part = md.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0]
+    return [line for line in part.splitlines() if line.startswith("|")]
+
+
+def test_team_has_a_section_per_language(two_languages: Path) -> None:
+    r = run(two_languages, "team", *WEEK1, "-f", "md")
+    assert r.exit_code == 0, r.output
+    en = _table(r.stdout, "Stage completion · Test inbound script (en)")
+    ru = _table(r.stdout, "Stage completion · Тестовый входящий (ru)")
+    assert en[0] == "| Manager | Greeting | Needs discovery | Objection handling | Next step |"
+    assert ru[0] == "| Manager | Приветствие | Needs discovery | Objection handling | Next step |"
+    # English managers are never rows under «Приветствие», the Russian one never under Greeting
+    assert [row.split(" | ")[0] for row in en[2:]] == ["| boris", "| vera", "| (team median)", "| (best quartile)"]
+    assert [row.split(" | ")[0] for row in ru[2:]] == ["| anna", "| (team median)", "| (best quartile)"]
+    assert en[2] == "| boris | 75% | 25% | 0% | 75% |"
+    assert "Приветствие (stage, Тестовый входящий (ru))" in r.stdout  # the outcome link too
+
+
+def test_notes_print_once(two_languages: Path) -> None:
+    """Issue 13: a note printed twice (in the plan and again on stderr; the versions in the
+    header and again as a note)."""
+    r = run(two_languages, "coach", "vera", *WEEK1, "--no-save", "-f", "md")
+    assert r.exit_code == 0, r.output
+    assert "> scores from the latest version of each script and language" in r.stdout
+    assert "scores from the latest version" not in r.stderr
+    for args in (["scorecard", "vera", *WEEK1], ["team", *WEEK1]):
+        r = run(two_languages, *args)
+        assert r.exit_code == 0, r.output
+        assert "Scored with: " in r.stdout and "scores from the latest version" not in r.stderr, args
+    # written to a file, the plan's notes are still said on the terminal
+    r = run(two_languages, "coach", "vera", *WEEK1, "--no-save", "-f", "md", "-o", str(two_languages / "out"))
+    assert "Note: scores from the latest version" in " ".join(r.stderr.split())
+
+
+def test_coach_examples_in_the_managers_language(two_languages: Path) -> None:
+    r = run(two_languages, "coach", "vera", *WEEK1, "--no-save", "-f", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    examples = [e["call_id"] for g in doc["gaps"] for e in g["examples"]]
+    assert examples and not any(c.startswith("a") for c in examples), examples  # anna's calls are Russian
+    assert {g["section"] for g in doc["gaps"]} == {"inbound.en"}
+
+
+def test_scorecard_shows_worst_and_best_calls_with_their_moments(wsdir: Path) -> None:
+    """Issue 13: the help promises the worst calls with evidence moments; a worst call whose
+    only fault was a missed stage had none."""
+    r = run(wsdir, "scorecard", "boris", *WEEK1, "-f", "md")
+    assert r.exit_code == 0, r.output
+    worst = _table(r.stdout, "Evidence moments (worst calls)")
+    assert "| 00:04 (b2) | Needs discovery, Next step: it belongs after 'Greeting' (missed) | recordings/b2.wav |" in worst
+    best = _table(r.stdout, "Evidence moments (best calls)")
+    assert ('| 00:30 "what budget do you have in mind, b3 here" (b3) | Needs discovery (found) | recordings/b3.wav |'
+            in best)
+    help_text = CliRunner().invoke(app, ["scorecard", "--help"]).output
+    assert "the worst and the best calls with their evidence moments" in " ".join(help_text.split())

@@ -200,10 +200,22 @@ def test_worst_and_best_calls_with_evidence(ws: Workspace) -> None:
     assert b2["missed"] == "Needs discovery, Objection handling, Next step"
     assert b2["unhandled"] == "Too expensive"
     assert b2["source"] == "recordings/b2.wav"
-    assert card.moments["evidence"].tolist() == [
-        '01:00 "it is too expensive for us" (b2)',
-        '01:00 "let me think about it" (b4)',
-        '01:40 "well, i don\'t know (b4)" (b4)',
+    worst = card.moments[card.moments["list"] == "worst"]
+    # Each missed stage where it belonged, each second of a call once: b2's manager said
+    # nothing after the greeting (needs and next step belong there), its objection handling
+    # belonged at the price objection; b4's next words after the greeting were "i don't know".
+    assert list(zip(worst["evidence"], worst["what"])) == [
+        ("00:04 (b2)", "Needs discovery, Next step: it belongs after 'Greeting'"),
+        ('01:00 "it is too expensive for us" (b2)', "Too expensive; Objection handling missed"),
+        ('01:00 "let me think about it" (b4)', "I'll think about it; Objection handling missed"),
+        ('01:40 "well, i don\'t know (b4)" (b4)', "i don't know; Needs discovery missed"),
+    ]
+    best = card.moments[card.moments["list"] == "best"]
+    assert list(zip(best["call_id"], best["what"], best["evidence"])) == [
+        ("b3", "Needs discovery", '00:30 "what budget do you have in mind, b3 here" (b3)'),
+        ("b3", "Next step", '02:00 "let me book you a viewing, b3 here" (b3)'),
+        ("b1", "Greeting", '00:01 "good afternoon thank you for calling, b1 here" (b1)'),
+        ("b1", "Next step", '02:00 "let me book you a viewing, b1 here" (b1)'),
     ]
     assert card.best_calls.iloc[0][["stages_done", "objections_handled"]].tolist() == ["2/3", "0/0"]
     more = sc.scorecard(ws, "boris", *WEEK1, options=sc.ScorecardOptions(worst=1, best=1))
@@ -310,7 +322,8 @@ def test_edited_script_is_kept_apart(tmp_path: Path) -> None:
     assert versions["calls"].tolist() == [2, 10]
 
 
-def test_translation_counts_with_the_latest_and_each_call_once(tmp_path: Path) -> None:
+def _two_languages(tmp_path: Path) -> Workspace:
+    """vera's calls scored first in English, then rescored in Russian; the rest in English."""
     ws = Workspace(tmp_path)
     ru = _hash(RUSSIAN)
     ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script", path=None, text=sw.SCRIPT_YAML)
@@ -319,16 +332,79 @@ def test_translation_counts_with_the_latest_and_each_call_once(tmp_path: Path) -
     sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "vera"})  # first in English
     sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] == "vera"}, script_hash=ru)  # rescored in Russian
     sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if v[0] != "vera"})  # the rest in English, last
+    return ws
+
+
+def test_translation_counts_with_the_latest_and_each_call_once(tmp_path: Path) -> None:
+    ws = _two_languages(tmp_path)
     scope = sc.load_team(ws, *WEEK1).scope
     assert [v.language for v in scope.versions] == ["en", "ru"]
     lb = sc.team(ws, *WEEK1)
     assert lb.set_index("manager")["calls"].to_dict() == {"anna": 3, "boris": 4, "vera": 2}  # not 4 for vera
     assert lb.attrs["notes"][0].startswith("scores from the latest version of each script and language: en Test inbound script")
-    # each manager reads the titles of the version their calls use; the numbers are shared
-    vera = sc.scorecard(ws, "vera", *WEEK1).stages.set_index("stage")
-    boris = sc.scorecard(ws, "boris", *WEEK1).stages.set_index("stage")
-    assert (vera.loc["greeting", "title"], boris.loc["greeting", "title"]) == ("Приветствие", "Greeting")
-    assert vera.loc["greeting", "team_best_quartile"] == boris.loc["greeting", "team_best_quartile"] == 87.5
+
+
+def test_each_language_is_its_own_section(tmp_path: Path) -> None:
+    """Issue 13: English stages were counted under the Russian column «Приветствие» and
+    compared with one team median across languages. Each script and language is now a
+    section: its own columns, titles, rates and team benchmarks."""
+    ws = _two_languages(tmp_path)
+    lb = sc.team(ws, *WEEK1)
+    en, ru = "Test inbound script.en", "Тестовый входящий.ru"
+    assert [(s["key"], s["label"], s["managers"]) for s in lb.attrs["sections"]] == [
+        (en, "Test inbound script (en)", ["anna", "boris"]),
+        (ru, "Тестовый входящий (ru)", ["vera"]),
+    ]
+    assert f"stage:{en}:greeting" in lb.columns and "stage:greeting" not in lb.columns
+    by = lb.set_index("manager")
+    # boris's English greeting is in the English column only; vera's only in the Russian one
+    assert by.loc["boris", f"stage:{en}:greeting"] == 75.0
+    assert by.loc["boris", f"stage:{ru}:greeting"] != by.loc["boris", f"stage:{ru}:greeting"]  # NaN
+    assert by.loc["vera", f"stage:{ru}:greeting"] == 50.0
+    assert lb.attrs["item_titles"][f"stage:{ru}:greeting"] == "Приветствие"
+    assert lb.attrs["item_titles"][f"stage:{en}:greeting"] == "Greeting"
+    # titles for people are unique: a title two sections share says which section
+    assert lb.attrs["titles"][f"stage:{en}:greeting"] == "Greeting"
+    assert lb.attrs["titles"][f"stage:{en}:needs"] == "Needs discovery (Test inbound script (en))"
+    assert lb.attrs["titles"][f"stage:{ru}:needs"] == "Needs discovery (Тестовый входящий (ru))"
+    # team benchmarks within a section: anna 100 and boris 75 (English), vera 50 alone
+    assert lb.attrs["team_median"][f"stage:{en}:greeting"] == 87.5
+    assert lb.attrs["team_median"][f"stage:{ru}:greeting"] == 50.0
+    vera = sc.scorecard(ws, "vera", *WEEK1)
+    boris = sc.scorecard(ws, "boris", *WEEK1)
+    assert set(vera.stages["section"]) == {ru} and set(boris.stages["section"]) == {en}
+    v, b = vera.stages.set_index("stage"), boris.stages.set_index("stage")
+    assert (v.loc["greeting", "title"], b.loc["greeting", "title"]) == ("Приветствие", "Greeting")
+    assert (v.loc["greeting", "team_median"], b.loc["greeting", "team_best_quartile"]) == (50.0, 93.75)
+    assert vera.summary.iloc[0]["versions"].startswith("Тестовый входящий")
+    # the outcome link: one row per section and stage
+    link = sc.outcome_link(ws, *WEEK1)
+    greeting = link[(link["kind"] == "stage") & (link["item_id"] == "greeting")]
+    assert sorted(zip(greeting["section"], greeting["title"])) == [(en, "Greeting"), (ru, "Приветствие")]
+    assert greeting.set_index("section").loc[ru, "calls_done"] == 1  # v1 (lost); v2 missed it
+
+
+def test_a_manager_on_two_scripts_gets_a_table_for_each(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    cold = sw.SCRIPT_YAML.replace("name: Test inbound script", "name: Test cold call").replace(
+        "title: Greeting", "title: Cold greeting")
+    cold_hash = _hash(cold)
+    ws.save_config(hash=sw.SCRIPT_HASH, kind="script", name="Test inbound script",
+                   path="/x/scripts_library/inbound.en.yaml", text=sw.SCRIPT_YAML)
+    ws.save_config(hash=cold_hash, kind="script", name="Test cold call",
+                   path="/x/scripts_library/cold_call.en.yaml", text=cold)
+    ws.save_config(hash=sw.RUBRIC_HASH, kind="rubric", name="Test objections", path=None, text=sw.RUBRIC_YAML)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if k in ("b1", "b2")}, script_hash=cold_hash)
+    sw.add_calls(ws, {k: v for k, v in sw.CALLS.items() if k not in ("b1", "b2")})
+    card = sc.scorecard(ws, "boris", *WEEK1)
+    assert card.sections == {"inbound.en": "Test inbound script (en)", "cold_call.en": "Test cold call (en)"}
+    stages = card.stages
+    assert stages["section"].tolist() == ["inbound.en"] * 4 + ["cold_call.en"] * 4
+    greet = stages[stages["stage"] == "greeting"].set_index("section")
+    # b3, b4 inbound: greeting 1 of 2; b1, b2 cold: 2 of 2, boris alone there
+    assert greet.loc["inbound.en", ["title", "done", "applicable"]].tolist() == ["Greeting", 1, 2]
+    assert greet.loc["cold_call.en", ["title", "done", "applicable", "team_median"]].tolist() == [
+        "Cold greeting", 2, 2, 100.0]
 
 
 def test_without_script_texts_titles_and_weights_come_from_the_items(tmp_path: Path) -> None:

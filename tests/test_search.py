@@ -9,7 +9,7 @@ import pytest
 
 from qa.errors import OptionError
 from qa.search import SearchError, parse_query, search
-from qa.store import Workspace
+from qa.store import SCHEMA_VERSION, Workspace
 from qa.transcripts import CallMeta, Transcript, Utterance
 
 
@@ -153,5 +153,5 @@ def test_schema_2_workspace_is_backfilled(tmp_path):
     conn.commit()
     conn.close()
     with Workspace(path) as w:
-        assert w.query("SELECT value FROM meta WHERE key='schema_version'") == [("4",)]
+        assert w.query("SELECT value FROM meta WHERE key='schema_version'") == [(str(SCHEMA_VERSION),)]
         assert ids(search(w, "дорого")) == ["c1", "c2", "c3"]

@@ -107,8 +107,10 @@ def test_save_scores_keeps_tokens_and_key_metrics(workspace_spec) -> None:
 def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
     path = _old_workspace(tmp_path / "ws")
     with Workspace(path, create=False) as ws:
-        assert SCHEMA_VERSION == 4  # 3: items.layer, vectors, disputes; 4: the search index
-        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("4",)]
+        # 3: items.layer, vectors, disputes; 4: the search index; 5: score totals
+        assert SCHEMA_VERSION == 5
+        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("5",)]
+        assert ws.query("SELECT SUM(calls) FROM score_totals") == ws.query("SELECT COUNT(*) FROM scores")
         assert {"utterance", "layer"} <= set(_columns(ws, "items"))
         assert {"vectors", "disputes", "search_utterances", "search_fts"} <= {
             r[0] for r in ws.query("SELECT name FROM sqlite_master")}
@@ -191,7 +193,7 @@ def test_a_failed_migration_leaves_the_workspace_as_it_was(tmp_path: Path, monke
     with pytest.raises(WorkspaceError) as e:
         Workspace(path, create=False)
     assert str(e.value) == (
-        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to 4: database or disk is "
+        f"{path / DB_NAME}: cannot upgrade the workspace from schema 1 to {SCHEMA_VERSION}: database or disk is "
         "full; is it read-only or the disk full?"
     )
     conn = sqlite3.connect(path / DB_NAME)

@@ -172,18 +172,20 @@ def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
          "Median": _num(r["median_score"]), "Team mean": _num(r["team_mean_score"])}
         for r in card.trend.to_dict("records")
     ], [period, "Calls", "Mean", "Median", "Team mean"])
-    stages = _frame([
+    stages = {key: _frame([
         {"Stage": r["title"], "Weight": _num(r["weight"], 0), "Done": f"{r['done']}/{r['applicable']}",
          "Rate": _pct(r["rate"]), "Team median": _pct(r["team_median"]),
          "Best quartile": _pct(r["team_best_quartile"]),
          "Behind best": "" if _missing(r["gap_to_best"]) or r["gap_to_best"] <= 0 else f"-{r['gap_to_best']:.0f} pp"}
-        for r in card.stages.to_dict("records")
+        for r in rows
     ], ["Stage", "Weight", "Done", "Rate", "Team median", "Best quartile", "Behind best"])
-    objections = _frame([
+        for key, rows in _by_section(card.stages).items()}
+    objections = {key: _frame([
         {"Objection": r["title"], "Handled": f"{r['handled']}/{r['raised']}", "Rate": _pct(r["rate"]),
          "Team median": _pct(r["team_median"]), "Best quartile": _pct(r["team_best_quartile"])}
-        for r in card.objections.to_dict("records")
+        for r in rows
     ], ["Objection", "Handled", "Rate", "Team median", "Best quartile"])
+        for key, rows in _by_section(card.objections).items()}
     forbidden = _frame([
         {"Phrase": r["phrase"], "Said": int(r["said"]), "Per 100 calls": _num(r["per_100_calls"]),
          "Team per 100": _num(r["team_per_100_calls"]),
@@ -202,20 +204,36 @@ def _card_tables(card: Scorecard) -> dict[str, pd.DataFrame]:
          "Forbidden / critical": ", ".join(x for x in (r["forbidden"], r["critical_reason"]) if x)}
         for r in card.worst_calls.to_dict("records")
     ], ["Call", "Started", "Score", "Missed", "Unhandled", "Forbidden / critical"])
-    moments = _frame([
+    moments = {which: _frame([
         {"Moment": r["evidence"], "What": f"{r['what']} ({r['status']})", "File": r["source"]}
-        for r in card.moments.to_dict("records")
-    ], ["Moment", "What", "File"])
+        for r in card.moments.to_dict("records") if r["list"] == which
+    ], ["Moment", "What", "File"]) for which in ("worst", "best")}
     best = _frame([
         {"Call": r["call_id"], "Started": _when(r["started_at"]), "Score": _num(r["score"]),
          "Stages done": r["stages_done"], "Objections handled": r["objections_handled"], "File": r["source"]}
         for r in card.best_calls.to_dict("records")
     ], ["Call", "Started", "Score", "Stages done", "Objections handled", "File"])
+    def titled(name: str, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        # a manager on two scripts (or languages): one table per section, named after it
+        if len(tables) < 2:
+            return {name: next(iter(tables.values()), _frame([], []))}
+        return {f"{name} · {card.sections.get(k, k)}": t for k, t in tables.items()}
+
     return {
-        f"Score by {card.period}": trend, "Stages vs team": stages, "Objection handling": objections,
+        f"Score by {card.period}": trend, **titled("Stages vs team", stages),
+        **titled("Objection handling", objections),
         "Forbidden phrases": forbidden, "Talk vs team": talk, "Worst calls": worst,
-        "Evidence moments (worst calls)": moments, "Best calls": best,
+        "Evidence moments (worst calls)": moments["worst"], "Best calls": best,
+        "Evidence moments (best calls)": moments["best"],
     }
+
+
+def _by_section(df: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Table rows grouped by their ``section`` column, in order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in df.to_dict("records"):
+        out.setdefault(str(r.get("section") or ""), []).append(r)
+    return out
 
 
 @app.command()
@@ -231,11 +249,15 @@ def scorecard(
     version: VersionOpt = None,
 ) -> None:
     """One manager against the team: score trend, stages, objections, forbidden phrases,
-    talk metrics, rank, the worst calls with their evidence moments and the best calls.
+    talk metrics, rank, the worst and the best calls with their evidence moments.
 
     Stage and objection rates are compared with the team median and the team's best
-    quartile (the 75th percentile of the managers' rates). --format table or md for people;
-    csv, json, xlsx, parquet for the raw tables (xlsx and parquet need --output).
+    quartile (the 75th percentile of the managers' rates) among the managers on the same
+    script in the same language, with the stage titles of that script; a manager on two
+    scripts gets a table for each. A worst call's moments: each missed stage where it
+    belonged, unhandled objections, forbidden phrases; a best call's: the stages and
+    objection handling found. --format table or md for people; csv, json, xlsx, parquet
+    for the raw tables (xlsx and parquet need --output).
 
     Example: qa scorecard ivanov --from 2026-11-16 --to 2026-11-22 --by day
     """
@@ -257,7 +279,7 @@ def scorecard(
 def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame]:
     from ..scorecards import KEY_TALK_METRICS, OBJECTION_COL, STAGE_COL, TALK_COL
 
-    titles: dict[str, str] = lb.attrs.get("titles", {})
+    titles: dict[str, str] = lb.attrs.get("item_titles") or lb.attrs.get("titles", {})
     board = _frame([
         {"#": int(r["rank"]), "Manager": r["manager"], "Calls": int(r["calls"]), "Mean": _num(r["mean_score"]),
          "Median": _num(r["median_score"]), "Next step": _pct(r["next_step_rate"]),
@@ -266,15 +288,24 @@ def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame
         for r in lb.to_dict("records")
     ], ["#", "Manager", "Calls", "Mean", "Median", "Next step", "Objections handled", "Forbidden", "Critical"])
     out = {"Leaderboard": board}
-    for name, prefix in (("Stage completion", STAGE_COL), ("Objection handling", OBJECTION_COL)):
-        cols = [c for c in lb.columns if c.startswith(prefix)]
-        if not cols:
-            continue
-        rows = [{"Manager": r["manager"], **{titles.get(c, c): _pct(r[c]) for c in cols}} for r in lb.to_dict("records")]
-        for label, attr in (("team median", "team_median"), ("best quartile", "team_best_quartile")):
-            bench = lb.attrs.get(attr, {})
-            rows.append({"Manager": f"({label})", **{titles.get(c, c): _pct(bench.get(c)) for c in cols}})
-        out[name] = _frame(rows, ["Manager", *(titles.get(c, c) for c in cols)])
+    # One table per section (script and language): an English greeting is never a row
+    # under the Russian script's «Приветствие». Rows: the managers with calls in it.
+    sections = lb.attrs.get("sections") or [{"label": "", "managers": list(lb["manager"]),
+                                             "stage_columns": [c for c in lb.columns if c.startswith(STAGE_COL)],
+                                             "objection_columns": [c for c in lb.columns if c.startswith(OBJECTION_COL)]}]
+    several = len(sections) > 1
+    for name, cols_key in (("Stage completion", "stage_columns"), ("Objection handling", "objection_columns")):
+        for sec in sections:
+            cols = sec[cols_key]
+            if not cols:
+                continue
+            heads = [titles.get(c, c) for c in cols]
+            rows = [{"Manager": r["manager"], **{h: _pct(r[c]) for h, c in zip(heads, cols)}}
+                    for r in lb.to_dict("records") if r["manager"] in sec["managers"]]
+            for label, attr in (("team median", "team_median"), ("best quartile", "team_best_quartile")):
+                bench = lb.attrs.get(attr, {})
+                rows.append({"Manager": f"({label})", **{h: _pct(bench.get(c)) for h, c in zip(heads, cols)}})
+            out[f"{name} · {sec['label']}" if several else name] = _frame(rows, ["Manager", *heads])
     talk = [c for c in lb.columns if c.startswith(TALK_COL)]
     key = [c for c in talk if c[len(TALK_COL):] in KEY_TALK_METRICS] or talk[:6]
     if key:
@@ -284,9 +315,11 @@ def _team_tables(lb: pd.DataFrame, link: pd.DataFrame) -> dict[str, pd.DataFrame
              for r in lb.to_dict("records")],
             ["Manager", *(_metric_label(n) for n in names)],
         )
+    labels = {sec.get("key"): sec["label"] for sec in sections}
     if len(link):
         out["Outcome link (won deals)"] = _frame([
-            {"Stage / objection": f"{r['title']} ({r['kind']})",
+            {"Stage / objection": f"{r['title']} ({r['kind']}"
+                                  + (f", {labels.get(r['section'], r['section'])})" if several else ")"),
              "When done": f"{r['won_done']} of {r['calls_done']} won ({_pct(r['won_rate_done']) or 'n/a'})",
              "When not done": f"{r['won_not_done']} of {r['calls_not_done']} won ({_pct(r['won_rate_not_done']) or 'n/a'})",
              "Difference": "" if _missing(r["difference"]) else f"{r['difference']:+.0f} pp"}
@@ -307,7 +340,8 @@ def team(
 ) -> None:
     """The team leaderboard for the weekly meeting: one row per manager (calls, mean and
     median score, next step, objection handling, forbidden phrases, stage completion, talk
-    metrics), and, where calls carry a deal outcome, which stages and objection handlings
+    metrics; stage and objection rates in one table per script and language, with that
+    script's titles), and, where calls carry a deal outcome, which stages and objection handlings
     go with won deals (won rate when done vs not done, with counts).
 
     Example: qa team --from 2026-11-16 --to 2026-11-22 --format xlsx --output reports/
@@ -320,9 +354,11 @@ def team(
         lb = leaderboard(ws, data=data)
         link = outcome_link(ws, data=data)
         header = [
-            f"Team: {data.scope.label} · {len(lb)} manager(s) · {len(data.team_calls)} scored call(s)",
+            f"Team: {data.scope.label} · {len(lb)} manager(s) · {data.team_size_calls} scored call(s)",
             "Scored with: " + "; ".join(lb.attrs.get("versions", [])),
         ]
+        # the header lists the versions: the note that lists them again is not printed
+        notes = [n for n in lb.attrs.get("notes", []) if n != lb.attrs.get("versions_note")]
         if lb.empty:
             header.append("No scored calls in this period.")
         raw = {"leaderboard": lb, **({"outcome_link": link} if len(link) else {})}
@@ -333,11 +369,13 @@ def team(
             human["Calls (PBX log)"], raw["calls"] = block, block
         _emit(fmt, human=human, raw=raw, header=header, output=output,
               stem=_stem("team", data.scope.date_from, data.scope.date_to))
-    _notes(lb.attrs.get("notes", []))
+    _notes(notes)
 
 
 # ---- qa coach ----------------------------------------------------------------------------------
-def _print_plan(plan: CoachingPlan, fmt: str, output: Path | None) -> None:
+def _print_plan(plan: CoachingPlan, fmt: str, output: Path | None) -> bool:
+    """Print or write the plan; True when its notes went to stdout with it (the Markdown
+    plan ends with them), so they are not printed again on stderr."""
     from ..writers import get_writer
 
     stem = _stem("coach", plan.manager, plan.period_from, plan.period_to)
@@ -348,19 +386,21 @@ def _print_plan(plan: CoachingPlan, fmt: str, output: Path | None) -> None:
             path = output / f"{stem}.{'json' if fmt == 'json' else 'md'}"
             path.write_text(text, encoding="utf-8")
             err_console.print(f"Wrote {path}", soft_wrap=True)
-        elif fmt == "table":
+            return False
+        if fmt == "table":
             from rich.markdown import Markdown
 
             out_console.print(Markdown(text))
         else:
             out_console.file.write(text)
-        return
+        return fmt != "json"
     writer = get_writer(fmt)
     if output is None:
         writer.write(plan.tables(), None)
-        return
+        return False
     for f in writer.write(plan.tables(), output, stem=stem):
         err_console.print(f"Wrote {f}", soft_wrap=True)
+    return False
 
 
 @app.command()
@@ -389,7 +429,7 @@ def coach(
     with open_workspace(workspace, create=False) as ws:
         plan = build(ws, manager, date_from, date_to, version=version, save=save,
                      options=CoachOptions(gaps=gaps))
-        _print_plan(plan, fmt, output)
+        shown = _print_plan(plan, fmt, output)
         # PBX call log (qa missed): a goal on callback speed
         from ..calllog import callback_coaching
         cb = callback_coaching(ws, plan.manager, plan.period_from, plan.period_to, save=save)
@@ -401,7 +441,8 @@ def coach(
             "--from <next period>' to check it.",
             soft_wrap=True,
         )
-    _notes(plan.notes)
+    if not shown:
+        _notes(plan.notes)
 
 
 # ---- qa revive ---------------------------------------------------------------------------------

@@ -108,13 +108,18 @@ def trend_card(site: _Site, name: str) -> str:
 def stages_card(site: _Site, card: Any) -> str:
     t = site.t
     bars = []
+    # a manager on two scripts (or languages): each bar says which one
+    several = len(getattr(card, "sections", {}) or {}) > 1
     for r in card.stages.to_dict(orient="records"):
         rate, team = r.get("rate"), r.get("team_median")
         rate_v = None if is_missing(rate) else float(rate)
         team_v = None if is_missing(team) else float(team)
         weak = rate_v is not None and team_v is not None and rate_v < team_v
+        label = str(r.get("title") or r.get("stage"))
+        if several:
+            label += f' ({card.sections.get(r.get("section"), r.get("section"))})'
         bars.append(charts.Bar(
-            str(r.get("title") or r.get("stage")), rate_v, team_v, css="weak" if weak else "",
+            label, rate_v, team_v, css="weak" if weak else "",
             tip=f'{r.get("title")}: {r.get("done")}/{r.get("applicable")} '
                 f'({fmt_num(rate_v, 0, "%")}); {t("team_median")}: {fmt_num(team_v, 0, "%")}',
         ))
@@ -148,6 +153,8 @@ def moments_card(site: _Site, card: Any) -> str:
     rows = []
     by_id = {c["call_id"]: c for c in site.calls}
     for r in card.moments.to_dict(orient="records"):
+        if r.get("list", "worst") != "worst":  # the best calls' moments are the scorecard's
+            continue
         call = by_id.get(r.get("call_id"))
         seconds = r.get("seconds")
         when = None if is_missing(seconds) else float(seconds)
