@@ -112,7 +112,7 @@ global.window = {};
 eval(fs.readFileSync(site + "/search_index.js", "utf8"));
 const html = fs.readFileSync(site + "/search.html", "utf8");
 const script = html.split("<script>")[1].split("</script>")[0];
-const el = {q: {value: ""}, hits: {innerHTML: ""}, info: {textContent: ""},
+const el = {q: {value: ""}, hits: {innerHTML: "", getAttribute: function () { return null; }}, info: {textContent: ""},
             search: {addEventListener: function () {}}};
 global.document = {getElementById: function (id) { return el[id]; }};
 global.location = {protocol: "file:", search: "?q=" + encodeURIComponent(query)};
