@@ -779,6 +779,7 @@ def revive_list(
     if not rows:
         return pd.DataFrame(columns=cols)
     quoted: dict[Any, str] = {}  # text -> its '"quote"' as evidence() writes it ("" when none)
+    clocks: dict[Any, str] = {}  # seconds -> clock(seconds): the same moments recur
 
     def quote_of(text: Any) -> str:
         q = quoted.get(text)
@@ -786,12 +787,18 @@ def revive_list(
             q = quoted[text] = evidence(None, text, None, quote_width)
         return q
 
+    def clock_of(seconds: float | None) -> str:
+        at = clocks.get(seconds)
+        if at is None:
+            at = clocks[seconds] = clock(seconds)
+        return at
+
     out: dict[str, dict[str, Any]] = {}
     for call_id, started_at, phone, mgr, source, score, item_id, title, start, text in rows:
         row = out.get(call_id)
         title = str(title or item_id)
         seconds = _f(start)
-        at, q = clock(seconds), quote_of(text)
+        at, q = clock_of(seconds), quote_of(text)
         moment = f"{at} {q}" if at and q else at or q  # = evidence(seconds, text, None, quote_width)
         if row is None:
             out[call_id] = {
@@ -809,4 +816,5 @@ def revive_list(
     for row in out.values():
         row["objections"] = "; ".join(row["objections"])
         row["moments"] = "; ".join(row["moments"])
-    return pd.DataFrame(list(out.values()), columns=cols)
+    # column lists, not a list of dicts: pandas builds a frame from columns several times faster
+    return pd.DataFrame({c: [row[c] for row in out.values()] for c in cols}, columns=cols)

@@ -188,3 +188,32 @@ def test_bundled_scripts_name_no_sample_company() -> None:
             phrases = [ph.text.lower() for st in load_script(path).stages for ph in st.phrases]
             assert not any(name in p for p in phrases), (path.name, name)
         assert "{company}" in text and "{manager}" in text, path.name
+
+
+def test_a_four_line_qa_toml_with_the_company_finds_the_introduction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 13's done-when: a team writes company, language, scripts and rubrics in qa.toml and
+    # runs `qa score calls/` with no other option; the introduction is found where the manager
+    # names that company and herself, and not where she names no company (or another one)
+    import shutil
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    for f in DATA.glob("*.txt"):
+        shutil.copyfile(f, calls / f.name)
+    lib = ROOT / "scripts_library"
+    (tmp_path / "qa.toml").write_text(
+        'company = "Солнечный квартал|Harbour View Homes"\n'
+        'language = ["ru", "en"]\n'
+        f'scripts = ["{lib}/real_estate_inbound.ru.yaml", "{lib}/real_estate_inbound.en.yaml"]\n'
+        f'rubrics = ["{ROOT}/rubrics/objections.ru.yaml", "{ROOT}/rubrics/objections.en.yaml"]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_CONFIG", raising=False)
+    monkeypatch.delenv("QA_WORKSPACE", raising=False)
+    result = CliRunner().invoke(app, ["score", "calls/", "--no-meaning", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    found = pd.read_csv(tmp_path / "out" / "calls.csv").set_index("call_id")["stage_introduction"]
+    kinds = {call_id.rsplit("_", 2)[-2] + "_" + call_id.rsplit("_", 1)[-1]: bool(v) for call_id, v in found.items()}
+    assert kinds["named_ru"] and kinds["named_en"]
+    assert not any(kinds[k] for k in ("nocompany_ru", "nocompany_en", "othercompany_ru", "othercompany_en"))

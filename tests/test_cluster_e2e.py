@@ -1,0 +1,87 @@
+"""The sample day on the cluster set-up, for real: the three 8 kHz Asterisk calls of
+2026-11-24 transcribed (embedded model) and scored with ``--engine ray`` on a local Ray
+runtime with two workers, straight into a PostgreSQL workspace; ``qa team``, ``qa
+scorecard`` and ``qa report`` then read it and agree, call for call, with the same calls
+transcribed and scored on one machine into SQLite (the session's ``scored_samples``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.store import open_workspace
+
+pytest.importorskip("ray")
+pytest.importorskip("psycopg")
+pytestmark = [pytest.mark.model, pytest.mark.audio]
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+DAY = "2026-11-24"
+CALLS = sorted(p for p in SAMPLES.iterdir() if "-20261124-" in p.name)
+SCRIPTS = [ROOT / f"scripts_library/{name}.{lang}.yaml"
+           for name in ("real_estate_inbound", "b2b_cold_call") for lang in ("en", "ru")]
+RUBRICS = [ROOT / f"rubrics/objections.{lang}.yaml" for lang in ("en", "ru")]
+
+
+def cli(*args: str) -> object:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+
+
+@pytest.fixture(scope="module")
+def on_ray(pg_database) -> str:
+    """The sample day scored with --engine ray into a fresh PostgreSQL database."""
+    url = pg_database()
+    r = cli("score", *map(str, CALLS), "--engine", "ray", "--workers", "2", "--no-meaning",
+            "--manifest", str(SAMPLES / "manifest.csv"),
+            *[a for s in SCRIPTS for a in ("-s", str(s))], *[a for r in RUBRICS for a in ("-r", str(r))],
+            "--workspace", url)
+    assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+    return url
+
+
+def _scores(spec: object) -> dict[str, tuple[float, list[tuple[str, str, str]]]]:
+    """Each call of the day: its score and its items (kind, id, status)."""
+    with open_workspace(spec) as ws:
+        rows = ws.query("SELECT s.call_id, s.score FROM scores s JOIN calls c USING(call_id) WHERE c.day=?",
+                        (DAY,))
+        out = {}
+        for call_id, score in rows:
+            items = ws.query("SELECT kind, item_id, status FROM items WHERE call_id=? ORDER BY kind, item_id, "
+                             "status", (call_id,))
+            out[call_id] = (round(float(score), 6), [tuple(i) for i in items])
+    return out
+
+
+def test_the_sample_day_on_ray_and_postgres_agrees_with_one_machine(on_ray, scored_samples, tmp_path) -> None:
+    lite = scored_samples[0]
+    assert len(_scores(on_ray)) == len(CALLS) == 3
+    assert _scores(on_ray) == _scores(lite)  # every call, its score and every item's status
+
+    def agree(*args: str) -> str:
+        a, b = cli(*args, "--workspace", str(lite)), cli(*args, "--workspace", on_ray)
+        assert a.exit_code == b.exit_code == 0, (args, a.output, b.output)  # type: ignore[attr-defined]
+        assert a.stdout == b.stdout, args  # type: ignore[attr-defined]
+        return str(a.stdout)  # type: ignore[attr-defined]
+
+    team = agree("team", "--from", DAY, "--to", DAY, "-f", "csv")
+    for manager in ("101", "102", "103"):
+        assert manager in team
+        agree("scorecard", manager, "--from", DAY, "--to", DAY, "-f", "csv")
+
+    sites = []
+    for n, spec in enumerate((str(lite), on_ray)):
+        out = tmp_path / f"site{n}"
+        r = cli("report", "--day", DAY, "-o", str(out), "--no-excel", "--audio", "none", "--workspace", spec)
+        assert r.exit_code == 0, r.output  # type: ignore[attr-defined]
+        sites.append(out)
+    pages = sorted(p.relative_to(sites[0]) for p in sites[0].rglob("*.html"))
+    assert len(pages) >= 4  # the day page and the three call pages at least
+    assert pages == sorted(p.relative_to(sites[1]) for p in sites[1].rglob("*.html"))
+    for page in pages:
+        a, b = ((site / page).read_text(encoding="utf-8") for site in sites)
+        assert re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "T", a) == re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "T", b), page
