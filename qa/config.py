@@ -47,6 +47,7 @@ from typing import Any
 
 from .db import is_server_url
 from .errors import ConfigError
+from .safe_yaml import read_text
 from .scripts import ScriptRule
 
 try:  # Python 3.11+
@@ -216,14 +217,7 @@ def _read(path: Path) -> dict[str, Any]:
     if _toml is None:  # pragma: no cover - Python 3.10 without tomli
         raise ConfigError(f"{path}: reading qa.toml needs Python 3.11+ or the tomli package; "
                           "run `pip install tomli`, or use --no-config")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: config file not found; check the path") from e
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read it ({e.strerror}); check the permissions") from e
+    text = read_text(path)  # the project's one reader of config files: size, UTF-8, one-line errors
     try:
         return dict(_toml.loads(text))
     except _toml.TOMLDecodeError as e:
