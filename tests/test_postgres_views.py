@@ -147,12 +147,18 @@ def test_report_pages_agree(supervisor, tmp_path) -> None:
         r = cli(spec, "report", "-o", str(out), "--no-excel")
         assert r.exit_code == 0, r.output
         outs.append(out)
-    pages = sorted(p.relative_to(outs[0]) for p in outs[0].rglob("*.html"))
-    assert pages and pages == sorted(p.relative_to(outs[1]) for p in outs[1].rglob("*.html"))
+    same_pages(*outs)
+
+
+def same_pages(one: Path, other: Path) -> list[Path]:
+    """Two report sites have the same pages, word for word but for the time each was made
+    (the footer names it); returns the pages."""
+    pages = sorted(p.relative_to(one) for p in one.rglob("*.html"))
+    assert pages and pages == sorted(p.relative_to(other) for p in other.rglob("*.html"))
     for page in pages:
-        a, b = ((o / page).read_text(encoding="utf-8") for o in outs)
-        # the footer names the time the site was made
+        a, b = ((site / page).read_text(encoding="utf-8") for site in (one, other))
         assert _drop_generated(a) == _drop_generated(b), page
+    return pages
 
 
 def _drop_generated(html: str) -> str:
