@@ -610,6 +610,9 @@ class ScoreResult:
     items: pd.DataFrame
     #: lines for the user about calibration profiles (applied, or stale for an edited script)
     notes: list[str] = field(default_factory=list)
+    #: (script label, placeholder) -> [calls it had no value on, first call]
+    #: (:func:`qa.scoring.placeholder_warnings` says it in words)
+    unfilled: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
 
 def register_configs(ws: Workspace, script: Script | None, rubric: Rubric | None) -> None:
@@ -634,6 +637,7 @@ def score_calls(
     rules: Sequence[ScriptRule] = (),
     warnings: list[str] | None = None,
     notes: list[str] | None = None,
+    unfilled: dict[tuple[str, str], list[Any]] | None = None,
     engine: str | RayEngine = "local",
     ray_address: str | None = None,
     workers: int = 0,
@@ -650,6 +654,8 @@ def score_calls(
     A calibration profile stored for a call's (script, rubric) version by ``qa calibrate
     --fit`` is applied to it (:func:`qa.calibrate.calibrated_options`), and ``notes`` gets
     one line per version saying so (or that the profile is for an earlier version).
+    ``unfilled`` counts the calls where a ``{company}``/``{manager}`` phrase had no value
+    (:func:`qa.scoring.count_unfilled`; the first of each is logged either way).
     ``engine``: ``"local"`` scores in this process (``workers`` unused); ``"ray"`` or a
     :class:`~qa.engines.ray_engine.RayEngine` scores on Ray actors (``workers``, 0 = one per
     core of the cluster), this process saving the results as they come (see
@@ -657,6 +663,7 @@ def score_calls(
     """
     import pandas as pd
 
+    from .scoring import count_unfilled
     from .store import ITEM_COLUMNS
 
     script_list = [scripts] if not isinstance(scripts, Sequence) else list(scripts)
@@ -676,6 +683,7 @@ def score_calls(
     batch: list[tuple[str, str, str, Any, Any]] = []
     ids = list(dict.fromkeys(call_ids))
     calibrations = _Calibrations(ws, meaning, notes)  # the meaning options per version, profile applied
+    placeholders = unfilled if unfilled is not None else {}
     chosen = _choose_configs(ws.transcripts(ids), script_for, rubric_for, failed, warnings)
     with _engine(engine, ray_address, workers) as ray_engine:
         if ray_engine is None:
@@ -696,6 +704,7 @@ def score_calls(
                 _not_scored(transcript, got.reason, failed)
                 continue
             calibrations.options(script, rubric)  # say once per version what was applied
+            count_unfilled(placeholders, script, transcript.call_id, summary)
             batch.append((transcript.call_id, script.hash, rubric.hash if rubric else "none", summary, items))
             if len(batch) >= 200:
                 ws.save_scores(batch)
@@ -879,6 +888,7 @@ def score_paths(
     (``meaning``, ``rules``: see :func:`score_calls`; ``engine``, ``ray_address``: see
     :func:`transcribe_paths`; on Ray, both steps share one runtime)."""
     notes: list[str] = []
+    unfilled: dict[tuple[str, str], list[Any]] = {}
     with _engine(engine, ray_address, workers) as ray_engine:
         run_on: str | RayEngine = ray_engine if ray_engine is not None else "local"
         batch = transcribe_paths(
@@ -886,6 +896,6 @@ def score_paths(
             progress=progress, output_dir=None, managers=managers, redact=redact, engine=run_on,
         )
         calls, items = score_calls(ws, batch.call_ids, scripts, rubrics, failed=batch.failed, meaning=meaning,
-                                   rules=rules, warnings=batch.warnings, notes=notes, engine=run_on,
-                                   workers=workers)
-    return ScoreResult(batch, calls, items, notes)
+                                   rules=rules, warnings=batch.warnings, notes=notes, unfilled=unfilled,
+                                   engine=run_on, workers=workers)
+    return ScoreResult(batch, calls, items, notes, unfilled)

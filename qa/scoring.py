@@ -37,7 +37,8 @@ What is checked
   count as that one phrase. They are compiled once per distinct (company, manager) and
   cached in the :class:`Scorer`, so a batch compiles them once per manager, not per call.
   A phrase whose placeholder has no value cannot match on that call; the missed stage says
-  so, and :func:`placeholder_warnings` lists it once per script for the CLI.
+  so, the score names the placeholders (``CallScore.unfilled``, summary key ``unfilled``),
+  and :func:`count_unfilled` + :func:`placeholder_warnings` list them once per script.
 
 The formula
 -----------
@@ -199,6 +200,8 @@ class CallScore:
     #: The meaning layer's signals per item, found or not (:func:`meaning_signals`); kept in
     #: the score's summary so ``qa calibrate --fit`` can learn from missed items too.
     signals: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    #: The placeholders some phrase of the script had no value for on this call (sorted)
+    unfilled: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.score <= 100:
@@ -224,7 +227,7 @@ class CallScore:
 
     def to_store(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """``(summary, items)`` for :meth:`qa.store.Workspace.save_score` (ARCHITECTURE.md)."""
-        summary = {
+        summary: dict[str, Any] = {
             "score": self.score,
             "points": round(self.points, 3),
             "max_points": round(self.max_points, 3),
@@ -238,6 +241,8 @@ class CallScore:
         }
         if self.signals:
             summary["meaning"] = dict(self.signals)
+        if self.unfilled:
+            summary["unfilled"] = list(self.unfilled)
         return summary, [i.to_row() for i in self.items]
 
 
@@ -332,15 +337,29 @@ def call_values(transcript: Transcript, defaults: Mapping[str, str]) -> dict[str
     return values
 
 
-#: (script, placeholder) -> [calls without a value, first such call]; read by placeholder_warnings
-_UNFILLED: dict[tuple[str, str], list[Any]] = {}
+def script_label(script: Script) -> str:
+    """How messages name a script: ``'Name' (path)``."""
+    return f"{script.name!r}" + (f" ({script.path})" if script.path else "")
 
 
-def placeholder_warnings() -> list[str]:
-    """One line per script and placeholder that had no value on some scored calls since the
-    last call of this function (``qa score`` prints them once, after the batch)."""
+def count_unfilled(
+    counts: dict[tuple[str, str], list[Any]], script: Script, call_id: str, summary: Mapping[str, Any]
+) -> None:
+    """Add one scored call's unfilled placeholders (its summary's ``unfilled``) to ``counts``:
+    (script label, placeholder) -> [calls, first call]; the first is also logged."""
+    for name in summary.get("unfilled") or ():
+        entry = counts.setdefault((script_label(script), name), [0, call_id])
+        entry[0] += 1
+        if entry[0] == 1:
+            log.warning("script %s: no %s known for call %s; phrases with {%s} cannot match there",
+                        script_label(script), name, call_id, name)
+
+
+def placeholder_warnings(counts: Mapping[tuple[str, str], Sequence[Any]]) -> list[str]:
+    """One line per script and placeholder that had no value on some scored calls
+    (:func:`count_unfilled`; ``qa score`` prints them once, after the batch)."""
     out = []
-    for (label, name), (count, first) in _UNFILLED.items():
+    for (label, name), (count, first) in counts.items():
         if name == "company":
             fix = "set company in qa.toml or pass --company (or add a company column to the manifest)"
         else:
@@ -349,7 +368,6 @@ def placeholder_warnings() -> list[str]:
             f"script {label}: phrases with {{{name}}} could not match on {count} call(s) "
             f"(first: {first}): no {name} was known for them; {fix}"
         )
-    _UNFILLED.clear()
     return out
 
 
@@ -393,7 +411,6 @@ class Scorer:
         self._step_q: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self._templates: list[_Template] = []
         self._filled: dict[tuple[tuple[str, tuple[str, ...]], ...], _Filled] = {}
-        self._label = f"{script.name!r}" + (f" ({script.path})" if script.path else "")
         for st in script.stages:
             self._stage_q[st.id] = [
                 self._add(script.language, ph, script.threshold_for(st, ph), _roles(st.role)) for ph in st.phrases
@@ -456,12 +473,6 @@ class Scorer:
                     prepared[code] = prepare(transcript, code, self.options.match)
             found[_TEMPLATED] = filled.scan(prepared)
             missing = filled.missing
-            for name in sorted(set().union(*missing)):
-                entry = _UNFILLED.setdefault((self._label, name), [0, transcript.call_id])
-                entry[0] += 1
-                if entry[0] == 1:
-                    log.warning("script %s: no %s known for call %s; phrases with {%s} cannot match there",
-                                self._label, name, transcript.call_id, name)
         first = next(iter(prepared.values()), None)
         if first is None:  # a script always has phrases; kept for type checkers
             first = prepare(transcript, self.script.language, self.options.match)
@@ -545,6 +556,7 @@ class Scorer:
             rubric_name=self.rubric.name if self.rubric else None,
             rubric_hash=self.rubric.hash if self.rubric and self.rubric.hash else "none",
             signals=meaning_signals(ctx.hits, self.meaning),
+            unfilled=tuple(sorted(set().union(*missing))),
         )
 
     # -- stages -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ tests/test_ray_engine.py, which imports the process helpers from here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,6 +130,12 @@ def test_qa_score_engine_ray_starts_its_runtime_and_leaves_no_ray_process(tmp_pa
     assert local.exit_code == 0, local.output
     for table in ("calls.csv", "items.csv"):
         assert (tmp_path / "ray/tables" / table).read_text() == (tmp_path / "local/tables" / table).read_text()
+    # what the actors' scorers noticed reaches this process: the same placeholder warnings
+    # (these calls name no company) as with the local engine, in the order the calls finished
+    # (the call named first is the first to finish, so it may differ)
+    warned = [sorted(re.sub(r"\(first: [^)]*\)", "", line) for line in text.splitlines() if line.startswith("Warning: script"))
+              for text in (err, local.stderr)]
+    assert warned[0] and warned[0] == warned[1]
 
 
 @needs_ray

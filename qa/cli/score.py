@@ -154,7 +154,6 @@ def score(
     layer = MeaningOptions() if (available() if meaning is None else meaning) else None
     from ..scoring import placeholder_warnings
 
-    placeholder_warnings()  # start counting afresh: earlier runs in this process are not this run's
     with open_workspace(workspace) as ws, intake_progress() as progress:
         result = score_paths(
             paths, ws, script_objs, rubric_objs or None, options, template=template, manifest=manifest,
@@ -166,7 +165,7 @@ def score(
     err_console.print(escape(t("cli_meaning_layer", state=layer.encoder if layer else t("cli_meaning_off"))))
     for note in result.notes:  # calibration profiles: applied, or for an earlier version
         err_console.print(note, markup=False, soft_wrap=True)
-    for line in placeholder_warnings():
+    for line in placeholder_warnings(result.unfilled):
         err_console.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
     print_batch_summary(result.batch, t)
     if not len(result.calls):  # an empty table is no result: say why instead of writing one
