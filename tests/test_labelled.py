@@ -39,6 +39,10 @@ from qa.scripts import Rubric, Script, load_rubric, load_script
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "labelled"
 KINDS = ("stage", "objection", "step", "forbidden")
+#: ``dev``: the phrase lists were improved on these calls; ``calib``: written later, never
+#: used to change the lists, graded calls for ``qa calibrate --fit``; ``heldout``: never used
+#: to change anything (lists, thresholds, calibration). README.md in the folder.
+PARTS = ("dev", "calib", "heldout")
 
 #: The bound the issue sets for the whole set (micro F1 over every item).
 OVERALL_F1_FLOOR = 0.90
@@ -98,10 +102,18 @@ class Comparison:
 
 
 # ---- loading ---------------------------------------------------------------------------------
+@cache
 def _labels() -> dict[str, dict[str, Any]]:
-    with open(LABELLED / "labels.yaml", encoding="utf-8") as f:
-        calls = yaml.safe_load(f)["calls"]
-    assert isinstance(calls, dict) and calls, "labels.yaml: 'calls' must map call ids to labels"
+    """Every label file of the folder (``labels.yaml``, then ``labels_*.yaml``, one per batch
+    of calls), merged; a call id may be labelled once."""
+    calls: dict[str, dict[str, Any]] = {}
+    for path in sorted(LABELLED.glob("labels*.yaml")):
+        with open(path, encoding="utf-8") as f:
+            batch = yaml.safe_load(f)["calls"]
+        assert isinstance(batch, dict) and batch, f"{path.name}: 'calls' must map call ids to labels"
+        twice = set(batch) & set(calls)
+        assert not twice, f"{path.name}: labelled in another file too: {sorted(twice)}"
+        calls.update(batch)
     return calls
 
 
@@ -372,7 +384,7 @@ def test_label_names_what_its_script_and_rubric_define(call_id: str) -> None:
     label = _labels()[call_id]
     script, rubric = _script(label["script"]), _rubric(label["rubric"])
     assert script.language == rubric.language == _language(call_id)
-    assert label.get("part", "dev") in ("dev", "heldout")
+    assert label.get("part", "dev") in PARTS
     assert list(label["stages"]) == [s.id for s in script.stages], (
         "label every stage, in script order"
     )
