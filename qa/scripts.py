@@ -232,6 +232,9 @@ class Stage:
     #: where in the call the stage is looked for: ``any``, ``opening`` (the first turns of its
     #: role) or ``closing`` (the last ones); see ``qa.scoring.ScoringOptions.position_turns``
     position: str = "any"
+    #: sentences that say the stage in other words: the meaning layer's examples only (the
+    #: words of ``phrases`` are matched fuzzily; these are not) (ARCHITECTURE.md, "Script YAML")
+    examples: tuple[str, ...] = ()
     line: int | None = field(default=None, compare=False)
     #: line of each YAML key (for messages about one key)
     key_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -413,6 +416,8 @@ class Step:
     phrases: tuple[Phrase, ...]
     title: str | None = None
     threshold: float | None = None
+    #: the meaning layer's extra examples of the step (not matched by words)
+    examples: tuple[str, ...] = ()
     line: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -444,6 +449,9 @@ class Objection:
     respond_within_turns: int = 2
     threshold: float | None = None
     description: str | None = None
+    #: what clients say when they raise it, in other words than ``triggers``: the meaning
+    #: layer's extra trigger examples (not matched by words)
+    examples: tuple[str, ...] = ()
     line: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -617,13 +625,13 @@ SCRIPT_KEYS = ("name", "language", "threshold", "description", "next_step_stage"
 STAGE_KEYS = (
     "id", "title", "description", "weight", "required", "role", "within_first_seconds",
     "within_last_seconds", "min_matches", "threshold", "after", "applies_if", "phrases",
-    "position",
+    "position", "examples",
 )
 PHRASE_KEYS = ("text", "threshold")
 FORBIDDEN_KEYS = ("id", "phrase", "penalty", "critical", "threshold", "role")
 RUBRIC_KEYS = ("name", "language", "threshold", "description", "objections")
-OBJECTION_KEYS = ("id", "title", "description", "triggers", "respond_within_turns", "threshold", "steps")
-STEP_KEYS = ("id", "title", "weight", "threshold", "phrases")
+OBJECTION_KEYS = ("id", "title", "description", "triggers", "examples", "respond_within_turns", "threshold", "steps")
+STEP_KEYS = ("id", "title", "weight", "threshold", "phrases", "examples")
 
 
 class _Checker:
@@ -689,6 +697,25 @@ class _Checker:
                 continue
             out.append(str(item))
         return tuple(out)
+
+    def examples(self, m: _Map, what: str) -> tuple[str, ...]:
+        """``examples``: sentences for the meaning layer only (ARCHITECTURE.md, "Script YAML")."""
+        v = m.get("examples")
+        if v is None:
+            return ()
+        if not isinstance(v, _List):
+            self.error(self.line_of(m, "examples"), f"{what}: examples must be a list of sentences, got {_kind(v)}")
+            return ()
+        out = []
+        for item, line in zip(v, v.item_lines):
+            if not isinstance(item, str) or not item.strip():
+                self.error(line, f"{what}: an example must be a sentence in quotes, got {_kind(item)}")
+            elif placeholders_in(item):
+                self.error(line, f"{what}: example {item!r} names a placeholder; examples are "
+                                 "matched by meaning and cannot be filled per call: write it under phrases")
+            else:
+                out.append(" ".join(item.split()))
+        return tuple(dict.fromkeys(out))
 
     def apply(self, what: str, m: _Map, problems: list[tuple[str, str]]) -> None:
         for key, message in problems:
@@ -908,6 +935,7 @@ def _build_stage(m: _Map, c: _Checker) -> Stage | None:
         "after": c.id_list(m, "after", what),
         "applies_if": c.id_list(m, "applies_if", what),
         "phrases": c.phrases(m, "phrases", what),
+        "examples": c.examples(m, what),
     }
     raw_phrases = m.get("phrases")
     if isinstance(raw_phrases, _List) and len(values["phrases"]) < len(raw_phrases):
@@ -1055,6 +1083,7 @@ def _build_objection(m: _Map, c: _Checker) -> Objection | None:
         "steps": tuple(steps),
         "respond_within_turns": m.get("respond_within_turns", 2),
         "threshold": m.get("threshold"),
+        "examples": c.examples(m, what),
     }
     problems = Objection.problems(values)
     problems = [(k, msg) for k, msg in problems if k in m or k == "id"] if not ok else problems
@@ -1086,6 +1115,7 @@ def _build_step(m: _Map, c: _Checker, parent: str) -> Step | None:
         "weight": m.get("weight"),
         "threshold": m.get("threshold"),
         "phrases": phrases,
+        "examples": c.examples(m, what),
     }
     problems = [(k, msg) for k, msg in Step.problems(values) if ok or k in m]
     c.apply(what, m, problems)

@@ -98,24 +98,26 @@ def script_matchers(
             o = replace(o, item_thresholds=own)
         return MeaningMatcher(examples, o, cache=cache, enc=enc)
 
-    stages = make({st.id: _fixed(st.phrases) for st in script.stages
+    stages = make({st.id: _fixed(st.phrases, st.examples) for st in script.stages
                    if not st.applies_if}, "stage")
     triggers = steps = None
     if rubric is not None:
-        trig = {ob.id: _fixed(ob.triggers) for ob in rubric.objections}
+        trig = {ob.id: _fixed(ob.triggers, ob.examples) for ob in rubric.objections}
         if trig and rivals:
             trig[RIVAL] = trigger_rivals(rubric.language)
         triggers = make(trig, "trigger")
         steps = {ob.id: m for ob in rubric.objections
-                 if (m := make({s.id: _fixed(s.phrases) for s in ob.steps}, "step", f"{ob.id}."))}
+                 if (m := make({s.id: _fixed(s.phrases, s.examples) for s in ob.steps}, "step", f"{ob.id}."))}
     return ScriptMatchers(stages, triggers, steps or {})
 
 
-def _fixed(phrases: Sequence[Any]) -> list[str]:
-    """The examples of an item for the meaning layer: its phrases without placeholders. A
+def _fixed(phrases: Sequence[Any], examples: Sequence[str] = ()) -> list[str]:
+    """The examples of an item for the meaning layer: its phrases without placeholders, then
+    its ``examples`` (sentences written for this layer alone, never matched by words). A
     ``{company}``/``{manager}`` phrase depends on the call (the fuzzy layer fills it per call);
     its meaning with the name left out would find an introduction that names no company."""
-    return [p.text for p in phrases if not placeholders_in(p.text)]
+    texts = [p.text for p in phrases if not placeholders_in(p.text)]
+    return list(dict.fromkeys([*texts, *examples]))
 
 
 #: The item id of the rival examples among the triggers (not an id a rubric can use: ids are
