@@ -123,6 +123,10 @@ class ScoringOptions:
     #: ``position_turns`` turns of its role (manager), a ``closing`` one in its last ones (on
     #: mono recordings: that many x ``mono_turn_segments`` utterances); ``any``: everywhere.
     position_turns: int = 3
+    #: the meaning layer finds nothing in a word window of fewer words: "угу", "yep", "ага
+    #: давайте" sit close to every short example ("конечно", "of course", "давайте назначим")
+    #: and carry no item by themselves (the fuzzy layer still finds a short phrase said there)
+    meaning_min_words: int = 3
     #: ``(stage id, position)`` pairs for stages whose script says no ``position``.
     positions: tuple[tuple[str, str], ...] = ()
 
@@ -134,6 +138,8 @@ class ScoringOptions:
                 raise ValueError(f"position of {sid!r} must be one of {POSITIONS}, got {pos!r}")
         if not 0 < self.handled_share <= 1:
             raise ValueError(f"handled_share must be in (0, 1], got {self.handled_share}")
+        if self.meaning_min_words < 1:
+            raise ValueError(f"meaning_min_words must be >= 1, got {self.meaning_min_words}")
         if self.mono_turn_segments < 1:
             raise ValueError(f"mono_turn_segments must be >= 1, got {self.mono_turn_segments}")
 
@@ -497,6 +503,7 @@ class Scorer:
             from .meaning import windows
 
             ctx.texts, ctx.owner = windows([u.text for u in transcript.utterances])
+            ctx.long_enough = [len(t.split()) >= self.options.meaning_min_words for t in ctx.texts]
             ctx.vectors = self.meaning.embed(ctx.texts)
 
         def matches(refs: Sequence[tuple[str, int]]) -> list[list[Match]]:
@@ -754,7 +761,7 @@ class Scorer:
         step_hits: dict[str, MeaningHit] = {}
         sm = None if self.meaning is None else self.meaning.steps.get(ob.id)
         if sm is not None and ctx is not None and ctx.vectors is not None and window:
-            mask = [o in window for o in ctx.owner]
+            mask = [o in window and ok for o, ok in zip(ctx.owner, ctx.long_enough)]
             step_hits = sm.match(ctx.vectors, dict.fromkeys(sm.vectors, mask))
         for step in ob.steps:
             hits = [
@@ -888,6 +895,8 @@ class _Call:
         #: the meaning layer's word windows (:func:`qa.meaning.windows`), their utterance, vectors
         self.texts: list[str] = []
         self.owner: list[int] = []
+        #: per window: enough words for the meaning layer to find an item in it
+        self.long_enough: list[bool] = []
         self.vectors: Any = None
         self.mono = all(u.role == UNKNOWN for u in transcript.utterances)
         #: the meaning layer's hits per kind (``stage``, ``trigger``) and item, for the signals
@@ -895,8 +904,8 @@ class _Call:
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
 
     def expand(self, mask: Sequence[bool]) -> list[bool]:
-        """A per-utterance mask as a per-window one."""
-        return [bool(mask[o]) for o in self.owner]
+        """A per-utterance mask as a per-window one (windows too short to judge left out)."""
+        return [bool(mask[o]) and ok for o, ok in zip(self.owner, self.long_enough)]
 
     def role_mask(self, role: str) -> list[bool]:
         return [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]

