@@ -33,6 +33,7 @@ Usage::
 
     python tools/eval_labelled.py --workspace /tmp/lab_ws            # clean
     python tools/eval_labelled.py --workspace /tmp/lab_ws_noisy --noisy
+    python tools/eval_labelled.py --workspace /tmp/casino_ws --casino   # CaSiNo, same path
 """
 
 from __future__ import annotations
@@ -166,15 +167,65 @@ def agreement(workspace: Path, grades: Path) -> dict[str, Any]:
     }
 
 
+def print_table(before: dict[str, Any], after: dict[str, Any], before_fit: dict[str, Any] | None = None) -> None:
+    print("\n| item | n | human yes | zero-shot tool yes | zero-shot macro F1 / kappa | "
+          "calibrated tool yes | calibrated macro F1 / kappa |")
+    print("|---|---:|---:|---:|---|---:|---|")
+    after_items = {r["item"]: r for r in after["items"]}
+
+    def fk(x: dict[str, Any]) -> str:
+        return f"{x['macro_f1']:.3f} / {x['kappa']:.2f}" if x["kappa"] is not None else f"{x['macro_f1']:.3f} / -"
+
+    for r in before["items"]:
+        a = after_items[r["item"]]
+        print(f"| {r['item']} | {r['n']} | {r['human_yes']} | {r['tool_yes']} | {fk(r)} | {a['tool_yes']} | {fk(a)} |")
+    rows = [("zero-shot", before), ("calibrated", after)]
+    if before_fit is not None:
+        rows.append(("zero-shot, fit calls (in-sample)", before_fit))
+    for name, res in rows:
+        print(f"{name}: {res['grades']} grades, {res['items_with_both_answers']} items with both answers: "
+              f"mean macro F1 {res['mean_macro_f1']:.3f}, mean kappa {res['mean_kappa']:.2f}; pooled: "
+              f"macro F1 {res['pooled_macro_f1']:.3f}, kappa {res['pooled_kappa']:.2f}, "
+              f"precision {res['pooled_precision']:.3f}, recall {res['pooled_recall']:.3f}")
+
+
+def casino(workspace: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same real path on CaSiNo (``tools/eval_casino.py``'s script, rubric and split):
+    zero-shot and calibrated agreement on its ``test`` part, calibrated on its ``fit`` part."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import eval_casino
+
+    work = workspace / "_input"
+    work.mkdir(parents=True)
+    script, rubric = eval_casino.write_configs(work)
+    eval_casino.write_grades(work / "fit.csv", "fit")
+    eval_casino.write_grades(work / "test.csv", "test")
+    dialogues = str(eval_casino.DATA / "dialogues")
+    qa("score", dialogues, "-s", str(script), "-r", str(rubric), "-w", str(workspace))
+    before = agreement(workspace, work / "test.csv")
+    said = qa("calibrate", str(work / "fit.csv"), "--fit", "-w", str(workspace))
+    print("\n".join(line for line in said.splitlines() if "calibration profile" in line))
+    qa("score", dialogues, "-s", str(script), "-r", str(rubric), "-w", str(workspace))
+    return before, agreement(workspace, work / "test.csv")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workspace", type=Path, required=True, help="a fresh folder (emptied first)")
     ap.add_argument("--fit-parts", default="dev,calib")
     ap.add_argument("--measure-part", default="heldout")
     ap.add_argument("--noisy", action="store_true")
+    ap.add_argument("--casino", action="store_true",
+                    help="instead: the same path on CaSiNo (fit 100 dialogues, measure 200)")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args()
 
+    if args.casino:
+        if args.workspace.exists():
+            shutil.rmtree(args.workspace)
+        before, after = casino(args.workspace)
+        print_table(before, after)
+        return
     calls = labels()
     fit_parts = set(args.fit_parts.split(","))
     fit_calls = {c: lab for c, lab in calls.items() if lab.get("part", "dev") in fit_parts}
@@ -199,22 +250,7 @@ def main() -> None:
     print("\n".join(line for line in applied.splitlines() if "calibration" in line))
     after = agreement(args.workspace, work / "measure.csv")
 
-    print("\n| item | n | human yes | zero-shot tool yes | zero-shot macro F1 / kappa | "
-          "calibrated tool yes | calibrated macro F1 / kappa |")
-    print("|---|---:|---:|---:|---|---:|---|")
-    after_items = {r["item"]: r for r in after["items"]}
-    for r in before["items"]:
-        a = after_items[r["item"]]
-
-        def fk(x: dict[str, Any]) -> str:
-            return f"{x['macro_f1']:.3f} / {x['kappa']:.2f}" if x["kappa"] is not None else f"{x['macro_f1']:.3f} / -"
-
-        print(f"| {r['item']} | {r['n']} | {r['human_yes']} | {r['tool_yes']} | {fk(r)} | {a['tool_yes']} | {fk(a)} |")
-    for name, res in (("zero-shot", before), ("calibrated", after), ("zero-shot, fit calls (in-sample)", before_fit)):
-        print(f"{name}: {res['grades']} grades, {res['items_with_both_answers']} items with both answers: "
-              f"mean macro F1 {res['mean_macro_f1']:.3f}, mean kappa {res['mean_kappa']:.2f}; pooled: "
-              f"macro F1 {res['pooled_macro_f1']:.3f}, kappa {res['pooled_kappa']:.2f}, "
-              f"precision {res['pooled_precision']:.3f}, recall {res['pooled_recall']:.3f}")
+    print_table(before, after, before_fit)
     if args.json:
         args.json.write_text(json.dumps({"before": before, "after": after, "fit_in_sample": before_fit},
                                         indent=1), encoding="utf-8")
