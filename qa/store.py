@@ -291,6 +291,16 @@ CREATE TABLE IF NOT EXISTS score_totals (
 );
 """
 
+#: The revive list's index (SQLite): the scores with an unhandled objection and no next step,
+#: with all the list reads of them, so a 90-day list never reads the wide score rows of the
+#: calls it leaves out (0.17 -> 0.11 CPU s on 100,000 calls). Not in ``_SCHEMA``: that runs
+#: before an older workspace is migrated, when the column does not exist yet. PostgreSQL
+#: plans the join its own way, and limits an index entry to about 2.7 kB (quotes are longer).
+_REVIVE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS scores_revive ON scores(call_id, script_hash, rubric_hash, next_step, score, "
+    "scored_at, unhandled_objections) WHERE unhandled_objections IS NOT NULL AND next_step = 0"
+)
+
 #: What PostgreSQL needs to know of each table (keys for upserts, generated ids), read from
 #: the schema text above: the one definition of the schema for both databases.
 _PG_TABLES = pg_catalog(_SCHEMA)
@@ -511,9 +521,13 @@ class Workspace:
             raise WorkspaceError(f"{self.db_path}: cannot open workspace database: {e}") from e
         try:
             self._check_version()
+            self.conn.execute(_REVIVE_INDEX)  # needs the schema-6 column: after the migration
         except WorkspaceError:
             self.conn.close()
             raise
+        except sqlite3.Error as e:
+            self.conn.close()
+            raise WorkspaceError(f"{self.db_path}: cannot open workspace database: {e}") from e
 
     def _open_server(self, url: str, *, create: bool) -> None:
         """Connect to a PostgreSQL workspace; create or migrate its schema (one process at
