@@ -2,11 +2,11 @@
 
 The views count a team from the totals the store keeps per version, manager and day
 (``score_totals``) and the revive list reads each score's unhandled objections
-(``scores.unhandled_objections``); here each is checked
-against the obvious computation over every stored item, on the small hand-made workspace
-(both weeks, plus a call whose unhandled objection has no quote and one more version kept
-apart), and the totals against the per-call rows on generated calls, exactly, after
-rescoring, an edited script, a translation and calls moved by a later manifest.
+(``scores.unhandled_objections``; tests/test_revive_fast.py checks it on both databases);
+here each is checked against the obvious computation over every stored item, on the small
+hand-made workspace (both weeks, plus a call whose unhandled objection has no quote and one
+more version kept apart), and the totals against the per-call rows on generated calls,
+exactly, after rescoring, an edited script, a translation and calls moved by a later manifest.
 """
 
 from __future__ import annotations
