@@ -18,7 +18,9 @@ Tables (one owner each, all written only through this module):
                  for the supervisor views, which read 100,000 of these at once: the call's
                  item statuses per kind (``tokens_*``, see :data:`TOKEN_KINDS`) and the key
                  talk metrics as columns (``metric_*``, see :data:`KEY_METRICS`), so a team
-                 is counted without reading ``items`` or parsing JSON;
+                 is counted without reading ``items`` or parsing JSON; and the objections
+                 the manager left unhandled (``unhandled_objections``, see
+                 :func:`unhandled_objections`), so the revive list reads no items either;
 ``items``        one row per call, version and checked item (stage, objection, forbidden)
                  with the evidence: quote, timestamp, similarity, and the index of the
                  utterance it was said in (``utterance``);
