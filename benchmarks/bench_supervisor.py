@@ -1,4 +1,4 @@
-"""Benchmark: supervisor views (scorecard, team, coach) over a large stored workspace.
+"""Benchmark: supervisor views (scorecard, team, coach, revive list) over a large stored workspace.
 
 Builds a realistic workspace of ``--calls`` scored calls (default 100,000: ~20 managers,
 90 days, an 8-stage script, 7 objection types with 3 handling steps each, forbidden
@@ -9,8 +9,9 @@ older version, run its own copy of this file from a checkout of it (each version
 own cached workspace: the cache key names the layout), or time the older code on its
 workspace with ``--workspace`` (``PYTHONPATH=<old checkout> python benchmarks/bench_supervisor.py
 --workspace <its cache>/calls100000_m20_d90_v5``), alternating the two (a workspace made
-before schema 5 is migrated in place when the newer code opens it: copy it first). The table shows
-wall and CPU seconds; on a shared machine compare the CPU column.
+before the current schema is migrated in place when the newer code opens it, and the older
+code refuses it afterwards: copy it first). The table shows wall and CPU seconds; on a shared
+machine compare the CPU column.
 
 Run: ``python benchmarks/bench_supervisor.py --cache /tmp/qa_bench`` (first run builds the
 workspace, about two minutes on 2 loaded cores; later runs reuse it).
@@ -32,7 +33,7 @@ from typing import Any
 
 from machine import cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
-from qa.store import ITEM_COLUMNS, KEY_METRICS, Workspace
+from qa.store import ITEM_COLUMNS, KEY_METRICS, Workspace, unhandled_objections
 
 SCRIPT_HASH = "benchscript00001"
 RUBRIC_HASH = "benchrubric00001"
@@ -229,8 +230,9 @@ def build_workspace(path: Path, *, calls: int, managers: int = 20, days: int = 9
 
 def cached_workspace(cache: Path, *, calls: int, managers: int, days: int) -> tuple[Workspace, float | None]:
     """Reuse the workspace under ``cache`` when built with the same parameters."""
-    # v6: the workspace keeps score totals (schema 5); an older cache is left to the older code
-    key = f"calls{calls}_m{managers}_d{days}_v6"
+    # v6: the workspace keeps score totals (schema 5); v7: each score its unhandled objections
+    # (schema 6). An older cache is left to the older code.
+    key = f"calls{calls}_m{managers}_d{days}_v7"
     path = cache / key
     stamp = path / "built.json"
     if stamp.exists():
@@ -289,10 +291,11 @@ def _queries(ws: Workspace) -> Iterator[tuple[str, str]]:
         f"SELECT c.call_id, c.day, c.started_at, s.score {_JOIN} WHERE c.manager = 'manager_03'")
 
 
-def _save_overhead(ws: Workspace, calls: int = 200) -> tuple[float, float]:
+def _save_overhead(ws: Workspace, calls: int = 200) -> tuple[float, float, float]:
     """CPU seconds per score that keeping the totals adds to a save (``Workspace.save_scores``
     takes a rescored call's old totals out and adds the new ones), and the save itself
-    without it, on ``calls`` calls; rolled back, the workspace is unchanged."""
+    without it, on ``calls`` calls; rolled back, the workspace is unchanged. Third: what
+    writing the score's unhandled objections (``scores.unhandled_objections``) adds."""
     ids = [r[0] for r in ws.query(f"SELECT call_id FROM scores ORDER BY call_id LIMIT {calls}")]
     c = ws.conn
     c.execute("BEGIN IMMEDIATE")
@@ -313,9 +316,14 @@ def _save_overhead(ws: Workspace, calls: int = 200) -> tuple[float, float]:
                           df.itertuples(index=False, name=None))
             c.execute("UPDATE scores SET scored_at = scored_at WHERE call_id = ?", (call_id,))
         plain = (time.process_time() - t0) / len(ids)
+        records = [items[call_id].to_dict("records") for call_id in ids]
+        t0 = time.process_time()
+        for rows in records:
+            unhandled_objections(rows)
+        objections = (time.process_time() - t0) / len(ids)
     finally:
         c.execute("ROLLBACK")
-    return totals, plain
+    return totals, plain, objections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,9 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = ok and good
         print(f"| {name} | {best:.2f} | {median:.2f} | {cpu:.2f} | {args.target:g} | {'yes' if good else 'NO'} |")
     if args.save:
-        totals, plain = _save_overhead(ws)
-        print(f"\nSaving a score: the totals add {totals * 1000:.2f} CPU ms per call "
-              f"(rewriting its items and score row: {plain * 1000:.2f} ms)")
+        totals, plain, objections = _save_overhead(ws)
+        print(f"\nSaving a score: the totals add {totals * 1000:.2f} CPU ms per call, its unhandled "
+              f"objections {objections * 1000:.3f} ms (rewriting its items and score row: {plain * 1000:.2f} ms)")
     if args.queries:
         print("\n| query | rows | best CPU (s) |\n|---|---:|---:|")
         for name, sql in _queries(ws):

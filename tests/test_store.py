@@ -107,10 +107,12 @@ def test_save_scores_keeps_tokens_and_key_metrics(workspace_spec) -> None:
 def test_an_old_workspace_is_migrated_in_place(tmp_path: Path) -> None:
     path = _old_workspace(tmp_path / "ws")
     with Workspace(path, create=False) as ws:
-        # 3: items.layer, vectors, disputes; 4: the search index; 5: score totals
-        assert SCHEMA_VERSION == 5
-        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("5",)]
+        # 3: items.layer, vectors, disputes; 4: the search index; 5: score totals;
+        # 6: each score's unhandled objections
+        assert SCHEMA_VERSION == 6
+        assert ws.query("SELECT value FROM meta WHERE key='schema_version'") == [("6",)]
         assert ws.query("SELECT SUM(calls) FROM score_totals") == ws.query("SELECT COUNT(*) FROM scores")
+        assert ws.query("SELECT unhandled_objections FROM scores") == [('[["price", null, 30.0, "too expensive"]]',)]
         assert {"utterance", "layer"} <= set(_columns(ws, "items"))
         assert {"vectors", "disputes", "search_utterances", "search_fts"} <= {
             r[0] for r in ws.query("SELECT name FROM sqlite_master")}

@@ -1,11 +1,12 @@
 """The supervisor views' fast paths give the same tables as a straightforward computation.
 
 The views count a team from the totals the store keeps per version, manager and day
-(``score_totals``) and the revive list formats plain SQLite rows; here each is checked
-against the obvious computation over every stored item, on the small hand-made workspace
-(both weeks, plus a call whose unhandled objection has no quote and one more version kept
-apart), and the totals against the per-call rows on generated calls, exactly, after
-rescoring, an edited script, a translation and calls moved by a later manifest.
+(``score_totals``) and the revive list reads each score's unhandled objections
+(``scores.unhandled_objections``; tests/test_revive_fast.py checks it on both databases);
+here each is checked against the obvious computation over every stored item, on the small
+hand-made workspace (both weeks, plus a call whose unhandled objection has no quote and one
+more version kept apart), and the totals against the per-call rows on generated calls,
+exactly, after rescoring, an edited script, a translation and calls moved by a later manifest.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def test_revive_list_with_a_quoteless_objection(tmp_path: Path) -> None:
     ws = sw.build(tmp_path / "ws")
     ws.conn.execute("UPDATE items SET text = NULL, title = NULL WHERE kind = 'objection' AND status = 'unhandled'")
     ws.conn.commit()
+    ws.refresh_derived()  # items written with plain SQL: the scores' copies follow them (store contract)
     fast = coaching.revive_list(ws)
     assert len(fast) > 0
     assert all(q == "" for q in fast["quote"])
