@@ -142,7 +142,9 @@ CREATE TABLE IF NOT EXISTS scores (
     unhandled_objections TEXT,
     PRIMARY KEY (call_id, script_hash, rubric_hash)
 );
-CREATE INDEX IF NOT EXISTS scores_version ON scores(script_hash, rubric_hash);
+-- scored_at too: version_stats (every view) reads its counts and latest time from the index
+DROP INDEX IF EXISTS scores_version;
+CREATE INDEX IF NOT EXISTS scores_version_at ON scores(script_hash, rubric_hash, scored_at);
 CREATE TABLE IF NOT EXISTS items (
     call_id TEXT NOT NULL,
     script_hash TEXT NOT NULL,
@@ -973,10 +975,12 @@ class Workspace:
         """Every (script, rubric) version with scores, most recently scored first (then the
         one with most calls): ``script_hash, rubric_hash, calls, scored_at, name, path`` (name
         and path of the script). :mod:`qa.versions` picks the versions a view reads from these."""
+        # grouped first, from the index alone, then one configs row per version (not per score)
         rows = self.conn.execute(
-            "SELECT s.script_hash, s.rubric_hash, COUNT(*), MAX(s.scored_at), MAX(c.name), MAX(c.path) "
-            "FROM scores s LEFT JOIN configs c ON c.hash = s.script_hash "
-            "GROUP BY s.script_hash, s.rubric_hash ORDER BY MAX(s.scored_at) DESC, COUNT(*) DESC"
+            "SELECT v.script_hash, v.rubric_hash, v.n, v.at, c.name, c.path FROM ("
+            "SELECT script_hash, rubric_hash, COUNT(*) AS n, MAX(scored_at) AS at FROM scores "
+            "GROUP BY script_hash, rubric_hash) v LEFT JOIN configs c ON c.hash = v.script_hash "
+            "ORDER BY v.at DESC, v.n DESC"
         ).fetchall()
         keys = ("script_hash", "rubric_hash", "calls", "scored_at", "name", "path")
         return [dict(zip(keys, r)) for r in rows]
