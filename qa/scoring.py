@@ -893,13 +893,22 @@ class _Call:
         #: the meaning layer's hits per kind (``stage``, ``trigger``) and item, for the signals
         self.hits: dict[str, Mapping[str, MeaningHit]] = {}
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
+        self._roles: dict[str, list[bool]] = {}
+        self._owner: Any = None
 
-    def expand(self, mask: Sequence[bool]) -> list[bool]:
-        """A per-utterance mask as a per-window one."""
-        return [bool(mask[o]) for o in self.owner]
+    def expand(self, mask: Sequence[bool]) -> Any:
+        """A per-utterance mask as a per-window one (a numpy array, in one indexing step)."""
+        import numpy as np
+
+        if self._owner is None:
+            self._owner = np.asarray(self.owner, dtype=np.intp)
+        return np.asarray(mask, dtype=bool)[self._owner]
 
     def role_mask(self, role: str) -> list[bool]:
-        return [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]
+        """Per utterance: may ``role`` have said it (read only: it is made once per role)."""
+        if role not in self._roles:
+            self._roles[role] = [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]
+        return self._roles[role]
 
     def allowed(self, st: Stage, position: str, options: ScoringOptions) -> set[int] | None:
         """Utterances a stage's position lets it be found in (None: anywhere): the first
