@@ -180,7 +180,7 @@ def score_bench(n: int, workers: int, against: Path | None = None, rounds: int =
             return
         print(f"| code | load avg | scorer | 1 process: calls/s (calls per CPU s) | {workers} "
               "processes: calls/s (calls per CPU s, summed over the processes) |")
-        print("|---|---:|---|---:|---:|")
+        print("|---|---:|---|---:|---:|", flush=True)
         trees = [(f"{against.name} (before)", against.resolve()), ("this checkout", ROOT)]
         for _ in range(rounds):
             for label, tree in trees:

@@ -124,8 +124,12 @@ def _masks(rng: np.random.Generator, ids: list[str], n: int):  # type: ignore[no
             out[item] = shared  # the same list object for several items, as scoring passes
         elif r < 0.4:
             out[item] = [False] * n  # nothing eligible: not found, no evidence
-        elif r < 0.8:
+        elif r < 0.6:
             out[item] = (rng.random(n) < 0.5).tolist()
+        elif r < 0.8:
+            out[item] = rng.random(n) < 0.5  # an array, as scoring passes for stages
+    if ids and rng.random() < 0.3:
+        return dict.fromkeys(ids, np.asarray(shared))  # one array for every item (triggers)
     return out
 
 

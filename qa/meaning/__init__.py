@@ -276,23 +276,23 @@ def _decide_items(
 
 def _masked(ids: list[str], sims: np.ndarray, eligible: Mapping[str, Sequence[bool]] | None) -> np.ndarray:
     """``sims`` with the utterances an item may not be found in at ``-inf`` (in place), in one
-    step for all items. Items often share one mask (every trigger: the client's turns); it
-    is read once."""
+    step for all items. Items often share one mask (every trigger: the client's turns; an
+    objection's steps: its answer window); it is read once."""
     if not eligible:
         return sims
-    n, m = sims.shape
-    allowed = np.ones((n, m), dtype=bool)
+    n = sims.shape[0]
+    given = [eligible.get(item) for item in ids]
     read: dict[int, np.ndarray] = {}
-    for j, item in enumerate(ids):
-        given = eligible.get(item)
-        if given is None:
-            continue
-        mask = read.get(id(given))
-        if mask is None:
-            mask = read[id(given)] = np.asarray(given, dtype=bool)
+    for item, g in zip(ids, given):
+        if g is not None and id(g) not in read:
+            mask = read[id(g)] = np.asarray(g, dtype=bool)
             if mask.shape != (n,):
                 raise MeaningError(f"eligible[{item!r}] has {mask.size} entries for {n} utterances")
-        allowed[:, j] = mask
+    if len(read) == 1 and all(g is not None for g in given):  # one mask for every item: rows
+        sims[~next(iter(read.values()))] = -np.inf
+        return sims
+    everywhere = np.ones(n, dtype=bool)
+    allowed = np.stack([everywhere if g is None else read[id(g)] for g in given], axis=1)
     sims[~allowed] = -np.inf
     return sims
 
