@@ -895,6 +895,7 @@ class _Call:
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
         self._roles: dict[str, list[bool]] = {}
         self._owner: Any = None
+        self._times: Any = None
 
     def expand(self, mask: Sequence[bool]) -> Any:
         """A per-utterance mask as a per-window one (a numpy array, in one indexing step)."""
@@ -924,17 +925,26 @@ class _Call:
             self._allowed[key] = {i for i in mine if self.turns[i] in keep}
         return self._allowed[key]
 
-    def mask(self, st: Stage, position: str, options: ScoringOptions) -> list[bool]:
-        """Where the meaning layer may find a stage: its role, time window and position."""
+    def mask(self, st: Stage, position: str, options: ScoringOptions) -> Any:
+        """Where the meaning layer may find a stage: its role, time window and position (per
+        utterance, as a numpy array: whole-array comparisons, not a loop per utterance)."""
+        import numpy as np
+
         allowed = self.allowed(st, position, options)
-        end_after = self.end_time - st.within_last_seconds if st.within_last_seconds is not None else None
-        return [
-            ok
-            and (st.within_first_seconds is None or u.start <= st.within_first_seconds)
-            and (end_after is None or u.end >= end_after)
-            and (allowed is None or i in allowed)
-            for i, (u, ok) in enumerate(zip(self.transcript.utterances, self.role_mask(st.role)))
-        ]
+        if self._times is None:
+            utts = self.transcript.utterances
+            self._times = (np.asarray([u.start for u in utts], dtype=float),
+                           np.asarray([u.end for u in utts], dtype=float))
+        ok = np.array(self.role_mask(st.role), dtype=bool)
+        if st.within_first_seconds is not None:
+            ok &= self._times[0] <= st.within_first_seconds
+        if st.within_last_seconds is not None:
+            ok &= self._times[1] >= self.end_time - st.within_last_seconds
+        if allowed is not None:
+            keep = np.zeros(len(ok), dtype=bool)
+            keep[list(allowed)] = True
+            ok &= keep
+        return ok
 
     def meaning_match(self, mm: Any, hit: MeaningHit, window: int) -> Match:
         """Evidence for a meaning hit in word window ``window``: its utterance as the quote,

@@ -291,9 +291,11 @@ def _masked(ids: list[str], sims: np.ndarray, eligible: Mapping[str, Sequence[bo
     if len(read) == 1 and all(g is not None for g in given):  # one mask for every item: rows
         sims[~next(iter(read.values()))] = -np.inf
         return sims
-    everywhere = np.ones(n, dtype=bool)
-    allowed = np.stack([everywhere if g is None else read[id(g)] for g in given], axis=1)
-    sims[~allowed] = -np.inf
+    allowed = np.ones((len(ids), n), dtype=bool)  # item by item (rows copy fastest)
+    for j, g in enumerate(given):
+        if g is not None:
+            allowed[j] = read[id(g)]
+    sims[~allowed.T] = -np.inf
     return sims
 
 
@@ -328,10 +330,9 @@ def _hits(
         if not eligible:
             out[item] = MeaningHit(item, False, None, 0.0, 0.0, None)
             continue
-        out[item] = MeaningHit(
-            item_id=item, found=yes, utterance=u, similarity=s, margin=d, example=ex,
-            all_found=tuple(rows_[cuts[j]:cuts[j + 1]]), clear=c if math.isfinite(c) else None,
-        )
+        # item_id, found, utterance, similarity, margin, example, all_found, clear
+        out[item] = MeaningHit(item, yes, u, s, d, ex, tuple(rows_[cuts[j]:cuts[j + 1]]),
+                               c if math.isfinite(c) else None)
     return out
 
 
