@@ -477,8 +477,8 @@ class Workspace:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=OFF")
             # reads straight from the OS page cache, not a pread copy per page: the meaning
-            # layer reads ~45 vectors of 2 KB per call (each row spills to an overflow page);
-            # this cut its CPU per call by about a quarter (BENCHMARKS.md, issue 12)
+            # layer reads ~45 vectors of 2 KB per call (each row spills to an overflow page),
+            # 172 pread system calls per call before this, none after (BENCHMARKS.md, issue 12)
             self.conn.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
             self.conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as e:
