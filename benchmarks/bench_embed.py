@@ -16,6 +16,17 @@ with cached vectors stays >= 200 calls/s on 2 cores"): ``benchmarks/bench_scorin
 synthetic Russian calls, their word windows embedded into a workspace beforehand (not
 timed), then scored fuzzy only and fuzzy + meaning (USE), in one process and in ``--workers``
 processes (each opens the workspace and reads the vectors from SQLite, as ``qa score`` does).
+
+``--against DIR`` (with ``--score-calls``): the same measurement, in the same run and on the
+same workspace, with another checkout's ``qa`` (e.g. an export of main), taking turns with
+this one for ``--rounds`` rounds, so that both see the same load on a shared machine::
+
+    git -C /work/main archive 6f10923 | tar -x -C /tmp/base
+    python benchmarks/bench_embed.py --score-calls 600 --workers 2 --against /tmp/base --rounds 2
+    python benchmarks/bench_embed.py --score-calls 300 --against /tmp/base --interleave --rounds 3
+
+``--interleave``: one process, the two checkouts in turns call by call (CPU time per call,
+medians): the steadiest comparison on a machine whose speed changes under other tenants.
 """
 
 from __future__ import annotations
@@ -115,36 +126,159 @@ def _children_cpu() -> float | None:
     return total
 
 
-def score_bench(n: int, workers: int) -> None:
-    import tempfile
-
+def _calls(n: int) -> list:
+    """``n`` synthetic calls (the same ones in every process: the seed is fixed)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_scoring import RUBRIC, SCRIPT, load_rubric, load_script, make_calls
+
+    return make_calls(n, load_script(SCRIPT), load_rubric(RUBRIC), 7)[0]
+
+
+def _embed_windows(calls: list, ws_path: str) -> int:
+    """Every word window of the calls embedded into the workspace (not timed); how many."""
+    from bench_scoring import RUBRIC, SCRIPT, load_rubric, load_script
 
     from qa.meaning import MeaningOptions, windows
     from qa.meaning.items import script_matchers
     from qa.store import Workspace
 
-    script, rubric = load_script(SCRIPT), load_rubric(RUBRIC)
-    calls, _ = make_calls(n, script, rubric, 7)
+    with Workspace(ws_path) as ws:
+        layer = script_matchers(load_script(SCRIPT), load_rubric(RUBRIC), MeaningOptions(),
+                                cache=ws.vector_cache())
+        texts = [w for t in calls for w in windows([u.text for u in t.utterances])[0]]
+        for i in range(0, len(texts), 512):
+            layer.embed(texts[i:i + 512])
+    return len(texts)
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def _rows(calls: list, ws_path: str, workers: int, label: str = "") -> None:
+    """One table row per scorer: calls/s and calls per CPU second, 1 and ``workers`` processes."""
+    for meaning in (False, True):
+        load = _load()
+        one, one_cpu = _rate(calls, ws_path, meaning, 1)
+        many, many_cpu = _rate(calls, ws_path, meaning, workers)
+        name = "fuzzy + meaning (USE), cached vectors" if meaning else "fuzzy only"
+        head = f"| {label} | {load:.1f} " if label else ""
+        print(f"{head}| {name} | {one:.0f} ({one_cpu:.0f}) | {many:.0f} ({many_cpu:.0f}) |", flush=True)
+
+
+def score_bench(n: int, workers: int, against: Path | None = None, rounds: int = 1) -> None:
+    import subprocess
+    import tempfile
+
+    calls = _calls(n)
     with tempfile.TemporaryDirectory() as tmp:
-        with Workspace(tmp) as ws:  # every word window embedded once, beforehand (not timed)
-            layer = script_matchers(script, rubric, MeaningOptions(), cache=ws.vector_cache())
-            texts = [w for t in calls for w in windows([u.text for u in t.utterances])[0]]
-            for i in range(0, len(texts), 512):
-                layer.embed(texts[i:i + 512])
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"{n} synthetic calls ({len(texts) / n:.0f} word windows each, vectors cached), "
-              f"{cpu_model()}, {os.cpu_count()} CPUs, load average {load:.1f}, "
+        windows = _embed_windows(calls, tmp)
+        print(f"{n} synthetic calls ({windows / n:.0f} word windows each, vectors cached), "
+              f"{cpu_model()}, {os.cpu_count()} CPUs, load average {_load():.1f}, "
               f"Python {platform.python_version()}\n")
-        print(f"| scorer | 1 process: calls/s (calls per CPU s) | {workers} processes: calls/s "
-              "(calls per CPU s, summed over the processes) |")
-        print("|---|---:|---:|")
-        for meaning in (False, True):
-            one, one_cpu = _rate(calls, tmp, meaning, 1)
-            many, many_cpu = _rate(calls, tmp, meaning, workers)
-            name = "fuzzy + meaning (USE), cached vectors" if meaning else "fuzzy only"
-            print(f"| {name} | {one:.0f} ({one_cpu:.0f}) | {many:.0f} ({many_cpu:.0f}) |", flush=True)
+        if against is None:
+            print(f"| scorer | 1 process: calls/s (calls per CPU s) | {workers} processes: calls/s "
+                  "(calls per CPU s, summed over the processes) |")
+            print("|---|---:|---:|")
+            _rows(calls, tmp, workers)
+            return
+        print(f"| code | load avg | scorer | 1 process: calls/s (calls per CPU s) | {workers} "
+              "processes: calls/s (calls per CPU s, summed over the processes) |")
+        print("|---|---:|---|---:|---:|", flush=True)
+        trees = [(f"{against.name} (before)", against.resolve()), ("this checkout", ROOT)]
+        for _ in range(rounds):
+            for label, tree in trees:
+                subprocess.run([sys.executable, __file__, "--score-calls", str(n), "--workers",
+                                str(workers), "--rows-for", str(tree), "--workspace", tmp,
+                                "--label", label], check=True)
+
+
+def _package_as(tree: Path, name: str):  # type: ignore[no-untyped-def]
+    """Another checkout's ``qa`` imported under ``name`` (qa's own imports are relative)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        name, tree / "qa" / "__init__.py", submodule_search_locations=[str(tree / "qa")])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _as_package(value, name: str):  # type: ignore[no-untyped-def]
+    """A value of ``qa``'s dataclasses (a transcript) rebuilt from package ``name``'s."""
+    import dataclasses
+
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_package(v, name) for v in value)
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        return value
+    module = sys.modules[type(value).__module__.replace("qa", name, 1)]
+    cls = getattr(module, type(value).__name__)
+    return cls(**{f.name: _as_package(getattr(value, f.name), name)
+                  for f in dataclasses.fields(value) if f.init})
+
+
+def interleaved(n: int, against: Path, rounds: int) -> None:
+    """One process, call by call: this checkout and ``against`` take turns on every call
+    (which goes first alternates), fuzzy only and fuzzy + meaning; the medians of CPU time
+    per call. Noise on a shared machine (other tenants, clock changes) hits both alike."""
+    import importlib
+    import statistics
+    import tempfile
+
+    _package_as(against.resolve(), "qa_before")
+    from bench_scoring import RUBRIC, SCRIPT
+
+    calls = _calls(n)
+    sides = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        windows = _embed_windows(calls, tmp)
+        for label, pkg in ((f"{against.name} (before)", "qa_before"), ("this checkout", "qa")):
+            scripts = importlib.import_module(f"{pkg}.scripts")
+            script, rubric = scripts.load_script(SCRIPT), scripts.load_rubric(RUBRIC)
+            ws = importlib.import_module(f"{pkg}.store").Workspace(tmp)
+            opts = importlib.import_module(f"{pkg}.meaning").MeaningOptions()
+            items = importlib.import_module(f"{pkg}.meaning.items")
+            score = importlib.import_module(f"{pkg}.scoring").score_call
+            importlib.import_module(f"{pkg}.transcripts")
+            own = calls if pkg == "qa" else [_as_package(t, pkg) for t in calls]
+            sides[label] = (script, rubric, ws, opts, items, score, own)
+        print(f"{n} synthetic calls x {rounds} rounds ({windows / n:.0f} word windows each, vectors "
+              f"cached), one process, {cpu_model()}, {os.cpu_count()} CPUs, load average "
+              f"{_load():.1f}, Python {platform.python_version()}\n")
+        times: dict[tuple[str, bool], list[float]] = {(k, m): [] for k in sides for m in (False, True)}
+        labels = list(sides)
+        for r in range(rounds):
+            # a fresh layer per round: its vectors are read from SQLite again, as in a new run
+            layers = {k: s[4].script_matchers(s[0], s[1], s[3], cache=s[2].vector_cache())
+                      for k, s in sides.items()}
+            for i in range(len(calls)):
+                for k in (labels if (i + r) % 2 == 0 else labels[::-1]):
+                    script, rubric, _, _, _, score, own = sides[k]
+                    for meaning in (False, True):
+                        c0 = time.process_time()
+                        score(own[i], script, rubric, meaning=layers[k] if meaning else None)
+                        times[(k, meaning)].append(time.process_time() - c0)
+        print("| code | fuzzy only: ms CPU per call | fuzzy + meaning: ms CPU per call | the meaning "
+              "layer: ms CPU per call | fuzzy + meaning: calls per CPU s |")
+        print("|---|---:|---:|---:|---:|")
+        for k in labels:
+            f, m = (1e3 * statistics.median(times[(k, x)]) for x in (False, True))
+            print(f"| {k} | {f:.2f} | {m:.2f} | {m - f:.2f} | {1e3 / m:.0f} |")
+        print(f"\nmedians of {n * rounds} calls each; load average at the end {_load():.1f}")
+
+
+def rows_for(tree: Path, n: int, workers: int, ws_path: str, label: str) -> None:
+    """In a child process: the rows of one checkout (its ``qa`` first on the path)."""
+    sys.path.insert(0, str(tree))
+    for name in [m for m in sys.modules if m == "qa" or m.startswith("qa.")]:
+        del sys.modules[name]
+    import qa
+
+    assert Path(qa.__file__).resolve().is_relative_to(tree.resolve()), qa.__file__
+    _rows(_calls(n), ws_path, workers, label)
 
 
 def main() -> None:
@@ -154,9 +288,24 @@ def main() -> None:
     ap.add_argument("--score-calls", type=int, default=0,
                     help="instead: scoring with cached vectors on this many synthetic calls")
     ap.add_argument("--workers", type=int, default=2, help="processes for --score-calls (default 2)")
+    ap.add_argument("--against", type=Path, help="with --score-calls: also another checkout's qa, in turns")
+    ap.add_argument("--rounds", type=int, default=1, help="with --against: turns of each (default 1)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="with --against: one process, the two checkouts in turns call by call")
+    ap.add_argument("--rows-for", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--workspace", help=argparse.SUPPRESS)
+    ap.add_argument("--label", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.rows_for:
+        rows_for(a.rows_for, a.score_calls, a.workers, a.workspace, a.label)
+        return
+    if a.score_calls and a.interleave:
+        if a.against is None:
+            ap.error("--interleave needs --against DIR")
+        interleaved(a.score_calls, a.against, a.rounds)
+        return
     if a.score_calls:
-        score_bench(a.score_calls, a.workers)
+        score_bench(a.score_calls, a.workers, a.against, a.rounds)
         return
     texts, per_call = load(a.limit)
     print(f"{len(texts)} utterances ({per_call:.1f} per call), one thread, "

@@ -928,13 +928,27 @@ class _Call:
         #: the meaning layer's hits per kind (``stage``, ``trigger``) and item, for the signals
         self.hits: dict[str, Mapping[str, MeaningHit]] = {}
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
+        self._roles: dict[str, list[bool]] = {}
+        self._owner: Any = None
+        self._long: Any = None
+        self._times: Any = None
 
-    def expand(self, mask: Sequence[bool]) -> list[bool]:
-        """A per-utterance mask as a per-window one (windows too short to judge left out)."""
-        return [bool(mask[o]) and ok for o, ok in zip(self.owner, self.long_enough)]
+    def expand(self, mask: Sequence[bool]) -> Any:
+        """A per-utterance mask as a per-window one (a numpy array, in one indexing step);
+        windows too short to judge (``long_enough``) left out."""
+        import numpy as np
+
+        if self._owner is None:
+            self._owner = np.asarray(self.owner, dtype=np.intp)
+            self._long = np.asarray(self.long_enough, dtype=bool)
+        out = np.asarray(mask, dtype=bool)[self._owner]
+        return out & self._long if len(self._long) == len(out) else out
 
     def role_mask(self, role: str) -> list[bool]:
-        return [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]
+        """Per utterance: may ``role`` have said it (read only: it is made once per role)."""
+        if role not in self._roles:
+            self._roles[role] = [self.mono or role == "any" or u.role == role for u in self.transcript.utterances]
+        return self._roles[role]
 
     def allowed(self, st: Stage, position: str, options: ScoringOptions) -> set[int] | None:
         """Utterances a stage's position lets it be found in (None: anywhere): the first
@@ -950,17 +964,26 @@ class _Call:
             self._allowed[key] = {i for i in mine if self.turns[i] in keep}
         return self._allowed[key]
 
-    def mask(self, st: Stage, position: str, options: ScoringOptions) -> list[bool]:
-        """Where the meaning layer may find a stage: its role, time window and position."""
+    def mask(self, st: Stage, position: str, options: ScoringOptions) -> Any:
+        """Where the meaning layer may find a stage: its role, time window and position (per
+        utterance, as a numpy array: whole-array comparisons, not a loop per utterance)."""
+        import numpy as np
+
         allowed = self.allowed(st, position, options)
-        end_after = self.end_time - st.within_last_seconds if st.within_last_seconds is not None else None
-        return [
-            ok
-            and (st.within_first_seconds is None or u.start <= st.within_first_seconds)
-            and (end_after is None or u.end >= end_after)
-            and (allowed is None or i in allowed)
-            for i, (u, ok) in enumerate(zip(self.transcript.utterances, self.role_mask(st.role)))
-        ]
+        if self._times is None:
+            utts = self.transcript.utterances
+            self._times = (np.asarray([u.start for u in utts], dtype=float),
+                           np.asarray([u.end for u in utts], dtype=float))
+        ok = np.array(self.role_mask(st.role), dtype=bool)
+        if st.within_first_seconds is not None:
+            ok &= self._times[0] <= st.within_first_seconds
+        if st.within_last_seconds is not None:
+            ok &= self._times[1] >= self.end_time - st.within_last_seconds
+        if allowed is not None:
+            keep = np.zeros(len(ok), dtype=bool)
+            keep[list(allowed)] = True
+            ok &= keep
+        return ok
 
     def meaning_match(self, mm: Any, hit: MeaningHit, window: int) -> Match:
         """Evidence for a meaning hit in word window ``window``: its utterance as the quote,

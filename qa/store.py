@@ -64,6 +64,10 @@ _TOTALS_LOCK = 0x51415F544F54
 DB_NAME = "qa.sqlite"
 DEFAULT_WORKSPACE = "qa_workspace"
 
+#: Bytes of a SQLite workspace file read through a memory map (``PRAGMA mmap_size``; beyond
+#: it, reads fall back to ordinary I/O).
+MMAP_SIZE = 1 << 30
+
 #: The meaning layer's vector cache: one sentence-encoder vector per (model, SHA-1 of the
 #: text), float32 bytes. Part of every workspace, and the whole of a standalone cache file
 #: (``qa.meaning.SqliteVectorCache``).
@@ -520,6 +524,10 @@ class Workspace:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=OFF")
+            # reads straight from the OS page cache, not a pread copy per page: the meaning
+            # layer reads ~45 vectors of 2 KB per call (each row spills to an overflow page),
+            # 172 pread system calls per call before this, none after (BENCHMARKS.md, issue 12)
+            self.conn.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
             self.conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise WorkspaceError(f"{self.db_path}: cannot open workspace database: {e}") from e

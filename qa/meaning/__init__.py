@@ -23,6 +23,7 @@ It hands on :class:`MeaningHit` values (utterance index, similarity, margin, exa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -131,22 +132,32 @@ def embed(texts: Sequence[str], enc: Encoder, cache: VectorCache | None = None) 
         if cache is not None:
             cache.put_many(enc.name, fresh)
         have = {**have, **fresh}
-    return np.stack([np.asarray(have[k], dtype=np.float32) for k in keys])
+    # rows copied into one array made once (np.stack makes a 2-D view of every row first)
+    out = np.empty((len(keys), np.size(have[keys[0]])), dtype=np.float32)
+    for i, k in enumerate(keys):
+        out[i] = have[k]
+    return out
 
 
 _CONTROLLER: Any = None
+_BLAS: Any = None
 
 
 def one_thread() -> AbstractContextManager[Any]:
     """Keep numpy's BLAS to one thread inside (the per-call products are small: threads
-    only add waiting, 5-10x on a busy machine). A no-op without ``threadpoolctl``."""
-    global _CONTROLLER
+    only add waiting, 5-10x on a busy machine). A no-op without ``threadpoolctl``, and when
+    every BLAS is at one thread already (a worker started with ``OPENBLAS_NUM_THREADS=1``):
+    asking how many threads is cheap, setting and restoring them on every call is not."""
+    global _CONTROLLER, _BLAS
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - part of the meaning extra
         return nullcontext()
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
+        _BLAS = _CONTROLLER.select(user_api="blas").lib_controllers
+    if all(lib.num_threads == 1 for lib in _BLAS):
+        return nullcontext()
     return cast(AbstractContextManager[Any], _CONTROLLER.limit(limits=1, user_api="blas"))
 
 
@@ -220,62 +231,138 @@ def best_items(
     item may be found in (its role, its time window); an ineligible utterance neither finds
     the item nor lets it compete with the others there.
     """
+    ids = list(item_example_vectors)
     sims, which = item_similarities(utterance_vectors, item_example_vectors)
-    return _decide_items(list(item_example_vectors), sims, which, threshold, margin, eligible)
+    return _decide_items(ids, sims, lambda best: which[best, np.arange(len(ids))],
+                         _threshold_row(ids, threshold), margin, eligible)
+
+
+def _threshold_row(ids: Sequence[str], threshold: float | Mapping[str, float]) -> np.ndarray:
+    """Each item's threshold, in item order (float64: the thresholds are compared as given)."""
+    return np.asarray([float(threshold[i] if isinstance(threshold, Mapping) else threshold) for i in ids])
 
 
 def _decide_items(
     ids: list[str],
     sims: np.ndarray,
-    which: np.ndarray | Callable[[int, int], int],
-    threshold: float | Mapping[str, float],
+    examples_at: Callable[[np.ndarray], np.ndarray],
+    thresholds: np.ndarray,
     margin: float,
     eligible: Mapping[str, Sequence[bool]] | None,
 ) -> dict[str, MeaningHit]:
+    """The rule of :func:`best_items` on a ``(utterances, items)`` similarity matrix, as whole
+    array operations (one pass for all items, not a loop per item): mask what is not
+    eligible, find each utterance's rival, qualify, pick each item's utterance, hand on.
+    ``examples_at(best)``: the closest example of item ``j`` in utterance ``best[j]``."""
     n, m = sims.shape
-    if eligible:
-        for j, item in enumerate(ids):
-            if item in eligible:
-                mask = np.asarray(eligible[item], dtype=bool)
-                if mask.shape != (n,):
-                    raise MeaningError(
-                        f"eligible[{item!r}] has {mask.size} entries for {n} utterances")
-                sims[~mask, j] = -np.inf
+    sims = _masked(ids, sims, eligible)
     if n == 0:
         return {item: MeaningHit(item, False, None, 0.0, 0.0, None) for item in ids}
-    # the best competitor of item j on each utterance: the best item, or the second best
-    # where j is the best itself
+    finite = np.isfinite(sims)
+    with np.errstate(invalid="ignore"):  # -inf - -inf where an item is not eligible
+        lead = _leads(sims)
+        ahead = finite & (lead >= margin)
+        ok = ahead & (sims >= thresholds[None, :])
+    clear = np.where(ahead, sims, -np.inf).max(axis=0)
+    any_finite = finite.any(axis=0)
+    found = ok.any(axis=0)
+    # the best qualifying utterance (argmax: the first of equals), else the most similar one
+    best = np.where(found, np.argmax(np.where(ok, sims, -np.inf), axis=0),
+                    np.argmax(np.where(finite, sims, -np.inf), axis=0))
+    columns = np.arange(m)
+    return _hits(ids, any_finite, found, best, sims[best, columns], lead[best, columns],
+                 examples_at(best), clear, ok)
+
+
+def _masked(ids: list[str], sims: np.ndarray, eligible: Mapping[str, Sequence[bool]] | None) -> np.ndarray:
+    """``sims`` with the utterances an item may not be found in at ``-inf`` (in place), in one
+    step for all items. Items often share one mask (every trigger: the client's turns; an
+    objection's steps: its answer window); it is read once."""
+    if not eligible:
+        return sims
+    n = sims.shape[0]
+    given = [eligible.get(item) for item in ids]
+    read: dict[int, np.ndarray] = {}
+    for item, g in zip(ids, given):
+        if g is not None and id(g) not in read:
+            mask = read[id(g)] = np.asarray(g, dtype=bool)
+            if mask.shape != (n,):
+                raise MeaningError(f"eligible[{item!r}] has {mask.size} entries for {n} utterances")
+    if len(read) == 1 and all(g is not None for g in given):  # one mask for every item: rows
+        sims[~next(iter(read.values()))] = -np.inf
+        return sims
+    allowed = np.ones((len(ids), n), dtype=bool)  # item by item (rows copy fastest)
+    for j, g in enumerate(given):
+        if g is not None:
+            allowed[j] = read[id(g)]
+    sims[~allowed.T] = -np.inf
+    return sims
+
+
+def _leads(sims: np.ndarray) -> np.ndarray:
+    """Per utterance and item: the lead over the best competitor there (the best item, or the
+    second best where the item is the best itself); ``inf`` where nothing competes. Call it
+    inside ``np.errstate(invalid="ignore")``: an ineligible item's lead is ``-inf - -inf``."""
+    n, m = sims.shape
     if m > 1:
         top2 = np.partition(sims, m - 2, axis=1)[:, m - 2:] if m > 2 else np.sort(sims, axis=1)
         second, first = top2[:, 0], top2[:, 1]
         rival = np.where(sims >= first[:, None], second[:, None], first[:, None])
     else:
         rival = np.full((n, 1), -np.inf, dtype=sims.dtype)
-    with np.errstate(invalid="ignore"):
-        lead = np.where(np.isfinite(rival), sims - rival, np.inf)
-    thr = np.asarray([float(threshold[i] if isinstance(threshold, Mapping) else threshold) for i in ids])
-    finite = np.isfinite(sims)
-    with np.errstate(invalid="ignore"):
-        ahead = finite & (lead >= margin)
-        ok = ahead & (sims >= thr[None, :])
-    clear = np.where(ahead, sims, -np.inf).max(axis=0)
-    any_finite = finite.any(axis=0)
-    best_any = np.argmax(np.where(finite, sims, -np.inf), axis=0)
+    return np.where(np.isfinite(rival), sims - rival, np.inf)
+
+
+def _hits(
+    ids: list[str], any_finite: np.ndarray, found: np.ndarray, best: np.ndarray,
+    similarity: np.ndarray, lead: np.ndarray, example: np.ndarray, clear: np.ndarray, ok: np.ndarray,
+) -> dict[str, MeaningHit]:
+    """One :class:`MeaningHit` per item from the decided columns (Python values made once,
+    by ``tolist``, not per item)."""
+    items, rows = np.nonzero(ok.T)  # every qualifying utterance, item by item, in order
+    cuts = np.searchsorted(items, np.arange(len(ids) + 1)).tolist()
+    rows_ = rows.tolist()
     out: dict[str, MeaningHit] = {}
-    for j, item in enumerate(ids):
-        if not any_finite[j]:
+    for j, (item, eligible, yes, u, s, d, ex, c) in enumerate(zip(
+        ids, any_finite.tolist(), found.tolist(), best.tolist(), similarity.tolist(),
+        lead.tolist(), example.tolist(), clear.tolist(),
+    )):
+        if not eligible:
             out[item] = MeaningHit(item, False, None, 0.0, 0.0, None)
             continue
-        hits = np.flatnonzero(ok[:, j])
-        col = sims[:, j]
-        best = int(hits[np.argmax(col[hits])]) if hits.size else int(best_any[j])
-        ex = which(best, j) if callable(which) else int(which[best, j])
-        out[item] = MeaningHit(
-            item_id=item, found=bool(hits.size), utterance=best, similarity=float(col[best]),
-            margin=float(lead[best, j]), example=ex, all_found=tuple(hits.tolist()),
-            clear=float(clear[j]) if np.isfinite(clear[j]) else None,
-        )
+        # item_id, found, utterance, similarity, margin, example, all_found, clear
+        out[item] = MeaningHit(item, yes, u, s, d, ex, tuple(rows_[cuts[j]:cuts[j + 1]]),
+                               c if math.isfinite(c) else None)
     return out
+
+
+def _unit_rows(vectors: Any) -> np.ndarray:
+    """Rows scaled to length 1 (float32; a zero row stays zero)."""
+    u = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(u, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return u / norms
+
+
+#: The last read-only vectors :func:`_unit_rows_once` normalised, and the result: a
+#: transcript's vectors go to the stage, trigger and step matchers in turn.
+_LAST_UNIT: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _unit_rows_once(vectors: np.ndarray) -> np.ndarray:
+    """:func:`_unit_rows`, remembered for the last read-only array (what
+    :meth:`qa.meaning.items.ScriptMatchers.embed` hands scoring), so a transcript's vectors
+    are normalised once, not once per matcher. A writable array could change in place
+    between two calls, so it is normalised every time."""
+    global _LAST_UNIT
+    if vectors.flags.writeable:
+        return _unit_rows(vectors)
+    last = _LAST_UNIT
+    if last is not None and last[0] is vectors:
+        return last[1]
+    unit = _unit_rows(vectors)
+    _LAST_UNIT = (vectors, unit)
+    return unit
 
 
 class MeaningMatcher:
@@ -297,15 +384,18 @@ class MeaningMatcher:
         if empty:
             raise MeaningError(f"item(s) without example phrases: {', '.join(empty)}")
         self.vectors = {k: embed(v, self.encoder, self.cache) for k, v in self.examples.items()}
-        # every example in one normalised matrix: one product per transcript
-        ex = np.concatenate(list(self.vectors.values())).astype(np.float32)
-        norms = np.linalg.norm(ex, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        self._examples = ex / norms
+        # what every transcript needs, made once: all examples in one normalised matrix (one
+        # product per transcript), where each item's examples start, which item each column
+        # is, and the thresholds in item order
+        self._ids = list(self.vectors)
+        self._examples = _unit_rows(np.concatenate(list(self.vectors.values())))
         sizes = [len(v) for v in self.vectors.values()]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self._sizes = np.asarray(sizes)
+        self._item_of_column = np.repeat(np.arange(len(sizes)), sizes)
+        self._column = np.arange(len(self._item_of_column))
         self._thresholds = {k: self.options.threshold_for(k) for k in self.vectors}
+        self._threshold_row = _threshold_row(self._ids, self._thresholds)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return embed(texts, self.encoder, self.cache)
@@ -315,26 +405,26 @@ class MeaningMatcher:
         utterances: Sequence[str] | np.ndarray,
         eligible: Mapping[str, Sequence[bool]] | None = None,
     ) -> dict[str, MeaningHit]:
-        """Decide every item on one transcript (texts, or their vectors from :meth:`embed`)."""
+        """Decide every item on one transcript (texts, or their vectors from :meth:`embed`;
+        the same vectors given to several matchers are normalised once)."""
         vecs = (utterances if isinstance(utterances, np.ndarray)
                 else self.embed([str(u) for u in utterances]))
-        ids = list(self.vectors)
-        n = len(vecs)
-        if n == 0:
-            return _decide_items(ids, np.zeros((0, len(ids)), np.float32),
-                                 np.zeros((0, len(ids)), np.int64), self._thresholds,
-                                 self.options.lead, eligible)
-        u = np.asarray(vecs, dtype=np.float32)
-        norms = np.linalg.norm(u, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        s = (u / norms) @ self._examples.T
+        m = len(self._ids)
+        if len(vecs) == 0:
+            return _decide_items(self._ids, np.zeros((0, m), np.float32), lambda best: best,
+                                 self._threshold_row, self.options.lead, eligible)
+        s = _unit_rows_once(vecs) @ self._examples.T
         sims = np.maximum.reduceat(s, self._offsets, axis=1)
 
-        def which(row: int, j: int) -> int:
-            o = int(self._offsets[j])
-            return int(s[row, o:o + int(self._sizes[j])].argmax())
+        def examples_at(best: np.ndarray) -> np.ndarray:
+            # per item, argmax over its own columns of the chosen utterance's row (the first
+            # of equals, as argmax): the lowest column that reaches the item's maximum
+            row = s[best[self._item_of_column], self._column]
+            top = np.maximum.reduceat(row, self._offsets)[self._item_of_column]
+            at = np.where(row == top, self._column, len(self._column))
+            return np.minimum.reduceat(at, self._offsets) - self._offsets
 
-        return _decide_items(ids, sims, which, self._thresholds, self.options.lead, eligible)
+        return _decide_items(self._ids, sims, examples_at, self._threshold_row, self.options.lead, eligible)
 
     def example_text(self, hit: MeaningHit) -> str | None:
         """The example phrase a hit was closest to (for the evidence)."""

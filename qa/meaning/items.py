@@ -66,9 +66,14 @@ class ScriptMatchers:
         return None if m is None else m.options.encoder
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        """Vectors of a transcript's utterances, each distinct text embedded once (cached)."""
+        """Vectors of a transcript's utterances, each distinct text embedded once (cached).
+        Read-only: the matchers normalise the same read-only vectors once, not each."""
         m = self.any()
-        return None if m is None else m.embed(texts)
+        if m is None:
+            return None
+        vectors = m.embed(texts)
+        vectors.flags.writeable = False
+        return vectors
 
 
 def script_matchers(
