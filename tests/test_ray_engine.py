@@ -176,7 +176,7 @@ def test_a_worker_killed_mid_file_loses_and_duplicates_nothing(ray_runtime, call
 
 # ---- scoring ------------------------------------------------------------------------------------
 def test_scoring_on_ray_gives_the_local_tables_call_for_call(ray_runtime, tmp_path: Path, monkeypatch) -> None:
-    """54 labelled text calls (ru and en, two scripts each, two rubrics): same tables, each
+    """The labelled text calls (ru and en, two scripts each, two rubrics): same tables, each
     call's score saved once, imported without Ray and scored on 2 actors."""
     scripts = [load_script(p) for p in SCRIPTS]
     rubrics = [load_rubric(p) for p in RUBRICS]
@@ -198,7 +198,7 @@ def test_scoring_on_ray_gives_the_local_tables_call_for_call(ray_runtime, tmp_pa
 
     import pandas as pd
 
-    assert len(on_ray.calls) == 54 and not on_ray.batch.failed
+    assert len(on_ray.calls) == len(list(LABELLED.glob("*.txt"))) > 100 and not on_ray.batch.failed
     pd.testing.assert_frame_equal(on_ray.calls, local.calls)
     pd.testing.assert_frame_equal(on_ray.items, local.items)
     assert sorted(saved) == sorted(on_ray.calls["call_id"]) and set(saved.values()) == {1}
