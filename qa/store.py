@@ -43,6 +43,7 @@ filled from ``items`` once).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -1650,16 +1651,35 @@ class Workspace:
 
 class WorkspaceVectorCache:
     """The ``vectors`` table of a workspace as a :class:`qa.meaning.VectorCache`, with an
-    in-process layer in front of it (a text seen once in this process is not read again)."""
+    in-process layer in front of it (a text seen lately in this process is not read again).
 
-    def __init__(self, ws: Workspace):
+    The layer holds at most ``limit`` vectors (the oldest go first): a call has about 45 word
+    windows of 2 KB each (USE), so rescoring 100,000 calls in one process would otherwise keep
+    about 9 GB; 50,000 vectors are about 100 MB, and the texts a script repeats (its examples,
+    common short turns) stay because they are read again and again."""
+
+    #: vectors kept in the in-process layer (about 2 KB each for USE, 1.5 KB for e5)
+    LIMIT = 50_000
+
+    def __init__(self, ws: Workspace, limit: int | None = None):
         self.ws = ws
+        self.limit = self.LIMIT if limit is None else max(1, int(limit))
         self._mem: dict[tuple[str, str], Any] = {}
+
+    def _remember(self, key: tuple[str, str], vector: Any) -> None:
+        mem = self._mem
+        mem.pop(key, None)  # a text read again moves to the young end
+        mem[key] = vector
+        if len(mem) > self.limit:  # drop the oldest quarter at once: amortised O(1) per read
+            for old in list(itertools.islice(mem, len(mem) - self.limit * 3 // 4)):
+                del mem[old]
 
     def get_many(self, model: str, keys: Sequence[str]) -> dict[str, Any]:
         import numpy as np
 
         out = {k: self._mem[(model, k)] for k in keys if (model, k) in self._mem}
+        for k in out:
+            self._remember((model, k), out[k])
         todo = [k for k in dict.fromkeys(keys) if k not in out]
         for i in range(0, len(todo), 500):  # stay under SQLite's variable limit
             chunk = todo[i:i + 500]
@@ -1669,7 +1689,8 @@ class WorkspaceVectorCache:
             ).fetchall()
             for k, blob in rows:
                 v = np.frombuffer(blob, dtype=np.float32)
-                out[k] = self._mem[(model, k)] = v
+                out[k] = v
+                self._remember((model, k), v)
         return out
 
     def put_many(self, model: str, vectors: Mapping[str, Any]) -> None:
@@ -1678,7 +1699,7 @@ class WorkspaceVectorCache:
         rows = []
         for k, v in vectors.items():
             a = np.asarray(v, dtype=np.float32)
-            self._mem[(model, k)] = a
+            self._remember((model, k), a)
             rows.append((model, k, int(a.size), a.tobytes()))
         with self.ws.transaction() as c:
             c.executemany("INSERT OR REPLACE INTO vectors(model, key, dim, vector) VALUES (?,?,?,?)", rows)

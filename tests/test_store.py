@@ -463,3 +463,26 @@ def test_copy_a_sqlite_workspace_to_postgres_and_back(tmp_path, pg_url) -> None:
             assert back.query(sql) == lite.query(sql)
             assert [h.call_id for h in search(back, "дорого")] == ["x1"]
     lite.close()
+
+
+def test_the_vector_cache_keeps_a_bounded_number_of_vectors_in_memory(tmp_path: Path) -> None:
+    """Rescoring a large workspace reads every call's vectors once; the in-process layer keeps
+    the latest ``limit`` of them (not all: 100,000 calls would be about 9 GB), and what it
+    dropped is read again from the table, equal."""
+    import numpy as np
+
+    from qa.store import WorkspaceVectorCache
+
+    with Workspace(tmp_path / "ws") as ws:
+        cache = WorkspaceVectorCache(ws, limit=8)
+        vectors = {f"k{i}": np.full(4, i, dtype=np.float32) for i in range(20)}
+        cache.put_many("use", vectors)
+        assert len(cache._mem) <= 8
+        got = cache.get_many("use", list(vectors))
+        assert set(got) == set(vectors)
+        assert all(np.array_equal(got[k], v) for k, v in vectors.items())
+        assert len(cache._mem) <= 8
+        cache.get_many("use", ["k0"])
+        assert ("use", "k0") in cache._mem  # the latest read stays
+        assert len(cache) == 20  # the table keeps them all
+    assert WorkspaceVectorCache.LIMIT * 2048 <= 200 * 2**20  # the default stays near 100 MB for USE
