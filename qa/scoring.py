@@ -500,10 +500,12 @@ class Scorer:
         turns = transcript.turn_ids()
         ctx = _Call(transcript, turns, end_time)
         if self.meaning is not None and transcript.utterances:
+            import numpy as np
+
             from .meaning import windows
 
             ctx.texts, ctx.owner = windows([u.text for u in transcript.utterances])
-            ctx.long_enough = [len(t.split()) >= self.options.meaning_min_words for t in ctx.texts]
+            ctx.long_enough = np.array([len(t.split()) >= self.options.meaning_min_words for t in ctx.texts], dtype=bool)
             ctx.vectors = self.meaning.embed(ctx.texts)
 
         def matches(refs: Sequence[tuple[str, int]]) -> list[list[Match]]:
@@ -787,7 +789,7 @@ class Scorer:
         step_hits: dict[str, MeaningHit] = {}
         sm = None if self.meaning is None else self.meaning.steps.get(ob.id)
         if sm is not None and ctx is not None and ctx.vectors is not None and window:
-            mask = [o in window and ok for o, ok in zip(ctx.owner, ctx.long_enough)]
+            mask = ctx.expand([i in window for i in range(len(ctx.transcript.utterances))])
             step_hits = sm.match(ctx.vectors, dict.fromkeys(sm.vectors, mask))
         for step in ob.steps:
             hits = [
@@ -921,8 +923,8 @@ class _Call:
         #: the meaning layer's word windows (:func:`qa.meaning.windows`), their utterance, vectors
         self.texts: list[str] = []
         self.owner: list[int] = []
-        #: per window: enough words for the meaning layer to find an item in it
-        self.long_enough: list[bool] = []
+        #: per window: enough words for the meaning layer to find an item in it (a bool array)
+        self.long_enough: Any = None
         self.vectors: Any = None
         self.mono = all(u.role == UNKNOWN for u in transcript.utterances)
         #: the meaning layer's hits per kind (``stage``, ``trigger``) and item, for the signals
@@ -930,7 +932,6 @@ class _Call:
         self._allowed: dict[tuple[str, str], set[int] | None] = {}
         self._roles: dict[str, list[bool]] = {}
         self._owner: Any = None
-        self._long: Any = None
         self._times: Any = None
 
     def expand(self, mask: Sequence[bool]) -> Any:
@@ -940,9 +941,7 @@ class _Call:
 
         if self._owner is None:
             self._owner = np.asarray(self.owner, dtype=np.intp)
-            self._long = np.asarray(self.long_enough, dtype=bool)
-        out = np.asarray(mask, dtype=bool)[self._owner]
-        return out & self._long if len(self._long) == len(out) else out
+        return np.asarray(mask, dtype=bool)[self._owner] & self.long_enough
 
     def role_mask(self, role: str) -> list[bool]:
         """Per utterance: may ``role`` have said it (read only: it is made once per role)."""
