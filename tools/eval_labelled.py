@@ -55,7 +55,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa.calibrate import cohen_kappa, read_grades, report, tool_decisions  # noqa: E402
+from qa.calibrate import cohen_kappa, prf, read_grades, report, tool_decisions  # noqa: E402
 from qa.importers import load_transcript  # noqa: E402
 from qa.scripts import load_rubric  # noqa: E402
 from qa.store import Workspace  # noqa: E402
@@ -132,13 +132,9 @@ def score_all(groups: dict[tuple[str, str], Path], workspace: Path) -> str:
 
 
 def macro_f1(h: list[bool], t: list[bool]) -> float:
-    def f1(a: np.ndarray, b: np.ndarray) -> float:
-        tp = float(np.sum(a & b))
-        d = float(np.sum(a) + np.sum(b))
-        return 2 * tp / d if d else 1.0
-
-    a, b = np.array(h, bool), np.array(t, bool)
-    return (f1(a, b) + f1(~a, ~b)) / 2
+    """The mean of the F1 of "present" and of "absent" (as ``tools/eval_casino.py`` and
+    docs/meaning.md define it)."""
+    return (prf(h, t)[2] + prf([not x for x in h], [not x for x in t])[2]) / 2
 
 
 def agreement(workspace: Path, grades: Path) -> dict[str, Any]:
