@@ -1009,10 +1009,13 @@ def _links(ws: Workspace, lo: str | None = None, hi: str | None = None) -> dict[
 
 
 def _find_links(ws: Workspace, lo: str | None, hi: str | None) -> dict[str, str]:
+    from .store import day_range
+
+    days, params = day_range("day", lo, hi)
     rec = ws.query(
-        "SELECT call_id, source, manager, started_at, client_phone FROM calls WHERE started_at IS NOT NULL"
-        + (" AND day >= ?" if lo else "") + (" AND day <= ?" if hi else ""),
-        [d for d in (lo, hi) if d],
+        "SELECT call_id, source, manager, started_at, client_phone FROM calls "
+        f"WHERE {' AND '.join(['started_at IS NOT NULL', *days])}",
+        params,
     )
     if not rec:
         return {}

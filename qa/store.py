@@ -485,6 +485,20 @@ def _lock_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def day_range(column: str, date_from: str | None, date_to: str | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their parameters for an inclusive range of ``column`` days
+    (``YYYY-MM-DD``); a bound that is None leaves that side open (no condition)."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if date_from:
+        conds.append(f"{column} >= ?")
+        params.append(date_from)
+    if date_to:
+        conds.append(f"{column} <= ?")
+        params.append(date_to)
+    return conds, params
+
+
 def _day(started_at: str | None) -> str | None:
     if not started_at:
         return None
@@ -1161,14 +1175,9 @@ class Workspace:
         """Stored log rows, oldest first (``day_from`` / ``day_to`` inclusive), as
         :class:`sqlite3.Row` (``row["client"]``, ``dict(row)``)."""
         cols = self._CALLLOG_COLUMNS
-        where = [f"direction IN ({','.join('?' * len(directions))})"]
-        params: list[Any] = list(directions)
-        if day_from:
-            where.append("day >= ?")
-            params.append(day_from)
-        if day_to:
-            where.append("day <= ?")
-            params.append(day_to)
+        days, day_params = day_range("day", day_from, day_to)
+        where = [f"direction IN ({','.join('?' * len(directions))})", *days]
+        params: list[Any] = [*directions, *day_params]
         sql = f"SELECT {', '.join(cols)} FROM calllog WHERE {' AND '.join(where)} ORDER BY started_at, line"
         if self.dialect == "postgresql":
             index = {c: i for i, c in enumerate(cols)}
@@ -1352,12 +1361,9 @@ class Workspace:
         if manager is not None:
             where.append("c.manager = ? COLLATE NOCASE")
             params.append(manager)
-        if date_from:
-            where.append("c.day >= ?")
-            params.append(date_from)
-        if date_to:
-            where.append("c.day <= ?")
-            params.append(date_to)
+        days, day_params = day_range("c.day", date_from, date_to)
+        where += days
+        params += day_params
         if role is not None:
             where.append("u.role = ?")
             params.append(role)
@@ -1618,13 +1624,7 @@ class Workspace:
         """The totals of these versions in a period (inclusive days; None = open; a bound
         leaves out calls without a day): ``(script_hash, rubric_hash, manager, day, totals)``
         with None for no manager or day (see :meth:`_totals_merge` for ``totals``)."""
-        conds, params = [], []
-        if date_from:
-            conds.append("day >= ?")
-            params.append(date_from)
-        if date_to:
-            conds.append("day <= ?")
-            params.append(date_to)
+        conds, params = day_range("day", date_from, date_to)
         if date_from or date_to:
             conds.append("day <> ''")
         out = []

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, QAError
-from .store import Workspace
+from .store import Workspace, day_range
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -249,13 +249,7 @@ class Scope:
         return f"({alias}.script_hash, {alias}.rubric_hash) IN (VALUES {values})", params
 
     def period_sql(self, alias: str = "c") -> tuple[str, list[Any]]:
-        conds, params = [], []
-        if self.date_from:
-            conds.append(f"{alias}.day >= ?")
-            params.append(self.date_from)
-        if self.date_to:
-            conds.append(f"{alias}.day <= ?")
-            params.append(self.date_to)
+        conds, params = day_range(f"{alias}.day", self.date_from, self.date_to)
         return (" AND ".join(conds) or "1"), params
 
     def where(
