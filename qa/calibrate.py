@@ -493,6 +493,9 @@ class FitResult:
     folds: int
     features: list[str]
     profiles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: the objection settings learnt by rescoring (:mod:`qa.calibrate_settings`), per
+    #: question, when the workspace was given
+    settings: Any = None
 
 
 def _folds(calls: Sequence[str], folds: int, seed: int) -> tuple[dict[str, int], int]:
@@ -583,14 +586,17 @@ def _default_threshold(encoder_name: str, kind: str) -> float:
     return KIND_THRESHOLDS.get(encoder_name, KIND_THRESHOLDS["use"])[kind]
 
 
-def fit(grades: Grades, tool: ToolDecisions, folds: int = 5, seed: int = 0) -> FitResult:
+def fit(grades: Grades, tool: ToolDecisions, folds: int = 5, seed: int = 0, ws: Any = None) -> FitResult:
     """``qa calibrate --fit``: per version and question, a meaning threshold for the rule
     scoring applies (words OR meaning ``clear >= t``, :func:`fit_cut`), measured by
     ``folds``-fold cross-validation over calls (before = the tool as scored, after = the
     held-out predictions). A question's threshold goes into the version's profile only when
     cross-validation says it agrees better than the tool did (kappa); otherwise the zero-shot
     threshold stays. Questions without signals (scored without the meaning layer, or
-    "handled") get the old similarity cut, reported but not stored."""
+    "handled") get the old similarity cut, reported but not stored. With the workspace
+    ``ws``, the graded calls are also rescored to learn the objection settings
+    (:func:`qa.calibrate_settings.fit_settings`: the steps' threshold, tentative raises),
+    stored under the profile's ``settings`` when cross-validation says they agree better."""
     import pandas as pd
 
     joined, _ = join(grades, tool)
@@ -640,7 +646,22 @@ def fit(grades: Grades, tool: ToolDecisions, folds: int = 5, seed: int = 0) -> F
     cols = ["question", "version", "n", "before_agreement", "before_kappa", "before_f1", "after_agreement",
             "after_kappa", "after_f1", "threshold", "key", "kept"]
     table = pd.DataFrame(rows).reindex(columns=cols).sort_values("question", kind="stable")
-    return FitResult(table.reset_index(drop=True), folds, ["words", "meaning_clear"], profiles)
+    settings = None
+    if ws is not None and len(joined):
+        from .calibrate_settings import fit_settings
+
+        kept = {v: p["thresholds"] for v, p in profiles.items()}
+        d = tool.decisions.dropna(subset=["encoder"])
+        encoders = dict(zip(d["call_id"], d["encoder"]))  # the layer each call was scored with
+        sf = fit_settings(ws, joined.assign(encoder=joined["call_id"].map(encoders)), ws_names, kept,
+                          folds=folds, seed=seed)
+        settings = sf.table
+        for version, chosen in sf.chosen.items():
+            prof = profiles.setdefault(version, {"encoder": chosen["encoder"],
+                                                 "thresholds": {}, "items": {}, "folds": folds, "grades": 0})
+            prof["settings"] = chosen
+            prof["grades"] = max(prof["grades"], chosen["grades"])
+    return FitResult(table.reset_index(drop=True), folds, ["words", "meaning_clear"], profiles, settings)
 
 
 def _version_label(names: Mapping[str, str], script_hash: str) -> str:
@@ -658,9 +679,18 @@ def save_profiles(ws: Any, fitted: FitResult) -> list[str]:
         ws.save_calibration(sh, rh, prof["encoder"], prof, prof["grades"])
         cfg = ws.config(sh) or {}
         lines.append(f"calibration profile stored for {cfg.get('name') or 'script'} v{sh[:8]}: "
-                     f"{len(prof['thresholds'])} of {len(prof['items'])} item threshold(s) changed, "
-                     f"from {prof['grades']} grade(s); qa score applies it to this version")
+                     f"{len(prof['thresholds'])} of {len(prof['items'])} item threshold(s) changed"
+                     f"{_settings_note(prof)}, from {prof['grades']} grade(s); qa score applies it "
+                     "to this version")
     return lines
+
+
+def _settings_note(profile: Mapping[str, Any]) -> str:
+    """", objection settings: steps 0.65, tentative raises 0.5" for a profile with settings."""
+    from .calibrate_settings import Setting
+
+    st = profile.get("settings")
+    return "" if not st else f", objection settings: {Setting(float(st['step']), st.get('tentative')).label}"
 
 
 def calibrated_options(ws: Any, script: Any, rubric: Any, options: Any) -> tuple[Any, str | None]:
@@ -685,11 +715,15 @@ def calibrated_options(ws: Any, script: Any, rubric: Any, options: Any) -> tuple
         if use is None:
             return options, (f"calibration profile for {name} v{script.hash[:8]} was fitted with "
                              f"encoder {mine[0]['encoder']!r}, not {options.encoder!r}; not applied")
+        from .calibrate_settings import options_for
+
         th = dict(use["profile"].get("thresholds") or {})
         fitted = len(use["profile"].get("items") or th)
         opts = replace(options, item_thresholds={**th, **dict(options.item_thresholds)})
+        opts = options_for(opts, use["profile"].get("settings"))
         return opts, (f"calibration profile applied: {name} v{script.hash[:8]}, {len(th)} of {fitted} "
-                      f"item threshold(s) changed, fitted on {use['grades']} grade(s)")
+                      f"item threshold(s) changed{_settings_note(use['profile'])}, fitted on "
+                      f"{use['grades']} grade(s)")
     for p in profiles:
         s_same = _same_config(ws, p["script_hash"], script)
         r_same = (p["rubric_hash"] == rh) if rubric is None else _same_config(ws, p["rubric_hash"], rubric)

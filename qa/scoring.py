@@ -127,6 +127,12 @@ class ScoringOptions:
     #: давайте" sit close to every short example ("конечно", "of course", "давайте назначим")
     #: and carry no item by themselves (the fuzzy layer still finds a short phrase said there)
     meaning_min_words: int = 3
+    #: A *tentative* objection raise (a client window closest in meaning to the objection's
+    #: examples, ahead of its rivals, above the meaning layer's lower bar
+    #: :attr:`qa.meaning.items.ScriptMatchers.tentative` but under the trigger threshold)
+    #: counts only when the manager's answer bears it out: its handling steps weigh at least
+    #: this share of the objection's total.
+    tentative_share: float = 0.5
     #: ``(stage id, position)`` pairs for stages whose script says no ``position``.
     positions: tuple[tuple[str, str], ...] = ()
 
@@ -140,6 +146,8 @@ class ScoringOptions:
             raise ValueError(f"handled_share must be in (0, 1], got {self.handled_share}")
         if self.meaning_min_words < 1:
             raise ValueError(f"meaning_min_words must be >= 1, got {self.meaning_min_words}")
+        if not 0 < self.tentative_share <= 1:
+            raise ValueError(f"tentative_share must be in (0, 1], got {self.tentative_share}")
         if self.mono_turn_segments < 1:
             raise ValueError(f"mono_turn_segments must be >= 1, got {self.mono_turn_segments}")
 
@@ -734,34 +742,44 @@ class Scorer:
         raises: list[_Raise] = []
         points = max_points = 0.0
         trigger_hits: dict[str, MeaningHit] = {}
+        tentative: dict[str, MeaningHit] = {}
         tm = None if self.meaning is None else self.meaning.triggers
         if tm is not None and ctx is not None and ctx.vectors is not None:
             client = ctx.expand(ctx.role_mask(CLIENT))
-            trigger_hits = tm.match(ctx.vectors, dict.fromkeys(tm.vectors, client))
+            bar = self.meaning.tentative if self.meaning is not None else None
+            caps = () if bar is None else (bar,)
+            trigger_hits, *rest = tm.match_at(ctx.vectors, dict.fromkeys(tm.vectors, client), *caps)
+            tentative = rest[0] if rest else {}
             ctx.hits["trigger"] = trigger_hits
         for ob in self.rubric.objections:
-            fuzzy = [m for ms in matches(self._trigger_q[ob.id]) for m in ms]
-            hit = trigger_hits.get(ob.id)
-            if hit is not None and hit.found and ctx is not None:
+            # (trigger, tentative): a tentative raise counts only when the answer bears it out
+            found = [(m, False) for ms in matches(self._trigger_q[ob.id]) for m in ms]
+            if ctx is not None and tm is not None:
                 # the meaning layer: client turns that say a trigger in other words (a turn
                 # the fuzzy layer found already keeps the fuzzy evidence)
-                seen = {turns[i] for m in fuzzy for i in (m.utterance_indices or (m.utterance_index,))}
-                for w in hit.all_found:
-                    if turns[ctx.owner[w]] not in seen:
-                        seen.add(turns[ctx.owner[w]])
-                        fuzzy.append(ctx.meaning_match(tm, hit, w))
-            triggers = sorted(fuzzy, key=lambda m: (m.start, -m.similarity))
+                seen = {turns[i] for m, _ in found for i in (m.utterance_indices or (m.utterance_index,))}
+                for hits, maybe in ((trigger_hits, False), (tentative, True)):
+                    hit = hits.get(ob.id)
+                    if hit is None or not hit.found:
+                        continue
+                    for w in hit.all_found:
+                        if turns[ctx.owner[w]] not in seen:
+                            seen.add(turns[ctx.owner[w]])
+                            found.append((ctx.meaning_match(tm, hit, w), maybe))
+            triggers = sorted(found, key=lambda f: (f[0].start, -f[0].similarity))
             seen_turns: set[int] = set()
-            for trig in triggers:
+            for trig, maybe in triggers:
                 last = max(trig.utterance_indices or (trig.utterance_index,))
                 turn = turns[trig.utterance_index]
                 if turn in seen_turns:
                     continue
-                seen_turns.update(turns[i] for i in (trig.utterance_indices or (trig.utterance_index,)))
                 window = set(transcript.answer_window(
                     last, ob.respond_within_turns, self.options.mono_turn_segments, turn_ids=turns
                 ))
                 got, total, step_items = self._steps(ob, window, matches, ctx)
+                if maybe and not (total > 0 and got >= self.options.tentative_share * total):
+                    continue  # said too vaguely, and the answer does not bear it out
+                seen_turns.update(turns[i] for i in (trig.utterance_indices or (trig.utterance_index,)))
                 handled = total > 0 and got >= self.options.handled_share * total
                 detail = (
                     f"raised at {clock(trig.start)}; {got:g} of {total:g} step points in the next "
@@ -769,6 +787,8 @@ class Scorer:
                 )
                 if _layer(trig) == "meaning":
                     detail += f"; raised in other words: {trig.similarity / 100:.2f} to {trig.phrase!r}"
+                if maybe:
+                    detail += ", borne out by the manager's answer"
                 items.append(
                     Item("objection", ob.id, ob.title, "handled" if handled else "unhandled", got, total, trig, detail)
                 )

@@ -214,6 +214,8 @@ def main() -> None:
     ap.add_argument("--casino", action="store_true",
                     help="instead: the same path on CaSiNo (fit 100 dialogues, measure 200)")
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("--objection-settings", action="store_true",
+                    help="calibrate with qa calibrate --fit --objection-settings")
     args = ap.parse_args()
 
     if args.casino:
@@ -240,7 +242,8 @@ def main() -> None:
     score_all(groups, args.workspace)
     before = agreement(args.workspace, work / "measure.csv")
     before_fit = agreement(args.workspace, work / "fit.csv")
-    said = qa("calibrate", str(work / "fit.csv"), "--fit", "-w", str(args.workspace))
+    said = qa("calibrate", str(work / "fit.csv"), "--fit", "-w", str(args.workspace),
+              *(["--objection-settings"] if args.objection_settings else []))
     print("\n".join(line for line in said.splitlines() if "calibration profile" in line))
     applied = score_all(groups, args.workspace)
     print("\n".join(line for line in applied.splitlines() if "calibration" in line))

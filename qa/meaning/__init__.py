@@ -60,14 +60,26 @@ class MeaningOptions:
     threshold: float | None = None
     #: Per-item thresholds (e.g. learned by ``qa calibrate --fit``); override ``threshold``.
     item_thresholds: Mapping[str, float] = field(default_factory=dict)
+    #: A script's thresholds per kind of item (``stage``, ``trigger``, ``step``: e.g. learned
+    #: by ``qa calibrate --fit``), in place of :data:`qa.meaning.items.KIND_THRESHOLDS`;
+    #: ``threshold`` and ``item_thresholds`` still win.
+    kind_thresholds: Mapping[str, float] = field(default_factory=dict)
     #: Lead over the best competing item on the same utterance (None: per-encoder default).
     margin: float | None = None
+    #: A script's *tentative* objection raises: a client window this similar to an
+    #: objection's examples (ahead of its rivals, under the trigger threshold) raises it when
+    #: the manager's answer bears it out (:class:`qa.scoring.ScoringOptions.tentative_share`).
+    #: A trigger with a threshold of its own in ``item_thresholds`` keeps it. None or 1.0:
+    #: none (the default: zero-shot, they cost more precision on calls nobody tuned on than
+    #: they gave recall, docs/meaning.md "Fourth pass"; a calibration profile may set it).
+    tentative: float | None = None
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise MeaningError(
                 f"unknown meaning encoder {self.encoder!r}; choose one of: {', '.join(ENCODERS)}")
-        for name, t in [("threshold", self.threshold), *self.item_thresholds.items()]:
+        for name, t in [("threshold", self.threshold), ("tentative", self.tentative),
+                        *self.item_thresholds.items(), *self.kind_thresholds.items()]:
             if t is not None and not -1.0 <= t <= 1.0:
                 raise MeaningError(f"meaning threshold {name!r} must be in [-1, 1], got {t}")
         if self.margin is not None and not 0.0 <= self.margin < 2.0:
@@ -407,12 +419,27 @@ class MeaningMatcher:
     ) -> dict[str, MeaningHit]:
         """Decide every item on one transcript (texts, or their vectors from :meth:`embed`;
         the same vectors given to several matchers are normalised once)."""
+        return self.match_at(utterances, eligible)[0]
+
+    def match_at(
+        self,
+        utterances: Sequence[str] | np.ndarray,
+        eligible: Mapping[str, Sequence[bool]] | None = None,
+        *caps: float,
+    ) -> list[dict[str, MeaningHit]]:
+        """:meth:`match`, then the same decision again with the threshold of every item
+        capped at each of ``caps`` (a lower, tentative bar), from one similarity product: the
+        first dict is :meth:`match`'s, then one per cap. An item with a threshold of its own
+        (``options.item_thresholds``: a calibration profile's) keeps it under every cap."""
         vecs = (utterances if isinstance(utterances, np.ndarray)
                 else self.embed([str(u) for u in utterances]))
+        own = np.asarray([k in self.options.item_thresholds for k in self._ids], dtype=bool)
+        rows = [self._threshold_row,
+                *(np.where(own, self._threshold_row, np.minimum(self._threshold_row, c)) for c in caps)]
         m = len(self._ids)
         if len(vecs) == 0:
-            return _decide_items(self._ids, np.zeros((0, m), np.float32), lambda best: best,
-                                 self._threshold_row, self.options.lead, eligible)
+            return [_decide_items(self._ids, np.zeros((0, m), np.float32), lambda best: best,
+                                  r, self.options.lead, eligible) for r in rows]
         s = _unit_rows_once(vecs) @ self._examples.T
         sims = np.maximum.reduceat(s, self._offsets, axis=1)
 
@@ -424,7 +451,8 @@ class MeaningMatcher:
             at = np.where(row == top, self._column, len(self._column))
             return np.minimum.reduceat(at, self._offsets) - self._offsets
 
-        return _decide_items(self._ids, sims, examples_at, self._threshold_row, self.options.lead, eligible)
+        # (_decide_items masks ``sims`` in place, the same way each time: the copies agree)
+        return [_decide_items(self._ids, sims, examples_at, r, self.options.lead, eligible) for r in rows]
 
     def example_text(self, hit: MeaningHit) -> str | None:
         """The example phrase a hit was closest to (for the evidence)."""

@@ -55,6 +55,9 @@ class ScriptMatchers:
     stages: MeaningMatcher | None
     triggers: MeaningMatcher | None
     steps: dict[str, MeaningMatcher] = field(default_factory=dict)
+    #: The tentative trigger bar (:attr:`MeaningOptions.tentative`); None: no tentative raises
+    #: (a bar at or above the trigger threshold adds none either).
+    tentative: float | None = None
 
     def any(self) -> MeaningMatcher | None:
         """One of the matchers (they share one encoder and cache), None when all are empty."""
@@ -97,7 +100,7 @@ def script_matchers(
         if not examples:
             return None
         o = opts if opts.threshold is not None else replace(
-            opts, threshold=KIND_THRESHOLDS[opts.encoder][kind])
+            opts, threshold=opts.kind_thresholds.get(kind, KIND_THRESHOLDS[opts.encoder][kind]))
         own = kind_thresholds(opts.item_thresholds, kind, prefix)
         if own != dict(opts.item_thresholds):
             o = replace(o, item_thresholds=own)
@@ -113,7 +116,8 @@ def script_matchers(
         triggers = make(trig, "trigger")
         steps = {ob.id: m for ob in rubric.objections
                  if (m := make({s.id: _fixed(s.phrases, s.examples) for s in ob.steps}, "step", f"{ob.id}."))}
-    return ScriptMatchers(stages, triggers, steps or {})
+    tentative = opts.tentative if opts.tentative is not None and opts.tentative < 1.0 else None
+    return ScriptMatchers(stages, triggers, steps or {}, tentative)
 
 
 def _fixed(phrases: Sequence[Any], examples: Sequence[str] = ()) -> list[str]:
