@@ -4,8 +4,8 @@
 (the 54 of ``tests/data/labelled/labels.yaml``, Russian and English), written by the code
 *before* the decision was vectorised (main at 6f10923, regenerated with the decision code
 of that time at 8fcf194 once the scripts got ``examples`` and the layer its word floor; again
-when the rubrics got a second writer's examples, by code that gave no difference from the
-file on the earlier rubrics): every item row ``qa score`` stores (status, points, the
+when the rubrics and the scripts got a second writer's examples, by code that gave no
+difference from the file on the earlier rubrics and scripts): every item row ``qa score`` stores (status, points, the
 evidence: utterance, quote, window, closest example, similarity, detail, layer) and the
 call's summary with the stored signals (``summary_json`` key ``meaning``). Three runs of the
 calls: clean at the zero-shot thresholds; with simulated recognition errors
