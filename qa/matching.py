@@ -64,9 +64,12 @@ import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from .errors import OptionError
 from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
@@ -193,8 +196,10 @@ class PreparedUtterance:
     alphas: frozenset[str]
     stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
     surfs: list[str] = field(default_factory=list)  # the tokens before stemming
+    stop_at: list[int] = field(default_factory=list)  # positions of the function words
     _ends: list[bool] | None = field(default=None, repr=False)
     _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
+    _runs: dict[tuple[int, int, bool], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
 
     @property
@@ -215,6 +220,7 @@ class PreparedUtterance:
         return self._sounds
 
     def windows(self, size: int, sound: bool) -> list[str]:
+        """Every run of ``size`` consecutive tokens (or their sound keys), joined by spaces."""
         key = (size, sound)
         w = self._windows.get(key)
         if w is None:
@@ -222,6 +228,40 @@ class PreparedUtterance:
             w = [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
             self._windows[key] = w
         return w
+
+    def runs(self, sizes: range, sound: bool) -> list[str]:
+        """The runs of every size in ``sizes``, smallest size first, in one list (one fuzzy
+        search covers them all); :meth:`run_at` says where each one is."""
+        key = (sizes.start, sizes.stop, sound)
+        got = self._runs.get(key)
+        if got is None:
+            src = self.sounds() if sound else self.toks
+            got = []
+            for size in sizes:
+                if size < 1:
+                    got += [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
+                else:  # the runs as tuples of tokens, joined in C
+                    got += map(" ".join, zip(*(src[k:] for k in range(size))))
+            self._runs[key] = got
+        return got
+
+    def run_at(self, sizes: range, k: int) -> tuple[int, int]:
+        """``(size, first token)`` of run ``k`` of :meth:`runs` (``sizes``)."""
+        n = len(self.toks)
+        for size in sizes:
+            count = n - size + 1
+            if k < count:
+                return size, k
+            k -= count
+        raise IndexError(k)
+
+    def line(self, sound: bool) -> str:
+        """All tokens (or their sound keys) joined by spaces: every run is a part of it."""
+        key = (-1, sound)  # (no run has -1 tokens)
+        got = self._windows.get(key)
+        if got is None:
+            got = self._windows[key] = [" ".join(self.sounds() if sound else self.toks)]
+        return got[0]
 
     def span(self, first: int, last: int) -> tuple[float, float, str]:
         """Start, end and original words of tokens ``first..last``."""
@@ -271,10 +311,12 @@ def prepare(
     prepared = []
     for i, u in enumerate(utts):
         an = norm.analyze(u.text)
-        toks = [t[0] for t in an.tokens]
-        alphas = frozenset(a for a in map(alphabet, toks) if a)
-        surfs = [an.surface(k) for k in range(len(toks))]
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas, [t in stop for t in toks], surfs))
+        toks = list(map(_FIRST, an.tokens))
+        alphas = frozenset(map(alphabet, toks)) - _NO_ALPHABET
+        surfs = list(an.surfaces) if an.surfaces else toks[:]
+        stops = list(map(stop.__contains__, toks))
+        stop_at = list(compress(range(len(stops)), stops))
+        prepared.append(PreparedUtterance(i, u, an, toks, alphas, stops, surfs, stop_at))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -287,6 +329,23 @@ def prepare(
         total += len(pu.toks)
     return PreparedTranscript(prepared, language_code(language), end_time, mono, continues, offsets)
 
+
+_FIRST = itemgetter(0)
+
+
+def _may_reach(target: str, text: str, cutoff: float) -> bool:
+    """Whether some run of ``text`` could be at least ``cutoff`` alike to ``target`` (a cheap
+    bound that spares building and scoring the runs of most candidate phrases).
+
+    A run (consecutive tokens, or tokens with some skipped, joined by spaces) is a subsequence
+    of ``text``, so it has at most ``s`` = LCS(target, text) characters in common with the
+    target, and ``fuzz.ratio`` = 200 x common / (len(target) + len(run)) is at most
+    200 s / (len(target) + s). Below the cutoff, no run reaches it: exactly the runs that
+    would have been found are still found."""
+    s = LCSseq.similarity(target, text)
+    return 200.0 * s / (len(target) + s) >= cutoff - 1e-9 if s else cutoff <= 1e-9
+#: What :func:`qa.normalize.alphabet` says of a token without letters (digits).
+_NO_ALPHABET = frozenset({""})
 
 _SENTENCE_END_RE = re.compile(r"[.!?;…][\"')»”\]]*$")
 
@@ -597,8 +656,9 @@ class PhraseIndex:
         """Candidate phrases (prefilter and role) and the phrase words near the utterance's."""
         cand: set[int] = set()
         near: set[int] = set()
+        cache = self._token_cache
         for t in pu.toks:
-            got, ids = self._activated(t)
+            got, ids = cache.get(t) or self._activated(t)
             if got:
                 cand |= got
                 near |= ids
@@ -652,14 +712,17 @@ class PhraseSet:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
         cutoff = c.query.threshold - _EPS
+        if not _may_reach(target, pu.line(sound), cutoff):
+            return None  # no run, plain or with words skipped, can (most candidates)
         # every run that reaches the threshold, best first (ties: shorter, then earlier); the
         # first whose words agree with the phrase and that is not negated is the match
-        hits: list[tuple[float, int, int]] = []
-        for size in self._sizes(len(c.toks), len(pu.toks)):
-            for _, score, i in process.extract(
-                target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
-            ):
-                hits.append((-score, size, i))
+        sizes = self._sizes(len(c.toks), len(pu.toks))
+        hits = [
+            (-score, *pu.run_at(sizes, k))
+            for _, score, k in process.extract(
+                target, pu.runs(sizes, sound), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+            )
+        ]
         hits.sort()
         for neg, size, i in hits:
             if self.words.accept(c, pu.toks, pu.surfs, i, i + size - 1):
@@ -723,17 +786,20 @@ class PhraseSet:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sorted_sound if sound else c.sorted_native
         toks, n = pu.toks, len(c.toks)
-        kept = [k for k in range(len(toks)) if not (pu.stops[k] and toks[k] not in c.tokset)]
+        tokset = c.tokset
+        skipped = {k for k in pu.stop_at if toks[k] not in tokset}
+        kept = [k for k in range(len(toks)) if k not in skipped]
+        words = [toks[k] for k in kept]
         slack = self.options.window_slack
         max_span = n + slack + 2
         windows: list[str] = []
         spans: list[tuple[int, int]] = []
+        order_free = self.words.order_free
         for size in range(max(2, n - slack), n + slack + 1):
-            for a in range(0, len(kept) - size + 1):
-                i, j = kept[a], kept[a + size - 1]
+            for a, (i, j) in enumerate(zip(kept, kept[size - 1 :])):
                 if j - i + 1 > max_span:
                     continue
-                windows.append(self.words.order_free([toks[k] for k in kept[a : a + size]], sound))
+                windows.append(order_free(words[a : a + size], sound))
                 spans.append((i, j))
         if not windows:
             return None
@@ -807,6 +873,8 @@ class PhraseSet:
         split = len(a.toks)
         hits: list[tuple[float, int, int]] = []
         cutoff = c.query.threshold - _EPS
+        if not _may_reach(target, " ".join(src), cutoff):
+            return None
         for size in self._sizes(len(c.toks), len(src)):
             starts = range(max(0, split - size + 1), min(split, len(src) - size + 1))
             windows = [" ".join(src[i : i + size]) for i in starts]

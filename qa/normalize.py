@@ -48,7 +48,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -251,6 +252,23 @@ class Analysis:
         return " ".join(self.words[a : b + 1])
 
 
+class _WordForms(NamedTuple):
+    """What the per-word steps make of one written word (:meth:`Normalizer._forms`)."""
+
+    pieces: tuple[str, ...]  # the tokens it becomes before stemming (none: a redaction token)
+    stems: tuple[str, ...]  # the same, stemmed when the preset stems (else ``pieces``)
+    numbers: bool  # the numbers step could concern it (a digit or a number word)
+    fillers: bool  # the fillers step could concern it (it starts a filler)
+    synonym: bool  # one of its stems starts a synonym entry
+    one: bool  # exactly one piece (most words): then ``piece`` and ``stem`` are it
+    piece: str
+    stem: str
+
+
+# fields of _WordForms, read by C loops (map) over a text's words
+_NUMBERS, _FILLERS, _SYNONYM, _ONE, _PIECE, _STEM = (itemgetter(k) for k in range(2, 8))
+
+
 class Normalizer:
     """A compiled preset for one language, with per-word caches (reuse it for many texts)."""
 
@@ -263,8 +281,9 @@ class Normalizer:
             raise ValueError(f"unknown normalisation step {unknown[0]!r}; steps are {STEPS}")
         self.steps = frozenset(steps)
         self.language = language if isinstance(language, Language) else load_language(language)
-        self._word_cache: dict[str, tuple[str, ...]] = {}
         self._stem_cache: dict[str, str] = {}
+        #: word as written -> its :class:`_WordForms` (the whole per-word work, done once)
+        self._forms_cache: dict[str, _WordForms] = {}
         self._stem: Callable[[str], str] | None = None
         lang = self.language
         self._number_words = lang.numbers.words
@@ -286,6 +305,8 @@ class Normalizer:
 
         if "synonyms" in self.steps and lang.synonyms:
             self._compile_synonyms()
+        # forms made while the synonyms were compiled do not know their synonym starts
+        self._forms_cache.clear()
 
     def _compile_synonyms(self) -> None:
         """Each entry of a synonym group, normalised by this preset's other steps, maps to the
@@ -312,12 +333,10 @@ class Normalizer:
 
     # -- per-word steps (cached) -----------------------------------------------------------
     def _word(self, word: str) -> tuple[str, ...]:
-        cached = self._word_cache.get(word)
-        if cached is not None:
-            return cached
+        """The pieces one written word becomes (case, characters, punctuation); uncached,
+        :meth:`_forms` caches them with their stems."""
         w = word
         if _REDACTION_TOKEN_RE.fullmatch(w):
-            self._word_cache[word] = ()
             return ()
         if "lowercase" in self.steps:
             w = w.lower()
@@ -333,9 +352,6 @@ class Normalizer:
             pieces = tuple(q for p in pieces for q in p.split("_") if q)
         else:
             pieces = (w,) if w else ()
-        if len(self._word_cache) > 200_000:  # unbounded vocabularies: start over, stay small
-            self._word_cache.clear()
-        self._word_cache[word] = pieces
         return pieces
 
     def stem(self, token: str) -> str:
@@ -349,32 +365,70 @@ class Normalizer:
             self._stem_cache[token] = s
         return s
 
+    def _forms(self, word: str) -> _WordForms:
+        """Everything the per-word steps make of one written word, cached: its pieces, their
+        stems, and whether a sequence step (numbers, fillers, synonyms) could concern it."""
+        got = self._forms_cache.get(word)
+        if got is not None:
+            return got
+        pieces = self._word(word)
+        steps = self.steps
+        numbers = "numbers" in steps and any(p[0].isdigit() or p in self._number_words for p in pieces)
+        fillers = "fillers" in steps and any(p in self._filler_starts for p in pieces)
+        stems = tuple(self.stem(p) for p in pieces) if self._stem is not None else pieces
+        synonym = any(t in self._synonym_starts for t in stems)
+        one = len(pieces) == 1
+        got = _WordForms(
+            pieces, stems, numbers, fillers, synonym, one, pieces[0] if one else "", stems[0] if one else ""
+        )
+        if len(self._forms_cache) > 200_000:  # unbounded vocabularies: start over, stay small
+            self._forms_cache.clear()
+        self._forms_cache[word] = got
+        return got
+
     # -- whole text ----------------------------------------------------------------------------
     def analyze(self, text: str) -> Analysis:
         return self._analyze(text, synonyms=True)
 
     def _analyze(self, text: str, synonyms: bool) -> Analysis:
         words = tuple(text.split())
-        toks: list[Token] = []
-        for i, w in enumerate(words):
-            for p in self._word(w):
-                toks.append((p, i, i))
+        cache = self._forms_cache
+        forms = [cache.get(w) or self._forms(w) for w in words]
+        numbers = any(map(_NUMBERS, forms))
+        if not numbers and not any(map(_FILLERS, forms)):
+            return self._analyze_words(words, forms, synonyms)
+        toks: list[Token] = [(p, i, i) for i, f in enumerate(forms) for p in f.pieces]
         # the sequence steps only run when a token could concern them (most utterances: none)
-        if "numbers" in self.steps and any(
-            t[0][0].isdigit() or t[0] in self._number_words for t in toks
-        ):
+        fillers = True  # some word starts a filler, unless the numbers step changed the tokens
+        if numbers:
             # a number never continues past punctuation: "2 миллиона, 300 ..." is two numbers
             stops = {i for i, w in enumerate(words) if w[-1] in _PAUSES}
             toks = _join_digit_groups(toks, stops)
             if self.language.numbers:
                 toks = _merge_numbers(toks, self.language.numbers, stops)
-        if "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks):
+            fillers = "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks)
+        if fillers:
             toks = _drop_fillers(toks, self.language)
         surfaces: tuple[str, ...] = ()
         if self._stem is not None:
             surfaces = tuple(t[0] for t in toks)
-            toks = [(self.stem(t), a, b) for t, a, b in toks]
+            stem = self.stem
+            toks = [(stem(t), a, b) for t, a, b in toks]
         if synonyms and self._synonyms and any(t[0] in self._synonym_starts for t in toks):
+            toks, surfaces = self._replace_synonyms(toks, surfaces)
+        return Analysis(words, tuple(toks), surfaces)
+
+    def _analyze_words(self, words: tuple[str, ...], forms: list[_WordForms], synonyms: bool) -> Analysis:
+        """:meth:`_analyze` of a text no number or filler step concerns (most utterances):
+        each word's cached pieces and stems, in order (the same tokens, made cheaper)."""
+        if all(map(_ONE, forms)):  # one token per word: C loops
+            at = range(len(forms))
+            toks: list[Token] = list(zip(map(_STEM, forms), at, at))
+            surfaces = tuple(map(_PIECE, forms)) if self._stem is not None else ()
+        else:
+            toks = [(t, i, i) for i, f in enumerate(forms) for t in f.stems]
+            surfaces = tuple(p for f in forms for p in f.pieces) if self._stem is not None else ()
+        if synonyms and self._synonyms and any(map(_SYNONYM, forms)):
             toks, surfaces = self._replace_synonyms(toks, surfaces)
         return Analysis(words, tuple(toks), surfaces)
 
