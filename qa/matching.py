@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress
@@ -185,7 +186,7 @@ class Match:
 
 
 # ---- prepared transcript ----------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class PreparedUtterance:
     """An utterance normalised once per call; window strings are built lazily."""
 
@@ -198,9 +199,10 @@ class PreparedUtterance:
     surfs: list[str] = field(default_factory=list)  # the tokens before stemming
     stop_at: list[int] = field(default_factory=list)  # positions of the function words
     _ends: list[bool] | None = field(default=None, repr=False)
-    _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
-    _runs: dict[tuple[int, int, bool], list[str]] = field(default_factory=dict, repr=False)
+    #: runs of one size ``(size, sound)``, of several ``(first size, last size + 1, sound)``
+    _windows: dict[tuple[int, ...], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
+    _chars: dict[bool, dict[str, int]] | None = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
@@ -233,7 +235,7 @@ class PreparedUtterance:
         """The runs of every size in ``sizes``, smallest size first, in one list (one fuzzy
         search covers them all); :meth:`run_at` says where each one is."""
         key = (sizes.start, sizes.stop, sound)
-        got = self._runs.get(key)
+        got = self._windows.get(key)
         if got is None:
             src = self.sounds() if sound else self.toks
             got = []
@@ -242,7 +244,7 @@ class PreparedUtterance:
                     got += [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
                 else:  # the runs as tuples of tokens, joined in C
                     got += map(" ".join, zip(*(src[k:] for k in range(size))))
-            self._runs[key] = got
+            self._windows[key] = got
         return got
 
     def run_at(self, sizes: range, k: int) -> tuple[int, int]:
@@ -262,6 +264,15 @@ class PreparedUtterance:
         if got is None:
             got = self._windows[key] = [" ".join(self.sounds() if sound else self.toks)]
         return got[0]
+
+    def chars(self, sound: bool) -> dict[str, int]:
+        """How often each character is in :meth:`line`."""
+        if self._chars is None:
+            self._chars = {}
+        got = self._chars.get(sound)
+        if got is None:
+            got = self._chars[sound] = dict(Counter(self.line(sound)))
+        return got
 
     def span(self, first: int, last: int) -> tuple[float, float, str]:
         """Start, end and original words of tokens ``first..last``."""
@@ -344,6 +355,18 @@ def _may_reach(target: str, text: str, cutoff: float) -> bool:
     would have been found are still found."""
     s = LCSseq.similarity(target, text)
     return 200.0 * s / (len(target) + s) >= cutoff - 1e-9 if s else cutoff <= 1e-9
+
+
+def _may_reorder(chars: dict[str, int], length: int, text_chars: dict[str, int], cutoff: float) -> bool:
+    """:func:`_may_reach` for the order-free runs of :meth:`PhraseSet._reordered` (``chars``:
+    how often each character is in the target, ``length`` long; ``text_chars``: the same
+    for the utterance's tokens joined by spaces).
+
+    An order-free run is some of the utterance's tokens in another order, joined by spaces
+    (and by "_" after a negation), so it has at most ``common`` characters in common with the
+    target: each character as often as both have it ("_" as often as the target has it)."""
+    common = sum(min(n, text_chars.get(ch, 0)) if ch != "_" else n for ch, n in chars.items())
+    return 200.0 * common / (length + common) >= cutoff - 1e-9 if common else cutoff <= 1e-9
 #: What :func:`qa.normalize.alphabet` says of a token without letters (digits).
 _NO_ALPHABET = frozenset({""})
 
@@ -406,6 +429,8 @@ class _Compiled:
     vocab: frozenset[int] = frozenset()  # prefilter words: all near an utterance's words
     sorted_native: str = ""  # the stems in alphabetical order (order-free comparison)
     sorted_sound: str = ""
+    #: how often each character is in ``sorted_native`` / ``sorted_sound`` (:func:`_may_reorder`)
+    sorted_chars: tuple[dict[str, int], dict[str, int]] = ({}, {})
 
 
 class WordMatcher:
@@ -588,9 +613,10 @@ class PhraseIndex:
         vocab_id = {t: i for i, t in enumerate(self._vocab)}
         for qi, c in enumerate(self.compiled):
             ids = frozenset(vocab_id[t] for t in c.toks if t in vocab_id and qi in activates[t])
+            native, sound = self.words.order_free(c.toks), self.words.order_free(c.toks, sound=True)
             self.compiled[qi] = replace(
-                c, vocab=ids, sorted_native=self.words.order_free(c.toks),
-                sorted_sound=self.words.order_free(c.toks, sound=True),
+                c, vocab=ids, sorted_native=native, sorted_sound=sound,
+                sorted_chars=(dict(Counter(native)), dict(Counter(sound))),
             )
         self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
         self._vocab_alpha = [alphabet(t) for t in self._vocab]
@@ -785,6 +811,9 @@ class PhraseSet:
         have are left out, as in :meth:`_gapped`."""
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sorted_sound if sound else c.sorted_native
+        cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
+        if not _may_reorder(c.sorted_chars[sound], len(target), pu.chars(sound), cutoff):
+            return None  # no reordered run can reach the threshold (most of them)
         toks, n = pu.toks, len(c.toks)
         tokset = c.tokset
         skipped = {k for k in pu.stop_at if toks[k] not in tokset}
@@ -803,7 +832,6 @@ class PhraseSet:
                 spans.append((i, j))
         if not windows:
             return None
-        cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
         hits = sorted(
             (-score, spans[k][1] - spans[k][0], k)
             for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import yaml
 
@@ -263,10 +263,11 @@ class _WordForms(NamedTuple):
     one: bool  # exactly one piece (most words): then ``piece`` and ``stem`` are it
     piece: str
     stem: str
+    plain: bool  # one piece, and no sequence step (numbers, fillers, synonyms) concerns it
 
 
 # fields of _WordForms, read by C loops (map) over a text's words
-_NUMBERS, _FILLERS, _SYNONYM, _ONE, _PIECE, _STEM = (itemgetter(k) for k in range(2, 8))
+_NUMBERS, _FILLERS, _SYNONYM, _ONE, _PIECE, _STEM, _PLAIN = (itemgetter(k) for k in range(2, 9))
 
 
 class Normalizer:
@@ -379,7 +380,8 @@ class Normalizer:
         synonym = any(t in self._synonym_starts for t in stems)
         one = len(pieces) == 1
         got = _WordForms(
-            pieces, stems, numbers, fillers, synonym, one, pieces[0] if one else "", stems[0] if one else ""
+            pieces, stems, numbers, fillers, synonym, one, pieces[0] if one else "", stems[0] if one else "",
+            one and not (numbers or fillers or synonym),
         )
         if len(self._forms_cache) > 200_000:  # unbounded vocabularies: start over, stay small
             self._forms_cache.clear()
@@ -392,8 +394,14 @@ class Normalizer:
 
     def _analyze(self, text: str, synonyms: bool) -> Analysis:
         words = tuple(text.split())
-        cache = self._forms_cache
-        forms = [cache.get(w) or self._forms(w) for w in words]
+        cached = list(map(self._forms_cache.get, words))
+        forms = cast(list[_WordForms], cached)
+        if None in cached:
+            forms = [f or self._forms(w) for f, w in zip(cached, words)]
+        if all(map(_PLAIN, forms)):  # most texts: one token per word, nothing to join or drop
+            at = range(len(forms))
+            pieces = tuple(map(_PIECE, forms)) if self._stem is not None else ()
+            return Analysis(words, tuple(zip(map(_STEM, forms), at, at)), pieces)
         numbers = any(map(_NUMBERS, forms))
         if not numbers and not any(map(_FILLERS, forms)):
             return self._analyze_words(words, forms, synonyms)
@@ -412,8 +420,8 @@ class Normalizer:
         surfaces: tuple[str, ...] = ()
         if self._stem is not None:
             surfaces = tuple(t[0] for t in toks)
-            stem = self.stem
-            toks = [(stem(t), a, b) for t, a, b in toks]
+            stem, known = self.stem, self._stem_cache
+            toks = [(known.get(t) or stem(t), a, b) for t, a, b in toks]
         if synonyms and self._synonyms and any(t[0] in self._synonym_starts for t in toks):
             toks, surfaces = self._replace_synonyms(toks, surfaces)
         return Analysis(words, tuple(toks), surfaces)
