@@ -73,7 +73,15 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
 from .errors import OptionError
-from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
+from .normalize import (
+    Analysis,
+    Normalizer,
+    alphabet,
+    language_code,
+    load_language,
+    plain_analysis,
+    sound_key,
+)
 from .transcripts import UNKNOWN, Transcript, Utterance
 
 
@@ -192,21 +200,29 @@ class PreparedUtterance:
 
     index: int
     utterance: Utterance
-    analysis: Analysis
+    #: None until asked for (:attr:`analysis`) when the tokens came from the words one to one
+    _analysis: Analysis | None
     toks: list[str]
     alphas: frozenset[str]
     stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
     surfs: list[str] = field(default_factory=list)  # the tokens before stemming
-    stop_at: list[int] = field(default_factory=list)  # positions of the function words
     _ends: list[bool] | None = field(default=None, repr=False)
     #: runs of one size ``(size, sound)``, of several ``(first size, last size + 1, sound)``
     _windows: dict[tuple[int, ...], list[str]] = field(default_factory=dict, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
     _chars: dict[bool, dict[str, int]] | None = field(default=None, repr=False)
+    _stemmed: bool = field(default=True, repr=False)  # the analysis keeps the surfaces
 
     @property
     def role(self) -> str:
         return self.utterance.role
+
+    @property
+    def analysis(self) -> Analysis:
+        """The utterance's words and tokens (:meth:`qa.normalize.Normalizer.analyze`)."""
+        if self._analysis is None:
+            self._analysis = plain_analysis(self.utterance.text, self.toks, self.surfs, self._stemmed)
+        return self._analysis
 
     @property
     def ends(self) -> list[bool]:
@@ -320,14 +336,19 @@ def prepare(
     norm = _normalizer(language)
     stop = _stop_stems(language)
     prepared = []
+    stemmed = norm.stems
     for i, u in enumerate(utts):
-        an = norm.analyze(u.text)
-        toks = list(map(_FIRST, an.tokens))
+        plain = norm.plain_tokens(u.text)
+        an: Analysis | None = None
+        if plain is not None:  # most utterances: one token per word, built only when quoted
+            toks, surfs = plain
+        else:
+            an = norm.analyze(u.text)
+            toks = list(map(_FIRST, an.tokens))
+            surfs = list(an.surfaces) if an.surfaces else toks[:]
         alphas = frozenset(map(alphabet, toks)) - _NO_ALPHABET
-        surfs = list(an.surfaces) if an.surfaces else toks[:]
         stops = list(map(stop.__contains__, toks))
-        stop_at = list(compress(range(len(stops)), stops))
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas, stops, surfs, stop_at))
+        prepared.append(PreparedUtterance(i, u, an, toks, alphas, stops, surfs, _stemmed=stemmed))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -816,7 +837,7 @@ class PhraseSet:
             return None  # no reordered run can reach the threshold (most of them)
         toks, n = pu.toks, len(c.toks)
         tokset = c.tokset
-        skipped = {k for k in pu.stop_at if toks[k] not in tokset}
+        skipped = {k for k in compress(range(len(toks)), pu.stops) if toks[k] not in tokset}
         kept = [k for k in range(len(toks)) if k not in skipped]
         words = [toks[k] for k in kept]
         slack = self.options.window_slack

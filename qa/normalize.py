@@ -392,12 +392,31 @@ class Normalizer:
     def analyze(self, text: str) -> Analysis:
         return self._analyze(text, synonyms=True)
 
+    def _word_forms(self, words: Sequence[str]) -> list[_WordForms]:
+        cached = list(map(self._forms_cache.get, words))
+        if None in cached:
+            return [f or self._forms(w) for f, w in zip(cached, words)]
+        return cast(list[_WordForms], cached)
+
+    def plain_tokens(self, text: str) -> tuple[list[str], list[str]] | None:
+        """The tokens of a text and their forms before stemming, when every word of it is one
+        token that no sequence step (numbers, fillers, synonyms) concerns -- most texts; None
+        for the others (ask :meth:`analyze`). Token ``i`` is then word ``i``: the
+        :class:`Analysis` is ``Analysis(words, ((tok, i, i), ...), surfaces)`` (surfaces when
+        the preset stems), built only by whoever needs it (:func:`plain_analysis`)."""
+        forms = self._word_forms(text.split())
+        if all(map(_PLAIN, forms)):
+            return list(map(_STEM, forms)), list(map(_PIECE, forms))
+        return None
+
+    @property
+    def stems(self) -> bool:
+        """Whether this preset stems (and an :class:`Analysis` keeps the surfaces)."""
+        return self._stem is not None
+
     def _analyze(self, text: str, synonyms: bool) -> Analysis:
         words = tuple(text.split())
-        cached = list(map(self._forms_cache.get, words))
-        forms = cast(list[_WordForms], cached)
-        if None in cached:
-            forms = [f or self._forms(w) for f, w in zip(cached, words)]
+        forms = self._word_forms(words)
         if all(map(_PLAIN, forms)):  # most texts: one token per word, nothing to join or drop
             at = range(len(forms))
             pieces = tuple(map(_PIECE, forms)) if self._stem is not None else ()
@@ -468,10 +487,19 @@ class Normalizer:
         return out, tuple(outs) if surfaces else ()
 
     def tokens(self, text: str) -> list[str]:
-        return [t[0] for t in self.analyze(text).tokens]
+        plain = self.plain_tokens(text)
+        return plain[0] if plain is not None else [t[0] for t in self.analyze(text).tokens]
 
     def normalize(self, text: str) -> str:
         return " ".join(self.tokens(text))
+
+
+def plain_analysis(text: str, toks: Sequence[str], surfaces: Sequence[str], stems: bool) -> Analysis:
+    """The :class:`Analysis` of a text whose tokens :meth:`Normalizer.plain_tokens` gave
+    (``stems``: the normalizer's :attr:`Normalizer.stems`): what :meth:`Normalizer.analyze`
+    returns for it."""
+    at = range(len(toks))
+    return Analysis(tuple(text.split()), tuple(zip(toks, at, at)), tuple(surfaces) if stems else ())
 
 
 @lru_cache(maxsize=64)
