@@ -196,22 +196,25 @@ class Match:
 # ---- prepared transcript ----------------------------------------------------------------------
 @dataclass(slots=True)
 class PreparedUtterance:
-    """An utterance normalised once per call; window strings are built lazily."""
+    """An utterance normalised once per call; what only some phrases need (the analysis,
+    alphabets, function words, runs, sound keys) is made when first asked for."""
 
     index: int
     utterance: Utterance
     #: None until asked for (:attr:`analysis`) when the tokens came from the words one to one
     _analysis: Analysis | None
     toks: list[str]
-    alphas: frozenset[str]
-    stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
-    surfs: list[str] = field(default_factory=list)  # the tokens before stemming
-    _ends: list[bool] | None = field(default=None, repr=False)
-    #: runs of one size ``(size, sound)``, of several ``(first size, last size + 1, sound)``
-    _windows: dict[tuple[int, ...], list[str]] = field(default_factory=dict, repr=False)
-    _sounds: list[str] | None = field(default=None, repr=False)
-    _chars: dict[bool, dict[str, int]] | None = field(default=None, repr=False)
+    surfs: list[str]  # the tokens before stemming
+    #: the language's function words (:attr:`stops` says which tokens are one)
+    _stop_words: frozenset[str] = field(default=frozenset(), repr=False)
     _stemmed: bool = field(default=True, repr=False)  # the analysis keeps the surfaces
+    _alphas: frozenset[str] | None = field(default=None, repr=False)
+    _stops: list[bool] | None = field(default=None, repr=False)
+    _ends: list[bool] | None = field(default=None, repr=False)
+    #: runs of one size ``(size, sound)``, of several ``(first size, last size + 1, sound)``,
+    #: the whole line ``(-1, sound)``
+    _windows: dict[tuple[int, ...], list[str]] | None = field(default=None, repr=False)
+    _sounds: list[str] | None = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
@@ -225,12 +228,32 @@ class PreparedUtterance:
         return self._analysis
 
     @property
+    def alphas(self) -> frozenset[str]:
+        """The alphabets of the tokens (digits have none)."""
+        if self._alphas is None:
+            self._alphas = frozenset(map(alphabet, self.toks)) - _NO_ALPHABET
+        return self._alphas
+
+    @property
+    def stops(self) -> list[bool]:
+        """Which tokens are function words (may be skipped inside a phrase)."""
+        if self._stops is None:
+            self._stops = list(map(self._stop_words.__contains__, self.toks))
+        return self._stops
+
+    @property
     def ends(self) -> list[bool]:
         """Which tokens end a sentence (their word ends with . ! ? ; or …)."""
         if self._ends is None:
             words = self.analysis.words
             self._ends = [_SENTENCE_END_RE.search(words[t[2]]) is not None for t in self.analysis.tokens]
         return self._ends
+
+    @property
+    def _cache(self) -> dict[tuple[int, ...], list[str]]:
+        if self._windows is None:
+            self._windows = {}
+        return self._windows
 
     def sounds(self) -> list[str]:
         if self._sounds is None:
@@ -240,18 +263,18 @@ class PreparedUtterance:
     def windows(self, size: int, sound: bool) -> list[str]:
         """Every run of ``size`` consecutive tokens (or their sound keys), joined by spaces."""
         key = (size, sound)
-        w = self._windows.get(key)
+        w = self._cache.get(key)
         if w is None:
             src = self.sounds() if sound else self.toks
             w = [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
-            self._windows[key] = w
+            self._cache[key] = w
         return w
 
     def runs(self, sizes: range, sound: bool) -> list[str]:
         """The runs of every size in ``sizes``, smallest size first, in one list (one fuzzy
         search covers them all); :meth:`run_at` says where each one is."""
         key = (sizes.start, sizes.stop, sound)
-        got = self._windows.get(key)
+        got = self._cache.get(key)
         if got is None:
             src = self.sounds() if sound else self.toks
             got = []
@@ -260,7 +283,7 @@ class PreparedUtterance:
                     got += [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
                 else:  # the runs as tuples of tokens, joined in C
                     got += map(" ".join, zip(*(src[k:] for k in range(size))))
-            self._windows[key] = got
+            self._cache[key] = got
         return got
 
     def run_at(self, sizes: range, k: int) -> tuple[int, int]:
@@ -276,19 +299,10 @@ class PreparedUtterance:
     def line(self, sound: bool) -> str:
         """All tokens (or their sound keys) joined by spaces: every run is a part of it."""
         key = (-1, sound)  # (no run has -1 tokens)
-        got = self._windows.get(key)
+        got = self._cache.get(key)
         if got is None:
-            got = self._windows[key] = [" ".join(self.sounds() if sound else self.toks)]
+            got = self._cache[key] = [" ".join(self.sounds() if sound else self.toks)]
         return got[0]
-
-    def chars(self, sound: bool) -> dict[str, int]:
-        """How often each character is in :meth:`line`."""
-        if self._chars is None:
-            self._chars = {}
-        got = self._chars.get(sound)
-        if got is None:
-            got = self._chars[sound] = dict(Counter(self.line(sound)))
-        return got
 
     def span(self, first: int, last: int) -> tuple[float, float, str]:
         """Start, end and original words of tokens ``first..last``."""
@@ -346,9 +360,7 @@ def prepare(
             an = norm.analyze(u.text)
             toks = list(map(_FIRST, an.tokens))
             surfs = list(an.surfaces) if an.surfaces else toks[:]
-        alphas = frozenset(map(alphabet, toks)) - _NO_ALPHABET
-        stops = list(map(stop.__contains__, toks))
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas, stops, surfs, _stemmed=stemmed))
+        prepared.append(PreparedUtterance(i, u, an, toks, surfs, stop, stemmed))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -378,15 +390,15 @@ def _may_reach(target: str, text: str, cutoff: float) -> bool:
     return 200.0 * s / (len(target) + s) >= cutoff - 1e-9 if s else cutoff <= 1e-9
 
 
-def _may_reorder(chars: dict[str, int], length: int, text_chars: dict[str, int], cutoff: float) -> bool:
+def _may_reorder(chars: dict[str, int], length: int, text: str, cutoff: float) -> bool:
     """:func:`_may_reach` for the order-free runs of :meth:`PhraseSet._reordered` (``chars``:
-    how often each character is in the target, ``length`` long; ``text_chars``: the same
-    for the utterance's tokens joined by spaces).
+    how often each character is in the target, ``length`` long; ``text``: the utterance's
+    tokens joined by spaces).
 
     An order-free run is some of the utterance's tokens in another order, joined by spaces
     (and by "_" after a negation), so it has at most ``common`` characters in common with the
     target: each character as often as both have it ("_" as often as the target has it)."""
-    common = sum(min(n, text_chars.get(ch, 0)) if ch != "_" else n for ch, n in chars.items())
+    common = sum(min(n, text.count(ch)) if ch != "_" else n for ch, n in chars.items())
     return 200.0 * common / (length + common) >= cutoff - 1e-9 if common else cutoff <= 1e-9
 #: What :func:`qa.normalize.alphabet` says of a token without letters (digits).
 _NO_ALPHABET = frozenset({""})
@@ -833,7 +845,7 @@ class PhraseSet:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sorted_sound if sound else c.sorted_native
         cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
-        if not _may_reorder(c.sorted_chars[sound], len(target), pu.chars(sound), cutoff):
+        if not _may_reorder(c.sorted_chars[sound], len(target), pu.line(sound), cutoff):
             return None  # no reordered run can reach the threshold (most of them)
         toks, n = pu.toks, len(c.toks)
         tokset = c.tokset
