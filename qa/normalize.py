@@ -266,6 +266,8 @@ class _WordForms(NamedTuple):
     plain: bool  # one piece, and no sequence step (numbers, fillers, synonyms) concerns it
 
 
+#: a token's text (C loops over tokens)
+_TEXT = itemgetter(0)
 # fields of _WordForms, read by C loops (map) over a text's words
 _NUMBERS, _FILLERS, _SYNONYM, _ONE, _PIECE, _STEM, _PLAIN = (itemgetter(k) for k in range(2, 9))
 
@@ -433,15 +435,15 @@ class Normalizer:
             toks = _join_digit_groups(toks, stops)
             if self.language.numbers:
                 toks = _merge_numbers(toks, self.language.numbers, stops)
-            fillers = "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks)
+            fillers = "fillers" in self.steps and not self._filler_starts.isdisjoint(map(_TEXT, toks))
         if fillers:
-            toks = _drop_fillers(toks, self.language)
+            toks = _drop_fillers(toks, self.language, self._filler_starts)
         surfaces: tuple[str, ...] = ()
         if self._stem is not None:
-            surfaces = tuple(t[0] for t in toks)
+            surfaces = tuple(map(_TEXT, toks))
             stem, known = self.stem, self._stem_cache
             toks = [(known.get(t) or stem(t), a, b) for t, a, b in toks]
-        if synonyms and self._synonyms and any(t[0] in self._synonym_starts for t in toks):
+        if synonyms and self._synonyms and not self._synonym_starts.isdisjoint(map(_TEXT, toks)):
             toks, surfaces = self._replace_synonyms(toks, surfaces)
         return Analysis(words, tuple(toks), surfaces)
 
@@ -538,8 +540,15 @@ def _join_digit_groups(toks: list[Token], stops: set[int]) -> list[Token]:
         return toks
     out: list[Token] = []
     joinable = False  # whether out[-1] may take another 3-digit group
-    for tok in toks:
+    i = 0
+    # only tokens that start with a digit can join or be joined; any other resets
+    for at in [k for k, tok in enumerate(toks) if tok[0][0].isdigit()]:
+        if at > i:
+            out += toks[i:at]
+            joinable = False
+        tok = toks[at]
         t = tok[0]
+        i = at + 1
         if joinable and len(t) == 3 and t.isdigit() and out[-1][2] == tok[1] - 1:
             prev = out[-1]
             out[-1] = (prev[0] + t, prev[1], tok[2])
@@ -547,6 +556,7 @@ def _join_digit_groups(toks: list[Token], stops: set[int]) -> list[Token]:
             continue
         out.append(tok)
         joinable = t.isdigit() and len(t) <= 3 and tok[2] not in stops
+    out += toks[i:]
     return out
 
 
@@ -562,13 +572,18 @@ def _merge_numbers(toks: list[Token], nums: NumberWords, stops: set[int]) -> lis
     """Number words (and digits before multipliers) -> one digit token."""
     out: list[Token] = []
     i, n = 0, len(toks)
-    while i < n:
+    lookup = nums.lookup
+    # where a number may start: a number word or digits; the tokens between are kept as they are
+    begins = [
+        k for k, (t, _, _) in enumerate(toks)
+        if lookup(t) is not None or (t[0].isdigit() and _DIGITS_RE.fullmatch(t) is not None)
+    ]
+    for at in begins:
+        if at < i:
+            continue  # in the number before
+        out += toks[i:at]
+        i = at
         t = toks[i][0]
-        starts = nums.lookup(t) is not None or _DIGITS_RE.fullmatch(t) is not None
-        if not starts:
-            out.append(toks[i])
-            i += 1
-            continue
         total = 0.0  # finished parts (thousands, millions...)
         group = 0.0  # the part below the last multiplier
         slot = 4  # the smallest rank used in the group; a new part must be smaller
@@ -622,31 +637,40 @@ def _merge_numbers(toks: list[Token], nums: NumberWords, stops: set[int]) -> lis
             last -= 1
         out.append((_fmt_number(total + group), toks[i][1], toks[last][2]))
         i = last + 1
+    out += toks[i:]
     return out
 
 
 # ---- fillers ------------------------------------------------------------------------------
-def _drop_fillers(toks: list[Token], lang: Language) -> list[Token]:
+def _drop_fillers(toks: list[Token], lang: Language, starts: frozenset[str] | None = None) -> list[Token]:
+    """Tokens less the fillers and filler phrases, left to right. ``starts``: the words that
+    begin a filler or a filler phrase (computed when not given); the tokens between them are
+    kept as they are, so only those words are looked at one by one."""
+    phrases = lang.filler_phrases
+    if starts is None:
+        starts = lang.fillers | frozenset(ph[0] for ph in phrases)
     out: list[Token] = []
     i, n = 0, len(toks)
-    phrases = lang.filler_phrases
-    starts = {ph[0] for ph in phrases}
-    while i < n:
-        t = toks[i][0]
+    for at in [k for k, tok in enumerate(toks) if tok[0] in starts]:
+        if at < i:
+            continue  # inside a filler phrase dropped already
+        out += toks[i:at]
+        t = toks[at][0]
         if t in lang.fillers:
-            i += 1
+            i = at + 1
             continue
         skip = 0
-        for ph in phrases if t in starts else ():
+        for ph in phrases:
             k = len(ph)
-            if t == ph[0] and i + k <= n and all(toks[i + m][0] == ph[m] for m in range(1, k)):
+            if t == ph[0] and at + k <= n and all(toks[at + m][0] == ph[m] for m in range(1, k)):
                 skip = k
                 break
         if skip:
-            i += skip
+            i = at + skip
             continue
-        out.append(toks[i])
-        i += 1
+        out.append(toks[at])
+        i = at + 1
+    out += toks[i:]
     return out
 
 
