@@ -20,6 +20,11 @@ How a phrase is found in an utterance:
    When no run reaches it, runs with extra function words (the language's ``stop_words``, not
    in the phrase) are tried with those words skipped: "какой у вас бюджет" says
    "какой бюджет". The phrase's own words and negations are never skipped.
+   Cost: every run is a part of the utterance's stems joined by spaces (its words in order,
+   some left out), so no run can be more alike than the longest common subsequence of the
+   phrase and the whole utterance allows (:func:`_may_reach`, one C call); when that bound is
+   under the threshold, which it is for most prefilter candidates, no run is built. The
+   bound only skips work: the same runs are found.
    Words (:class:`WordMatcher`): a run that reaches the threshold is only the phrase when every content word of the
    phrase (not a function word) has a word in the run at least ``word_floor`` alike, so one
    long shared word cannot carry a phrase ("перезвоните через полгода" is not "перезвоните
@@ -215,6 +220,7 @@ class PreparedUtterance:
     #: the whole line ``(-1, sound)``
     _windows: dict[tuple[int, ...], list[str]] | None = field(default=None, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
+    _gaps: dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]] | None = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
@@ -248,6 +254,14 @@ class PreparedUtterance:
             words = self.analysis.words
             self._ends = [_SENTENCE_END_RE.search(words[t[2]]) is not None for t in self.analysis.tokens]
         return self._ends
+
+    @property
+    def gapped_cache(self) -> dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]]:
+        """The runs with skipped words :meth:`PhraseSet._gapped` made here, by phrase length,
+        window slack, alphabet and the words kept."""
+        if self._gaps is None:
+            self._gaps = {}
+        return self._gaps
 
     @property
     def _cache(self) -> dict[tuple[int, ...], list[str]]:
@@ -787,7 +801,9 @@ class PhraseSet:
             if self.words.accept(c, pu.toks, pu.surfs, i, i + size - 1):
                 return -neg, i, i + size - 1
         if c.has_content:
-            return self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None)
+            return self._gapped(
+                c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None, pu.gapped_cache
+            )
         return None
 
     def _gapped(
@@ -799,19 +815,45 @@ class PhraseSet:
         stops: Sequence[bool],
         target: str,
         split: int | None,
+        cache: dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]] | None = None,
     ) -> tuple[float, int, int] | None:
         """Second chance: runs with extra function words the phrase does not have.
 
         "какой у вас бюджет" is "какой бюджет" with "у вас" in between: function words of the
         language (``stop_words``) that are not in the phrase are skipped inside a run, never at
         its ends, and never the phrase's own words. Only runs crossing ``split`` when given.
+        ``cache``: the runs of one utterance (and ``src``), kept for the other phrases of its
+        length that skip the same words (most of them: few phrases have function words).
         """
         n, length = len(c.toks), len(toks)
         kept = [k for k in range(length) if not (stops[k] and toks[k] not in c.tokset)]
         if len(kept) == length:
             return None
-        # runs of n-slack .. n+slack kept words that skipped something, spanning at most
-        # n + slack + 2 words of the utterance
+        key = (n, self.options.window_slack, src is toks, tuple(kept))
+        got = cache.get(key) if cache is not None else None
+        if got is None:
+            got = self._gapped_runs(n, kept, src, split)
+            if cache is not None:
+                cache[key] = got
+        windows, spans = got
+        if not windows:
+            return None
+        cutoff = c.query.threshold - _EPS
+        hits = sorted(
+            (-score, k)
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        )
+        for neg, k in hits:
+            if self.words.accept(c, toks, surfs, *spans[k]):
+                return -neg, spans[k][0], spans[k][1]
+        return None
+
+    def _gapped_runs(
+        self, n: int, kept: list[int], src: Sequence[str], split: int | None
+    ) -> tuple[list[str], list[tuple[int, int]]]:
+        """The runs :meth:`_gapped` compares for a phrase of ``n`` words: n-slack .. n+slack
+        ``kept`` words that skipped something, spanning at most n + slack + 2 words of the
+        utterance; their texts and ``(first, last)`` token spans."""
         slack = self.options.window_slack
         max_span = n + slack + 2
         windows: list[str] = []
@@ -825,17 +867,7 @@ class PhraseSet:
                     continue
                 windows.append(" ".join([src[k] for k in kept[a : a + size]]))
                 spans.append((i, j))
-        if not windows:
-            return None
-        cutoff = c.query.threshold - _EPS
-        hits = sorted(
-            (-score, k)
-            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
-        )
-        for neg, k in hits:
-            if self.words.accept(c, toks, surfs, *spans[k]):
-                return -neg, spans[k][0], spans[k][1]
-        return None
+        return windows, spans
 
     def _reordered(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         """Free word order: the phrase's words in another order ("с директором обсудить" for
