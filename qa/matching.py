@@ -257,8 +257,9 @@ class PreparedUtterance:
 
     @property
     def gapped_cache(self) -> dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]]:
-        """The runs with skipped words :meth:`PhraseSet._gapped` made here, by phrase length,
-        window slack, alphabet and the words kept."""
+        """The runs with skipped words :meth:`PhraseSet._gapped` and the order-free runs of
+        :meth:`PhraseSet._reordered` made here, by phrase length, window slack, alphabet and
+        the words kept."""
         if self._gaps is None:
             self._gaps = {}
         return self._gaps
@@ -883,18 +884,24 @@ class PhraseSet:
         tokset = c.tokset
         skipped = {k for k in compress(range(len(toks)), pu.stops) if toks[k] not in tokset}
         kept = [k for k in range(len(toks)) if k not in skipped]
-        words = [toks[k] for k in kept]
         slack = self.options.window_slack
-        max_span = n + slack + 2
-        windows: list[str] = []
-        spans: list[tuple[int, int]] = []
-        order_free = self.words.order_free
-        for size in range(max(2, n - slack), n + slack + 1):
-            for a, (i, j) in enumerate(zip(kept, kept[size - 1 :])):
-                if j - i + 1 > max_span:
-                    continue
-                windows.append(order_free(words[a : a + size], sound))
-                spans.append((i, j))
+        # the same runs for every phrase of this length that keeps the same words
+        key = ("reordered", self.language, n, slack, sound, tuple(kept))
+        got = pu.gapped_cache.get(key)
+        if got is None:
+            words = [toks[k] for k in kept]
+            max_span = n + slack + 2
+            windows: list[str] = []
+            spans: list[tuple[int, int]] = []
+            order_free = self.words.order_free
+            for size in range(max(2, n - slack), n + slack + 1):
+                for a, (i, j) in enumerate(zip(kept, kept[size - 1 :])):
+                    if j - i + 1 > max_span:
+                        continue
+                    windows.append(order_free(words[a : a + size], sound))
+                    spans.append((i, j))
+            got = pu.gapped_cache[key] = (windows, spans)
+        windows, spans = got
         if not windows:
             return None
         hits = sorted(
