@@ -20,6 +20,11 @@ How a phrase is found in an utterance:
    When no run reaches it, runs with extra function words (the language's ``stop_words``, not
    in the phrase) are tried with those words skipped: "какой у вас бюджет" says
    "какой бюджет". The phrase's own words and negations are never skipped.
+   Cost: every run is a part of the utterance's stems joined by spaces (its words in order,
+   some left out), so no run can be more alike than the longest common subsequence of the
+   phrase and the whole utterance allows (:func:`_may_reach`, one C call); when that bound is
+   under the threshold, which it is for most prefilter candidates, no run is built. The
+   bound only skips work: the same runs are found.
    Words (:class:`WordMatcher`): a run that reaches the threshold is only the phrase when every content word of the
    phrase (not a function word) has a word in the run at least ``word_floor`` alike, so one
    long shared word cannot carry a phrase ("перезвоните через полгода" is not "перезвоните
@@ -62,14 +67,26 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import LCSseq
 
 from .errors import OptionError
-from .normalize import Analysis, Normalizer, alphabet, language_code, load_language, sound_key
+from .normalize import (
+    Analysis,
+    Normalizer,
+    alphabet,
+    language_code,
+    load_language,
+    plain_analysis,
+    sound_key,
+)
 from .transcripts import UNKNOWN, Transcript, Utterance
 
 
@@ -182,24 +199,53 @@ class Match:
 
 
 # ---- prepared transcript ----------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class PreparedUtterance:
-    """An utterance normalised once per call; window strings are built lazily."""
+    """An utterance normalised once per call; what only some phrases need (the analysis,
+    alphabets, function words, runs, sound keys) is made when first asked for."""
 
     index: int
     utterance: Utterance
-    analysis: Analysis
+    #: None until asked for (:attr:`analysis`) when the tokens came from the words one to one
+    _analysis: Analysis | None
     toks: list[str]
-    alphas: frozenset[str]
-    stops: list[bool]  # which tokens are function words (may be skipped inside a phrase)
-    surfs: list[str] = field(default_factory=list)  # the tokens before stemming
+    surfs: list[str]  # the tokens before stemming
+    #: the language's function words (:attr:`stops` says which tokens are one)
+    _stop_words: frozenset[str] = field(default=frozenset(), repr=False)
+    _stemmed: bool = field(default=True, repr=False)  # the analysis keeps the surfaces
+    _alphas: frozenset[str] | None = field(default=None, repr=False)
+    _stops: list[bool] | None = field(default=None, repr=False)
     _ends: list[bool] | None = field(default=None, repr=False)
-    _windows: dict[tuple[int, bool], list[str]] = field(default_factory=dict, repr=False)
+    #: runs of one size ``(size, sound)``, of several ``(first size, last size + 1, sound)``,
+    #: the whole line ``(-1, sound)``
+    _windows: dict[tuple[int, ...], list[str]] | None = field(default=None, repr=False)
     _sounds: list[str] | None = field(default=None, repr=False)
+    _gaps: dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]] | None = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
         return self.utterance.role
+
+    @property
+    def analysis(self) -> Analysis:
+        """The utterance's words and tokens (:meth:`qa.normalize.Normalizer.analyze`)."""
+        if self._analysis is None:
+            self._analysis = plain_analysis(self.utterance.text, self.toks, self.surfs, self._stemmed)
+        return self._analysis
+
+    @property
+    def alphas(self) -> frozenset[str]:
+        """The alphabets of the tokens (digits have none)."""
+        if self._alphas is None:
+            self._alphas = frozenset(map(alphabet, self.toks)) - _NO_ALPHABET
+        return self._alphas
+
+    @property
+    def stops(self) -> list[bool]:
+        """Which tokens are function words (may be skipped inside a phrase)."""
+        if self._stops is None:
+            self._stops = list(map(self._stop_words.__contains__, self.toks))
+        return self._stops
 
     @property
     def ends(self) -> list[bool]:
@@ -209,19 +255,69 @@ class PreparedUtterance:
             self._ends = [_SENTENCE_END_RE.search(words[t[2]]) is not None for t in self.analysis.tokens]
         return self._ends
 
+    @property
+    def gapped_cache(self) -> dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]]:
+        """The runs with skipped words :meth:`PhraseSet._gapped` and the order-free runs of
+        :meth:`PhraseSet._reordered` made here, by phrase length, window slack, alphabet and
+        the words kept."""
+        if self._gaps is None:
+            self._gaps = {}
+        return self._gaps
+
+    @property
+    def _cache(self) -> dict[tuple[int, ...], list[str]]:
+        if self._windows is None:
+            self._windows = {}
+        return self._windows
+
     def sounds(self) -> list[str]:
         if self._sounds is None:
             self._sounds = [sound_key(t) for t in self.toks]
         return self._sounds
 
     def windows(self, size: int, sound: bool) -> list[str]:
+        """Every run of ``size`` consecutive tokens (or their sound keys), joined by spaces."""
         key = (size, sound)
-        w = self._windows.get(key)
+        w = self._cache.get(key)
         if w is None:
             src = self.sounds() if sound else self.toks
             w = [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
-            self._windows[key] = w
+            self._cache[key] = w
         return w
+
+    def runs(self, sizes: range, sound: bool) -> list[str]:
+        """The runs of every size in ``sizes``, smallest size first, in one list (one fuzzy
+        search covers them all); :meth:`run_at` says where each one is."""
+        key = (sizes.start, sizes.stop, sound)
+        got = self._cache.get(key)
+        if got is None:
+            src = self.sounds() if sound else self.toks
+            got = []
+            for size in sizes:
+                if size < 1:
+                    got += [" ".join(src[i : i + size]) for i in range(len(src) - size + 1)]
+                else:  # the runs as tuples of tokens, joined in C
+                    got += map(" ".join, zip(*(src[k:] for k in range(size))))
+            self._cache[key] = got
+        return got
+
+    def run_at(self, sizes: range, k: int) -> tuple[int, int]:
+        """``(size, first token)`` of run ``k`` of :meth:`runs` (``sizes``)."""
+        n = len(self.toks)
+        for size in sizes:
+            count = n - size + 1
+            if k < count:
+                return size, k
+            k -= count
+        raise IndexError(k)
+
+    def line(self, sound: bool) -> str:
+        """All tokens (or their sound keys) joined by spaces: every run is a part of it."""
+        key = (-1, sound)  # (no run has -1 tokens)
+        got = self._cache.get(key)
+        if got is None:
+            got = self._cache[key] = [" ".join(self.sounds() if sound else self.toks)]
+        return got[0]
 
     def span(self, first: int, last: int) -> tuple[float, float, str]:
         """Start, end and original words of tokens ``first..last``."""
@@ -269,12 +365,17 @@ def prepare(
     norm = _normalizer(language)
     stop = _stop_stems(language)
     prepared = []
+    stemmed = norm.stems
     for i, u in enumerate(utts):
-        an = norm.analyze(u.text)
-        toks = [t[0] for t in an.tokens]
-        alphas = frozenset(a for a in map(alphabet, toks) if a)
-        surfs = [an.surface(k) for k in range(len(toks))]
-        prepared.append(PreparedUtterance(i, u, an, toks, alphas, [t in stop for t in toks], surfs))
+        plain = norm.plain_tokens(u.text)
+        an: Analysis | None = None
+        if plain is not None:  # most utterances: one token per word, built only when quoted
+            toks, surfs = plain
+        else:
+            an = norm.analyze(u.text)
+            toks = list(map(_FIRST, an.tokens))
+            surfs = list(an.surfaces) if an.surfaces else toks[:]
+        prepared.append(PreparedUtterance(i, u, an, toks, surfs, stop, stemmed))
     continues = [-1] * len(utts)
     for i in range(len(utts) - 1):
         a, b = utts[i], utts[i + 1]
@@ -287,6 +388,35 @@ def prepare(
         total += len(pu.toks)
     return PreparedTranscript(prepared, language_code(language), end_time, mono, continues, offsets)
 
+
+_FIRST = itemgetter(0)
+
+
+def _may_reach(target: str, text: str, cutoff: float) -> bool:
+    """Whether some run of ``text`` could be at least ``cutoff`` alike to ``target`` (a cheap
+    bound that spares building and scoring the runs of most candidate phrases).
+
+    A run (consecutive tokens, or tokens with some skipped, joined by spaces) is a subsequence
+    of ``text``, so it has at most ``s`` = LCS(target, text) characters in common with the
+    target, and ``fuzz.ratio`` = 200 x common / (len(target) + len(run)) is at most
+    200 s / (len(target) + s). Below the cutoff, no run reaches it: exactly the runs that
+    would have been found are still found."""
+    s = LCSseq.similarity(target, text)
+    return 200.0 * s / (len(target) + s) >= cutoff - 1e-9 if s else cutoff <= 1e-9
+
+
+def _may_reorder(chars: dict[str, int], length: int, text: str, cutoff: float) -> bool:
+    """:func:`_may_reach` for the order-free runs of :meth:`PhraseSet._reordered` (``chars``:
+    how often each character is in the target, ``length`` long; ``text``: the utterance's
+    tokens joined by spaces).
+
+    An order-free run is some of the utterance's tokens in another order, joined by spaces
+    (and by "_" after a negation), so it has at most ``common`` characters in common with the
+    target: each character as often as both have it ("_" as often as the target has it)."""
+    common = sum(min(n, text.count(ch)) if ch != "_" else n for ch, n in chars.items())
+    return 200.0 * common / (length + common) >= cutoff - 1e-9 if common else cutoff <= 1e-9
+#: What :func:`qa.normalize.alphabet` says of a token without letters (digits).
+_NO_ALPHABET = frozenset({""})
 
 _SENTENCE_END_RE = re.compile(r"[.!?;…][\"')»”\]]*$")
 
@@ -347,6 +477,8 @@ class _Compiled:
     vocab: frozenset[int] = frozenset()  # prefilter words: all near an utterance's words
     sorted_native: str = ""  # the stems in alphabetical order (order-free comparison)
     sorted_sound: str = ""
+    #: how often each character is in ``sorted_native`` / ``sorted_sound`` (:func:`_may_reorder`)
+    sorted_chars: tuple[dict[str, int], dict[str, int]] = ({}, {})
 
 
 class WordMatcher:
@@ -529,9 +661,10 @@ class PhraseIndex:
         vocab_id = {t: i for i, t in enumerate(self._vocab)}
         for qi, c in enumerate(self.compiled):
             ids = frozenset(vocab_id[t] for t in c.toks if t in vocab_id and qi in activates[t])
+            native, sound = self.words.order_free(c.toks), self.words.order_free(c.toks, sound=True)
             self.compiled[qi] = replace(
-                c, vocab=ids, sorted_native=self.words.order_free(c.toks),
-                sorted_sound=self.words.order_free(c.toks, sound=True),
+                c, vocab=ids, sorted_native=native, sorted_sound=sound,
+                sorted_chars=(dict(Counter(native)), dict(Counter(sound))),
             )
         self._vocab_sets = [frozenset(activates[t]) for t in self._vocab]
         self._vocab_alpha = [alphabet(t) for t in self._vocab]
@@ -597,8 +730,9 @@ class PhraseIndex:
         """Candidate phrases (prefilter and role) and the phrase words near the utterance's."""
         cand: set[int] = set()
         near: set[int] = set()
+        cache = self._token_cache
         for t in pu.toks:
-            got, ids = self._activated(t)
+            got, ids = cache.get(t) or self._activated(t)
             if got:
                 cand |= got
                 near |= ids
@@ -652,20 +786,25 @@ class PhraseSet:
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sound if sound else c.native
         cutoff = c.query.threshold - _EPS
+        if not _may_reach(target, pu.line(sound), cutoff):
+            return None  # no run, plain or with words skipped, can (most candidates)
         # every run that reaches the threshold, best first (ties: shorter, then earlier); the
         # first whose words agree with the phrase and that is not negated is the match
-        hits: list[tuple[float, int, int]] = []
-        for size in self._sizes(len(c.toks), len(pu.toks)):
-            for _, score, i in process.extract(
-                target, pu.windows(size, sound), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
-            ):
-                hits.append((-score, size, i))
+        sizes = self._sizes(len(c.toks), len(pu.toks))
+        hits = [
+            (-score, *pu.run_at(sizes, k))
+            for _, score, k in process.extract(
+                target, pu.runs(sizes, sound), scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
+            )
+        ]
         hits.sort()
         for neg, size, i in hits:
             if self.words.accept(c, pu.toks, pu.surfs, i, i + size - 1):
                 return -neg, i, i + size - 1
         if c.has_content:
-            return self._gapped(c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None)
+            return self._gapped(
+                c, pu.toks, pu.sounds() if sound else pu.toks, pu.surfs, pu.stops, target, None, pu.gapped_cache
+            )
         return None
 
     def _gapped(
@@ -677,19 +816,45 @@ class PhraseSet:
         stops: Sequence[bool],
         target: str,
         split: int | None,
+        cache: dict[tuple[Any, ...], tuple[list[str], list[tuple[int, int]]]] | None = None,
     ) -> tuple[float, int, int] | None:
         """Second chance: runs with extra function words the phrase does not have.
 
         "какой у вас бюджет" is "какой бюджет" with "у вас" in between: function words of the
         language (``stop_words``) that are not in the phrase are skipped inside a run, never at
         its ends, and never the phrase's own words. Only runs crossing ``split`` when given.
+        ``cache``: the runs of one utterance (and ``src``), kept for the other phrases of its
+        length that skip the same words (most of them: few phrases have function words).
         """
         n, length = len(c.toks), len(toks)
         kept = [k for k in range(length) if not (stops[k] and toks[k] not in c.tokset)]
         if len(kept) == length:
             return None
-        # runs of n-slack .. n+slack kept words that skipped something, spanning at most
-        # n + slack + 2 words of the utterance
+        key = (n, self.options.window_slack, src is toks, tuple(kept))
+        got = cache.get(key) if cache is not None else None
+        if got is None:
+            got = self._gapped_runs(n, kept, src, split)
+            if cache is not None:
+                cache[key] = got
+        windows, spans = got
+        if not windows:
+            return None
+        cutoff = c.query.threshold - _EPS
+        hits = sorted(
+            (-score, k)
+            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
+        )
+        for neg, k in hits:
+            if self.words.accept(c, toks, surfs, *spans[k]):
+                return -neg, spans[k][0], spans[k][1]
+        return None
+
+    def _gapped_runs(
+        self, n: int, kept: list[int], src: Sequence[str], split: int | None
+    ) -> tuple[list[str], list[tuple[int, int]]]:
+        """The runs :meth:`_gapped` compares for a phrase of ``n`` words: n-slack .. n+slack
+        ``kept`` words that skipped something, spanning at most n + slack + 2 words of the
+        utterance; their texts and ``(first, last)`` token spans."""
         slack = self.options.window_slack
         max_span = n + slack + 2
         windows: list[str] = []
@@ -703,17 +868,7 @@ class PhraseSet:
                     continue
                 windows.append(" ".join([src[k] for k in kept[a : a + size]]))
                 spans.append((i, j))
-        if not windows:
-            return None
-        cutoff = c.query.threshold - _EPS
-        hits = sorted(
-            (-score, k)
-            for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
-        )
-        for neg, k in hits:
-            if self.words.accept(c, toks, surfs, *spans[k]):
-                return -neg, spans[k][0], spans[k][1]
-        return None
+        return windows, spans
 
     def _reordered(self, c: _Compiled, pu: PreparedUtterance) -> tuple[float, int, int] | None:
         """Free word order: the phrase's words in another order ("с директором обсудить" for
@@ -722,22 +877,33 @@ class PhraseSet:
         have are left out, as in :meth:`_gapped`."""
         sound = len(c.alphas | pu.alphas) > 1
         target = c.sorted_sound if sound else c.sorted_native
+        cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
+        if not _may_reorder(c.sorted_chars[sound], len(target), pu.line(sound), cutoff):
+            return None  # no reordered run can reach the threshold (most of them)
         toks, n = pu.toks, len(c.toks)
-        kept = [k for k in range(len(toks)) if not (pu.stops[k] and toks[k] not in c.tokset)]
+        tokset = c.tokset
+        skipped = {k for k in compress(range(len(toks)), pu.stops) if toks[k] not in tokset}
+        kept = [k for k in range(len(toks)) if k not in skipped]
         slack = self.options.window_slack
-        max_span = n + slack + 2
-        windows: list[str] = []
-        spans: list[tuple[int, int]] = []
-        for size in range(max(2, n - slack), n + slack + 1):
-            for a in range(0, len(kept) - size + 1):
-                i, j = kept[a], kept[a + size - 1]
-                if j - i + 1 > max_span:
-                    continue
-                windows.append(self.words.order_free([toks[k] for k in kept[a : a + size]], sound))
-                spans.append((i, j))
+        # the same runs for every phrase of this length that keeps the same words
+        key = ("reordered", self.language, n, slack, sound, tuple(kept))
+        got = pu.gapped_cache.get(key)
+        if got is None:
+            words = [toks[k] for k in kept]
+            max_span = n + slack + 2
+            windows: list[str] = []
+            spans: list[tuple[int, int]] = []
+            order_free = self.words.order_free
+            for size in range(max(2, n - slack), n + slack + 1):
+                for a, (i, j) in enumerate(zip(kept, kept[size - 1 :])):
+                    if j - i + 1 > max_span:
+                        continue
+                    windows.append(order_free(words[a : a + size], sound))
+                    spans.append((i, j))
+            got = pu.gapped_cache[key] = (windows, spans)
+        windows, spans = got
         if not windows:
             return None
-        cutoff = min(100.0, c.query.threshold + self.options.reorder_penalty) - _EPS
         hits = sorted(
             (-score, spans[k][1] - spans[k][0], k)
             for _, score, k in process.extract(target, windows, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
@@ -807,6 +973,8 @@ class PhraseSet:
         split = len(a.toks)
         hits: list[tuple[float, int, int]] = []
         cutoff = c.query.threshold - _EPS
+        if not _may_reach(target, " ".join(src), cutoff):
+            return None
         for size in self._sizes(len(c.toks), len(src)):
             starts = range(max(0, split - size + 1), min(split, len(src) - size + 1))
             windows = [" ".join(src[i : i + size]) for i in starts]

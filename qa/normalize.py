@@ -48,7 +48,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
 import yaml
 
@@ -251,6 +252,26 @@ class Analysis:
         return " ".join(self.words[a : b + 1])
 
 
+class _WordForms(NamedTuple):
+    """What the per-word steps make of one written word (:meth:`Normalizer._forms`)."""
+
+    pieces: tuple[str, ...]  # the tokens it becomes before stemming (none: a redaction token)
+    stems: tuple[str, ...]  # the same, stemmed when the preset stems (else ``pieces``)
+    numbers: bool  # the numbers step could concern it (a digit or a number word)
+    fillers: bool  # the fillers step could concern it (it starts a filler)
+    synonym: bool  # one of its stems starts a synonym entry
+    one: bool  # exactly one piece (most words): then ``piece`` and ``stem`` are it
+    piece: str
+    stem: str
+    plain: bool  # one piece, and no sequence step (numbers, fillers, synonyms) concerns it
+
+
+#: a token's text (C loops over tokens)
+_TEXT = itemgetter(0)
+# fields of _WordForms, read by C loops (map) over a text's words
+_NUMBERS, _FILLERS, _SYNONYM, _ONE, _PIECE, _STEM, _PLAIN = (itemgetter(k) for k in range(2, 9))
+
+
 class Normalizer:
     """A compiled preset for one language, with per-word caches (reuse it for many texts)."""
 
@@ -263,8 +284,9 @@ class Normalizer:
             raise ValueError(f"unknown normalisation step {unknown[0]!r}; steps are {STEPS}")
         self.steps = frozenset(steps)
         self.language = language if isinstance(language, Language) else load_language(language)
-        self._word_cache: dict[str, tuple[str, ...]] = {}
         self._stem_cache: dict[str, str] = {}
+        #: word as written -> its :class:`_WordForms` (the whole per-word work, done once)
+        self._forms_cache: dict[str, _WordForms] = {}
         self._stem: Callable[[str], str] | None = None
         lang = self.language
         self._number_words = lang.numbers.words
@@ -286,6 +308,8 @@ class Normalizer:
 
         if "synonyms" in self.steps and lang.synonyms:
             self._compile_synonyms()
+        # forms made while the synonyms were compiled do not know their synonym starts
+        self._forms_cache.clear()
 
     def _compile_synonyms(self) -> None:
         """Each entry of a synonym group, normalised by this preset's other steps, maps to the
@@ -312,12 +336,10 @@ class Normalizer:
 
     # -- per-word steps (cached) -----------------------------------------------------------
     def _word(self, word: str) -> tuple[str, ...]:
-        cached = self._word_cache.get(word)
-        if cached is not None:
-            return cached
+        """The pieces one written word becomes (case, characters, punctuation); uncached,
+        :meth:`_forms` caches them with their stems."""
         w = word
         if _REDACTION_TOKEN_RE.fullmatch(w):
-            self._word_cache[word] = ()
             return ()
         if "lowercase" in self.steps:
             w = w.lower()
@@ -333,9 +355,6 @@ class Normalizer:
             pieces = tuple(q for p in pieces for q in p.split("_") if q)
         else:
             pieces = (w,) if w else ()
-        if len(self._word_cache) > 200_000:  # unbounded vocabularies: start over, stay small
-            self._word_cache.clear()
-        self._word_cache[word] = pieces
         return pieces
 
     def stem(self, token: str) -> str:
@@ -349,32 +368,96 @@ class Normalizer:
             self._stem_cache[token] = s
         return s
 
+    def _forms(self, word: str) -> _WordForms:
+        """Everything the per-word steps make of one written word, cached: its pieces, their
+        stems, and whether a sequence step (numbers, fillers, synonyms) could concern it."""
+        got = self._forms_cache.get(word)
+        if got is not None:
+            return got
+        pieces = self._word(word)
+        steps = self.steps
+        numbers = "numbers" in steps and any(p[0].isdigit() or p in self._number_words for p in pieces)
+        fillers = "fillers" in steps and any(p in self._filler_starts for p in pieces)
+        stems = tuple(self.stem(p) for p in pieces) if self._stem is not None else pieces
+        synonym = any(t in self._synonym_starts for t in stems)
+        one = len(pieces) == 1
+        got = _WordForms(
+            pieces, stems, numbers, fillers, synonym, one, pieces[0] if one else "", stems[0] if one else "",
+            one and not (numbers or fillers or synonym),
+        )
+        if len(self._forms_cache) > 200_000:  # unbounded vocabularies: start over, stay small
+            self._forms_cache.clear()
+        self._forms_cache[word] = got
+        return got
+
     # -- whole text ----------------------------------------------------------------------------
     def analyze(self, text: str) -> Analysis:
         return self._analyze(text, synonyms=True)
 
+    def _word_forms(self, words: Sequence[str]) -> list[_WordForms]:
+        cached = list(map(self._forms_cache.get, words))
+        if None in cached:
+            return [f or self._forms(w) for f, w in zip(cached, words)]
+        return cast(list[_WordForms], cached)
+
+    def plain_tokens(self, text: str) -> tuple[list[str], list[str]] | None:
+        """The tokens of a text and their forms before stemming, when every word of it is one
+        token that no sequence step (numbers, fillers, synonyms) concerns -- most texts; None
+        for the others (ask :meth:`analyze`). Token ``i`` is then word ``i``: the
+        :class:`Analysis` is ``Analysis(words, ((tok, i, i), ...), surfaces)`` (surfaces when
+        the preset stems), built only by whoever needs it (:func:`plain_analysis`)."""
+        forms = self._word_forms(text.split())
+        if all(map(_PLAIN, forms)):
+            return list(map(_STEM, forms)), list(map(_PIECE, forms))
+        return None
+
+    @property
+    def stems(self) -> bool:
+        """Whether this preset stems (and an :class:`Analysis` keeps the surfaces)."""
+        return self._stem is not None
+
     def _analyze(self, text: str, synonyms: bool) -> Analysis:
         words = tuple(text.split())
-        toks: list[Token] = []
-        for i, w in enumerate(words):
-            for p in self._word(w):
-                toks.append((p, i, i))
+        forms = self._word_forms(words)
+        if all(map(_PLAIN, forms)):  # most texts: one token per word, nothing to join or drop
+            at = range(len(forms))
+            pieces = tuple(map(_PIECE, forms)) if self._stem is not None else ()
+            return Analysis(words, tuple(zip(map(_STEM, forms), at, at)), pieces)
+        numbers = any(map(_NUMBERS, forms))
+        if not numbers and not any(map(_FILLERS, forms)):
+            return self._analyze_words(words, forms, synonyms)
+        toks: list[Token] = [(p, i, i) for i, f in enumerate(forms) for p in f.pieces]
         # the sequence steps only run when a token could concern them (most utterances: none)
-        if "numbers" in self.steps and any(
-            t[0][0].isdigit() or t[0] in self._number_words for t in toks
-        ):
+        fillers = True  # some word starts a filler, unless the numbers step changed the tokens
+        if numbers:
             # a number never continues past punctuation: "2 миллиона, 300 ..." is two numbers
             stops = {i for i, w in enumerate(words) if w[-1] in _PAUSES}
             toks = _join_digit_groups(toks, stops)
             if self.language.numbers:
                 toks = _merge_numbers(toks, self.language.numbers, stops)
-        if "fillers" in self.steps and any(t[0] in self._filler_starts for t in toks):
-            toks = _drop_fillers(toks, self.language)
+            fillers = "fillers" in self.steps and not self._filler_starts.isdisjoint(map(_TEXT, toks))
+        if fillers:
+            toks = _drop_fillers(toks, self.language, self._filler_starts)
         surfaces: tuple[str, ...] = ()
         if self._stem is not None:
-            surfaces = tuple(t[0] for t in toks)
-            toks = [(self.stem(t), a, b) for t, a, b in toks]
-        if synonyms and self._synonyms and any(t[0] in self._synonym_starts for t in toks):
+            surfaces = tuple(map(_TEXT, toks))
+            stem, known = self.stem, self._stem_cache
+            toks = [(known.get(t) or stem(t), a, b) for t, a, b in toks]
+        if synonyms and self._synonyms and not self._synonym_starts.isdisjoint(map(_TEXT, toks)):
+            toks, surfaces = self._replace_synonyms(toks, surfaces)
+        return Analysis(words, tuple(toks), surfaces)
+
+    def _analyze_words(self, words: tuple[str, ...], forms: list[_WordForms], synonyms: bool) -> Analysis:
+        """:meth:`_analyze` of a text no number or filler step concerns (most utterances):
+        each word's cached pieces and stems, in order (the same tokens, made cheaper)."""
+        if all(map(_ONE, forms)):  # one token per word: C loops
+            at = range(len(forms))
+            toks: list[Token] = list(zip(map(_STEM, forms), at, at))
+            surfaces = tuple(map(_PIECE, forms)) if self._stem is not None else ()
+        else:
+            toks = [(t, i, i) for i, f in enumerate(forms) for t in f.stems]
+            surfaces = tuple(p for f in forms for p in f.pieces) if self._stem is not None else ()
+        if synonyms and self._synonyms and any(map(_SYNONYM, forms)):
             toks, surfaces = self._replace_synonyms(toks, surfaces)
         return Analysis(words, tuple(toks), surfaces)
 
@@ -406,10 +489,19 @@ class Normalizer:
         return out, tuple(outs) if surfaces else ()
 
     def tokens(self, text: str) -> list[str]:
-        return [t[0] for t in self.analyze(text).tokens]
+        plain = self.plain_tokens(text)
+        return plain[0] if plain is not None else [t[0] for t in self.analyze(text).tokens]
 
     def normalize(self, text: str) -> str:
         return " ".join(self.tokens(text))
+
+
+def plain_analysis(text: str, toks: Sequence[str], surfaces: Sequence[str], stems: bool) -> Analysis:
+    """The :class:`Analysis` of a text whose tokens :meth:`Normalizer.plain_tokens` gave
+    (``stems``: the normalizer's :attr:`Normalizer.stems`): what :meth:`Normalizer.analyze`
+    returns for it."""
+    at = range(len(toks))
+    return Analysis(tuple(text.split()), tuple(zip(toks, at, at)), tuple(surfaces) if stems else ())
 
 
 @lru_cache(maxsize=64)
@@ -448,8 +540,15 @@ def _join_digit_groups(toks: list[Token], stops: set[int]) -> list[Token]:
         return toks
     out: list[Token] = []
     joinable = False  # whether out[-1] may take another 3-digit group
-    for tok in toks:
+    i = 0
+    # only tokens that start with a digit can join or be joined; any other resets
+    for at in [k for k, tok in enumerate(toks) if tok[0][0].isdigit()]:
+        if at > i:
+            out += toks[i:at]
+            joinable = False
+        tok = toks[at]
         t = tok[0]
+        i = at + 1
         if joinable and len(t) == 3 and t.isdigit() and out[-1][2] == tok[1] - 1:
             prev = out[-1]
             out[-1] = (prev[0] + t, prev[1], tok[2])
@@ -457,6 +556,7 @@ def _join_digit_groups(toks: list[Token], stops: set[int]) -> list[Token]:
             continue
         out.append(tok)
         joinable = t.isdigit() and len(t) <= 3 and tok[2] not in stops
+    out += toks[i:]
     return out
 
 
@@ -472,13 +572,18 @@ def _merge_numbers(toks: list[Token], nums: NumberWords, stops: set[int]) -> lis
     """Number words (and digits before multipliers) -> one digit token."""
     out: list[Token] = []
     i, n = 0, len(toks)
-    while i < n:
+    lookup = nums.lookup
+    # where a number may start: a number word or digits; the tokens between are kept as they are
+    begins = [
+        k for k, (t, _, _) in enumerate(toks)
+        if lookup(t) is not None or (t[0].isdigit() and _DIGITS_RE.fullmatch(t) is not None)
+    ]
+    for at in begins:
+        if at < i:
+            continue  # in the number before
+        out += toks[i:at]
+        i = at
         t = toks[i][0]
-        starts = nums.lookup(t) is not None or _DIGITS_RE.fullmatch(t) is not None
-        if not starts:
-            out.append(toks[i])
-            i += 1
-            continue
         total = 0.0  # finished parts (thousands, millions...)
         group = 0.0  # the part below the last multiplier
         slot = 4  # the smallest rank used in the group; a new part must be smaller
@@ -532,31 +637,40 @@ def _merge_numbers(toks: list[Token], nums: NumberWords, stops: set[int]) -> lis
             last -= 1
         out.append((_fmt_number(total + group), toks[i][1], toks[last][2]))
         i = last + 1
+    out += toks[i:]
     return out
 
 
 # ---- fillers ------------------------------------------------------------------------------
-def _drop_fillers(toks: list[Token], lang: Language) -> list[Token]:
+def _drop_fillers(toks: list[Token], lang: Language, starts: frozenset[str] | None = None) -> list[Token]:
+    """Tokens less the fillers and filler phrases, left to right. ``starts``: the words that
+    begin a filler or a filler phrase (computed when not given); the tokens between them are
+    kept as they are, so only those words are looked at one by one."""
+    phrases = lang.filler_phrases
+    if starts is None:
+        starts = lang.fillers | frozenset(ph[0] for ph in phrases)
     out: list[Token] = []
     i, n = 0, len(toks)
-    phrases = lang.filler_phrases
-    starts = {ph[0] for ph in phrases}
-    while i < n:
-        t = toks[i][0]
+    for at in [k for k, tok in enumerate(toks) if tok[0] in starts]:
+        if at < i:
+            continue  # inside a filler phrase dropped already
+        out += toks[i:at]
+        t = toks[at][0]
         if t in lang.fillers:
-            i += 1
+            i = at + 1
             continue
         skip = 0
-        for ph in phrases if t in starts else ():
+        for ph in phrases:
             k = len(ph)
-            if t == ph[0] and i + k <= n and all(toks[i + m][0] == ph[m] for m in range(1, k)):
+            if t == ph[0] and at + k <= n and all(toks[at + m][0] == ph[m] for m in range(1, k)):
                 skip = k
                 break
         if skip:
-            i += skip
+            i = at + skip
             continue
-        out.append(toks[i])
-        i += 1
+        out.append(toks[at])
+        i = at + 1
+    out += toks[i:]
     return out
 
 

@@ -389,3 +389,39 @@ def test_near_duplicates_are_the_pairs_similarity_finds(language: str | None) ->
     # a small block: several blocks per alphabet group
     assert near_duplicates(texts, thresholds, language, block=500) == expected
 
+
+
+# ---- the bounds that spare the run search never change what is found --------------------------
+def test_the_run_bounds_never_skip_a_run_that_reaches_the_threshold() -> None:
+    """_may_reach (plain runs and runs with skipped words) and _may_reorder (order-free runs)
+    only say no when no run of the utterance could reach the cutoff: checked against every
+    subsequence of words of 600 random utterances and phrases."""
+    import random
+    from collections import Counter
+    from itertools import combinations
+
+    from qa.matching import _may_reach, _may_reorder
+
+    rng = random.Random(7)
+    letters = "абвдеклмнорст"
+
+    def words(n: int) -> list[str]:
+        return ["".join(rng.choice(letters) for _ in range(rng.randint(1, 5))) for _ in range(n)]
+
+    skipped = 0
+    for _ in range(600):
+        said, phrase = words(rng.randint(1, 7)), words(rng.randint(1, 3))
+        if rng.random() < 0.3:  # often something like the phrase is said
+            said[rng.randrange(len(said))] = phrase[0]
+        cutoff = rng.uniform(50, 100)
+        runs = [list(c) for k in range(1, len(said) + 1) for c in combinations(said, k)]
+        target, text = " ".join(phrase), " ".join(said)
+        best = max(fuzz.ratio(target, " ".join(r)) for r in runs)
+        if not _may_reach(target, text, cutoff):
+            skipped += 1
+            assert best < cutoff, (target, text, cutoff)
+        ordered = " ".join(sorted(phrase))
+        best = max(fuzz.ratio(ordered, " ".join(sorted(r))) for r in runs)
+        if not _may_reorder(dict(Counter(ordered)), len(ordered), text, cutoff):
+            assert best < cutoff, (ordered, text, cutoff)
+    assert skipped > 100  # the bound does spare work

@@ -241,3 +241,41 @@ def test_synonym_entries_are_written_in_normalised_form(code: str) -> None:
     for group in load_language(code).synonyms:
         for entry in group:
             assert normalize(entry, code, "plain") == entry, entry
+
+
+# ---- the shortcuts take the same path as the full chain -------------------------------------
+_SHORTCUT_TEXTS = [
+    "Добрый день, меня зовут Анна",  # one token per word: the plain path
+    "ну э-э как бы в общем дорого",  # fillers and filler phrases among other words
+    "в общем в общем, ну и ну",  # filler phrases back to back
+    "два миллиона, 300 тысяч и 1 500 рублей",  # number words, digit groups, a pause
+    "сто двадцать пять тысяч и",  # a trailing joiner
+    "щас неинтересно",  # synonyms
+    "[PHONE] позвоните мне",  # a redaction token: no token at all
+    "don't_know twenty five and six, um, well",
+    "",
+]
+
+
+@pytest.mark.parametrize("language", ["ru", "en", None])
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("text", _SHORTCUT_TEXTS)
+def test_plain_tokens_agree_with_analyze(text: str, language: str | None, preset: str) -> None:
+    """Normalizer.plain_tokens (most utterances) gives what analyze gives, or None."""
+    from qa.normalize import plain_analysis
+
+    norm = Normalizer(language, preset)
+    full = norm.analyze(text)
+    assert norm.tokens(text) == [t[0] for t in full.tokens]
+    plain = norm.plain_tokens(text)
+    if plain is not None:
+        assert plain[0] == [t[0] for t in full.tokens]
+        assert plain_analysis(text, plain[0], plain[1], norm.stems) == full
+
+
+def test_plain_path_is_taken_only_when_no_word_needs_a_sequence_step() -> None:
+    norm = Normalizer("ru")
+    assert norm.plain_tokens("Добрый день, меня зовут Анна") is not None
+    assert norm.plain_tokens("ну добрый день") is None  # a filler
+    assert norm.plain_tokens("два дня") is None  # a number word
+    assert norm.plain_tokens("щас удобно") is None  # a synonym
