@@ -102,8 +102,9 @@ def score(
         "--meaning-encoder",
         help="The meaning layer's sentence encoder: 'use' (the default: Google USE multilingual, "
         "fast, every platform) or 'e5' (multilingual-e5-small: on the project's held-out calls "
-        "it finds more, recall 0.66 vs 0.63, at lower precision, 0.82 vs 0.84; about 30x slower to "
-        "embed a new call; Linux x86-64 only; docs/meaning.md). Example: --meaning-encoder e5",
+        "it finds more, recall 0.66 vs 0.63, at lower precision, 0.82 vs 0.84, and is no better with "
+        "recognition errors; about 30x slower to embed a new call; Linux x86-64 only; "
+        "docs/meaning.md). Example: --meaning-encoder e5",
         show_default=False)] = None,
     verbose: VerboseOpt = False,
     redact: RedactOpt = False,
