@@ -33,6 +33,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from test_meaning_golden import differences, write_golden
+
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "labelled"
 GOLDEN = ROOT / "tests" / "data" / "fuzzy_golden.json.gz"
@@ -112,23 +114,6 @@ def decisions(calls: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def differences(want: Any, got: Any, where: str = "") -> list[str]:
-    """Every place two JSON values differ, as ``path: want != got`` lines."""
-    if isinstance(want, dict) and isinstance(got, dict):
-        out = []
-        for k in sorted(set(want) | set(got), key=str):
-            if k not in got or k not in want:
-                out.append(f"{where}/{k}: {want.get(k, '<absent>')!r} != {got.get(k, '<absent>')!r}")
-            else:
-                out.extend(differences(want[k], got[k], f"{where}/{k}"))
-        return out
-    if isinstance(want, list) and isinstance(got, list):
-        if len(want) != len(got):
-            return [f"{where}: {len(want)} entries != {len(got)}: {want!r} != {got!r}"[:600]]
-        return [d for i, (a, b) in enumerate(zip(want, got)) for d in differences(a, b, f"{where}[{i}]")]
-    return [] if want == got else [f"{where}: {want!r} != {got!r}"]
-
-
 def _golden() -> dict[str, Any]:
     with gzip.open(GOLDEN, "rt", encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
@@ -162,8 +147,6 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit("usage: PYTHONPATH=<reference checkout> python tests/test_fuzzy_golden.py --write")
     data = decisions()
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    GOLDEN.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-    n = sum(len(c["items"]) for run in data.values() for c in run.values())
+    n = write_golden(GOLDEN, data)
     m = sum(len(ms) for run in data.values() for c in run.values() for ms in c["matches"].values())
     print(f"wrote {GOLDEN}: {len(data)} runs, {n} item rows, {m} matches")

@@ -92,7 +92,7 @@ def differences(want: Any, got: Any, where: str = "") -> list[str]:
         return out
     if isinstance(want, list) and isinstance(got, list):
         if len(want) != len(got):
-            return [f"{where}: {len(want)} entries != {len(got)}"]
+            return [f"{where}: {len(want)} entries != {len(got)}: {want!r} != {got!r}"[:600]]
         return [d for i, (a, b) in enumerate(zip(want, got)) for d in differences(a, b, f"{where}[{i}]")]
     return [] if want == got else [f"{where}: {want!r} != {got!r}"]
 
@@ -111,11 +111,16 @@ def test_meaning_layer_decides_as_the_golden_file_says() -> None:
     assert not diff, f"{len(diff)} difference(s) from the golden decisions:\n" + "\n".join(diff[:40])
 
 
+def write_golden(path: Path, data: Any) -> int:
+    """Write a golden file (sorted keys, gzip without a time stamp: the same decisions give
+    the same bytes); the number of item rows written."""
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    path.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    return sum(len(c["items"]) for run in data.values() for c in run.values())
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit("usage: PYTHONPATH=<reference checkout> python tests/test_meaning_golden.py --write")
     data = decisions()
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    GOLDEN.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-    n = sum(len(c["items"]) for run in data.values() for c in run.values())
-    print(f"wrote {GOLDEN}: {len(data)} runs, {n} item rows")
+    print(f"wrote {GOLDEN}: {len(data)} runs, {write_golden(GOLDEN, data)} item rows")
