@@ -408,6 +408,8 @@ class MeaningMatcher:
         self._column = np.arange(len(self._item_of_column))
         self._thresholds = {k: self.options.threshold_for(k) for k in self.vectors}
         self._threshold_row = _threshold_row(self._ids, self._thresholds)
+        # the items a tentative cap leaves alone: those with a threshold of their own
+        self._own_threshold = np.asarray([k in self.options.item_thresholds for k in self._ids], dtype=bool)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return embed(texts, self.encoder, self.cache)
@@ -433,9 +435,8 @@ class MeaningMatcher:
         (``options.item_thresholds``: a calibration profile's) keeps it under every cap."""
         vecs = (utterances if isinstance(utterances, np.ndarray)
                 else self.embed([str(u) for u in utterances]))
-        own = np.asarray([k in self.options.item_thresholds for k in self._ids], dtype=bool)
-        rows = [self._threshold_row,
-                *(np.where(own, self._threshold_row, np.minimum(self._threshold_row, c)) for c in caps)]
+        rows = [self._threshold_row, *(np.where(self._own_threshold, self._threshold_row,
+                                                 np.minimum(self._threshold_row, c)) for c in caps)]
         m = len(self._ids)
         if len(vecs) == 0:
             return [_decide_items(self._ids, np.zeros((0, m), np.float32), lambda best: best,
