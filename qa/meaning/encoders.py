@@ -23,14 +23,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import QAError
+from ..errors import MeaningError
 
 #: The encoder the meaning layer uses unless told otherwise (see docs/meaning.md for why).
 DEFAULT_ENCODER = "use"
-
-
-class MeaningError(QAError):
-    """The sentence encoder is missing or cannot be loaded, or meaning options are invalid."""
 
 
 @runtime_checkable
