@@ -126,9 +126,34 @@ def test_help_has_an_example() -> None:
     assert "--strict" in result.stdout
 
 
-def test_no_arguments_is_a_usage_error() -> None:
-    result = CliRunner().invoke(app, ["validate"])
+def test_no_arguments_and_no_config_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["--no-config", "validate"])
     assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: qa validate: no files given and no qa.toml found; name the files (qa validate "
+        "scripts_library/ rubrics/) or run it in a project made by `qa init`")
+
+
+def test_no_arguments_checks_the_scripts_and_rubrics_of_qa_toml(tmp_path: Path) -> None:
+    """In a project (`qa init`), `qa validate` alone checks the project's scripts and rubrics,
+    with its company, as `qa score` would use them."""
+    write(tmp_path, "inbound.yaml", SCRIPT.replace('"good afternoon"', '"good afternoon from {company}"'))
+    write(tmp_path, "objections.yaml", RUBRIC)
+    config = tmp_path / "qa.toml"
+    config.write_text('company = "Acme"\nscripts = ["inbound.yaml"]\nrubrics = ["objections.yaml"]\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "validate"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout.splitlines()
+    assert [line.split(": ok (")[0] for line in out] == [str(tmp_path / "inbound.yaml"),
+                                                         str(tmp_path / "objections.yaml")]
+    assert "note" not in result.stdout  # qa.toml's company fills {company}
+    assert "2 file(s) checked: 0 error(s), 0 warning(s)" in result.stderr
+    # a config without scripts: the same one-line usage error, naming the file
+    config.write_text('rubrics = ["objections.yaml"]\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "validate"])
+    assert result.exit_code == 2
+    assert f"{config} has no 'scripts'" in result.stderr
 
 
 def test_alias_bomb_is_an_error_not_a_hang(tmp_path: Path) -> None:

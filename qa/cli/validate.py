@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from ..errors import UsageError
 from ..scripts import Issue, Rubric, Script, check, read_config
-from .common import app, err_console, handle_errors, out_console
+from .common import app, current_config, err_console, handle_errors, out_console
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -34,10 +35,12 @@ def _expand(paths: list[Path]) -> list[Path]:
 @app.command("validate")
 @handle_errors
 def validate(
+    ctx: typer.Context,
     files: Annotated[
-        list[Path],
-        typer.Argument(help="Script and/or rubric YAML files, or folders of them.", show_default=False),
-    ],
+        list[Path] | None,
+        typer.Argument(help="Script and/or rubric YAML files, or folders of them (default: the "
+                       "scripts and rubrics of qa.toml).", show_default=False),
+    ] = None,
     rubric: Annotated[
         list[Path] | None,
         typer.Option(
@@ -56,11 +59,13 @@ def validate(
 ) -> None:
     """Check sales scripts and objection rubrics: errors with file, line and the fix; warnings for phrases too short to match reliably, near-duplicates across stages, low thresholds.
 
+    Without FILES it checks the project's own: the `scripts` and `rubrics` of qa.toml (see `qa init`).
+
     Prints one line per finding (`file:line: level: message`) and `file: ok (...)` for each file without errors. A script whose phrases name {company} gets a `note` unless --company is given (qa score needs the name: --company or `company` in qa.toml). Exit code 1 when any file has an error (or a warning, with --strict), else 0.
 
     Example: qa validate scripts_library/ rubrics/objections.ru.yaml --strict
     """
-    paths = _expand(list(files) + list(rubric or []))
+    paths = _expand(list(files or _configured_scripts(ctx)) + list(rubric or []))
     configs = [read_config(p) for p in paths]  # each file is read and parsed once
     # rubrics first, so scripts' applies_if can be checked against their objection ids
     rubrics: list[Rubric] = []
@@ -89,6 +94,18 @@ def validate(
     )
     if errors or (strict and warnings):
         raise typer.Exit(1)
+
+
+def _configured_scripts(ctx: typer.Context) -> list[Path]:
+    """The scripts of qa.toml, for ``qa validate`` without FILES (its rubrics come as the
+    ``--rubric`` default already); a usage error naming both ways when there are none."""
+    project = current_config(ctx).config
+    scripts = project.get("scripts") if project is not None else None
+    if not scripts:
+        where = f"{project.path} has no 'scripts'" if project is not None else "no qa.toml found"
+        raise UsageError(f"qa validate: no files given and {where}; name the files "
+                         "(qa validate scripts_library/ rubrics/) or run it in a project made by `qa init`")
+    return [Path(p) for p in ([scripts] if isinstance(scripts, str) else scripts)]
 
 
 def _describe(value: Script | Rubric | None) -> str:
