@@ -830,7 +830,12 @@ class Scorer:
                     "step", f"{ob.id}.{step.id}", title, "found", w, w, m, _meaning_detail(m, hit), "meaning"
                 ))
             else:
-                items.append(Item("step", f"{ob.id}.{step.id}", title, "missed", 0.0, w, None, "not said in the response window"))
+                detail = "not said in the response window"
+                if hit is not None and hit.utterance is not None and ctx is not None:
+                    # what the meaning layer came closest to, as a missed stage says it, and when
+                    at = ctx.transcript.utterances[ctx.owner[hit.utterance]].start
+                    detail += f"; closest in meaning {hit.similarity:.2f} at {clock(at)}"
+                items.append(Item("step", f"{ob.id}.{step.id}", title, "missed", 0.0, w, None, detail))
         return got, ob.max_points, items
 
     # -- forbidden ----------------------------------------------------------------------------

