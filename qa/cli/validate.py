@@ -105,7 +105,7 @@ def _configured_scripts(ctx: typer.Context) -> list[Path]:
         where = f"{project.path} has no 'scripts'" if project is not None else "no qa.toml found"
         raise UsageError(f"qa validate: no files given and {where}; name the files "
                          "(qa validate scripts_library/ rubrics/) or run it in a project made by `qa init`")
-    return [Path(p) for p in ([scripts] if isinstance(scripts, str) else scripts)]
+    return [Path(p) for p in scripts]  # qa.config made it a list of absolute paths
 
 
 def _describe(value: Script | Rubric | None) -> str:
